@@ -1,0 +1,223 @@
+/* libsluice: service-keyed backend groups, balancing strategies, score-based
+ * health, dynamic backends and an active health checker.
+ *
+ * Conventions, for every function below unless it says otherwise:
+ * - Thread safety: any function may be called from any thread at any time.
+ *   sluice_lb_select() and sluice_backend_release() take no lock and
+ *   allocate nothing; every other call that changes a group builds a new
+ *   immutable group and publishes it by pointer swap (writers serialise on
+ *   a mutex that readers never take).
+ * - Errors: functions returning int give 0 on success and a negative
+ *   sluice_err_t on failure; a failed call changes nothing.
+ * - Ownership: string and array arguments are borrowed for the call and
+ *   copied when kept. Out-parameters are written only on success.
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sluice_lb sluice_lb_t;
+typedef struct sluice_backend sluice_backend_t;
+typedef struct sluice_backend_builder sluice_backend_builder_t;
+
+typedef enum sluice_err {
+    SLUICE_OK = 0,
+    SLUICE_ERR_NOMEM = -1,            /* out of memory */
+    SLUICE_ERR_INVALID_ARG = -2,      /* NULL or out-of-range argument */
+    SLUICE_ERR_INVALID_TARGET = -3,   /* target is not ip, host, ip:port, [v6]:port, ... */
+    SLUICE_ERR_UNKNOWN_SERVICE = -4,  /* no group of that name */
+    SLUICE_ERR_UNKNOWN_BACKEND = -5,  /* no backend of that target or name in the group */
+    SLUICE_ERR_NAME_IN_USE = -6,      /* a backend of that name exists in the lb */
+    SLUICE_ERR_DISALLOWED = -7,       /* dynamic backends are turned off */
+    SLUICE_ERR_INVALID_SCORE = -8,    /* score options out of order or deltas of the wrong sign */
+    SLUICE_ERR_DUPLICATE_TARGET = -9, /* the same target twice in one group */
+    SLUICE_ERR_NO_BACKEND = -10,      /* no usable backend */
+    SLUICE_ERR_THREAD = -11,          /* a thread could not be started */
+    SLUICE_ERR_STATE = -12,           /* call not valid now (e.g. checker already running) */
+    SLUICE_ERR_NOT_FOUND = -13,       /* generic lookup failure (daemon use) */
+    SLUICE_ERR_STORE = -14,           /* state store failure (daemon use) */
+    SLUICE_ERR_CONFIG = -15,          /* invalid configuration (daemon use) */
+    SLUICE_ERR_IO = -16,              /* system call failure; see errno */
+} sluice_err_t;
+
+typedef enum sluice_strategy {
+    SLUICE_ROUND_ROBIN = 0,
+    SLUICE_WEIGHTED_ROUND_ROBIN, /* smooth: weights 5,1,1 give a a b a c a a */
+    SLUICE_LEAST_CONNECTIONS,
+    SLUICE_LEAST_REQUEST,        /* power of two choices on active connections */
+    SLUICE_RANDOM,
+    SLUICE_MAGLEV,               /* consistent hashing on the key */
+    SLUICE_RING_HASH,            /* consistent hashing with bounded load */
+    SLUICE_PEAK_EWMA,            /* latency-aware: lowest peak EWMA x (active+1) of two */
+    SLUICE_STRATEGY_COUNT
+} sluice_strategy_t;
+
+typedef enum sluice_health {
+    SLUICE_HEALTH_UNKNOWN = 0, /* no probe, observation or mark yet */
+    SLUICE_HEALTH_HEALTHY,
+    SLUICE_HEALTH_UNHEALTHY,
+} sluice_health_t;
+
+typedef enum sluice_outcome {
+    SLUICE_OUTCOME_OK = 0,  /* counts as an up */
+    SLUICE_OUTCOME_FAIL,    /* counts as a down */
+    SLUICE_OUTCOME_TIMEOUT, /* counts as a down */
+    SLUICE_OUTCOME_NEUTRAL, /* ends the connection, moves no score (e.g. client went away) */
+} sluice_outcome_t;
+
+/* Score health: a backend is usable while score >= 0; the score stays in
+ * [low, high]. Defaults {1, -3, 3, -1, 1}. Valid when low <= initial <= high,
+ * fail_delta < 0 and success_delta > 0. */
+typedef struct sluice_score_opts {
+    int32_t initial;
+    int32_t low;
+    int32_t high;
+    int32_t fail_delta;
+    int32_t success_delta;
+} sluice_score_opts_t;
+
+typedef struct sluice_backend_snapshot {
+    char *target;           /* "host:port" as registered */
+    char *name;             /* the builder's name, or the target when none */
+    sluice_health_t health;
+    int32_t score;
+    uint32_t failures;      /* consecutive failures since the last success or mark */
+    uint32_t active;        /* connections selected and not yet released */
+    uint32_t weight;        /* 0: drained */
+    uint64_t requests;      /* selections since the backend was created */
+    uint64_t ewma_ns;       /* latency EWMA, 0 until the first release */
+} sluice_backend_snapshot_t;
+
+typedef struct sluice_group_snapshot {
+    sluice_strategy_t strategy;
+    size_t n;
+    sluice_backend_snapshot_t *backends; /* n entries, owned by the snapshot */
+} sluice_group_snapshot_t;
+
+/* Message for a sluice_err_t (static storage; never NULL). */
+const char *sluice_strerror(int err);
+/* "round_robin", "maglev", ... (static storage), NULL when out of range. */
+const char *sluice_strategy_name(sluice_strategy_t s);
+/* Parses a strategy name as written by sluice_strategy_name(); 0 or
+ * SLUICE_ERR_INVALID_ARG. */
+int sluice_strategy_parse(const char *name, sluice_strategy_t *out);
+
+/* A new empty lb with default score options and dynamic backends allowed.
+ * NULL when out of memory. Free with sluice_lb_free(). */
+sluice_lb_t *sluice_lb_new(void);
+/* Stops the health checker if running and frees everything. Backends still
+ * selected (not yet released) stay valid until released. NULL is a no-op.
+ * No other call on <lb> may run concurrently or follow. */
+void sluice_lb_free(sluice_lb_t *lb);
+
+/* Registers <service> with targets[0..n) (n may be 0), or replaces it:
+ * replacing keeps nothing of the old group's state. Errors:
+ * INVALID_TARGET, DUPLICATE_TARGET, INVALID_ARG, NOMEM. */
+int sluice_lb_register(sluice_lb_t *lb, const char *service, const char *const *targets, size_t n,
+                       sluice_strategy_t strategy);
+/* Replaces the group's targets, keeping score, counters, weight, labels and
+ * active connections of targets that stay. UNKNOWN_SERVICE if absent. */
+int sluice_lb_update_backends(sluice_lb_t *lb, const char *service, const char *const *targets,
+                              size_t n);
+int sluice_lb_unregister(sluice_lb_t *lb, const char *service);
+/* Adds one target (named after itself); DUPLICATE_TARGET when present. */
+int sluice_lb_add_backend(sluice_lb_t *lb, const char *service, const char *target);
+/* Removes by target or by builder name. */
+int sluice_lb_remove_backend(sluice_lb_t *lb, const char *service, const char *target);
+
+/* 0 for an unknown service. */
+size_t sluice_lb_backend_count(const sluice_lb_t *lb, const char *service);
+/* Backends usable now (score >= 0, weight > 0). 0 for an unknown service. */
+size_t sluice_lb_healthy_count(const sluice_lb_t *lb, const char *service);
+
+/* true: usable now (score raised to at least max(initial, 0)), failures
+ * reset. false: unusable now (score set to low), failures + 1. The backend
+ * is found by target or by name. */
+int sluice_lb_mark_health(sluice_lb_t *lb, const char *service, const char *target, bool healthy);
+/* score + success_delta (up) or + fail_delta (down), clamped. */
+int sluice_lb_up(sluice_lb_t *lb, const char *service, const char *target);
+int sluice_lb_down(sluice_lb_t *lb, const char *service, const char *target);
+/* Sets the score options of every group in the lb, present and future.
+ * Scores already outside the new [low, high] are clamped. INVALID_SCORE. */
+int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts);
+/* Sets the weight of one backend (0 drains it). */
+int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target,
+                         uint32_t weight);
+
+/* Writes up to <cap> service names to names[] and returns how many services
+ * exist (may exceed cap). Names are borrowed until the service is
+ * unregistered or the lb freed: copy them if other threads change groups. */
+size_t sluice_lb_list_services(const sluice_lb_t *lb, const char **names, size_t cap);
+/* Fills <out> (free with sluice_group_snapshot_free()). UNKNOWN_SERVICE. */
+int sluice_lb_snapshot(const sluice_lb_t *lb, const char *service, sluice_group_snapshot_t *out);
+void sluice_group_snapshot_free(sluice_group_snapshot_t *snap);
+
+/* A usable backend of <service> by its strategy; <key> is used by MAGLEV
+ * and RING_HASH (NULL/0 hashes as the empty key) and ignored by others.
+ * Counts an active connection: end it with sluice_backend_release(). NULL
+ * with errno ENOENT (unknown service) or EHOSTUNREACH (nothing usable).
+ * Lock-free, allocation-free. The backend stays valid until released, even
+ * if removed from its group meanwhile. */
+sluice_backend_t *sluice_lb_select(sluice_lb_t *lb, const char *service, const void *key,
+                                   size_t keylen);
+/* Ends a selection: feeds passive health (OK: up; FAIL, TIMEOUT: down;
+ * NEUTRAL: nothing) and, for OK, the latency EWMA. <b> must not be used
+ * afterwards. Lock-free. */
+void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns);
+/* Borrowed while the backend is selected (or its group unchanged). */
+const char *sluice_backend_target(const sluice_backend_t *b);
+const char *sluice_backend_name(const sluice_backend_t *b);
+sluice_health_t sluice_backend_health(const sluice_backend_t *b);
+
+/* Starts a thread that TCP-connects to every backend of every group each
+ * <interval_ms>, at most 64 probes in flight, each bounded by <timeout_ms>:
+ * success -> up, failure or timeout -> down. STATE if already running,
+ * THREAD if the thread could not start, INVALID_ARG for a 0 interval. */
+int sluice_lb_start_health_checker(sluice_lb_t *lb, uint32_t interval_ms, uint32_t timeout_ms);
+/* Stops and joins the checker; no-op when not running. */
+void sluice_lb_stop_health_checker(sluice_lb_t *lb);
+
+/* Dynamic backends. false: sluice_backend_builder_finish() answers
+ * DISALLOWED. */
+void sluice_lb_allow_dynamic(sluice_lb_t *lb, bool allow);
+
+/* A builder for backend <name> at <target> (both copied; target checked at
+ * finish). NULL when out of memory or an argument is NULL. Setters return
+ * 0 or a negative sluice_err_t (INVALID_ARG, NOMEM) and record the first
+ * error, which finish() then returns. */
+sluice_backend_builder_t *sluice_backend_builder_new(const char *name, const char *target);
+int sluice_backend_builder_weight(sluice_backend_builder_t *b, uint32_t weight);
+int sluice_backend_builder_label(sluice_backend_builder_t *b, const char *key, const char *value);
+int sluice_backend_builder_connect_timeout(sluice_backend_builder_t *b, uint32_t ms);
+int sluice_backend_builder_first_byte_timeout(sluice_backend_builder_t *b, uint32_t ms);
+int sluice_backend_builder_between_bytes_timeout(sluice_backend_builder_t *b, uint32_t ms);
+int sluice_backend_builder_override_host(sluice_backend_builder_t *b, const char *host);
+/* Adds the backend to <service> (created as round robin if absent).
+ * Consumes <b>, even on failure. 0, NAME_IN_USE, INVALID_TARGET,
+ * DUPLICATE_TARGET, DISALLOWED, NOMEM. */
+int sluice_backend_builder_finish(sluice_backend_builder_t *b, sluice_lb_t *lb,
+                                  const char *service);
+/* Frees a builder that will not be finished. NULL is a no-op. */
+void sluice_backend_builder_free(sluice_backend_builder_t *b);
+
+/* Read accessors for the settings a builder gave (0 / NULL when unset).
+ * Borrowed like sluice_backend_target(). */
+uint32_t sluice_backend_weight(const sluice_backend_t *b);
+const char *sluice_backend_label(const sluice_backend_t *b, const char *key);
+uint32_t sluice_backend_connect_timeout(const sluice_backend_t *b);
+uint32_t sluice_backend_first_byte_timeout(const sluice_backend_t *b);
+uint32_t sluice_backend_between_bytes_timeout(const sluice_backend_t *b);
+const char *sluice_backend_override_host(const sluice_backend_t *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_H */

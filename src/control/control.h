@@ -1,0 +1,63 @@
+/* The control plane: the only writer. It loads the configuration, applies it
+ * to the lb (services, backends, label views) keeping the state of backends
+ * that stay, builds the immutable routing table and publishes it to the
+ * workers. Control-thread only (the thread that opened it), except
+ * sl_control_slot(), whose slot the workers read lock-free. */
+#ifndef SL_CONTROL_CONTROL_H
+#define SL_CONTROL_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/router.h"
+#include "sluice.h"
+
+/* Diagnostics: every message a validation produced, each already carrying
+ * "FILE:LINE: " when it comes from a file. */
+struct sl_diag {
+    char **msgs;
+    size_t n;
+    size_t cap;
+};
+
+void sl_diag_init(struct sl_diag *d);
+void sl_diag_add(struct sl_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sl_diag_fini(struct sl_diag *d);
+
+struct sl_control;
+
+/* Loads and validates <path>; on success builds the lb and the first table
+ * and publishes it. On failure returns SLUICE_ERR_CONFIG (or NOMEM, IO)
+ * with every problem in <diag>, and *out untouched. */
+int sl_control_open(const char *path, struct sl_control **out, struct sl_diag *diag);
+
+/* Validates <path> only (sluice check): 0 or SLUICE_ERR_CONFIG with diag. */
+int sl_control_check(const char *path, struct sl_diag *diag);
+
+/* Re-reads the file it was opened with and applies it as a whole: services,
+ * backends, endpoints and routes; backends whose target stays keep their
+ * score and counters. On error nothing changes. Listener changes (bind,
+ * mode) cannot be applied to running workers: they are reported in <diag>
+ * as warnings prefixed "warning: " and the rest is applied (return 0). The
+ * old table is released once every worker has moved on. */
+int sl_control_reload(struct sl_control *c, struct sl_diag *diag);
+
+/* The publication slot the workers read (stable for the control's life). */
+struct sl_router_slot *sl_control_slot(struct sl_control *c);
+/* The lb holding every service (owned by the control). */
+sluice_lb_t *sl_control_lb(struct sl_control *c);
+/* Worker threads the config asks for (auto: one per online CPU, capped at
+ * SL_ROUTER_MAX_WORKERS). */
+unsigned sl_control_workers(const struct sl_control *c);
+/* Must be called once, before the first publish is quiesced, with the
+ * number of workers that will sync from the slot. */
+void sl_control_set_workers(struct sl_control *c, size_t nworkers);
+/* Grace period for in-flight requests on SIGTERM (config `drain_timeout`,
+ * default 10 s). */
+uint32_t sl_control_drain_timeout_ms(const struct sl_control *c);
+
+/* Stops the checker, releases the current table and frees everything. The
+ * workers must have stopped. NULL is a no-op. */
+void sl_control_close(struct sl_control *c);
+
+#endif /* SL_CONTROL_CONTROL_H */

@@ -1,0 +1,73 @@
+/* A backend: one target in one or more groups (views share the objects of
+ * their parent group). Immutable fields are set before the backend is first
+ * published; run-time state is atomics, written by select/release, the
+ * checker and marks, read by everyone. */
+#ifndef SL_CORE_BACKEND_H
+#define SL_CORE_BACKEND_H
+
+#include <sys/socket.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sluice.h"
+
+struct sl_label {
+    char *key;
+    char *value;
+};
+
+struct sluice_backend {
+    /* Immutable after creation. */
+    char *name;          /* builder name, or the target */
+    char *target;        /* canonical "host:port" or "[v6]:port" */
+    char *host;          /* host part without brackets */
+    uint16_t port;
+    struct sockaddr_storage addr; /* resolved at creation; ss_family AF_UNSPEC if not */
+    socklen_t addrlen;
+    struct sl_label *labels;
+    size_t nlabels;
+    uint32_t connect_timeout_ms;       /* 0: the service's */
+    uint32_t first_byte_timeout_ms;    /* 0: the service's */
+    uint32_t between_bytes_timeout_ms; /* 0: the service's */
+    char *override_host;               /* NULL: keep the client's Host */
+    const struct sl_score_cfg *score_cfg; /* owned by the lb, lives as long as it */
+
+    /* Written by writers (under the lb's writer mutex), read by picks. */
+    _Atomic uint32_t weight; /* 0: drained */
+
+    /* Hot run-time state; select and release write these. */
+    _Alignas(64) _Atomic int32_t score;
+    _Atomic uint32_t active;    /* select +1, release -1 */
+    _Atomic uint32_t failures;  /* consecutive downs since the last up or mark */
+    _Atomic uint32_t health;    /* sluice_health_t */
+    _Atomic uint64_t requests;  /* selections */
+    _Atomic uint64_t ewma_ns;   /* latency EWMA (peak-sensitive) */
+    _Atomic uint64_t ewma_stamp_ns; /* monotonic time of the last EWMA update */
+    /* One per group listing it plus one per selection in flight; the last
+     * sl_backend_unref() frees. */
+    _Atomic uint32_t refs;
+};
+
+/* Score configuration shared by all backends of an lb. Written only by
+ * sluice_lb_set_score() with plain atomic stores; readers may see a mix of
+ * old and new fields for an instant, which only shifts a clamp by one step. */
+struct sl_score_cfg {
+    _Atomic int32_t initial, low, high, fail_delta, success_delta;
+};
+
+/* Usable: score >= 0 and weight > 0. Relaxed loads: a stale view costs at
+ * most one extra pick of a backend that just went down. */
+static inline bool sl_backend_usable(const struct sluice_backend *b)
+{
+    return atomic_load_explicit(&b->score, memory_order_relaxed) >= 0 &&
+           atomic_load_explicit(&b->weight, memory_order_relaxed) > 0;
+}
+
+static inline uint32_t sl_backend_active(const struct sluice_backend *b)
+{
+    return atomic_load_explicit(&b->active, memory_order_relaxed);
+}
+
+#endif /* SL_CORE_BACKEND_H */

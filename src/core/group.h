@@ -1,0 +1,78 @@
+/* A group: the immutable list of backends of one service (or view), with
+ * whatever its strategy precomputed (schedules, Maglev table, ring). Built
+ * by the writer, published in a table, read lock-free by select; freed
+ * after an epoch grace period once no reader can see it. */
+#ifndef SL_CORE_GROUP_H
+#define SL_CORE_GROUP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "sluice.h"
+
+/* What one pick may use: the hashing key and the backends a retry must not
+ * get again (borrowed, usually a few entries on the caller's stack). */
+struct sl_pick {
+    const void *key;
+    size_t keylen;
+    const struct sluice_backend *const *skip;
+    size_t nskip;
+};
+
+struct sl_group;
+
+/* The strategy registry: a static const array indexed by sluice_strategy_t
+ * (strategy.c). build() precomputes into g->state (may be NULL for
+ * stateless strategies) and returns 0 or SLUICE_ERR_NOMEM; pick() reads only
+ * immutable state and atomics and returns an eligible backend or NULL;
+ * destroy() frees g->state. */
+struct sl_strategy_ops {
+    const char *name;
+    int (*build)(struct sl_group *g);
+    struct sluice_backend *(*pick)(struct sl_group *g, const struct sl_pick *p);
+    void (*destroy)(struct sl_group *g);
+};
+
+struct sl_group {
+    char *name;                       /* service or view name */
+    sluice_strategy_t strategy;
+    const struct sl_strategy_ops *ops;
+    struct sluice_backend **backends; /* n entries, each holding a ref */
+    size_t n;
+    char *parent;                     /* views: the service they select from; else NULL */
+    char *selector;                   /* views: the label selector source; else NULL */
+    void *state;                      /* the strategy's precomputed data */
+    uint64_t seed;                    /* per-group seed for random picks */
+    /* Written by every pick of RR-like strategies: its own cache line. */
+    _Alignas(64) _Atomic uint64_t cursor;
+    _Alignas(64) char pad_;
+};
+
+/* Eligible for this pick: usable and not in p->skip. */
+static inline bool sl_pick_eligible(const struct sl_pick *p, const struct sluice_backend *b)
+{
+    if (!sl_backend_usable(b))
+        return false;
+    for (size_t i = 0; i < p->nskip; i++)
+        if (p->skip[i] == b)
+            return false;
+    return true;
+}
+
+/* The registry (strategy.c). */
+const struct sl_strategy_ops *sl_strategy_ops(sluice_strategy_t s);
+
+/* Per-strategy ops (one file each). */
+extern const struct sl_strategy_ops sl_rr_ops, sl_wrr_ops, sl_least_conn_ops, sl_p2c_ops,
+    sl_random_ops, sl_maglev_ops, sl_ring_hash_ops, sl_peak_ewma_ops;
+
+/* A fast thread-safe pseudo-random 64-bit value for picks (no lock, no
+ * global state: it mixes the group's cursor with a per-thread counter). */
+uint64_t sl_group_rand(struct sl_group *g);
+
+/* 64-bit hash of a key (used by maglev and ring_hash). */
+uint64_t sl_hash64(const void *key, size_t len, uint64_t seed);
+
+#endif /* SL_CORE_GROUP_H */

@@ -1,0 +1,127 @@
+/* Strict HTTP/1.1 message-head parser (RFC 9112). No I/O, no allocation:
+ * results point into the caller's buffer and are valid while it is
+ * unchanged. Anything that could desync a chain of proxies is refused. */
+#ifndef SL_HTTP_PARSE_H
+#define SL_HTTP_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_HTTP_MAX_HDRS 100
+/* Return codes besides a positive head length. */
+#define SL_HTTP_PARTIAL (-2) /* the head is not complete yet */
+#define SL_HTTP_BAD     (-1) /* refused: see ->status and ->error */
+
+/* Header flags set by the parser. */
+#define SL_HDR_HOP      0x01u /* hop-by-hop (fixed list or named in Connection): not forwarded */
+#define SL_HDR_HOST     0x02u
+#define SL_HDR_XFF      0x04u /* X-Forwarded-For/-Proto/-Host: the proxy rewrites these */
+
+enum sl_http_body {
+    SL_BODY_NONE = 0,
+    SL_BODY_LENGTH,     /* content_length bytes */
+    SL_BODY_CHUNKED,    /* chunked, final coding */
+    SL_BODY_UNTIL_CLOSE /* responses only: delimited by the server closing */
+};
+
+enum sl_http_method {
+    SL_METHOD_OTHER = 0,
+    SL_METHOD_GET,
+    SL_METHOD_HEAD,
+    SL_METHOD_POST,
+    SL_METHOD_PUT,
+    SL_METHOD_DELETE,
+    SL_METHOD_OPTIONS,
+    SL_METHOD_PATCH,
+    SL_METHOD_CONNECT,
+    SL_METHOD_TRACE,
+};
+
+struct sl_http_hdr {
+    const char *name;
+    const char *value; /* leading and trailing whitespace trimmed */
+    uint16_t name_len;
+    uint16_t flags;    /* SL_HDR_* */
+    uint32_t value_len;
+};
+
+/* Fields common to requests and responses. */
+struct sl_http_msg {
+    int minor_version;         /* HTTP/1.<minor>: 0 or 1 */
+    enum sl_http_body body;
+    uint64_t content_length;   /* when body == SL_BODY_LENGTH */
+    bool keep_alive;           /* persistent after this message (version + Connection) */
+    bool upgrade;              /* Connection: upgrade and an Upgrade header */
+    size_t nhdrs;
+    struct sl_http_hdr hdrs[SL_HTTP_MAX_HDRS];
+    /* On SL_HTTP_BAD: the status to answer (400, 431, 501, 505 for
+     * requests; 502 for responses) and a short static reason. */
+    int status;
+    const char *error;
+};
+
+struct sl_http_req {
+    enum sl_http_method method_id;
+    const char *method;
+    size_t method_len;
+    const char *target;   /* request-target as sent */
+    size_t target_len;
+    const char *path;     /* origin-form: target up to '?'; absolute-form: its path */
+    size_t path_len;
+    const char *host;     /* Host header (or absolute-form authority), port included */
+    size_t host_len;
+    bool expect_continue; /* Expect: 100-continue */
+    struct sl_http_msg m;
+};
+
+struct sl_http_resp {
+    int status;            /* 100..599 */
+    const char *reason;
+    size_t reason_len;
+    struct sl_http_msg m;
+};
+
+/* Parses the request head in buf[0..len). A head longer than <max_head>
+ * bytes, or with more than SL_HTTP_MAX_HDRS fields, is refused with status
+ * 431 (414 for a request line alone over the limit).
+ * Returns the head's length (through the blank line), SL_HTTP_PARTIAL or
+ * SL_HTTP_BAD. Refused (400 unless said): bare CR or LF where CRLF is
+ * required (a bare LF line ending is refused too), control characters,
+ * whitespace before a colon, obs-fold, invalid token characters, HTTP
+ * versions other than 1.0/1.1 (505), missing Host on HTTP/1.1, several Host
+ * headers, Content-Length with Transfer-Encoding, differing or malformed
+ * Content-Length, Transfer-Encoding other than a final "chunked" (501 for
+ * an unknown coding), Transfer-Encoding on HTTP/1.0. */
+int sl_http_parse_request(const char *buf, size_t len, size_t max_head, struct sl_http_req *req);
+
+/* Parses a response head to a request of method <method_id>; body framing
+ * follows RFC 9112 section 6.3 (HEAD, 1xx, 204, 304 and 2xx to CONNECT
+ * have no body). Same returns; a refused response gets status 502. */
+int sl_http_parse_response(const char *buf, size_t len, size_t max_head,
+                           enum sl_http_method method_id, struct sl_http_resp *resp);
+
+/* Case-insensitive lookup of the first header named <name> (NULL if none). */
+const struct sl_http_hdr *sl_http_find(const struct sl_http_msg *m, const char *name,
+                                       size_t name_len);
+
+/* Streaming chunked-body validator. Bytes are forwarded verbatim by the
+ * caller; this only finds where the body ends and refuses bad framing
+ * (invalid or overflowing chunk sizes, missing CRLF, oversized extensions
+ * or trailers). */
+struct sl_chunked {
+    uint64_t remaining; /* data bytes left in the current chunk */
+    uint32_t state;     /* internal */
+    uint32_t line_len;  /* bytes seen on the current size/trailer line */
+};
+
+#define SL_CHUNKED_MORE (0)  /* all input consumed, body not finished */
+#define SL_CHUNKED_DONE (1)  /* body ended after *consumed bytes */
+#define SL_CHUNKED_BAD  (-1) /* malformed */
+
+void sl_chunked_init(struct sl_chunked *c);
+/* Feeds buf[0..len). Sets *consumed to the bytes that belong to the body
+ * (all of len for MORE). */
+int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed);
+
+#endif /* SL_HTTP_PARSE_H */
