@@ -1,0 +1,2 @@
+/* Placeholder translation unit for a layer with no sources yet. */
+typedef int sl_empty_unit;
