@@ -47,6 +47,8 @@ struct sl_route {
     char *group;                      /* lb group or view to select from */
     const struct sl_service_rt *svc;  /* points into the same table */
     uint32_t weight;
+    uint64_t cum_weight;              /* weights of routes[0..i] summed (pick_route) */
+    char *selector;                   /* label selector as configured, "" when none */
 };
 
 enum sl_host_match { SL_HOST_ANY = 0, SL_HOST_EXACT, SL_HOST_WILDCARD };
@@ -109,6 +111,11 @@ void sl_router_release(struct sl_router *r);
 
 #define SL_ROUTER_MAX_WORKERS 64
 
+/* seen[] is not padded to cache lines: a worker writes its entry only when
+ * the generation moved (once per reload), and the per-turn check reads only
+ * `gen`, so there is no steady-state false sharing to avoid.
+ * Initialise with memset 0 (or sl_router_slot_init); a worker stopping for
+ * good releases the table it adopted with sl_router_release(*mine). */
 struct sl_router_slot {
     _Atomic(struct sl_router *) cur; /* release-stored by control */
     _Atomic uint64_t gen;
@@ -129,5 +136,8 @@ struct sl_router *sl_router_slot_publish(struct sl_router_slot *s, struct sl_rou
 /* true once every worker has seen generation <gen>; waits at most
  * <timeout_ms>, polling. */
 bool sl_router_slot_quiesce(struct sl_router_slot *s, uint64_t gen, uint32_t timeout_ms);
+
+/* Zeroes <s> and sets the number of workers that will sync from it. */
+void sl_router_slot_init(struct sl_router_slot *s, size_t nworkers);
 
 #endif /* SL_HTTP_ROUTER_H */
