@@ -1,0 +1,106 @@
+#include "listener.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sock.h"
+
+static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
+
+static void on_pause_over(struct sl_timer *t, void *arg)
+{
+    struct sl_listener *ln = arg;
+
+    (void)t;
+    if (ln->w.fd >= 0)
+        sl_loop_mod(ln->loop, &ln->w, SL_EV_READ);
+}
+
+int sl_listener_open(struct sl_listener *ln, struct sl_loop *loop, const char *name,
+                     const char *addr, int backlog, sl_accept_cb on_accept, void *data)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int one = 1, fd, e;
+
+    ln->loop = loop;
+    ln->name = name;
+    ln->on_accept = on_accept;
+    ln->data = data;
+    ln->pause_ms = 100;
+    ln->w.fd = -1;
+    ln->w.cb = on_readable;
+    ln->w.data = ln;
+    sl_timer_init(&ln->pause, on_pause_over, ln);
+    if (sl_sock_parse_bind(addr, &ss, &len) < 0)
+        return -1;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0 ||
+        sl_loop_add(loop, &ln->w, fd, SL_EV_READ) < 0)
+        goto fail;
+    return 0;
+fail:
+    e = errno;
+    close(fd);
+    ln->w.fd = -1;
+    errno = e;
+    return -1;
+}
+
+void sl_listener_close(struct sl_listener *ln)
+{
+    int fd = ln->w.fd;
+
+    if (fd < 0)
+        return;
+    sl_loop_timer_stop(ln->loop, &ln->pause);
+    sl_loop_del(ln->loop, &ln->w);
+    close(fd);
+}
+
+static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
+{
+    struct sl_listener *ln = w->data;
+
+    (void)events;
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(w->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd >= 0) {
+            sl_sock_nodelay(fd);
+            ln->on_accept(ln, fd, (struct sockaddr *)&peer, plen);
+            if (ln->w.fd < 0)
+                return; /* the callback closed us (draining) */
+            continue;
+        }
+        switch (errno) {
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+            continue;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            sl_log(SL_LOG_ERROR,
+                   "listener %s: out of file descriptors: raise ulimit -n (hard limit 20000 "
+                   "here); pausing accept for %u ms",
+                   ln->name, ln->pause_ms);
+            /* Level-triggered and still readable: stop watching for a while. */
+            sl_loop_mod(l, &ln->w, 0);
+            sl_loop_timer_after(l, &ln->pause, ln->pause_ms);
+            return;
+        default: /* EAGAIN and anything unexpected: wait for the next event */
+            return;
+        }
+    }
+}

@@ -1,0 +1,268 @@
+#include "upstream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "sock.h"
+
+#define SWEEP_MS 1000
+
+struct sl_upkey {
+    const void *key;      /* compared only; the connections hold the refs */
+    struct sl_upkey *next; /* bucket chain */
+    struct sl_upconn *head, *tail; /* head: most recently parked */
+    uint32_t n;
+    bool empty_seen;      /* empty at the last sweep: freed at the next */
+};
+
+static size_t bucket_of(const void *key)
+{
+    uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ull;
+
+    return (size_t)(h >> 56) % SL_UPSTREAM_BUCKETS;
+}
+
+static struct sl_upkey *find_key(struct sl_upstream *u, const void *key)
+{
+    for (struct sl_upkey *k = u->buckets[bucket_of(key)]; k; k = k->next)
+        if (k->key == key)
+            return k;
+    return NULL;
+}
+
+static void unlink_idle(struct sl_upstream *u, struct sl_upconn *c)
+{
+    struct sl_upkey *k = c->k;
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        k->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        k->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->k = NULL;
+    k->n--;
+    u->nidle--;
+}
+
+static void on_idle_event(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
+{
+    struct sl_upconn *c = w->data;
+
+    (void)l;
+    (void)events;
+    /* Idle means nobody asked: EOF, a reset or stray bytes all end it. */
+    unlink_idle(c->pool, c);
+    sl_upstream_close(c->pool, c);
+}
+
+static void sweep(struct sl_timer *t, void *arg)
+{
+    struct sl_upstream *u = arg;
+    uint64_t now = sl_loop_now_ms(u->loop);
+
+    for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++) {
+        struct sl_upkey **pk = &u->buckets[b];
+
+        while (*pk) {
+            struct sl_upkey *k = *pk;
+
+            while (k->tail && now - k->tail->idle_since_ms >= u->idle_timeout_ms) {
+                struct sl_upconn *c = k->tail;
+
+                unlink_idle(u, c);
+                sl_upstream_close(u, c);
+            }
+            if (k->n == 0 && k->empty_seen) {
+                *pk = k->next;
+                free(k);
+                continue;
+            }
+            k->empty_seen = k->n == 0;
+            pk = &k->next;
+        }
+    }
+    sl_loop_timer_after(u->loop, t, SWEEP_MS);
+}
+
+void sl_upstream_init(struct sl_upstream *u, struct sl_loop *loop,
+                      const struct sl_upstream_ops *ops)
+{
+    u->loop = loop;
+    u->ops = *ops;
+    for (size_t i = 0; i < SL_UPSTREAM_BUCKETS; i++)
+        u->buckets[i] = NULL;
+    u->free = NULL;
+    u->nfree = 0;
+    u->keep_free = 1024;
+    u->nidle = 0;
+    u->nopen = 0;
+    u->max_idle_per_key = 64;
+    u->idle_timeout_ms = 30000;
+    u->check_after_ms = 500;
+    sl_timer_init(&u->sweep, sweep, u);
+    sl_loop_timer_after(loop, &u->sweep, SWEEP_MS);
+}
+
+void sl_upstream_close_idle(struct sl_upstream *u)
+{
+    for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++) {
+        for (struct sl_upkey *k = u->buckets[b]; k; k = k->next) {
+            while (k->head) {
+                struct sl_upconn *c = k->head;
+
+                unlink_idle(u, c);
+                sl_upstream_close(u, c);
+            }
+        }
+    }
+}
+
+void sl_upstream_fini(struct sl_upstream *u)
+{
+    sl_upstream_close_idle(u);
+    sl_loop_timer_stop(u->loop, &u->sweep);
+    for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++) {
+        while (u->buckets[b]) {
+            struct sl_upkey *k = u->buckets[b];
+
+            u->buckets[b] = k->next;
+            free(k);
+        }
+    }
+    while (u->free) {
+        struct sl_upconn *c = u->free;
+
+        u->free = c->next;
+        free(c);
+    }
+    u->nfree = 0;
+}
+
+struct sl_upconn *sl_upstream_connect(struct sl_upstream *u, void *key, const struct sockaddr *sa,
+                                      socklen_t len, sl_watcher_cb cb, void *data,
+                                      bool *in_progress)
+{
+    struct sl_upconn *c = u->free;
+    int fd, e;
+
+    if (c) {
+        u->free = c->next;
+        u->nfree--;
+    } else {
+        c = malloc(sizeof(*c));
+        if (!c)
+            return NULL;
+    }
+    fd = sl_sock_connect(sa, len, in_progress);
+    if (fd < 0)
+        goto fail;
+    c->w.cb = cb;
+    c->w.data = data;
+    c->w.fd = -1;
+    if (sl_loop_add(u->loop, &c->w, fd, SL_EV_READ | (*in_progress ? SL_EV_WRITE : 0)) < 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        goto fail;
+    }
+    c->key = key;
+    c->pool = u;
+    c->prev = c->next = NULL;
+    c->k = NULL;
+    c->idle_since_ms = 0;
+    c->uses = 0;
+    if (u->ops.key_ref)
+        u->ops.key_ref(key);
+    u->nopen++;
+    return c;
+fail:
+    e = errno;
+    c->next = u->free;
+    u->free = c;
+    u->nfree++;
+    errno = e;
+    return NULL;
+}
+
+struct sl_upconn *sl_upstream_take(struct sl_upstream *u, const void *key, sl_watcher_cb cb,
+                                   void *data)
+{
+    struct sl_upkey *k = find_key(u, key);
+    uint64_t now = sl_loop_now_ms(u->loop);
+
+    while (k && k->head) {
+        struct sl_upconn *c = k->head;
+
+        unlink_idle(u, c);
+        if (now - c->idle_since_ms >= u->check_after_ms && !sl_sock_idle_alive(c->w.fd)) {
+            sl_upstream_close(u, c);
+            continue;
+        }
+        c->w.cb = cb;
+        c->w.data = data;
+        c->uses++;
+        return c;
+    }
+    return NULL;
+}
+
+void sl_upstream_put(struct sl_upstream *u, struct sl_upconn *c)
+{
+    struct sl_upkey *k = find_key(u, c->key);
+
+    if (!k) {
+        k = calloc(1, sizeof(*k));
+        if (!k) {
+            sl_upstream_close(u, c);
+            return;
+        }
+        k->key = c->key;
+        k->next = u->buckets[bucket_of(c->key)];
+        u->buckets[bucket_of(c->key)] = k;
+    }
+    if (k->n >= u->max_idle_per_key || sl_loop_mod(u->loop, &c->w, SL_EV_READ) < 0) {
+        sl_upstream_close(u, c);
+        return;
+    }
+    c->w.cb = on_idle_event;
+    c->w.data = c;
+    c->idle_since_ms = sl_loop_now_ms(u->loop);
+    c->k = k;
+    c->prev = NULL;
+    c->next = k->head;
+    if (k->head)
+        k->head->prev = c;
+    else
+        k->tail = c;
+    k->head = c;
+    k->n++;
+    k->empty_seen = false;
+    u->nidle++;
+}
+
+void sl_upstream_close(struct sl_upstream *u, struct sl_upconn *c)
+{
+    int fd = c->w.fd;
+
+    if (c->k)
+        unlink_idle(u, c);
+    sl_loop_del(u->loop, &c->w);
+    if (fd >= 0)
+        close(fd);
+    if (u->ops.key_unref)
+        u->ops.key_unref(c->key);
+    c->key = NULL;
+    u->nopen--;
+    if (u->nfree >= u->keep_free) {
+        free(c);
+        return;
+    }
+    c->next = u->free;
+    u->free = c;
+    u->nfree++;
+}
