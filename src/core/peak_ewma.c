@@ -1,0 +1,58 @@
+/* peak_ewma: two distinct eligible backends drawn at random; the one with
+ * the lower cost ewma_ns x (active + 1) wins. The EWMA itself (peak
+ * sensitive: a slow response raises it at once, fast ones lower it
+ * gradually) is maintained by release; this file only compares. An EWMA of
+ * 0 means "no response yet" and costs 0, so a new backend is tried before
+ * the known ones; two unknown backends fall back to fewer active. The
+ * product saturates instead of wrapping. Stateless. */
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "group.h"
+#include "strategy_util.h"
+
+static int ewma_build(struct sl_group *g)
+{
+    g->state = NULL;
+    return 0;
+}
+
+static uint64_t cost(const struct sluice_backend *b)
+{
+    uint64_t e = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
+    uint64_t a = (uint64_t)sl_backend_active(b) + 1;
+
+    if (e != 0 && e > UINT64_MAX / a)
+        return UINT64_MAX;
+    return e * a;
+}
+
+static struct sluice_backend *ewma_pick(struct sl_group *g, const struct sl_pick *p)
+{
+    struct sluice_backend *c[2];
+    size_t got = sl_pick_two(g, p, c);
+    uint64_t c0, c1;
+
+    if (got == 0)
+        return NULL;
+    if (got == 1)
+        return c[0];
+    c0 = cost(c[0]);
+    c1 = cost(c[1]);
+    if (c0 != c1)
+        return c1 < c0 ? c[1] : c[0];
+    return sl_backend_active(c[1]) < sl_backend_active(c[0]) ? c[1] : c[0];
+}
+
+static void ewma_destroy(struct sl_group *g)
+{
+    g->state = NULL;
+}
+
+const struct sl_strategy_ops sl_peak_ewma_ops = {
+    .name = "peak_ewma",
+    .build = ewma_build,
+    .pick = ewma_pick,
+    .destroy = ewma_destroy,
+};

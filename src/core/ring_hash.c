@@ -1,0 +1,182 @@
+/* ring_hash: consistent hashing on a ring of virtual nodes with bounded
+ * load (Mirrokni et al., "Consistent Hashing with Bounded Loads").
+ *
+ * Ring: each backend gets RING_VNODES points scaled by weight / mean weight
+ * (at least 1; weight 0: none). The total is bounded by RING_MAX_POINTS: for
+ * large groups the per-backend count shrinks (100,000 backends: 10 points
+ * each), trading some evenness for a 16 MB ceiling (points sum to about
+ * base x n, plus at most n for rounding up). Points are hashes of
+ * the target and the point number, sorted; a key goes to the first point
+ * clockwise of its hash (binary search).
+ *
+ * Bounded load: walking clockwise from there, a backend is passed over
+ * while its active count has reached ceil(1.25 x (A + 1) / u), A the total
+ * active of the u usable backends. Computing A costs a scan, so it runs
+ * only when the first candidate is busy (an idle backend is always under
+ * the bound), and above RING_EXACT_SCAN backends it is estimated from a
+ * strided sample of that many. The walk visits every point at most once;
+ * if all are over the bound (possible only with skips), the first eligible
+ * one seen wins. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "group.h"
+#include "strategy_util.h"
+
+#define RING_VNODES 100
+#define RING_MAX_POINTS (1u << 20)
+#define RING_EXACT_SCAN 1024
+/* c = 1.25 as a fraction. */
+#define RING_C_NUM 5
+#define RING_C_DEN 4
+
+struct ring_point {
+    uint64_t hash;
+    uint32_t idx; /* index in g->backends */
+};
+
+struct ring_state {
+    size_t npoints;
+    struct ring_point pts[];
+};
+
+static int point_cmp(const void *a, const void *b)
+{
+    const struct ring_point *x = a, *y = b;
+
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->idx < y->idx ? -1 : (x->idx > y->idx);
+}
+
+/* Points for a backend of weight w, given the mean weight and per-backend
+ * base count. */
+static size_t vnodes_for(uint64_t w, uint64_t wsum, size_t n, size_t base)
+{
+    uint64_t v;
+
+    if (w == 0)
+        return 0;
+    v = (uint64_t)base * w * n / wsum; /* base x w / mean */
+    if (v < 1)
+        v = 1;
+    if (v > (uint64_t)base * 16)
+        v = (uint64_t)base * 16; /* one heavy backend may not eat the budget */
+    return (size_t)v;
+}
+
+static int ring_build(struct sl_group *g)
+{
+    size_t n = g->n, base, total = 0, at = 0;
+    uint64_t wsum = 0;
+    struct ring_state *st;
+
+    for (size_t i = 0; i < n; i++)
+        wsum += atomic_load_explicit(&g->backends[i]->weight, memory_order_relaxed);
+    base = n ? RING_MAX_POINTS / n : RING_VNODES;
+    base = base > RING_VNODES ? RING_VNODES : (base < 1 ? 1 : base);
+    for (size_t i = 0; i < n && wsum > 0; i++)
+        total += vnodes_for(atomic_load_explicit(&g->backends[i]->weight, memory_order_relaxed),
+                            wsum, n, base);
+    st = malloc(sizeof(*st) + total * sizeof(st->pts[0]));
+    if (st == NULL)
+        return SLUICE_ERR_NOMEM;
+    for (size_t i = 0; i < n && wsum > 0; i++) {
+        const struct sluice_backend *b = g->backends[i];
+        const char *k = b->target != NULL ? b->target : (b->name != NULL ? b->name : "");
+        uint64_t h = sl_hash64(k, strlen(k), SL_KEY_SEED);
+        size_t v = vnodes_for(atomic_load_explicit(&b->weight, memory_order_relaxed), wsum, n, base);
+
+        for (size_t j = 0; j < v; j++) {
+            st->pts[at].hash = sl_mix64(h + (uint64_t)(j + 1) * UINT64_C(0x9e3779b97f4a7c15));
+            st->pts[at++].idx = (uint32_t)i;
+        }
+    }
+    st->npoints = at;
+    qsort(st->pts, at, sizeof(st->pts[0]), point_cmp);
+    g->state = st;
+    return 0;
+}
+
+/* The first point with hash >= h, wrapping to 0. */
+static size_t ring_find(const struct ring_state *st, uint64_t h)
+{
+    size_t lo = 0, hi = st->npoints;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (st->pts[mid].hash < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == st->npoints ? 0 : lo;
+}
+
+/* ceil(c x (A + 1) / u), exactly for small groups, sampled above. */
+static uint64_t load_bound(const struct sl_group *g)
+{
+    size_t n = g->n;
+    size_t step = n > RING_EXACT_SCAN ? n / RING_EXACT_SCAN : 1;
+    uint64_t active = 0, usable = 0, num, den;
+
+    for (size_t i = 0; i < n; i += step) {
+        const struct sluice_backend *b = g->backends[i];
+
+        if (sl_backend_usable(b)) {
+            usable++;
+            active += sl_backend_active(b);
+        }
+    }
+    if (usable == 0)
+        return UINT64_MAX;
+    /* Sampled: A ~ active x step, u ~ usable x step; the ratio is the
+     * same, only the +1 scales. */
+    num = RING_C_NUM * (active * step + 1);
+    den = RING_C_DEN * usable * step;
+    return (num + den - 1) / den;
+}
+
+static struct sluice_backend *ring_pick(struct sl_group *g, const struct sl_pick *p)
+{
+    const struct ring_state *st = g->state;
+    struct sluice_backend *first = NULL;
+    uint64_t bound = 0;
+    size_t i;
+
+    if (st == NULL || st->npoints == 0)
+        return NULL;
+    i = ring_find(st, sl_hash64(p->key, p->key != NULL ? p->keylen : 0, SL_KEY_SEED));
+    for (size_t k = 0; k < st->npoints; k++) {
+        struct sluice_backend *b = g->backends[st->pts[i].idx];
+
+        i = i + 1 < st->npoints ? i + 1 : 0;
+        if (!sl_pick_eligible(p, b))
+            continue;
+        if (first == NULL)
+            first = b;
+        uint32_t a = sl_backend_active(b);
+        if (a == 0)
+            return b;
+        if (bound == 0)
+            bound = load_bound(g);
+        if (a < bound)
+            return b;
+    }
+    return first;
+}
+
+static void ring_destroy(struct sl_group *g)
+{
+    free(g->state);
+    g->state = NULL;
+}
+
+const struct sl_strategy_ops sl_ring_hash_ops = {
+    .name = "ring_hash",
+    .build = ring_build,
+    .pick = ring_pick,
+    .destroy = ring_destroy,
+};

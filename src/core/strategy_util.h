@@ -1,0 +1,82 @@
+/* Helpers shared by the strategy files (private to the src/core strategies).
+ * Everything here is safe on the pick path: no lock, no allocation. */
+#ifndef SL_CORE_STRATEGY_UTIL_H
+#define SL_CORE_STRATEGY_UTIL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "group.h"
+
+/* Fixed seed for key hashing: consistent strategies must map a key to the
+ * same slot in every group built for the service, whatever g->seed is. */
+#define SL_KEY_SEED UINT64_C(0x5eed51c3a11ce5ed)
+
+/* The next value of the group's shared cursor, for round-robin-like walks.
+ * Takes SL_CURSOR_BATCH values at a time per thread so that two threads do
+ * not bounce g->cursor's cache line on every pick; a single thread still
+ * sees consecutive values. Any thread; lock-free (strategy.c). */
+uint64_t sl_group_cursor_next(struct sl_group *g);
+
+/* Maps a uniform 32-bit value onto [0, n) without a division (n < 2^32). */
+static inline size_t sl_range32(uint32_t r, size_t n)
+{
+    return (size_t)(((uint64_t)r * (uint64_t)n) >> 32);
+}
+
+/* The splitmix64 finaliser: a cheap, well-spread 64-bit mix. */
+static inline uint64_t sl_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x;
+}
+
+/* The first eligible backend scanning g->backends from <start> (wrapping),
+ * or NULL after n entries. The bounded fallback of the sampling strategies. */
+static inline struct sluice_backend *sl_scan_eligible(const struct sl_group *g,
+                                                      const struct sl_pick *p, size_t start)
+{
+    size_t n = g->n;
+
+    if (n == 0)
+        return NULL;
+    start %= n;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = start + k < n ? start + k : start + k - n;
+        struct sluice_backend *b = g->backends[i];
+
+        if (sl_pick_eligible(p, b))
+            return b;
+    }
+    return NULL;
+}
+
+/* Load per unit of weight: true when <a> is strictly less loaded than <b>.
+ * Cross-multiplied so no division; a weight of 0 never gets here (not
+ * eligible) but counts as 1 to stay safe against a concurrent drain. */
+static inline bool sl_less_loaded(const struct sluice_backend *a, const struct sluice_backend *b)
+{
+    uint64_t wa = atomic_load_explicit(&a->weight, memory_order_relaxed);
+    uint64_t wb = atomic_load_explicit(&b->weight, memory_order_relaxed);
+    uint64_t aa = sl_backend_active(a);
+    uint64_t ab = sl_backend_active(b);
+
+    wa = wa ? wa : 1;
+    wb = wb ? wb : 1;
+    return aa * wb < ab * wa;
+}
+
+/* Two distinct eligible candidates drawn uniformly (power of two choices).
+ * Writes up to two into out[] and returns how many (0: none eligible; 1:
+ * only one exists). Tries a few random draws, then falls back to a linear
+ * scan from a random start. */
+size_t sl_pick_two(struct sl_group *g, const struct sl_pick *p, struct sluice_backend *out[2]);
+
+#endif /* SL_CORE_STRATEGY_UTIL_H */
