@@ -79,7 +79,7 @@ sluice is up: try  curl http://127.0.0.1:8080/
   what the backend saw (X-Forwarded-For, Via, ...):
     curl -s -H 'Accept: application/json' http://127.0.0.1:8080/hello
   the TCP listener:
-    printf 'GET /healthz HTTP/1.0\r\n\r\n' | nc 127.0.0.1 8081
+    curl -s http://127.0.0.1:8081/healthz
   validate, then reload the config after editing it:
     $BIN check -c $CONFIG && kill -HUP $SLUICE_PID
 
