@@ -275,6 +275,9 @@ class Sluice:
         with open(tmp, "w") as f:
             f.write(text)
         os.replace(tmp, self.config_path)  # a reload never sees half a file
+        if not isinstance(cfg, str):  # the same as JSON, for stand-in daemons
+            with open(self.config_path + ".json", "w") as f:
+                json.dump(cfg, f)
         self.cfg = cfg
 
     def listener_ports(self):
