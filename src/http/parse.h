@@ -67,8 +67,14 @@ struct sl_http_req {
     size_t method_len;
     const char *target;   /* request-target as sent */
     size_t target_len;
-    const char *path;     /* origin-form: target up to '?'; absolute-form: its path */
+    const char *path;     /* origin-form: target up to '?'; absolute-form: its path
+                           * (a static "/" when the target has none); asterisk-form:
+                           * "*"; authority-form (CONNECT): the target, path_len 0 */
     size_t path_len;
+    const char *query;    /* from '?' (included) to the end of the target; query_len 0
+                           * when there is none. path + query is the origin-form to
+                           * forward, whatever form the client used. */
+    size_t query_len;
     const char *host;     /* Host header (or absolute-form authority), port included */
     size_t host_len;
     bool expect_continue; /* Expect: 100-continue */
@@ -104,6 +110,13 @@ int sl_http_parse_response(const char *buf, size_t len, size_t max_head,
 /* Case-insensitive lookup of the first header named <name> (NULL if none). */
 const struct sl_http_hdr *sl_http_find(const struct sl_http_msg *m, const char *name,
                                        size_t name_len);
+
+/* True when <s>[0..n) is an RFC 3986 authority without userinfo: reg-name,
+ * IPv4 or [IPv6], then an optional ":port" of 1 to 5 digits up to 65535
+ * (required when <need_port>). The parser applies it to Host, to the
+ * authority of an absolute-form target and to a CONNECT target.
+ * Threads: any; pure function. */
+bool sl_http_authority_valid(const char *s, size_t n, bool need_port);
 
 /* Streaming chunked-body validator. Bytes are forwarded verbatim by the
  * caller; this only finds where the body ends and refuses bad framing
