@@ -7,7 +7,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sluicetest import (Client, SluiceCase, backend_entry, config, endpoint,  # noqa: E402
+from sluicetest import (Client, SluiceCase, backend_entry, closed_port, config, endpoint,  # noqa: E402
                         free_port, get, http_listener, main, route, service, wait_until)
 
 
@@ -98,6 +98,26 @@ class Reload(SluiceCase):
         self.assertTrue(logged, "invalid config on SIGHUP not logged")
         self.assertTrue(d.alive(), "daemon died on an invalid reload")
         self.assertEqual(self.names(port, "/", 5), {"a": 5})
+
+    def test_down_state_survives_reload(self):
+        """a backend marked down by failures stays down across a reload that keeps it"""
+        live = self.backend("live")
+        port = free_port()
+        dead = backend_entry("dead", closed_port())
+
+        def cfg(extra_eps=()):
+            return config([http_listener(port)],
+                          {"app": service([dead, backend_entry("live", live.port)], retries=0,
+                                          timeouts={"connect": "1s"})},
+                          list(extra_eps) + [endpoint("/", [route("app")])])
+
+        d = self.sluice(cfg())
+        seq = [get(port, "/w%d" % i).status for i in range(30)]
+        self.assertEqual(seq[-10:], [200] * 10, "dead backend never skipped: %s" % seq)
+        d.reload(cfg([endpoint("/extra", [route("app")])]))
+        after = [get(port, "/a%d" % i).status for i in range(10)]
+        print("  before:", seq, "after reload:", after)
+        self.assertEqual(after, [200] * 10, "the dead backend's score was reset by the reload")
 
 
 if __name__ == "__main__":
