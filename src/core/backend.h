@@ -55,6 +55,9 @@ struct sluice_backend {
  * old and new fields for an instant, which only shifts a clamp by one step. */
 struct sl_score_cfg {
     _Atomic int32_t initial, low, high, fail_delta, success_delta;
+    /* One for the lb plus one per backend: a backend still selected after
+     * sluice_lb_free() keeps applying its release to a live config. */
+    _Atomic uint32_t refs;
 };
 
 /* Usable: score >= 0 and weight > 0. Relaxed loads: a stale view costs at

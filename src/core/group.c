@@ -1,0 +1,101 @@
+/* Group objects: construction with the strategy's build(), destruction
+ * after a grace period, and lookups the writers and marks share. */
+#include "group.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lb.h"
+#include "view.h"
+
+struct sl_group *sl_group_new(const char *name, sluice_strategy_t s,
+                              struct sluice_backend *const *bs, size_t n, const char *parent,
+                              const char *selector, uint64_t seed)
+{
+    const struct sl_strategy_ops *ops = sl_strategy_ops(s);
+    size_t size = (sizeof(struct sl_group) + 63) & ~(size_t)63;
+    struct sl_group *g;
+
+    if (ops == NULL)
+        return NULL;
+    /* aligned_alloc: <cursor> is _Alignas(64), written by every pick. */
+    g = aligned_alloc(64, size);
+    if (g == NULL)
+        return NULL;
+    memset(g, 0, size);
+    g->name = (char *)name; /* owned by the lb's intern list, not the group */
+    g->strategy = s;
+    g->ops = ops;
+    g->seed = seed;
+    atomic_init(&g->cursor, 0);
+    g->backends = calloc(n > 0 ? n : 1, sizeof(*g->backends));
+    if (g->backends == NULL)
+        goto fail;
+    if (parent != NULL && (g->parent = strdup(parent)) == NULL)
+        goto fail;
+    if (parent != NULL && (g->selector = strdup(selector != NULL ? selector : "")) == NULL)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        sl_backend_ref(bs[i]);
+        g->backends[i] = bs[i];
+    }
+    g->n = n;
+    /* An empty group is never picked from: strategies need not handle it. */
+    if (n > 0 && ops->build(g) != 0)
+        goto fail_built;
+    return g;
+
+fail_built:
+    for (size_t i = 0; i < g->n; i++)
+        sl_backend_unref(g->backends[i]);
+    g->n = 0;
+fail:
+    free(g->backends);
+    free(g->parent);
+    free(g->selector);
+    free(g);
+    return NULL;
+}
+
+void sl_group_free(struct sl_group *g)
+{
+    if (g == NULL)
+        return;
+    if (g->n > 0 && g->ops->destroy != NULL)
+        g->ops->destroy(g);
+    for (size_t i = 0; i < g->n; i++)
+        sl_backend_unref(g->backends[i]);
+    free(g->backends);
+    free(g->parent);
+    free(g->selector);
+    free(g);
+}
+
+struct sluice_backend *sl_group_find_backend(const struct sl_group *g, const char *key)
+{
+    struct sl_target t;
+
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->backends[i]->target, key) == 0 || strcmp(g->backends[i]->name, key) == 0)
+            return g->backends[i];
+    if (sl_target_parse(key, &t) != 0)
+        return NULL;
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->backends[i]->target, t.canon) == 0)
+            return g->backends[i];
+    return NULL;
+}
+
+bool sl_groups_name_in_use(struct sl_group *const *gs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct sl_group *g = gs[i];
+
+        if (g->parent != NULL)
+            continue;
+        for (size_t j = 0; j < g->n; j++)
+            if (strcmp(g->backends[j]->name, name) == 0)
+                return true;
+    }
+    return false;
+}

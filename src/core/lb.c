@@ -1,0 +1,433 @@
+/* The lb's lifetime and its writers: register, update, unregister, add,
+ * remove, weights and score options. Each runs one transaction under
+ * lb->wlock (see lb.h). */
+#include "lb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "checker.h"
+#include "score.h"
+
+sluice_lb_t *sluice_lb_new(void)
+{
+    sluice_lb_t *lb = calloc(1, sizeof(*lb));
+    struct sl_table *t;
+
+    if (lb == NULL)
+        return NULL;
+    if (sl_epoch_init(&lb->epoch) != 0)
+        goto fail_epoch;
+    lb->score = sl_score_cfg_new();
+    t = sl_table_new(NULL, 0);
+    if (lb->score == NULL || t == NULL) {
+        sl_table_free(t);
+        goto fail;
+    }
+    atomic_init(&lb->table, t);
+    atomic_init(&lb->allow_dynamic, true);
+    atomic_init(&lb->seed_ctr, (uint64_t)(uintptr_t)lb);
+    pthread_mutex_init(&lb->wlock, NULL);
+    pthread_mutex_init(&lb->cklock, NULL);
+    return lb;
+
+fail:
+    sl_score_cfg_unref(lb->score);
+    sl_epoch_fini(&lb->epoch);
+fail_epoch:
+    free(lb);
+    return NULL;
+}
+
+void sluice_lb_free(sluice_lb_t *lb)
+{
+    struct sl_table *t;
+
+    if (lb == NULL)
+        return;
+    sluice_lb_stop_health_checker(lb);
+    t = atomic_load_explicit(&lb->table, memory_order_relaxed);
+    for (size_t i = 0; i < t->n; i++) {
+        char *name = t->groups[i]->name;
+
+        sl_group_free(t->groups[i]);
+        free(name);
+    }
+    sl_table_free(t);
+    sl_epoch_fini(&lb->epoch);
+    sl_score_cfg_unref(lb->score);
+    pthread_mutex_destroy(&lb->wlock);
+    pthread_mutex_destroy(&lb->cklock);
+    free(lb);
+}
+
+void sluice_lb_allow_dynamic(sluice_lb_t *lb, bool allow)
+{
+    if (lb != NULL)
+        atomic_store_explicit(&lb->allow_dynamic, allow, memory_order_relaxed);
+}
+
+/* Parses targets[0..n) into a new array, refusing duplicates. */
+static int parse_targets(const char *const *targets, size_t n, struct sl_target **out)
+{
+    struct sl_target *ts;
+    struct sl_strmap seen;
+    int rc = 0;
+
+    if (n > 0 && targets == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    ts = calloc(n > 0 ? n : 1, sizeof(*ts));
+    if (ts == NULL || sl_strmap_init(&seen, n) != 0) {
+        free(ts);
+        return SLUICE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = sl_target_parse(targets[i], &ts[i]);
+        if (rc == SLUICE_ERR_INVALID_ARG)
+            rc = SLUICE_ERR_INVALID_TARGET;
+        if (rc == 0 && sl_strmap_put(&seen, ts[i].canon, i, NULL))
+            rc = SLUICE_ERR_DUPLICATE_TARGET;
+    }
+    sl_strmap_fini(&seen);
+    if (rc != 0) {
+        free(ts);
+        return rc;
+    }
+    *out = ts;
+    return 0;
+}
+
+static void unref_all(struct sluice_backend **bs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_backend_unref(bs[i]);
+    free(bs);
+}
+
+/* Puts a group <name> over bs[0..n) into <tx>, replacing a service of that
+ * name; views may not be replaced by services. */
+static int put_service(struct sl_txn *tx, const char *name, sluice_strategy_t s,
+                       struct sluice_backend *const *bs, size_t n)
+{
+    const struct sl_group *old = sl_txn_find(tx, name);
+    const char *iname;
+    struct sl_group *g;
+
+    if (old != NULL && old->parent != NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    iname = sl_txn_intern(tx, name);
+    if (iname == NULL)
+        return SLUICE_ERR_NOMEM;
+    g = sl_group_new(iname, s, bs, n, NULL, NULL,
+                     old != NULL ? old->seed : sl_txn_seed(tx));
+    if (g == NULL)
+        return SLUICE_ERR_NOMEM;
+    return sl_txn_put(tx, g);
+}
+
+/* Ends <tx> after <rc>: commit on success, abort otherwise. Unlocks. */
+static int finish(sluice_lb_t *lb, struct sl_txn *tx, int rc)
+{
+    if (rc == 0)
+        rc = sl_txn_commit(tx);
+    else
+        sl_txn_abort(tx);
+    pthread_mutex_unlock(&lb->wlock);
+    return rc;
+}
+
+static int begin(sluice_lb_t *lb, struct sl_txn *tx)
+{
+    int rc;
+
+    pthread_mutex_lock(&lb->wlock);
+    rc = sl_txn_begin(tx, lb);
+    if (rc != 0) {
+        free(tx->groups);
+        pthread_mutex_unlock(&lb->wlock);
+    }
+    return rc;
+}
+
+int sluice_lb_register(sluice_lb_t *lb, const char *service, const char *const *targets, size_t n,
+                       sluice_strategy_t strategy)
+{
+    struct sluice_backend **bs = NULL;
+    struct sl_target *ts = NULL;
+    struct sl_txn tx;
+    size_t nb = 0;
+    int rc;
+
+    if (lb == NULL || service == NULL || (unsigned)strategy >= SLUICE_STRATEGY_COUNT)
+        return SLUICE_ERR_INVALID_ARG;
+    rc = parse_targets(targets, n, &ts);
+    if (rc != 0)
+        return rc;
+    bs = calloc(n > 0 ? n : 1, sizeof(*bs));
+    if (bs == NULL) {
+        free(ts);
+        return SLUICE_ERR_NOMEM;
+    }
+    /* New objects: created (and resolved) before taking the writer lock. */
+    for (; nb < n; nb++) {
+        bs[nb] = sl_backend_new(&ts[nb], NULL, lb->score);
+        if (bs[nb] == NULL)
+            break;
+    }
+    free(ts);
+    if (nb < n) {
+        unref_all(bs, nb);
+        return SLUICE_ERR_NOMEM;
+    }
+    rc = begin(lb, &tx);
+    if (rc == 0)
+        rc = finish(lb, &tx, put_service(&tx, service, strategy, bs, n));
+    unref_all(bs, n); /* the group holds its own references */
+    return rc;
+}
+
+/* Finds the service <name> (not a view) in <tx>, or sets *rc. */
+static const struct sl_group *find_service(const struct sl_txn *tx, const char *name, int *rc)
+{
+    const struct sl_group *g = sl_txn_find(tx, name);
+
+    if (g == NULL || g->parent != NULL) {
+        *rc = SLUICE_ERR_UNKNOWN_SERVICE;
+        return NULL;
+    }
+    return g;
+}
+
+/* The backends for ts[0..n): the old group's object where the target
+ * stays, a new one otherwise; each with a reference for the caller. */
+static int carry_over(const struct sl_group *old, const struct sl_target *ts, size_t n,
+                      struct sl_score_cfg *cfg, struct sluice_backend **bs)
+{
+    struct sl_strmap byt;
+    size_t nb = 0;
+
+    if (sl_strmap_init(&byt, old->n) != 0)
+        return SLUICE_ERR_NOMEM;
+    for (size_t i = 0; i < old->n; i++)
+        sl_strmap_put(&byt, old->backends[i]->target, i, NULL);
+    for (; nb < n; nb++) {
+        size_t j;
+
+        if (sl_strmap_get(&byt, ts[nb].canon, &j)) {
+            bs[nb] = old->backends[j];
+            sl_backend_ref(bs[nb]);
+        } else if ((bs[nb] = sl_backend_new(&ts[nb], NULL, cfg)) == NULL) {
+            break;
+        }
+    }
+    sl_strmap_fini(&byt);
+    if (nb < n) {
+        for (size_t i = 0; i < nb; i++)
+            sl_backend_unref(bs[i]);
+        return SLUICE_ERR_NOMEM;
+    }
+    return 0;
+}
+
+int sluice_lb_update_backends(sluice_lb_t *lb, const char *service, const char *const *targets,
+                              size_t n)
+{
+    struct sluice_backend **bs;
+    const struct sl_group *old;
+    struct sl_target *ts = NULL;
+    struct sl_txn tx;
+    int rc;
+
+    if (lb == NULL || service == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    rc = parse_targets(targets, n, &ts);
+    if (rc != 0)
+        return rc;
+    bs = calloc(n > 0 ? n : 1, sizeof(*bs));
+    if (bs == NULL || (rc = begin(lb, &tx)) != 0) {
+        free(bs);
+        free(ts);
+        return bs == NULL ? SLUICE_ERR_NOMEM : rc;
+    }
+    old = find_service(&tx, service, &rc);
+    if (old != NULL)
+        rc = carry_over(old, ts, n, lb->score, bs);
+    free(ts);
+    if (rc != 0) {
+        free(bs);
+        return finish(lb, &tx, rc);
+    }
+    rc = finish(lb, &tx, sl_txn_rebuild(&tx, old, bs, n));
+    unref_all(bs, n);
+    return rc;
+}
+
+int sluice_lb_unregister(sluice_lb_t *lb, const char *service)
+{
+    struct sl_txn tx;
+    int rc;
+
+    if (lb == NULL || service == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    rc = begin(lb, &tx);
+    if (rc != 0)
+        return rc;
+    if (find_service(&tx, service, &rc) != NULL)
+        rc = sl_txn_del(&tx, service);
+    return finish(lb, &tx, rc);
+}
+
+static bool has_target(const struct sl_group *g, const char *target)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->backends[i]->target, target) == 0)
+            return true;
+    return false;
+}
+
+int sl_lb_add_backend_obj(sluice_lb_t *lb, const char *service, struct sluice_backend *b,
+                          bool dynamic)
+{
+    struct sluice_backend **bs = NULL;
+    const struct sl_group *g;
+    struct sl_txn tx;
+    int rc;
+
+    rc = begin(lb, &tx);
+    if (rc != 0)
+        goto out;
+    g = sl_txn_find(&tx, service);
+    if (dynamic && !atomic_load_explicit(&lb->allow_dynamic, memory_order_relaxed))
+        rc = SLUICE_ERR_DISALLOWED;
+    else if (g != NULL && g->parent != NULL)
+        rc = SLUICE_ERR_INVALID_ARG;
+    else if (g == NULL && !dynamic)
+        rc = SLUICE_ERR_UNKNOWN_SERVICE;
+    else if (dynamic && sl_groups_name_in_use(tx.groups, tx.n, b->name))
+        rc = SLUICE_ERR_NAME_IN_USE;
+    else if (g != NULL && has_target(g, b->target))
+        rc = SLUICE_ERR_DUPLICATE_TARGET;
+    if (rc != 0) {
+        finish(lb, &tx, rc);
+        goto out;
+    }
+    if (g == NULL) {
+        rc = finish(lb, &tx, put_service(&tx, service, SLUICE_ROUND_ROBIN, &b, 1));
+        goto out;
+    }
+    bs = malloc((g->n + 1) * sizeof(*bs));
+    if (bs == NULL) {
+        rc = finish(lb, &tx, SLUICE_ERR_NOMEM);
+        goto out;
+    }
+    memcpy(bs, g->backends, g->n * sizeof(*bs));
+    bs[g->n] = b;
+    rc = finish(lb, &tx, sl_txn_rebuild(&tx, g, bs, g->n + 1));
+    free(bs);
+out:
+    sl_backend_unref(b);
+    return rc;
+}
+
+int sluice_lb_add_backend(sluice_lb_t *lb, const char *service, const char *target)
+{
+    struct sluice_backend *b;
+    struct sl_target t;
+    int rc;
+
+    if (lb == NULL || service == NULL || target == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    rc = sl_target_parse(target, &t);
+    if (rc != 0)
+        return rc;
+    b = sl_backend_new(&t, NULL, lb->score);
+    if (b == NULL)
+        return SLUICE_ERR_NOMEM;
+    return sl_lb_add_backend_obj(lb, service, b, false);
+}
+
+int sluice_lb_remove_backend(sluice_lb_t *lb, const char *service, const char *target)
+{
+    struct sluice_backend **bs = NULL;
+    const struct sluice_backend *b;
+    const struct sl_group *g;
+    struct sl_txn tx;
+    size_t n = 0;
+    int rc;
+
+    if (lb == NULL || service == NULL || target == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    rc = begin(lb, &tx);
+    if (rc != 0)
+        return rc;
+    g = find_service(&tx, service, &rc);
+    if (g == NULL)
+        return finish(lb, &tx, rc);
+    b = sl_group_find_backend(g, target);
+    if (b == NULL)
+        return finish(lb, &tx, SLUICE_ERR_UNKNOWN_BACKEND);
+    bs = malloc((g->n > 0 ? g->n : 1) * sizeof(*bs));
+    if (bs == NULL)
+        return finish(lb, &tx, SLUICE_ERR_NOMEM);
+    for (size_t i = 0; i < g->n; i++)
+        if (g->backends[i] != b)
+            bs[n++] = g->backends[i];
+    rc = finish(lb, &tx, sl_txn_rebuild(&tx, g, bs, n));
+    free(bs);
+    return rc;
+}
+
+int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target,
+                         uint32_t weight)
+{
+    struct sluice_backend *b;
+    const struct sl_group *g;
+    struct sl_txn tx;
+    uint32_t old;
+    int rc;
+
+    if (lb == NULL || service == NULL || target == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    rc = begin(lb, &tx);
+    if (rc != 0)
+        return rc;
+    g = find_service(&tx, service, &rc);
+    if (g == NULL)
+        return finish(lb, &tx, rc);
+    b = sl_group_find_backend(g, target);
+    if (b == NULL)
+        return finish(lb, &tx, SLUICE_ERR_UNKNOWN_BACKEND);
+    /* Weight-aware strategies precompute from weights: rebuild the group
+     * (and its views) so schedules follow. */
+    old = atomic_exchange_explicit(&b->weight, weight, memory_order_relaxed);
+    rc = sl_txn_rebuild(&tx, g, g->backends, g->n);
+    if (rc == 0)
+        rc = sl_txn_commit(&tx);
+    else
+        sl_txn_abort(&tx);
+    if (rc != 0)
+        atomic_store_explicit(&b->weight, old, memory_order_relaxed);
+    pthread_mutex_unlock(&lb->wlock);
+    return rc;
+}
+
+int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts)
+{
+    const struct sl_table *t;
+    int rc;
+
+    if (lb == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    rc = sl_score_validate(opts);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&lb->wlock);
+    sl_score_cfg_set(lb->score, opts);
+    /* Under the writer lock the table cannot be freed under us. */
+    t = atomic_load_explicit(&lb->table, memory_order_relaxed);
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t j = 0; j < t->groups[i]->n; j++)
+            sl_score_clamp(t->groups[i]->backends[j]);
+    pthread_mutex_unlock(&lb->wlock);
+    return 0;
+}

@@ -1,0 +1,162 @@
+#include "score.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
+#define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+
+static const sluice_score_opts_t default_opts = {1, -3, 3, -1, 1};
+
+struct sl_score_cfg *sl_score_cfg_new(void)
+{
+    struct sl_score_cfg *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    sl_score_cfg_set(c, &default_opts);
+    atomic_init(&c->refs, 1);
+    return c;
+}
+
+void sl_score_cfg_ref(struct sl_score_cfg *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void sl_score_cfg_unref(struct sl_score_cfg *c)
+{
+    if (c != NULL && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        free(c);
+}
+
+int sl_score_validate(const sluice_score_opts_t *o)
+{
+    if (o == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    if (o->low > o->initial || o->initial > o->high || o->fail_delta >= 0 ||
+        o->success_delta <= 0)
+        return SLUICE_ERR_INVALID_SCORE;
+    return 0;
+}
+
+void sl_score_cfg_set(struct sl_score_cfg *c, const sluice_score_opts_t *o)
+{
+    STORE(c->initial, o->initial);
+    STORE(c->low, o->low);
+    STORE(c->high, o->high);
+    STORE(c->fail_delta, o->fail_delta);
+    STORE(c->success_delta, o->success_delta);
+}
+
+void sl_score_cfg_get(const struct sl_score_cfg *c, sluice_score_opts_t *o)
+{
+    o->initial = LOAD(c->initial);
+    o->low = LOAD(c->low);
+    o->high = LOAD(c->high);
+    o->fail_delta = LOAD(c->fail_delta);
+    o->success_delta = LOAD(c->success_delta);
+}
+
+void sl_score_init(struct sluice_backend *b)
+{
+    atomic_init(&b->score, LOAD(b->score_cfg->initial));
+    atomic_init(&b->failures, 0);
+    atomic_init(&b->health, SLUICE_HEALTH_UNKNOWN);
+    atomic_init(&b->active, 0);
+    atomic_init(&b->requests, 0);
+    atomic_init(&b->ewma_ns, 0);
+    atomic_init(&b->ewma_stamp_ns, 0);
+}
+
+static int32_t clamp(int64_t v, int32_t low, int32_t high)
+{
+    /* A config change racing us may briefly give low > high: low wins. */
+    if (v > high)
+        v = high;
+    if (v < low)
+        v = low;
+    return (int32_t)v;
+}
+
+int32_t sl_score_step(struct sluice_backend *b, bool up)
+{
+    const struct sl_score_cfg *c = b->score_cfg;
+    int32_t delta = up ? LOAD(c->success_delta) : LOAD(c->fail_delta);
+    int32_t low = LOAD(c->low), high = LOAD(c->high);
+    int32_t cur = LOAD(b->score), next;
+
+    do {
+        next = clamp((int64_t)cur + delta, low, high);
+    } while (!atomic_compare_exchange_weak_explicit(&b->score, &cur, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    if (up)
+        STORE(b->failures, 0);
+    else
+        atomic_fetch_add_explicit(&b->failures, 1, memory_order_relaxed);
+    STORE(b->health, next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY);
+    return next;
+}
+
+void sl_score_mark(struct sluice_backend *b, bool healthy)
+{
+    const struct sl_score_cfg *c = b->score_cfg;
+
+    if (healthy) {
+        int32_t floor = LOAD(c->initial) > 0 ? LOAD(c->initial) : 0;
+        int32_t cur = LOAD(b->score);
+
+        while (cur < floor && !atomic_compare_exchange_weak_explicit(
+                                  &b->score, &cur, floor, memory_order_relaxed,
+                                  memory_order_relaxed)) {
+        }
+        STORE(b->failures, 0);
+        STORE(b->health, SLUICE_HEALTH_HEALTHY);
+    } else {
+        STORE(b->score, LOAD(c->low));
+        atomic_fetch_add_explicit(&b->failures, 1, memory_order_relaxed);
+        STORE(b->health, SLUICE_HEALTH_UNHEALTHY);
+    }
+}
+
+void sl_score_clamp(struct sluice_backend *b)
+{
+    const struct sl_score_cfg *c = b->score_cfg;
+    int32_t low = LOAD(c->low), high = LOAD(c->high);
+    int32_t cur = LOAD(b->score), next;
+
+    do {
+        next = clamp(cur, low, high);
+    } while (next != cur && !atomic_compare_exchange_weak_explicit(
+                                &b->score, &cur, next, memory_order_relaxed,
+                                memory_order_relaxed));
+}
+
+void sl_ewma_update(struct sluice_backend *b, uint64_t latency_ns, uint64_t now_ns)
+{
+    uint64_t stamp = atomic_exchange_explicit(&b->ewma_stamp_ns, now_ns, memory_order_relaxed);
+    uint64_t cur = LOAD(b->ewma_ns), next;
+    double w = 0.0;
+
+    /* Weight of the old average after <dt>: 2^(-dt / half-life). */
+    if (stamp != 0 && now_ns > stamp)
+        w = exp2(-(double)(now_ns - stamp) / (double)SL_EWMA_HALF_LIFE_NS);
+    else if (stamp != 0)
+        w = 1.0;
+    do {
+        if (cur == 0 || latency_ns >= cur)
+            next = latency_ns; /* peak: a slow sample counts at once */
+        else
+            next = (uint64_t)((double)cur * w + (double)latency_ns * (1.0 - w));
+    } while (!atomic_compare_exchange_weak_explicit(&b->ewma_ns, &cur, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+}
+
+uint64_t sl_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

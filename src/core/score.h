@@ -1,0 +1,46 @@
+/* Score health and the latency EWMA: the only code that moves a backend's
+ * score, failures, health and ewma_ns. Every function here is lock-free and
+ * allocation-free (except sl_score_cfg_new) and callable from any thread. */
+#ifndef SL_CORE_SCORE_H
+#define SL_CORE_SCORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "sluice.h"
+
+/* Half-life of the latency EWMA. */
+#define SL_EWMA_HALF_LIFE_NS 10000000000ull
+
+/* A config holding the defaults {1, -3, 3, -1, 1} and one reference, or
+ * NULL when out of memory. */
+struct sl_score_cfg *sl_score_cfg_new(void);
+void sl_score_cfg_ref(struct sl_score_cfg *c);
+/* The last unref frees. NULL is a no-op. */
+void sl_score_cfg_unref(struct sl_score_cfg *c);
+/* 0 or SLUICE_ERR_INVALID_SCORE (INVALID_ARG for NULL). */
+int sl_score_validate(const sluice_score_opts_t *o);
+/* Stores validated <o> into <c>; existing scores are clamped by the caller. */
+void sl_score_cfg_set(struct sl_score_cfg *c, const sluice_score_opts_t *o);
+void sl_score_cfg_get(const struct sl_score_cfg *c, sluice_score_opts_t *o);
+
+/* Resets the state of a new, unpublished backend to the initial score. */
+void sl_score_init(struct sluice_backend *b);
+/* up: score + success_delta, failures = 0; down: + fail_delta, failures + 1;
+ * clamped to [low, high]. Health becomes HEALTHY when the result is >= 0,
+ * else UNHEALTHY. Returns the new score. */
+int32_t sl_score_step(struct sluice_backend *b, bool up);
+/* An operator's mark: true raises the score to at least max(initial, 0),
+ * false sets it to low (see sluice_lb_mark_health()). */
+void sl_score_mark(struct sluice_backend *b, bool healthy);
+/* Pulls the score back into the config's [low, high]. */
+void sl_score_clamp(struct sluice_backend *b);
+
+/* Feeds one latency sample at monotonic time <now_ns>: the average decays
+ * with SL_EWMA_HALF_LIFE_NS, and a sample above it replaces it (peak). */
+void sl_ewma_update(struct sluice_backend *b, uint64_t latency_ns, uint64_t now_ns);
+/* CLOCK_MONOTONIC in ns (vDSO: no syscall, no lock). */
+uint64_t sl_now_ns(void);
+
+#endif /* SL_CORE_SCORE_H */

@@ -1,0 +1,132 @@
+/* The read side: selection (the hot path), marks and counts. Nothing here
+ * takes a lock or allocates; each call is one epoch read section. */
+#include <errno.h>
+#include <string.h>
+
+#include "lb.h"
+#include "score.h"
+#include "view.h"
+
+sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const void *key,
+                                    size_t keylen, const sluice_backend_t *const *skip,
+                                    size_t nskip)
+{
+    struct sl_pick p = {key != NULL ? key : "", key != NULL ? keylen : 0, skip, nskip};
+    struct sl_epoch_token tok;
+    const struct sl_table *t;
+    struct sl_group *g;
+    struct sluice_backend *b = NULL;
+
+    if (lb == NULL || group == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    sl_epoch_enter(&lb->epoch, &tok);
+    /* seq_cst load (plain on x86): ordered after the epoch increment, and
+     * pairs with the publishing store in sl_txn_commit(). */
+    t = atomic_load_explicit(&lb->table, memory_order_seq_cst);
+    g = sl_table_find(t, group);
+    if (g != NULL && g->n > 0)
+        b = g->ops->pick(g, &p);
+    if (b != NULL) {
+        /* While we are in the read section the group's reference keeps
+         * <b> alive; ours keeps it alive after (even if removed). */
+        sl_backend_ref(b);
+        atomic_fetch_add_explicit(&b->active, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->requests, 1, memory_order_relaxed);
+    }
+    sl_epoch_exit(&lb->epoch, &tok);
+    if (b == NULL)
+        errno = g == NULL ? ENOENT : EHOSTUNREACH;
+    return b;
+}
+
+sluice_backend_t *sluice_lb_select(sluice_lb_t *lb, const char *service, const void *key,
+                                   size_t keylen)
+{
+    return sl_lb_select_skip(lb, service, key, keylen, NULL, 0);
+}
+
+int sl_lb_with_backend(sluice_lb_t *lb, const char *service, const char *target,
+                       void (*fn)(struct sluice_backend *b, void *arg), void *arg)
+{
+    struct sl_epoch_token tok;
+    const struct sl_group *g;
+    struct sluice_backend *b = NULL;
+    int rc = 0;
+
+    if (lb == NULL || service == NULL || target == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    sl_epoch_enter(&lb->epoch, &tok);
+    g = sl_table_find(atomic_load_explicit(&lb->table, memory_order_seq_cst), service);
+    if (g == NULL)
+        rc = SLUICE_ERR_UNKNOWN_SERVICE;
+    else if ((b = sl_group_find_backend(g, target)) == NULL)
+        rc = SLUICE_ERR_UNKNOWN_BACKEND;
+    else
+        fn(b, arg);
+    sl_epoch_exit(&lb->epoch, &tok);
+    return rc;
+}
+
+static void do_mark(struct sluice_backend *b, void *arg)
+{
+    sl_score_mark(b, *(const bool *)arg);
+}
+
+static void do_step(struct sluice_backend *b, void *arg)
+{
+    sl_score_step(b, *(const bool *)arg);
+}
+
+int sluice_lb_mark_health(sluice_lb_t *lb, const char *service, const char *target, bool healthy)
+{
+    return sl_lb_with_backend(lb, service, target, do_mark, &healthy);
+}
+
+int sluice_lb_up(sluice_lb_t *lb, const char *service, const char *target)
+{
+    bool up = true;
+
+    return sl_lb_with_backend(lb, service, target, do_step, &up);
+}
+
+int sluice_lb_down(sluice_lb_t *lb, const char *service, const char *target)
+{
+    bool up = false;
+
+    return sl_lb_with_backend(lb, service, target, do_step, &up);
+}
+
+/* Backends of <service> (all, or usable only); 0 when unknown. */
+static size_t count(const sluice_lb_t *clb, const char *service, bool usable_only)
+{
+    /* The epoch counters are the only thing written: reading needs no
+     * const lb otherwise. */
+    sluice_lb_t *lb = (sluice_lb_t *)clb;
+    struct sl_epoch_token tok;
+    const struct sl_group *g;
+    size_t n = 0;
+
+    if (lb == NULL || service == NULL)
+        return 0;
+    sl_epoch_enter(&lb->epoch, &tok);
+    g = sl_table_find(atomic_load_explicit(&lb->table, memory_order_seq_cst), service);
+    if (g != NULL && !usable_only)
+        n = g->n;
+    else if (g != NULL)
+        for (size_t i = 0; i < g->n; i++)
+            n += sl_backend_usable(g->backends[i]);
+    sl_epoch_exit(&lb->epoch, &tok);
+    return n;
+}
+
+size_t sluice_lb_backend_count(const sluice_lb_t *lb, const char *service)
+{
+    return count(lb, service, false);
+}
+
+size_t sluice_lb_healthy_count(const sluice_lb_t *lb, const char *service)
+{
+    return count(lb, service, true);
+}

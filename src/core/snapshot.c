@@ -1,0 +1,98 @@
+/* Copies of the read side for callers: group snapshots and service lists.
+ * Each is one epoch read section; they allocate, so they are not for the
+ * request path. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lb.h"
+
+static void fill(sluice_backend_snapshot_t *s, const struct sluice_backend *b)
+{
+    s->health = (sluice_health_t)atomic_load_explicit(&b->health, memory_order_relaxed);
+    s->score = atomic_load_explicit(&b->score, memory_order_relaxed);
+    s->failures = atomic_load_explicit(&b->failures, memory_order_relaxed);
+    s->active = atomic_load_explicit(&b->active, memory_order_relaxed);
+    s->weight = atomic_load_explicit(&b->weight, memory_order_relaxed);
+    s->requests = atomic_load_explicit(&b->requests, memory_order_relaxed);
+    s->ewma_ns = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
+}
+
+int sluice_lb_snapshot(const sluice_lb_t *clb, const char *service, sluice_group_snapshot_t *out)
+{
+    sluice_lb_t *lb = (sluice_lb_t *)clb; /* only the epoch counters are written */
+    sluice_group_snapshot_t snap = {SLUICE_ROUND_ROBIN, 0, NULL};
+    struct sl_epoch_token tok;
+    const struct sl_group *g;
+    int rc = 0;
+
+    if (lb == NULL || service == NULL || out == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    sl_epoch_enter(&lb->epoch, &tok);
+    g = sl_table_find(atomic_load_explicit(&lb->table, memory_order_seq_cst), service);
+    if (g == NULL) {
+        rc = SLUICE_ERR_UNKNOWN_SERVICE;
+        goto out;
+    }
+    snap.strategy = g->strategy;
+    snap.backends = calloc(g->n > 0 ? g->n : 1, sizeof(*snap.backends));
+    if (snap.backends == NULL) {
+        rc = SLUICE_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        sluice_backend_snapshot_t *s = &snap.backends[i];
+
+        s->target = strdup(g->backends[i]->target);
+        s->name = strdup(g->backends[i]->name);
+        snap.n++;
+        if (s->target == NULL || s->name == NULL) {
+            rc = SLUICE_ERR_NOMEM;
+            goto out;
+        }
+        fill(s, g->backends[i]);
+    }
+out:
+    sl_epoch_exit(&lb->epoch, &tok);
+    if (rc != 0)
+        sluice_group_snapshot_free(&snap);
+    else
+        *out = snap;
+    return rc;
+}
+
+void sluice_group_snapshot_free(sluice_group_snapshot_t *snap)
+{
+    if (snap == NULL)
+        return;
+    for (size_t i = 0; i < snap->n; i++) {
+        free(snap->backends[i].target);
+        free(snap->backends[i].name);
+    }
+    free(snap->backends);
+    snap->backends = NULL;
+    snap->n = 0;
+}
+
+size_t sluice_lb_list_services(const sluice_lb_t *clb, const char **names, size_t cap)
+{
+    sluice_lb_t *lb = (sluice_lb_t *)clb;
+    struct sl_epoch_token tok;
+    const struct sl_table *t;
+    size_t n = 0;
+
+    if (lb == NULL)
+        return 0;
+    sl_epoch_enter(&lb->epoch, &tok);
+    t = atomic_load_explicit(&lb->table, memory_order_seq_cst);
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->groups[i]->parent != NULL)
+            continue; /* views are the daemon's plumbing, not services */
+        /* The name string lives until the service is unregistered: the lb
+         * hands it from group to group when one replaces another. */
+        if (names != NULL && n < cap)
+            names[n] = t->groups[i]->name;
+        n++;
+    }
+    sl_epoch_exit(&lb->epoch, &tok);
+    return n;
+}
