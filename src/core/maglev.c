@@ -6,9 +6,13 @@
  * keep their backend.
  *
  * Table size M: the smallest prime >= max(65537, 100 x n), capped at
- * 1,000,003 (so from 10,000 backends on, each owns about M/n >= 10 slots
- * and the spread is within roughly 10%; a 100,000-backend table is 4 MB),
- * and always > 2n. Weights: after round r a backend of weight w has
+ * 524,287 (2^19 - 1, prime; 2 MB). The cap keeps a rebuild of 10,000
+ * backends near 10 ms (the fill costs about M ln M probes); the price is
+ * fewer slots per backend in big groups: Maglev gives every backend M/n
+ * slots give or take one, so 10,000 backends own 52 or 53 each (2% skew)
+ * and 100,000 own 5 or 6 (up to 20% skew), and disruption on a change
+ * grows a little above 1/n there. The table is also kept > 2n.
+ * Weights: after round r a backend of weight w has
  * claimed r x n x w / W slots (W the weight total), so slots follow
  * weights; equal weights give the paper's one slot per backend per round,
  * and a round costs O(n) whatever the weights. Weight 0 takes none.
@@ -24,12 +28,19 @@
 #include "strategy_util.h"
 
 #define MAGLEV_MIN_SIZE 65537u
-#define MAGLEV_MAX_SIZE 1000003u
+#define MAGLEV_MAX_SIZE 524287u
 #define MAGLEV_PROBES 32
 
 struct maglev_state {
     uint32_t m;
     uint32_t table[]; /* slot -> index in g->backends */
+};
+
+/* Occupancy bits for the fill: probing a 128 KB bitmap instead of the
+ * 4 MB table keeps the build's random reads in cache. */
+struct fill {
+    struct maglev_state *st;
+    uint64_t *taken;
 };
 
 static int is_prime(uint64_t x)
@@ -61,7 +72,7 @@ static uint32_t table_size(size_t n)
 struct perm {
     uint32_t next;
     uint32_t skip;
-    uint64_t count;
+    uint64_t count; /* credit toward the next claim (populate) */
     uint64_t w;
 };
 
@@ -87,34 +98,37 @@ static void init_perms(const struct sl_group *g, struct perm *pm, uint32_t m, ui
 }
 
 /* Claims backend i's next free preferred slot. */
-static void claim(struct maglev_state *st, struct perm *pm, uint32_t i)
+static void claim(const struct fill *f, struct perm *pm, uint32_t i)
 {
-    uint32_t m = st->m;
+    uint32_t m = f->st->m;
     uint32_t c = pm->next;
 
-    while (st->table[c] != UINT32_MAX) {
+    while (f->taken[c >> 6] & (UINT64_C(1) << (c & 63))) {
         c += pm->skip;
         c = c >= m ? c - m : c;
     }
-    st->table[c] = i;
+    f->taken[c >> 6] |= UINT64_C(1) << (c & 63);
+    f->st->table[c] = i;
     c += pm->skip;
     pm->next = c >= m ? c - m : c;
-    pm->count++;
 }
 
-static void populate(struct maglev_state *st, const struct sl_group *g, struct perm *pm,
+static void populate(const struct fill *f, const struct sl_group *g, struct perm *pm,
                      uint64_t wsum)
 {
+    const struct maglev_state *st = f->st;
     uint64_t filled = 0, n = g->n;
 
-    memset(st->table, 0xff, (size_t)st->m * sizeof(st->table[0]));
-    for (uint64_t round = 1; filled < st->m; round++) {
+    /* pm[i].count accumulates n x w per round and pays wsum per claim: the
+     * same floor(round x n x w / wsum) claims without a division. */
+    for (size_t i = 0; i < g->n; i++)
+        pm[i].count = 0;
+    while (filled < st->m) {
         for (size_t i = 0; i < g->n && filled < st->m; i++) {
-            /* round x n <= about 2M and w < 2^32: no overflow. */
-            uint64_t target = round * n * pm[i].w / wsum;
-
-            while (pm[i].count < target && filled < st->m) {
-                claim(st, &pm[i], (uint32_t)i);
+            pm[i].count += n * pm[i].w; /* n < 2^32, w < 2^32 */
+            while (pm[i].count >= wsum && filled < st->m) {
+                claim(f, &pm[i], (uint32_t)i);
+                pm[i].count -= wsum;
                 filled++;
             }
         }
@@ -126,6 +140,7 @@ static int maglev_build(struct sl_group *g)
     uint32_t m = table_size(g->n);
     struct maglev_state *st = NULL;
     struct perm *pm = NULL;
+    struct fill f = {NULL, NULL};
     uint64_t wsum;
     int rc = SLUICE_ERR_NOMEM;
 
@@ -142,11 +157,18 @@ static int maglev_build(struct sl_group *g)
         if (st == NULL)
             goto cleanup;
         st->m = m;
-        populate(st, g, pm, wsum);
+        f.st = st;
+        f.taken = calloc((m + 63) / 64, sizeof(*f.taken));
+        if (f.taken == NULL)
+            goto cleanup;
+        populate(&f, g, pm, wsum);
     }
     g->state = st;
+    st = NULL;
     rc = 0;
 cleanup:
+    free(st);
+    free(f.taken);
     free(pm);
     return rc;
 }
@@ -160,7 +182,7 @@ static struct sluice_backend *maglev_pick(struct sl_group *g, const struct sl_pi
     if (st == NULL || st->m == 0)
         return NULL;
     h = sl_hash64(p->key, p->key != NULL ? p->keylen : 0, SL_KEY_SEED);
-    slot = (uint32_t)(h % st->m);
+    slot = (uint32_t)sl_range32((uint32_t)(h >> 32), st->m);
     for (int k = 0; k < MAGLEV_PROBES; k++) {
         struct sluice_backend *b = g->backends[st->table[slot]];
 

@@ -3,8 +3,9 @@
  *
  * Ring: each backend gets RING_VNODES points scaled by weight / mean weight
  * (at least 1; weight 0: none). The total is bounded by RING_MAX_POINTS: for
- * large groups the per-backend count shrinks (100,000 backends: 10 points
- * each), trading some evenness for a 16 MB ceiling (points sum to about
+ * large groups the per-backend count shrinks (10,000 backends: 52 points
+ * each, 100,000: 5), trading some evenness (which bounded load evens out)
+ * for an 8 MB ceiling and a build of a few ms (points sum to about
  * base x n, plus at most n for rounding up). Points are hashes of
  * the target and the point number, sorted; a key goes to the first point
  * clockwise of its hash (binary search).
@@ -25,7 +26,7 @@
 #include "strategy_util.h"
 
 #define RING_VNODES 100
-#define RING_MAX_POINTS (1u << 20)
+#define RING_MAX_POINTS (1u << 19)
 #define RING_EXACT_SCAN 1024
 /* c = 1.25 as a fraction. */
 #define RING_C_NUM 5
@@ -41,13 +42,56 @@ struct ring_state {
     struct ring_point pts[];
 };
 
-static int point_cmp(const void *a, const void *b)
+static int point_less(const struct ring_point *x, const struct ring_point *y)
 {
-    const struct ring_point *x = a, *y = b;
+    return x->hash < y->hash || (x->hash == y->hash && x->idx < y->idx);
+}
 
-    if (x->hash != y->hash)
-        return x->hash < y->hash ? -1 : 1;
-    return x->idx < y->idx ? -1 : (x->idx > y->idx);
+/* LSD radix sort on the top 32 bits of the hash (two 16-bit passes, the
+ * result back in pts), then an insertion pass that orders the few points
+ * whose top bits tie. Several times faster than qsort on 10^5..10^6
+ * points, which is what keeps an update of 10,000 backends cheap. */
+static int sort_points(struct ring_point *pts, size_t n)
+{
+    struct ring_point *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+    size_t *pos = malloc(65536 * sizeof(*pos));
+    struct ring_point *src = pts, *dst = tmp;
+
+    if (tmp == NULL || pos == NULL) {
+        free(tmp);
+        free(pos);
+        return SLUICE_ERR_NOMEM;
+    }
+    for (int shift = 32; shift < 64; shift += 16) {
+        size_t sum = 0;
+
+        memset(pos, 0, 65536 * sizeof(*pos));
+        for (size_t i = 0; i < n; i++)
+            pos[(src[i].hash >> shift) & 0xffff]++;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = pos[d];
+            pos[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[pos[(src[i].hash >> shift) & 0xffff]++] = src[i];
+        struct ring_point *t = src;
+        src = dst;
+        dst = t;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct ring_point v = pts[i];
+        size_t j = i;
+
+        while (j > 0 && point_less(&v, &pts[j - 1])) {
+            pts[j] = pts[j - 1];
+            j--;
+        }
+        pts[j] = v;
+    }
+    free(tmp);
+    free(pos);
+    return 0;
 }
 
 /* Points for a backend of weight w, given the mean weight and per-backend
@@ -94,7 +138,10 @@ static int ring_build(struct sl_group *g)
         }
     }
     st->npoints = at;
-    qsort(st->pts, at, sizeof(st->pts[0]), point_cmp);
+    if (sort_points(st->pts, at) != 0) {
+        free(st);
+        return SLUICE_ERR_NOMEM;
+    }
     g->state = st;
     return 0;
 }
