@@ -6,6 +6,8 @@
 #ifndef SL_CORE_VIEW_H
 #define SL_CORE_VIEW_H
 
+#include <sys/socket.h>
+
 #include <stddef.h>
 
 #include "sluice.h"
