@@ -1,0 +1,165 @@
+/* The TCP health checker against loopback ports we open and close. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lb.h"
+#include "checker.h"
+#include "sluice.h"
+
+/* A socket bound to 127.0.0.1:0; listening when <listen_too>. */
+static int bound(int listen_too, unsigned *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    if (listen_too)
+        assert_int_equal(listen(fd, 64), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+struct ports {
+    int lfd;
+    char up[32], closed[32];
+};
+
+static void ports_open(struct ports *p)
+{
+    unsigned port;
+    int cfd = bound(0, &port); /* bound, never listening: connects are refused */
+
+    snprintf(p->closed, sizeof(p->closed), "127.0.0.1:%u", port);
+    p->lfd = bound(1, &port);
+    snprintf(p->up, sizeof(p->up), "127.0.0.1:%u", port);
+    close(cfd);
+}
+
+static sluice_backend_snapshot_t state_of(sluice_lb_t *lb, const char *target)
+{
+    sluice_group_snapshot_t snap;
+    sluice_backend_snapshot_t out;
+
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(sluice_lb_snapshot(lb, "svc", &snap), 0);
+    for (size_t i = 0; i < snap.n; i++)
+        if (strcmp(snap.backends[i].target, target) == 0)
+            out = snap.backends[i];
+    out.target = out.name = NULL;
+    sluice_group_snapshot_free(&snap);
+    return out;
+}
+
+static void probe_marks_closed_down_and_listening_up(void **state)
+{
+    sluice_lb_t *lb = sluice_lb_new();
+    struct ports p;
+    const char *ts[3];
+    sluice_group_snapshot_t snap;
+    (void)state;
+
+    ports_open(&p);
+    ts[0] = p.up;
+    ts[1] = p.closed;
+    ts[2] = "no-such-host.invalid:80";
+    assert_int_equal(sluice_lb_register(lb, "svc", ts, 3, SLUICE_ROUND_ROBIN), 0);
+    /* The group's backend list is stable while we hold the writer lock. */
+    pthread_mutex_lock(&lb->wlock);
+    {
+        const struct sl_group *g = sl_table_find(atomic_load(&lb->table), "svc");
+
+        assert_int_equal(sl_checker_probe(g->backends, g->n, 1000, -1), 3);
+    }
+    pthread_mutex_unlock(&lb->wlock);
+    assert_int_equal(sluice_lb_snapshot(lb, "svc", &snap), 0);
+    assert_int_equal(snap.backends[0].score, 2);
+    assert_int_equal(snap.backends[0].health, SLUICE_HEALTH_HEALTHY);
+    for (size_t i = 1; i < 3; i++) {
+        assert_int_equal(snap.backends[i].score, 0);
+        assert_int_equal(snap.backends[i].failures, 1);
+    }
+    sluice_group_snapshot_free(&snap);
+    close(p.lfd);
+    sluice_lb_free(lb);
+}
+
+static void thread_probes_until_stopped(void **state)
+{
+    sluice_lb_t *lb = sluice_lb_new();
+    struct ports p;
+    const char *ts[2];
+    int rounds;
+    (void)state;
+
+    ports_open(&p);
+    ts[0] = p.up;
+    ts[1] = p.closed;
+    assert_int_equal(sluice_lb_register(lb, "svc", ts, 2, SLUICE_ROUND_ROBIN), 0);
+    /* A view shares the objects: it must not double the probes. */
+    assert_int_equal(sl_lb_register_view(lb, "svc/all", "svc", "", NULL, 0), 0);
+    assert_int_equal(sluice_lb_start_health_checker(lb, 0, 10), SLUICE_ERR_INVALID_ARG);
+    assert_int_equal(sluice_lb_start_health_checker(lb, 10, 200), 0);
+    assert_int_equal(sluice_lb_start_health_checker(lb, 10, 200), SLUICE_ERR_STATE);
+    /* Bounded wait for the closed port to go unusable (two downs). */
+    for (rounds = 0; rounds < 1000 && sluice_lb_healthy_count(lb, "svc") != 1; rounds++) {
+        struct timespec ts10 = {0, 10 * 1000 * 1000};
+
+        nanosleep(&ts10, NULL);
+    }
+    assert_int_equal(sluice_lb_healthy_count(lb, "svc"), 1);
+    sluice_lb_stop_health_checker(lb);
+    sluice_lb_stop_health_checker(lb); /* no-op */
+    {
+        sluice_backend_snapshot_t up = state_of(lb, p.up), down = state_of(lb, p.closed);
+
+        assert_true(up.score >= 2);
+        assert_int_equal(up.health, SLUICE_HEALTH_HEALTHY);
+        assert_int_equal(up.failures, 0);
+        assert_true(down.score < 0);
+        assert_int_equal(down.health, SLUICE_HEALTH_UNHEALTHY);
+        assert_true(down.failures >= 2);
+    }
+    /* Restartable, and freeing the lb stops it. */
+    assert_int_equal(sluice_lb_start_health_checker(lb, 1000, 100), 0);
+    close(p.lfd);
+    sluice_lb_free(lb);
+}
+
+static void stop_interrupts_slow_probes(void **state)
+{
+    static const char *const blackhole[] = {"192.0.2.1:9"}; /* TEST-NET-1 */
+    sluice_lb_t *lb = sluice_lb_new();
+    (void)state;
+
+    assert_int_equal(sluice_lb_register(lb, "svc", blackhole, 1, SLUICE_ROUND_ROBIN), 0);
+    assert_int_equal(sluice_lb_start_health_checker(lb, 60000, 60000), 0);
+    sluice_lb_stop_health_checker(lb); /* returns without waiting out the probe */
+    sluice_lb_free(lb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(probe_marks_closed_down_and_listening_up),
+        cmocka_unit_test(thread_probes_until_stopped),
+        cmocka_unit_test(stop_interrupts_slow_probes),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
