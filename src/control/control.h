@@ -6,6 +6,8 @@
 #ifndef SL_CONTROL_CONTROL_H
 #define SL_CONTROL_CONTROL_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,8 +25,16 @@ struct sl_diag {
 void sl_diag_init(struct sl_diag *d);
 void sl_diag_add(struct sl_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sl_diag_fini(struct sl_diag *d);
+void sl_diag_addv(struct sl_diag *d, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Warnings are messages starting with "warning: " (then "FILE:LINE: " when
+ * they come from a file); everything else is an error. */
+bool sl_diag_is_warning(const char *msg);
+/* How many messages are errors (not warnings). */
+size_t sl_diag_errors(const struct sl_diag *d);
 
 struct sl_control;
+struct sl_config;
 
 /* Loads and validates <path>; on success builds the lb and the first table
  * and publishes it. On failure returns SLUICE_ERR_CONFIG (or NOMEM, IO)
@@ -52,9 +62,17 @@ unsigned sl_control_workers(const struct sl_control *c);
 /* Must be called once, before the first publish is quiesced, with the
  * number of workers that will sync from the slot. */
 void sl_control_set_workers(struct sl_control *c, size_t nworkers);
+/* Optional: <notify>(<arg>) runs on the control thread right after each
+ * publish, e.g. to wake the workers' loops so they sync at once and the
+ * old table is released without waiting for their next timer tick. */
+void sl_control_set_notify(struct sl_control *c, void (*notify)(void *arg), void *arg);
 /* Grace period for in-flight requests on SIGTERM (config `drain_timeout`,
  * default 10 s). */
 uint32_t sl_control_drain_timeout_ms(const struct sl_control *c);
+
+/* The validated model currently applied (control/config.h), borrowed until
+ * the next reload or close. For the admin API and store of later issues. */
+const struct sl_config *sl_control_config(const struct sl_control *c);
 
 /* Stops the checker, releases the current table and frees everything. The
  * workers must have stopped. NULL is a no-op. */

@@ -1,0 +1,304 @@
+/* The configuration file: top-level keys, listeners and endpoints, then the
+ * rules that span sections (names unique, references resolve). Services
+ * are in config_service.c, field readers in config_fields.c. */
+#include "control/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/config_ctx.h"
+#include "core/view.h"
+
+static const char *const top_keys[] = {"workers", "drain_timeout", "admin",    "state",
+                                       "agents",  "listeners",     "services", "endpoints",
+                                       NULL};
+static const char *const admin_keys[] = {"bind", "dynamic_backends", "token_file", NULL};
+static const char *const agents_keys[] = {"lease", "expire", NULL};
+static const char *const listener_keys[] = {"name",     "bind",     "mode", "service",
+                                            "timeouts", "max_header_size", NULL};
+static const char *const ltimeout_keys[] = {"header", "idle", NULL};
+static const char *const endpoint_keys[] = {"pattern", "routes", NULL};
+static const char *const route_keys[] = {"service", "selector", "weight", "id", NULL};
+
+static void parse_workers(struct sl_cfg_ctx *c, const struct sl_ynode *n, struct sl_config *cfg)
+{
+    if (n == NULL)
+        return;
+    if (n->type == SL_Y_SCALAR && strcmp(n->str, "auto") == 0) {
+        cfg->workers = 0;
+        return;
+    }
+    uint32_t w = 0;
+
+    if (sl_cfg_uint(c, n, "workers", 1, SL_ROUTER_MAX_WORKERS, &w) == 0)
+        cfg->workers = w;
+}
+
+static void parse_bind(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
+                       char **out)
+{
+    char norm[80];
+    char *v = NULL;
+
+    if (sl_cfg_str(c, n, what, &v) != 0 || v == NULL)
+        return;
+    if (sl_config_parse_bind(v, norm, sizeof(norm)) != 0) {
+        sl_cfg_err(c, n->line, "%s: invalid address '%s' (ip:port, [v6]:port or :port)", what, v);
+    } else {
+        free(*out);
+        *out = sl_cfg_strdup(c, norm);
+    }
+    free(v);
+}
+
+static void parse_admin_agents(struct sl_cfg_ctx *c, const struct sl_ynode *root,
+                               struct sl_config *cfg)
+{
+    const struct sl_ynode *m = sl_ymap_get(root, "admin");
+
+    if (m != NULL && sl_cfg_keys(c, m, "admin", admin_keys) == 0) {
+        parse_bind(c, sl_ymap_get(m, "bind"), "admin.bind", &cfg->admin.bind);
+        sl_cfg_bool(c, sl_ymap_get(m, "dynamic_backends"), "admin.dynamic_backends",
+                    &cfg->admin.dynamic_backends);
+        sl_cfg_str(c, sl_ymap_get(m, "token_file"), "admin.token_file", &cfg->admin.token_file);
+    }
+    sl_cfg_str(c, sl_ymap_get(root, "state"), "state", &cfg->state);
+    m = sl_ymap_get(root, "agents");
+    if (m != NULL && sl_cfg_keys(c, m, "agents", agents_keys) == 0) {
+        sl_cfg_duration(c, sl_ymap_get(m, "lease"), "agents.lease", 100, &cfg->agents.lease_ms);
+        sl_cfg_duration(c, sl_ymap_get(m, "expire"), "agents.expire", 100, &cfg->agents.expire_ms);
+        if (cfg->agents.expire_ms < cfg->agents.lease_ms)
+            sl_cfg_err(c, m->line, "agents: expire (%ums) is shorter than lease (%ums)",
+                       cfg->agents.expire_ms, cfg->agents.lease_ms);
+    }
+}
+
+static void parse_listener(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t idx,
+                           struct sl_cfg_listener *l)
+{
+    char w[64];
+    const struct sl_ynode *n;
+
+    snprintf(w, sizeof(w), "listeners[%zu]", idx);
+    l->line = m->line;
+    l->header_timeout_ms = 10000;
+    l->idle_timeout_ms = 60000;
+    l->max_header_size = 16384;
+    if (sl_cfg_keys(c, m, w, listener_keys) != 0)
+        return;
+    if ((n = sl_ymap_get(m, "name")) == NULL)
+        sl_cfg_err(c, m->line, "%s: name is required", w);
+    sl_cfg_str(c, n, SL_CFG_FIELD(w, "name"), &l->name);
+    if ((n = sl_ymap_get(m, "bind")) == NULL)
+        sl_cfg_err(c, m->line, "%s: bind is required", w);
+    parse_bind(c, n, SL_CFG_FIELD(w, "bind"), &l->bind);
+    if ((n = sl_ymap_get(m, "mode")) != NULL) {
+        char *v = NULL;
+
+        if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "mode"), &v) == 0) {
+            if (strcmp(v, "http") == 0)
+                l->mode = SL_MODE_HTTP;
+            else if (strcmp(v, "tcp") == 0)
+                l->mode = SL_MODE_TCP;
+            else
+                sl_cfg_err(c, n->line, "%s.mode: '%s' is not http or tcp", w, v);
+        }
+        free(v);
+    }
+    n = sl_ymap_get(m, "service");
+    sl_cfg_str(c, n, SL_CFG_FIELD(w, "service"), &l->service);
+    if (l->mode == SL_MODE_TCP && n == NULL)
+        sl_cfg_err(c, m->line, "%s: a tcp listener needs a service", w);
+    else if (l->mode == SL_MODE_HTTP && n != NULL)
+        sl_cfg_err(c, n->line, "%s: an http listener routes by endpoints, not by service", w);
+    if ((n = sl_ymap_get(m, "timeouts")) != NULL &&
+        sl_cfg_keys(c, n, SL_CFG_FIELD(w, "timeouts"), ltimeout_keys) == 0) {
+        sl_cfg_duration(c, sl_ymap_get(n, "header"), SL_CFG_FIELD(w, "timeouts.header"), 1,
+                        &l->header_timeout_ms);
+        sl_cfg_duration(c, sl_ymap_get(n, "idle"), SL_CFG_FIELD(w, "timeouts.idle"), 1,
+                        &l->idle_timeout_ms);
+    }
+    sl_cfg_size(c, sl_ymap_get(m, "max_header_size"), SL_CFG_FIELD(w, "max_header_size"), 1024,
+                1024 * 1024, &l->max_header_size);
+}
+
+static void parse_route(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *w,
+                        size_t idx, struct sl_cfg_route *r)
+{
+    const struct sl_ynode *n;
+    char err[160];
+
+    r->line = m->line;
+    r->weight = 1;
+    if (sl_cfg_keys(c, m, w, route_keys) != 0)
+        return;
+    if ((n = sl_ymap_get(m, "service")) == NULL)
+        sl_cfg_err(c, m->line, "%s: service is required (selector-only routes are not supported)",
+                   w);
+    sl_cfg_str(c, n, SL_CFG_FIELD(w, "service"), &r->service);
+    n = sl_ymap_get(m, "selector");
+    sl_cfg_str(c, n, SL_CFG_FIELD(w, "selector"), &r->selector);
+    if (r->selector != NULL && sl_selector_check(r->selector, err, sizeof(err)) != 0)
+        sl_cfg_err(c, n->line, "%s.selector: invalid selector '%s': %s", w, r->selector, err);
+    if (r->selector == NULL)
+        r->selector = sl_cfg_strdup(c, "");
+    sl_cfg_uint(c, sl_ymap_get(m, "weight"), SL_CFG_FIELD(w, "weight"), 0, 10000, &r->weight);
+    sl_cfg_str(c, sl_ymap_get(m, "id"), SL_CFG_FIELD(w, "id"), &r->id);
+    if (r->id == NULL) {
+        char id[32];
+
+        snprintf(id, sizeof(id), "route%03zu", idx);
+        r->id = sl_cfg_strdup(c, id);
+    }
+}
+
+static void parse_endpoint(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t idx,
+                           struct sl_cfg_endpoint *e)
+{
+    char w[300];
+    const struct sl_ynode *n;
+    const char *why;
+
+    e->line = m->line;
+    snprintf(w, sizeof(w), "endpoints[%zu]", idx);
+    if (sl_cfg_keys(c, m, w, endpoint_keys) != 0)
+        return;
+    if ((n = sl_ymap_get(m, "pattern")) == NULL) {
+        sl_cfg_err(c, m->line, "%s: pattern is required", w);
+    } else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "pattern"), &e->pattern) == 0) {
+        if ((why = sl_config_parse_pattern(e->pattern, e)) != NULL)
+            sl_cfg_err(c, n->line, "%s: invalid pattern '%s': %s", w, e->pattern, why);
+        snprintf(w, sizeof(w), "endpoint %s", e->pattern);
+    }
+    n = sl_ymap_get(m, "routes");
+    if (n == NULL || (n->type == SL_Y_SEQ && n->n == 0)) {
+        sl_cfg_err(c, n != NULL ? n->line : m->line, "%s: at least one route is needed", w);
+        return;
+    }
+    if (sl_cfg_want_seq(c, n, SL_CFG_FIELD(w, "routes")) != 0)
+        return;
+    if ((e->routes = calloc(n->n, sizeof(*e->routes))) == NULL) {
+        c->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        char rw[340];
+
+        snprintf(rw, sizeof(rw), "%s: routes[%zu]", w, i);
+        parse_route(c, n->items[i], rw, i, &e->routes[e->nroutes++]);
+    }
+}
+
+/* Parses <n> as a list with <each> filling elements of *<arr>. */
+#define PARSE_LIST(c, n, what, arr, count, each)                                                   \
+    do {                                                                                           \
+        if ((n) != NULL && !sl_ynode_is_null(n) && sl_cfg_want_seq((c), (n), (what)) == 0) {       \
+            (arr) = calloc((n)->n + 1, sizeof(*(arr)));                                            \
+            (c)->nomem |= (arr) == NULL;                                                           \
+            for (size_t i_ = 0; (arr) != NULL && i_ < (n)->n; i_++)                                \
+                each((c), (n)->items[i_], i_, &(arr)[(count)++]);                                  \
+        }                                                                                          \
+    } while (0)
+
+static void parse_root(struct sl_cfg_ctx *c, const struct sl_ynode *root, struct sl_config *cfg)
+{
+    const struct sl_ynode *n;
+
+    parse_workers(c, sl_ymap_get(root, "workers"), cfg);
+    sl_cfg_duration(c, sl_ymap_get(root, "drain_timeout"), "drain_timeout", 0,
+                    &cfg->drain_timeout_ms);
+    parse_admin_agents(c, root, cfg);
+    n = sl_ymap_get(root, "listeners");
+    PARSE_LIST(c, n, "listeners", cfg->listeners, cfg->nlisteners, parse_listener);
+    sl_cfg_parse_services(c, sl_ymap_get(root, "services"), cfg);
+    n = sl_ymap_get(root, "endpoints");
+    PARSE_LIST(c, n, "endpoints", cfg->endpoints, cfg->nendpoints, parse_endpoint);
+}
+
+int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *diag)
+{
+    struct sl_ynode *root = NULL;
+    struct sl_cfg_ctx c = {.path = path, .diag = diag};
+    int rc = sl_ytree_load(path, &root, diag);
+
+    if (rc != 0)
+        return rc;
+    struct sl_config *cfg = calloc(1, sizeof(*cfg));
+
+    if (cfg == NULL || (cfg->path = strdup(path)) == NULL) {
+        free(cfg);
+        sl_ytree_free(root);
+        return SLUICE_ERR_NOMEM;
+    }
+    cfg->drain_timeout_ms = 10000;
+    cfg->admin.dynamic_backends = true;
+    cfg->agents.lease_ms = 10000;
+    cfg->agents.expire_ms = 300000;
+    if (root == NULL || sl_ynode_is_null(root)) {
+        sl_cfg_err(&c, 1, "the configuration is empty");
+    } else if (sl_cfg_keys(&c, root, "configuration", top_keys) == 0) {
+        parse_root(&c, root, cfg);
+        /* Even after field errors: the user gets every problem at once. */
+        if (!c.nomem)
+            sl_cfg_check_model(&c, cfg, root->line);
+    }
+    sl_ytree_free(root);
+    if (c.nomem || c.errors != 0) {
+        sl_config_free(cfg);
+        return c.nomem ? SLUICE_ERR_NOMEM : SLUICE_ERR_CONFIG;
+    }
+    *out = cfg;
+    return 0;
+}
+
+void sl_config_free(struct sl_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        free(cfg->listeners[i].name);
+        free(cfg->listeners[i].bind);
+        free(cfg->listeners[i].service);
+    }
+    free(cfg->listeners);
+    for (size_t i = 0; i < cfg->nservices; i++)
+        sl_cfg_free_service(&cfg->services[i]);
+    free(cfg->services);
+    for (size_t i = 0; i < cfg->nendpoints; i++) {
+        struct sl_cfg_endpoint *e = &cfg->endpoints[i];
+
+        for (size_t j = 0; j < e->nroutes; j++) {
+            free(e->routes[j].id);
+            free(e->routes[j].service);
+            free(e->routes[j].selector);
+        }
+        free(e->routes);
+        free(e->pattern);
+        free(e->host);
+        free(e->path);
+    }
+    free(cfg->endpoints);
+    free(cfg->admin.bind);
+    free(cfg->admin.token_file);
+    free(cfg->state);
+    free(cfg->path);
+    free(cfg);
+}
+
+const struct sl_cfg_service *sl_config_service(const struct sl_config *cfg, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < cfg->nservices; i++)
+        if (cfg->services[i].name != NULL && strcmp(cfg->services[i].name, name) == 0)
+            return &cfg->services[i];
+    return NULL;
+}
+
+const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc,
+                                               const char *name)
+{
+    for (size_t i = 0; svc != NULL && i < svc->nbackends; i++)
+        if (svc->backends[i].name != NULL && strcmp(svc->backends[i].name, name) == 0)
+            return &svc->backends[i];
+    return NULL;
+}

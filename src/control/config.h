@@ -1,0 +1,148 @@
+/* The configuration model: what a YAML file says once every field has been
+ * checked (config_*.c). Plain data owned by struct sl_config; control
+ * thread only. Durations are milliseconds, sizes bytes. */
+#ifndef SL_CONTROL_CONFIG_H
+#define SL_CONTROL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/control.h"
+#include "http/router.h"
+#include "sluice.h"
+
+enum sl_check_kind { SL_CHECK_NONE = 0, SL_CHECK_TCP, SL_CHECK_HTTP };
+
+struct sl_cfg_listener {
+    char *name;
+    char *bind;               /* normalised: ":80" and "*:80" become "0.0.0.0:80" */
+    enum sl_listen_mode mode;
+    char *service;            /* tcp mode only */
+    uint32_t header_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t max_header_size;
+    int line;
+};
+
+struct sl_cfg_label {
+    char *key;
+    char *value;
+};
+
+struct sl_cfg_backend {
+    char *name;
+    char *target;
+    uint32_t weight;
+    struct sl_cfg_label *labels; /* sorted by key */
+    size_t nlabels;
+    int line;
+};
+
+struct sl_cfg_health {
+    enum sl_check_kind check;
+    char *path;               /* http: probe path, default "/" */
+    uint16_t expect_lo, expect_hi; /* http: accepted status range, default 200-399 */
+    uint32_t interval_ms;     /* default 2000 */
+    uint32_t timeout_ms;      /* default 1000 */
+    sluice_score_opts_t score;
+    bool score_set;           /* the file gave health.score */
+    int line;
+};
+
+struct sl_cfg_provider {
+    bool present;
+    char *type;               /* "process" */
+    char **command;
+    size_t ncommand;
+    uint32_t min_instances;   /* default 0 */
+    uint32_t max_instances;   /* default 1 */
+    uint32_t target_concurrency; /* default 10 */
+    uint32_t idle_timeout_ms;    /* default 60000 */
+    uint32_t start_timeout_ms;   /* default 10000 */
+    int line;
+};
+
+struct sl_cfg_service {
+    char *name;
+    sluice_strategy_t strategy; /* default round_robin */
+    enum sl_hash_key hash_key;  /* SL_HASH_NONE unless maglev/ring_hash (default source_ip) */
+    char *hash_key_name;        /* header or cookie name */
+    struct sl_cfg_health health;
+    uint32_t connect_timeout_ms;  /* default 2000 */
+    uint32_t response_timeout_ms; /* default 30000 */
+    uint32_t idle_timeout_ms;     /* default 60000 */
+    uint32_t retries;             /* default 2 */
+    struct sl_cfg_backend *backends;
+    size_t nbackends;
+    struct sl_cfg_provider provider;
+    uint32_t queue_timeout_ms;    /* default 15000 */
+    int line;
+};
+
+struct sl_cfg_route {
+    char *id;                 /* given, or route000... by position */
+    char *service;
+    char *selector;           /* "" when none */
+    uint32_t weight;          /* default 1 */
+    int line;
+};
+
+struct sl_cfg_endpoint {
+    char *pattern;            /* as written */
+    enum sl_host_match host_match;
+    char *host;               /* lower-case; WILDCARD: ".example.com"; ANY: "" */
+    char *path;               /* "/" or a prefix without trailing slash */
+    struct sl_cfg_route *routes;
+    size_t nroutes;
+    int line;
+};
+
+struct sl_config {
+    char *path;               /* the file it came from */
+    unsigned workers;         /* 0: auto */
+    uint32_t drain_timeout_ms; /* default 10000 */
+    struct {
+        char *bind;           /* NULL: no admin API */
+        bool dynamic_backends; /* default true */
+        char *token_file;     /* NULL: none */
+    } admin;
+    char *state;              /* NULL: no state store */
+    struct {
+        uint32_t lease_ms;    /* default 10000 */
+        uint32_t expire_ms;   /* default 300000 */
+    } agents;
+    struct sl_cfg_listener *listeners;
+    size_t nlisteners;
+    struct sl_cfg_service *services; /* in file order */
+    size_t nservices;
+    struct sl_cfg_endpoint *endpoints; /* in file order */
+    size_t nendpoints;
+};
+
+/* Reads and validates <path> into *<out> (a fresh model; free it with
+ * sl_config_free()). Every error found goes to <diag> as "FILE:LINE: ...",
+ * warnings as "warning: FILE:LINE: ...". Returns 0 (warnings allowed),
+ * SLUICE_ERR_CONFIG, SLUICE_ERR_IO or SLUICE_ERR_NOMEM; *out is written
+ * only on success. */
+int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *diag);
+void sl_config_free(struct sl_config *cfg);
+
+/* Lookups by name; NULL when absent. */
+const struct sl_cfg_service *sl_config_service(const struct sl_config *cfg, const char *name);
+const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc,
+                                               const char *name);
+
+/* Field parsers, exposed for tests and the admin API (which takes the same
+ * shapes in JSON). Each returns 0 or -1 and writes *out only on success. */
+/* "2s", "500ms", "1m", "1h" or a plain number of milliseconds. */
+int sl_config_parse_duration(const char *s, uint32_t *out_ms);
+/* "16k", "1m" (binary units, optional trailing b) or a number of bytes. */
+int sl_config_parse_size(const char *s, uint32_t *out);
+/* ip, host, ip:port, host:port, [v6] or [v6]:port, port 1..65535. */
+int sl_config_check_target(const char *s);
+/* ip:port, [v6]:port, :port or *:port; writes the normalised form into
+ * <out> (at least 64 bytes). */
+int sl_config_parse_bind(const char *s, char *out, size_t outlen);
+
+#endif /* SL_CONTROL_CONFIG_H */

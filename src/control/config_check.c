@@ -1,0 +1,135 @@
+/* Rules that span sections: at least one listener, unique names, binds and
+ * patterns, references that resolve, and the warnings about what this
+ * version applies lb-wide. Runs on a model that may already hold field
+ * errors, so every name may be NULL. */
+#include "control/config_ctx.h"
+
+#include <string.h>
+
+static bool same(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static void check_listeners(struct sl_cfg_ctx *c, const struct sl_config *cfg, int root_line)
+{
+    if (cfg->nlisteners == 0)
+        sl_cfg_err(c, root_line, "at least one listener is needed");
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        const struct sl_cfg_listener *l = &cfg->listeners[i];
+
+        for (size_t j = 0; j < i; j++) {
+            const struct sl_cfg_listener *o = &cfg->listeners[j];
+
+            if (same(l->name, o->name))
+                sl_cfg_err(c, l->line, "listener %s: name already used on line %d", l->name,
+                           o->line);
+            if (same(l->bind, o->bind))
+                sl_cfg_err(c, l->line, "listener %s: bind %s already used on line %d",
+                           l->name != NULL ? l->name : "?", l->bind, o->line);
+        }
+        if (l->mode == SL_MODE_TCP && l->service != NULL &&
+            sl_config_service(cfg, l->service) == NULL)
+            sl_cfg_err(c, l->line, "listener %s: unknown service '%s'",
+                       l->name != NULL ? l->name : "?", l->service);
+    }
+}
+
+static void check_backends(struct sl_cfg_ctx *c, const struct sl_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+
+        for (size_t j = 0; j < s->nbackends; j++) {
+            const struct sl_cfg_backend *b = &s->backends[j];
+
+            for (size_t k = 0; k < j; k++) {
+                if (same(b->target, s->backends[k].target))
+                    sl_cfg_err(c, b->line, "service %s: target %s already used on line %d",
+                               s->name, b->target, s->backends[k].line);
+                if (same(b->name, s->backends[k].name))
+                    sl_cfg_err(c, b->line, "backend name '%s' already used on line %d", b->name,
+                               s->backends[k].line);
+            }
+            /* Names are unique in the whole lb: the API addresses backends by name. */
+            for (size_t o = 0; o < i && b->name != NULL; o++) {
+                const struct sl_cfg_backend *ob = sl_config_backend(&cfg->services[o], b->name);
+
+                if (ob != NULL)
+                    sl_cfg_err(c, b->line,
+                               "backend name '%s' already used on line %d (service %s)",
+                               b->name, ob->line, cfg->services[o].name);
+            }
+        }
+    }
+}
+
+static bool same_pattern(const struct sl_cfg_endpoint *a, const struct sl_cfg_endpoint *b)
+{
+    return a->host_match == b->host_match && same(a->host, b->host) && same(a->path, b->path);
+}
+
+static void check_endpoints(struct sl_cfg_ctx *c, const struct sl_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nendpoints; i++) {
+        const struct sl_cfg_endpoint *e = &cfg->endpoints[i];
+        const char *p = e->pattern != NULL ? e->pattern : "?";
+        uint64_t total = 0;
+
+        for (size_t j = 0; j < i; j++)
+            if (same_pattern(e, &cfg->endpoints[j]))
+                sl_cfg_err(c, e->line, "endpoint %s: same pattern as line %d", p,
+                           cfg->endpoints[j].line);
+        for (size_t j = 0; j < e->nroutes; j++) {
+            const struct sl_cfg_route *r = &e->routes[j];
+
+            total += r->weight;
+            if (r->service != NULL && sl_config_service(cfg, r->service) == NULL)
+                sl_cfg_err(c, r->line, "endpoint %s: route %s: unknown service '%s'", p,
+                           r->id != NULL ? r->id : "?", r->service);
+            for (size_t k = 0; k < j; k++)
+                if (same(r->id, e->routes[k].id))
+                    sl_cfg_err(c, r->line, "endpoint %s: route id '%s' already used on line %d",
+                               p, r->id, e->routes[k].line);
+        }
+        if (e->nroutes > 0 && total == 0)
+            sl_cfg_warn(c, e->line, "endpoint %s: every route has weight 0: it answers 503", p);
+    }
+}
+
+/* What this version does lb-wide rather than per service, said once. */
+static void warn_lb_wide(struct sl_cfg_ctx *c, const struct sl_config *cfg)
+{
+    const struct sl_cfg_service *first = cfg->nservices > 0 ? &cfg->services[0] : NULL;
+    bool any_check = false, any_none = false;
+
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+
+        if (s->health.check == SL_CHECK_HTTP)
+            sl_cfg_warn(c, s->health.line,
+                        "service %s: http health checks are TCP connect probes in this version",
+                        s->name);
+        any_check |= s->health.check != SL_CHECK_NONE;
+        any_none |= s->health.check == SL_CHECK_NONE;
+        if (i > 0 && s->health.score_set &&
+            memcmp(&s->health.score, &first->health.score, sizeof(s->health.score)) != 0)
+            sl_cfg_warn(c, s->health.line,
+                        "service %s: score options are lb-wide in this version; service %s's "
+                        "apply",
+                        s->name, first->name);
+    }
+    if (any_check && any_none)
+        sl_cfg_warn(c, cfg->services[0].line,
+                    "active health checks probe every service in this version, including those "
+                    "with check: none");
+}
+
+void sl_cfg_check_model(struct sl_cfg_ctx *c, struct sl_config *cfg, int root_line)
+{
+    check_listeners(c, cfg, root_line);
+    check_backends(c, cfg);
+    check_endpoints(c, cfg);
+    if (c->errors == 0)
+        warn_lb_wide(c, cfg);
+}

@@ -1,0 +1,255 @@
+/* Field readers: a YAML node to a typed value, or a "FILE:LINE: what: ..."
+ * error. */
+#include "control/config_ctx.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((format(printf, 4, 0))) static void report(struct sl_cfg_ctx *c, const char *prefix,
+                                                         int line, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    sl_diag_add(c->diag, "%s%s:%d: %s", prefix, c->path, line, msg);
+}
+
+void sl_cfg_err(struct sl_cfg_ctx *c, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    c->errors++;
+    va_start(ap, fmt);
+    report(c, "", line, fmt, ap);
+    va_end(ap);
+}
+
+void sl_cfg_warn(struct sl_cfg_ctx *c, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    report(c, "warning: ", line, fmt, ap);
+    va_end(ap);
+}
+
+const char *sl_cfg_field(char *buf, size_t len, const char *what, const char *key)
+{
+    if (what[0] == '\0')
+        snprintf(buf, len, "%s", key);
+    else
+        snprintf(buf, len, "%s.%s", what, key);
+    return buf;
+}
+
+char *sl_cfg_strdup(struct sl_cfg_ctx *c, const char *s)
+{
+    char *d = strdup(s);
+
+    if (d == NULL)
+        c->nomem = true;
+    return d;
+}
+
+int sl_cfg_want_map(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what)
+{
+    if (n != NULL && n->type == SL_Y_MAP)
+        return 0;
+    sl_cfg_err(c, n != NULL ? n->line : 1, "%s: expected a mapping, got %s", what,
+               sl_ynode_type_name(n));
+    return -1;
+}
+
+int sl_cfg_want_seq(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what)
+{
+    if (n != NULL && n->type == SL_Y_SEQ)
+        return 0;
+    sl_cfg_err(c, n != NULL ? n->line : 1, "%s: expected a list, got %s", what,
+               sl_ynode_type_name(n));
+    return -1;
+}
+
+int sl_cfg_keys(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *what,
+                const char *const *known)
+{
+    if (sl_cfg_want_map(c, m, what) != 0)
+        return -1;
+    for (size_t i = 0; i + 1 < m->n; i += 2) {
+        const struct sl_ynode *k = m->items[i];
+        bool ok = false;
+
+        for (size_t j = 0; known[j] != NULL && !ok; j++)
+            ok = strcmp(k->str, known[j]) == 0;
+        if (ok)
+            continue;
+        const char *hint = sl_config_suggest(k->str, known);
+
+        if (hint != NULL)
+            sl_cfg_err(c, k->line, "%s: unknown key '%s' (did you mean '%s'?)", what, k->str,
+                       hint);
+        else
+            sl_cfg_err(c, k->line, "%s: unknown key '%s'", what, k->str);
+    }
+    return 0;
+}
+
+/* A non-null scalar, or an error naming what was expected. */
+static const char *scalar(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
+                          const char *expected)
+{
+    if (n->type == SL_Y_SCALAR && !sl_ynode_is_null(n))
+        return n->str;
+    sl_cfg_err(c, n->line, "%s: expected %s, got %s", what, expected, sl_ynode_type_name(n));
+    return NULL;
+}
+
+int sl_cfg_str(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, char **out)
+{
+    if (n == NULL)
+        return 0;
+    const char *s = scalar(c, n, what, "a string");
+
+    if (s == NULL)
+        return -1;
+    char *d = sl_cfg_strdup(c, s);
+
+    if (d == NULL)
+        return -1;
+    free(*out);
+    *out = d;
+    return 0;
+}
+
+static int parse_i64(const char *s, int64_t *v)
+{
+    char *end;
+
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+
+    if (errno != 0 || end == s || *end != '\0')
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int sl_cfg_uint(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint32_t min,
+                uint32_t max, uint32_t *out)
+{
+    int64_t v;
+
+    if (n == NULL)
+        return 0;
+    const char *s = scalar(c, n, what, "an integer");
+
+    if (s == NULL)
+        return -1;
+    if (parse_i64(s, &v) != 0) {
+        sl_cfg_err(c, n->line, "%s: '%s' is not an integer", what, s);
+        return -1;
+    }
+    if (v < (int64_t)min || v > (int64_t)max) {
+        sl_cfg_err(c, n->line, "%s: %lld is out of range (%u..%u)", what, (long long)v, min, max);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int sl_cfg_int(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, int32_t min,
+               int32_t max, int32_t *out)
+{
+    int64_t v;
+
+    if (n == NULL)
+        return 0;
+    const char *s = scalar(c, n, what, "an integer");
+
+    if (s == NULL)
+        return -1;
+    if (parse_i64(s, &v) != 0) {
+        sl_cfg_err(c, n->line, "%s: '%s' is not an integer", what, s);
+        return -1;
+    }
+    if (v < min || v > max) {
+        sl_cfg_err(c, n->line, "%s: %lld is out of range (%d..%d)", what, (long long)v, min, max);
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+int sl_cfg_bool(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, bool *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "on", NULL};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "off", NULL};
+
+    if (n == NULL)
+        return 0;
+    const char *s = scalar(c, n, what, "true or false");
+
+    if (s == NULL)
+        return -1;
+    for (size_t i = 0; yes[i] != NULL; i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    sl_cfg_err(c, n->line, "%s: expected true or false, got '%s'", what, s);
+    return -1;
+}
+
+int sl_cfg_duration(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
+                    uint32_t min_ms, uint32_t *out)
+{
+    uint32_t v;
+
+    if (n == NULL)
+        return 0;
+    const char *s = scalar(c, n, what, "a duration");
+
+    if (s == NULL)
+        return -1;
+    if (sl_config_parse_duration(s, &v) != 0) {
+        sl_cfg_err(c, n->line,
+                   "%s: invalid duration '%s' (write 500ms, 2s, 1m, 1h or milliseconds)", what, s);
+        return -1;
+    }
+    if (v < min_ms) {
+        sl_cfg_err(c, n->line, "%s: %s is too short (at least %ums)", what, s, min_ms);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int sl_cfg_size(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint32_t min,
+                uint32_t max, uint32_t *out)
+{
+    uint32_t v;
+
+    if (n == NULL)
+        return 0;
+    const char *s = scalar(c, n, what, "a size");
+
+    if (s == NULL)
+        return -1;
+    if (sl_config_parse_size(s, &v) != 0) {
+        sl_cfg_err(c, n->line, "%s: invalid size '%s' (write 16k, 1m or bytes)", what, s);
+        return -1;
+    }
+    if (v < min || v > max) {
+        sl_cfg_err(c, n->line, "%s: %s is out of range (%u..%u bytes)", what, s, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

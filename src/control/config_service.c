@@ -1,0 +1,381 @@
+/* The `services` mapping: strategy, hash key, health, timeouts, retries,
+ * backends and provider of each service. Cross-service rules (unique
+ * backend names) are checked in config.c. */
+#include "control/config_ctx.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const service_keys[] = {"strategy", "hash_key", "health",   "timeouts",
+                                           "retries",  "backends", "provider", "queue_timeout",
+                                           NULL};
+static const char *const health_keys[] = {"check",    "path",    "expect", "interval",
+                                          "timeout",  "score",   NULL};
+static const char *const score_keys[] = {"initial", "low", "high", "fail", "success", NULL};
+static const char *const timeout_keys[] = {"connect", "response", "idle", NULL};
+static const char *const backend_keys[] = {"name", "target", "weight", "labels", NULL};
+static const char *const provider_keys[] = {"type",          "command",       "min_instances",
+                                            "max_instances", "target_concurrency",
+                                            "idle_timeout",  "start_timeout", NULL};
+
+/* Names end up in group names, metrics and URLs: keep them to a safe set. */
+static bool valid_name(const char *s)
+{
+    if (s[0] == '\0' || strlen(s) > 128)
+        return false;
+    for (; *s != '\0'; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return false;
+    return true;
+}
+
+static void parse_hash_key(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
+                           struct sl_cfg_service *s)
+{
+    char *v = NULL;
+
+    if (sl_cfg_str(c, n, what, &v) != 0 || v == NULL)
+        return;
+    if (strcmp(v, "source_ip") == 0) {
+        s->hash_key = SL_HASH_SOURCE_IP;
+    } else if (strcmp(v, "path") == 0) {
+        s->hash_key = SL_HASH_PATH;
+    } else if ((strncmp(v, "header:", 7) == 0 || strncmp(v, "cookie:", 7) == 0) &&
+               v[7] != '\0') {
+        s->hash_key = v[0] == 'h' ? SL_HASH_HEADER : SL_HASH_COOKIE;
+        s->hash_key_name = sl_cfg_strdup(c, v + 7);
+    } else {
+        sl_cfg_err(c, n->line,
+                   "%s: invalid hash key '%s' (source_ip, path, header:NAME or cookie:NAME)",
+                   what, v);
+    }
+    free(v);
+}
+
+static void parse_expect(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
+                         struct sl_cfg_health *h)
+{
+    char *v = NULL;
+    unsigned lo, hi;
+    int used = 0;
+
+    if (sl_cfg_str(c, n, what, &v) != 0 || v == NULL)
+        return;
+    if (sscanf(v, "%3u-%3u%n", &lo, &hi, &used) == 2 && v[used] == '\0') {
+        /* a range */
+    } else if (sscanf(v, "%3u%n", &lo, &used) == 1 && v[used] == '\0') {
+        hi = lo;
+    } else {
+        lo = 1;
+        hi = 0;
+    }
+    if (lo < 100 || hi > 599 || lo > hi)
+        sl_cfg_err(c, n->line, "%s: invalid status range '%s' (e.g. 200-399)", what, v);
+    else {
+        h->expect_lo = (uint16_t)lo;
+        h->expect_hi = (uint16_t)hi;
+    }
+    free(v);
+}
+
+static void parse_score(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *svc,
+                        struct sl_cfg_health *h)
+{
+    char w[192];
+    sluice_score_opts_t *o = &h->score;
+    int bad = 0;
+
+    snprintf(w, sizeof(w), "service %s: health.score", svc);
+    if (sl_cfg_keys(c, m, w, score_keys) != 0)
+        return;
+    h->score_set = true;
+    bad |= sl_cfg_int(c, sl_ymap_get(m, "initial"), SL_CFG_FIELD(w, "initial"), -1000, 1000, &o->initial);
+    bad |= sl_cfg_int(c, sl_ymap_get(m, "low"), SL_CFG_FIELD(w, "low"), -1000, 1000, &o->low);
+    bad |= sl_cfg_int(c, sl_ymap_get(m, "high"), SL_CFG_FIELD(w, "high"), -1000, 1000, &o->high);
+    bad |= sl_cfg_int(c, sl_ymap_get(m, "fail"), SL_CFG_FIELD(w, "fail"), -1000, 1000, &o->fail_delta);
+    bad |= sl_cfg_int(c, sl_ymap_get(m, "success"), SL_CFG_FIELD(w, "success"), -1000, 1000, &o->success_delta);
+    if (bad != 0)
+        return;
+    if (!(o->low <= o->initial && o->initial <= o->high))
+        sl_cfg_err(c, m->line, "%s: need low <= initial <= high (got %d, %d, %d)", w, o->low,
+                   o->initial, o->high);
+    if (o->fail_delta >= 0)
+        sl_cfg_err(c, m->line, "%s: fail must be negative (got %d)", w, o->fail_delta);
+    if (o->success_delta <= 0)
+        sl_cfg_err(c, m->line, "%s: success must be positive (got %d)", w, o->success_delta);
+}
+
+static void parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
+{
+    char w[192];
+    char *check = NULL;
+    struct sl_cfg_health *h = &s->health;
+
+    snprintf(w, sizeof(w), "service %s: health", s->name);
+    if (sl_cfg_keys(c, m, w, health_keys) != 0)
+        return;
+    h->line = m->line;
+    const struct sl_ynode *n = sl_ymap_get(m, "check");
+
+    if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "check"), &check) == 0 && check != NULL) {
+        if (strcmp(check, "none") == 0)
+            h->check = SL_CHECK_NONE;
+        else if (strcmp(check, "tcp") == 0)
+            h->check = SL_CHECK_TCP;
+        else if (strcmp(check, "http") == 0)
+            h->check = SL_CHECK_HTTP;
+        else
+            sl_cfg_err(c, n->line, "%s.check: '%s' is not none, tcp or http", w, check);
+    }
+    free(check);
+    if ((n = sl_ymap_get(m, "path")) != NULL && sl_cfg_str(c, n, SL_CFG_FIELD(w, "path"), &h->path) == 0 &&
+        h->path[0] != '/')
+        sl_cfg_err(c, n->line, "%s.path: '%s' must start with '/'", w, h->path);
+    parse_expect(c, sl_ymap_get(m, "expect"), SL_CFG_FIELD(w, "expect"), h);
+    sl_cfg_duration(c, sl_ymap_get(m, "interval"), SL_CFG_FIELD(w, "interval"), 10, &h->interval_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "timeout"), SL_CFG_FIELD(w, "timeout"), 1, &h->timeout_ms);
+    if (h->timeout_ms > h->interval_ms)
+        sl_cfg_warn(c, m->line, "%s: timeout (%ums) is longer than interval (%ums)", w,
+                    h->timeout_ms, h->interval_ms);
+    if ((n = sl_ymap_get(m, "score")) != NULL)
+        parse_score(c, n, s->name, h);
+}
+
+static void parse_timeouts(struct sl_cfg_ctx *c, const struct sl_ynode *m,
+                           struct sl_cfg_service *s)
+{
+    char w[192];
+
+    snprintf(w, sizeof(w), "service %s: timeouts", s->name);
+    if (sl_cfg_keys(c, m, w, timeout_keys) != 0)
+        return;
+    sl_cfg_duration(c, sl_ymap_get(m, "connect"), SL_CFG_FIELD(w, "connect"), 1, &s->connect_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "response"), SL_CFG_FIELD(w, "response"), 1, &s->response_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "idle"), SL_CFG_FIELD(w, "idle"), 1, &s->idle_timeout_ms);
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct sl_cfg_label *)a)->key, ((const struct sl_cfg_label *)b)->key);
+}
+
+/* Label keys and values must survive the selector syntax
+ * (`k=v,k!=v,!k`), so they may not hold ',', '=', '!' or spaces. */
+static bool valid_label(const char *s, bool allow_empty)
+{
+    if (s[0] == '\0')
+        return allow_empty;
+    for (; *s != '\0'; s++)
+        if (*s == ',' || *s == '=' || *s == '!' || isspace((unsigned char)*s))
+            return false;
+    return true;
+}
+
+static void parse_labels(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *w,
+                         struct sl_cfg_backend *b)
+{
+    if (sl_cfg_want_map(c, m, w) != 0)
+        return;
+    b->labels = calloc(m->n / 2 + 1, sizeof(*b->labels));
+    if (b->labels == NULL) {
+        c->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i + 1 < m->n; i += 2) {
+        const struct sl_ynode *k = m->items[i], *v = m->items[i + 1];
+        char *val = NULL;
+
+        if (!valid_label(k->str, false)) {
+            sl_cfg_err(c, k->line, "%s: invalid label key '%s' (no ',', '=', '!' or spaces)", w,
+                       k->str);
+            continue;
+        }
+        if (sl_cfg_str(c, v, SL_CFG_FIELD(w, k->str), &val) != 0)
+            continue;
+        if (!valid_label(val, true)) {
+            sl_cfg_err(c, v->line, "%s: invalid label value '%s' (no ',', '=', '!' or spaces)",
+                       w, val);
+            free(val);
+            continue;
+        }
+        b->labels[b->nlabels].key = sl_cfg_strdup(c, k->str);
+        b->labels[b->nlabels++].value = val;
+    }
+    qsort(b->labels, b->nlabels, sizeof(*b->labels), label_cmp);
+}
+
+static void parse_backend(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t idx,
+                          struct sl_cfg_service *s)
+{
+    char w[192];
+    struct sl_cfg_backend *b = &s->backends[s->nbackends];
+    const struct sl_ynode *n;
+
+    snprintf(w, sizeof(w), "service %s: backends[%zu]", s->name, idx);
+    if (sl_cfg_keys(c, m, w, backend_keys) != 0)
+        return;
+    s->nbackends++;
+    b->line = m->line;
+    b->weight = 1;
+    if ((n = sl_ymap_get(m, "name")) == NULL)
+        sl_cfg_err(c, m->line, "%s: name is required", w);
+    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "name"), &b->name) == 0 && !valid_name(b->name))
+        sl_cfg_err(c, n->line, "%s: invalid name '%s' (letters, digits, '-', '_', '.')", w,
+                   b->name);
+    if ((n = sl_ymap_get(m, "target")) == NULL)
+        sl_cfg_err(c, m->line, "%s: target is required", w);
+    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "target"), &b->target) == 0 && sl_config_check_target(b->target) != 0)
+        sl_cfg_err(c, n->line,
+                   "%s: invalid target '%s' (ip, host, ip:port, host:port, [v6] or [v6]:port)",
+                   w, b->target);
+    sl_cfg_uint(c, sl_ymap_get(m, "weight"), SL_CFG_FIELD(w, "weight"), 0, 10000, &b->weight);
+    if ((n = sl_ymap_get(m, "labels")) != NULL)
+        parse_labels(c, n, SL_CFG_FIELD(w, "labels"), b);
+}
+
+static void parse_provider(struct sl_cfg_ctx *c, const struct sl_ynode *m,
+                           struct sl_cfg_service *s)
+{
+    char w[192];
+    struct sl_cfg_provider *p = &s->provider;
+    const struct sl_ynode *n;
+
+    snprintf(w, sizeof(w), "service %s: provider", s->name);
+    if (sl_cfg_keys(c, m, w, provider_keys) != 0)
+        return;
+    p->present = true;
+    p->line = m->line;
+    if ((n = sl_ymap_get(m, "type")) == NULL)
+        sl_cfg_err(c, m->line, "%s: type is required (process)", w);
+    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "type"), &p->type) == 0 && strcmp(p->type, "process") != 0)
+        sl_cfg_err(c, n->line, "%s: unknown type '%s' (process)", w, p->type);
+    if ((n = sl_ymap_get(m, "command")) == NULL) {
+        sl_cfg_err(c, m->line, "%s: command is required", w);
+    } else if (sl_cfg_want_seq(c, n, SL_CFG_FIELD(w, "command")) == 0) {
+        if (n->n == 0)
+            sl_cfg_err(c, n->line, "%s: command is empty", w);
+        p->command = calloc(n->n + 1, sizeof(*p->command));
+        for (size_t i = 0; p->command != NULL && i < n->n; i++)
+            if (sl_cfg_str(c, n->items[i], SL_CFG_FIELD(w, "command"), &p->command[p->ncommand]) == 0)
+                p->ncommand++;
+        c->nomem |= p->command == NULL;
+    }
+    sl_cfg_uint(c, sl_ymap_get(m, "min_instances"), SL_CFG_FIELD(w, "min_instances"), 0, 1000, &p->min_instances);
+    sl_cfg_uint(c, sl_ymap_get(m, "max_instances"), SL_CFG_FIELD(w, "max_instances"), 1, 1000, &p->max_instances);
+    sl_cfg_uint(c, sl_ymap_get(m, "target_concurrency"), SL_CFG_FIELD(w, "target_concurrency"), 1, 100000, &p->target_concurrency);
+    sl_cfg_duration(c, sl_ymap_get(m, "idle_timeout"), SL_CFG_FIELD(w, "idle_timeout"), 1, &p->idle_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "start_timeout"), SL_CFG_FIELD(w, "start_timeout"), 1, &p->start_timeout_ms);
+    if (p->min_instances > p->max_instances)
+        sl_cfg_err(c, m->line, "%s: min_instances (%u) is above max_instances (%u)", w,
+                   p->min_instances, p->max_instances);
+}
+
+static void service_defaults(struct sl_cfg_service *s)
+{
+    s->strategy = SLUICE_ROUND_ROBIN;
+    s->health.interval_ms = 2000;
+    s->health.timeout_ms = 1000;
+    s->health.expect_lo = 200;
+    s->health.expect_hi = 399;
+    s->health.score = (sluice_score_opts_t){1, -3, 3, -1, 1};
+    s->connect_timeout_ms = 2000;
+    s->response_timeout_ms = 30000;
+    s->idle_timeout_ms = 60000;
+    s->retries = 2;
+    s->queue_timeout_ms = 15000;
+    s->provider.max_instances = 1;
+    s->provider.target_concurrency = 10;
+    s->provider.idle_timeout_ms = 60000;
+    s->provider.start_timeout_ms = 10000;
+}
+
+static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
+                          const struct sl_ynode *m, struct sl_cfg_service *s)
+{
+    char w[192];
+    const struct sl_ynode *n;
+
+    service_defaults(s);
+    s->line = key->line;
+    s->name = sl_cfg_strdup(c, key->str);
+    s->health.path = sl_cfg_strdup(c, "/");
+    if (s->name == NULL)
+        return;
+    snprintf(w, sizeof(w), "service %s", s->name);
+    if (!valid_name(s->name))
+        sl_cfg_err(c, key->line, "%s: invalid service name (letters, digits, '-', '_', '.')", w);
+    if (sl_ynode_is_null(m))
+        return; /* `svc:` alone: every default, no backends */
+    if (sl_cfg_keys(c, m, w, service_keys) != 0)
+        return;
+    if ((n = sl_ymap_get(m, "strategy")) != NULL) {
+        char *v = NULL;
+
+        if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "strategy"), &v) == 0 && sluice_strategy_parse(v, &s->strategy) != 0)
+            sl_cfg_err(c, n->line, "%s: unknown strategy '%s'", w, v);
+        free(v);
+    }
+    if ((n = sl_ymap_get(m, "hash_key")) != NULL)
+        parse_hash_key(c, n, SL_CFG_FIELD(w, "hash_key"), s);
+    bool hashing = s->strategy == SLUICE_MAGLEV || s->strategy == SLUICE_RING_HASH;
+
+    if (hashing && s->hash_key == SL_HASH_NONE)
+        s->hash_key = SL_HASH_SOURCE_IP;
+    else if (!hashing && n != NULL)
+        sl_cfg_warn(c, n->line, "%s: hash_key is ignored by strategy %s", w,
+                    sluice_strategy_name(s->strategy));
+    if ((n = sl_ymap_get(m, "health")) != NULL)
+        parse_health(c, n, s);
+    if ((n = sl_ymap_get(m, "timeouts")) != NULL)
+        parse_timeouts(c, n, s);
+    sl_cfg_uint(c, sl_ymap_get(m, "retries"), SL_CFG_FIELD(w, "retries"), 0, 10, &s->retries);
+    sl_cfg_duration(c, sl_ymap_get(m, "queue_timeout"), SL_CFG_FIELD(w, "queue_timeout"), 1, &s->queue_timeout_ms);
+    if ((n = sl_ymap_get(m, "provider")) != NULL)
+        parse_provider(c, n, s);
+    if ((n = sl_ymap_get(m, "backends")) != NULL && sl_cfg_want_seq(c, n, SL_CFG_FIELD(w, "backends")) == 0) {
+        s->backends = calloc(n->n + 1, sizeof(*s->backends));
+        c->nomem |= s->backends == NULL;
+        for (size_t i = 0; s->backends != NULL && i < n->n; i++)
+            parse_backend(c, n->items[i], i, s);
+    }
+}
+
+void sl_cfg_parse_services(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_config *cfg)
+{
+    if (sl_ynode_is_null(m))
+        return;
+    if (sl_cfg_want_map(c, m, "services") != 0)
+        return;
+    cfg->services = calloc(m->n / 2 + 1, sizeof(*cfg->services));
+    if (cfg->services == NULL) {
+        c->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i + 1 < m->n; i += 2)
+        parse_service(c, m->items[i], m->items[i + 1], &cfg->services[cfg->nservices++]);
+}
+
+void sl_cfg_free_service(struct sl_cfg_service *s)
+{
+    free(s->name);
+    free(s->hash_key_name);
+    free(s->health.path);
+    for (size_t i = 0; i < s->nbackends; i++) {
+        struct sl_cfg_backend *b = &s->backends[i];
+
+        free(b->name);
+        free(b->target);
+        for (size_t j = 0; j < b->nlabels; j++) {
+            free(b->labels[j].key);
+            free(b->labels[j].value);
+        }
+        free(b->labels);
+    }
+    free(s->backends);
+    free(s->provider.type);
+    for (size_t i = 0; i < s->provider.ncommand; i++)
+        free(s->provider.command[i]);
+    free(s->provider.command);
+}

@@ -1,0 +1,277 @@
+/* Scalar field syntax: durations, sizes, targets, bind addresses and
+ * endpoint patterns. Pure functions, no diagnostics: the callers in
+ * config*.c turn a -1 into a line-numbered message. */
+#include "control/config_ctx.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/target.h"
+
+/* Leading decimal digits of <s> into *<v> (no sign, no overflow past
+ * UINT64 / 10); returns the number of digits. */
+static size_t digits(const char *s, uint64_t *v)
+{
+    size_t i = 0;
+
+    *v = 0;
+    while (isdigit((unsigned char)s[i]) && i < 18) {
+        *v = *v * 10 + (uint64_t)(s[i] - '0');
+        i++;
+    }
+    return isdigit((unsigned char)s[i]) ? 0 : i; /* 19+ digits: too big anyway */
+}
+
+int sl_config_parse_duration(const char *s, uint32_t *out_ms)
+{
+    uint64_t v, mult;
+    size_t n = digits(s, &v);
+
+    if (n == 0)
+        return -1;
+    const char *u = s + n;
+
+    if (*u == '\0' || strcmp(u, "ms") == 0)
+        mult = 1;
+    else if (strcmp(u, "s") == 0)
+        mult = 1000;
+    else if (strcmp(u, "m") == 0)
+        mult = 60 * 1000;
+    else if (strcmp(u, "h") == 0)
+        mult = 3600 * 1000;
+    else
+        return -1;
+    if (v > UINT32_MAX / mult)
+        return -1;
+    *out_ms = (uint32_t)(v * mult);
+    return 0;
+}
+
+int sl_config_parse_size(const char *s, uint32_t *out)
+{
+    uint64_t v, mult = 1;
+    size_t n = digits(s, &v);
+
+    if (n == 0)
+        return -1;
+    const char *u = s + n;
+
+    if (*u == 'k' || *u == 'K') {
+        mult = 1024;
+        u++;
+    } else if (*u == 'm' || *u == 'M') {
+        mult = 1024 * 1024;
+        u++;
+    }
+    if ((*u == 'b' || *u == 'B') && mult != 1)
+        u++;
+    if (*u != '\0' || v > UINT32_MAX / mult)
+        return -1;
+    *out = (uint32_t)(v * mult);
+    return 0;
+}
+
+static int parse_port(const char *s, bool allow_zero)
+{
+    uint64_t v;
+    size_t n = digits(s, &v);
+
+    if (n == 0 || s[n] != '\0' || v > 65535 || (v == 0 && !allow_zero))
+        return -1;
+    return (int)v;
+}
+
+/* A DNS name or IPv4 literal: dot-separated labels of letters, digits, '-'
+ * and '_', 1..63 bytes each, 253 in all. */
+static bool valid_hostname(const char *s, size_t len)
+{
+    size_t label = 0;
+
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if (isalnum(c) || c == '-' || c == '_') {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0;
+}
+
+static bool valid_v6(const char *s, size_t len)
+{
+    char buf[INET6_ADDRSTRLEN + 1];
+    struct in6_addr a;
+
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+/* The library's own parser decides, so check and serve never disagree. */
+int sl_config_check_target(const char *s)
+{
+    struct sl_target t;
+
+    return sl_target_parse(s, &t) == 0 ? 0 : -1;
+}
+
+int sl_config_parse_bind(const char *s, char *out, size_t outlen)
+{
+    const char *colon;
+    int port;
+
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+
+        if (rb == NULL || rb[1] != ':' || !valid_v6(s + 1, (size_t)(rb - s) - 1))
+            return -1;
+        if ((port = parse_port(rb + 2, true)) < 0)
+            return -1;
+        int n = snprintf(out, outlen, "%.*s:%d", (int)(rb - s + 1), s, port);
+
+        return n > 0 && (size_t)n < outlen ? 0 : -1;
+    }
+    colon = strrchr(s, ':');
+    if (colon == NULL || (port = parse_port(colon + 1, true)) < 0)
+        return -1;
+    size_t hlen = (size_t)(colon - s);
+    char host[INET_ADDRSTRLEN + 1];
+    struct in_addr a;
+
+    if (hlen == 0 || (hlen == 1 && s[0] == '*')) {
+        snprintf(host, sizeof(host), "0.0.0.0");
+    } else {
+        if (hlen >= sizeof(host))
+            return -1;
+        memcpy(host, s, hlen);
+        host[hlen] = '\0';
+        if (inet_pton(AF_INET, host, &a) != 1)
+            return -1;
+    }
+    int n = snprintf(out, outlen, "%s:%d", host, port);
+
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+static char *dup_lower(const char *s, size_t len)
+{
+    char *d = malloc(len + 1);
+
+    if (d == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        d[i] = (char)tolower((unsigned char)s[i]);
+    d[len] = '\0';
+    return d;
+}
+
+static const char *check_path(const char *p, size_t *len)
+{
+    if (p[0] != '/')
+        return "the path must start with '/'";
+    for (size_t i = 0; i < *len; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c <= ' ' || c == '?' || c == '#' || c == '*' || c >= 0x7f)
+            return "the path may not hold spaces, '?', '#' or '*'";
+    }
+    /* "/blog/" and "/blog" are one prefix: matching is on segments. */
+    while (*len > 1 && p[*len - 1] == '/')
+        (*len)--;
+    return NULL;
+}
+
+const char *sl_config_parse_pattern(const char *pat, struct sl_cfg_endpoint *e)
+{
+    const char *slash = strchr(pat, '/');
+    size_t hlen = slash != NULL ? (size_t)(slash - pat) : strlen(pat);
+    const char *host = pat, *path = slash != NULL ? slash : "/";
+    size_t plen = strlen(path);
+    const char *why;
+
+    if (pat[0] == '\0')
+        return "the pattern is empty";
+    if ((why = check_path(path, &plen)) != NULL)
+        return why;
+    e->host_match = SL_HOST_ANY;
+    if (hlen > 0 && host[hlen - 1] == '.')
+        hlen--; /* "example.com." is "example.com" */
+    if (hlen > 0) {
+        e->host_match = SL_HOST_EXACT;
+        if (host[0] == '*') {
+            if (hlen < 3 || host[1] != '.')
+                return "a wildcard host is written '*.example.com'";
+            e->host_match = SL_HOST_WILDCARD;
+            host++; /* keep the dot: the suffix a host must end with */
+            hlen--;
+            if (!valid_hostname(host + 1, hlen - 1))
+                return "invalid host name after '*.'";
+        } else if (host[0] == '[') {
+            if (host[hlen - 1] != ']' || !valid_v6(host + 1, hlen - 2))
+                return "invalid IPv6 host (write it as [::1], without a port)";
+        } else if (memchr(host, ':', hlen) != NULL) {
+            return "a pattern host may not have a port";
+        } else if (!valid_hostname(host, hlen)) {
+            return "invalid host name";
+        }
+    }
+    e->host = dup_lower(host, hlen);
+    e->path = strndup(path, plen); /* paths keep their case */
+    if (e->host == NULL || e->path == NULL)
+        return "out of memory";
+    return NULL;
+}
+
+/* Edit distance for "did you mean": small strings, so the two-row DP on
+ * the stack is enough (keys longer than 31 bytes never get a suggestion). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t prev[32], cur[32];
+
+    if (la >= 32 || lb >= 32)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+    }
+    return prev[lb];
+}
+
+const char *sl_config_suggest(const char *word, const char *const *known)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* two edits at most, or it is not a typo */
+
+    for (size_t i = 0; known[i] != NULL; i++) {
+        size_t d = edit_distance(word, known[i]);
+
+        if (d < best_d) {
+            best_d = d;
+            best = known[i];
+        }
+    }
+    return best;
+}

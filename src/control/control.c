@@ -1,0 +1,260 @@
+/* The control plane object: the lb, the applied configuration, the
+ * publication slot and the tables still waiting for their grace period. */
+#include "control/control.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control/config.h"
+#include "control/table.h"
+
+/* How long a reload waits for every worker to adopt the new table before
+ * it parks the old one and moves on. */
+#define SL_QUIESCE_MS 5000
+
+struct pending {
+    struct sl_router *r;
+    uint64_t gen; /* every worker must have seen this before r can go */
+};
+
+struct sl_control {
+    char *path;
+    sluice_lb_t *lb;
+    struct sl_config *cfg;  /* applied now */
+    struct sl_config *boot; /* as opened: its listeners are the ones running */
+    struct sl_table_state st;
+    struct pending *pending; /* old tables whose quiesce timed out */
+    size_t npending;
+    size_t cap;
+    void (*notify)(void *arg);
+    void *notify_arg;
+    struct sl_router_slot slot;
+};
+
+/* Releases the parked tables that every worker has now moved past. */
+static void retry_pending(struct sl_control *c)
+{
+    for (size_t i = 0; i < c->npending;) {
+        if (!sl_router_slot_quiesce(&c->slot, c->pending[i].gen, 0)) {
+            i++;
+            continue;
+        }
+        sl_router_release(c->pending[i].r);
+        c->pending[i] = c->pending[--c->npending];
+    }
+}
+
+static void park(struct sl_control *c, struct sl_router *old, uint64_t gen)
+{
+    if (c->npending == c->cap) {
+        size_t cap = c->cap != 0 ? c->cap * 2 : 4;
+        struct pending *p = realloc(c->pending, cap * sizeof(*p));
+
+        if (p == NULL) {
+            /* Cannot even remember it: waiting is the only safe choice. */
+            while (!sl_router_slot_quiesce(&c->slot, gen, SL_QUIESCE_MS))
+                ;
+            sl_router_release(old);
+            return;
+        }
+        c->pending = p;
+        c->cap = cap;
+    }
+    c->pending[c->npending++] = (struct pending){old, gen};
+}
+
+/* Swaps <r> in (consuming the caller's reference), then frees the old
+ * table after its grace period, or parks it when a worker is slow. */
+static void publish(struct sl_control *c, struct sl_router *r)
+{
+    struct sl_router *old = sl_router_slot_publish(&c->slot, r);
+    uint64_t gen = r->generation;
+
+    if (c->notify != NULL)
+        c->notify(c->notify_arg);
+    if (old != NULL) {
+        if (sl_router_slot_quiesce(&c->slot, gen, SL_QUIESCE_MS))
+            sl_router_release(old);
+        else
+            park(c, old, gen);
+    }
+    retry_pending(c);
+    struct sl_router **keep = calloc(c->npending + 1, sizeof(*keep));
+
+    if (keep == NULL)
+        return; /* prune at the next publish */
+    for (size_t i = 0; i < c->npending; i++)
+        keep[i] = c->pending[i].r;
+    sl_table_prune(c->lb, c->cfg, &c->st, keep, c->npending);
+    free(keep);
+}
+
+static void control_free(struct sl_control *c)
+{
+    if (c->lb != NULL)
+        sl_table_state_fini(c->lb, &c->st);
+    sl_router_release(sl_router_slot_publish(&c->slot, NULL));
+    /* The workers have stopped: nobody can still be about to adopt these. */
+    for (size_t i = 0; i < c->npending; i++)
+        sl_router_release(c->pending[i].r);
+    free(c->pending);
+    sluice_lb_free(c->lb);
+    if (c->boot != c->cfg)
+        sl_config_free(c->boot);
+    sl_config_free(c->cfg);
+    free(c->path);
+    free(c);
+}
+
+int sl_control_open(const char *path, struct sl_control **out, struct sl_diag *diag)
+{
+    struct sl_config *cfg = NULL;
+    struct sl_router *r = NULL;
+    int rc = sl_config_load(path, &cfg, diag);
+
+    if (rc != 0)
+        return rc;
+    struct sl_control *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || (c->path = strdup(path)) == NULL || (c->lb = sluice_lb_new()) == NULL) {
+        if (c == NULL)
+            sl_config_free(cfg);
+        else
+            c->cfg = c->boot = cfg;
+        rc = SLUICE_ERR_NOMEM;
+        goto fail;
+    }
+    c->cfg = c->boot = cfg;
+    sl_router_slot_init(&c->slot, 0);
+    rc = sl_table_apply(c->lb, cfg, NULL, &c->st, diag);
+    if (rc == 0)
+        rc = sl_table_build(c->lb, cfg, cfg->listeners, cfg->nlisteners, &r);
+    if (rc != 0)
+        goto fail;
+    publish(c, r);
+    *out = c;
+    return 0;
+
+fail:
+    if (c != NULL)
+        control_free(c);
+    return rc == SLUICE_ERR_NOMEM ? rc : SLUICE_ERR_CONFIG;
+}
+
+int sl_control_check(const char *path, struct sl_diag *diag)
+{
+    struct sl_config *cfg = NULL;
+    int rc = sl_config_load(path, &cfg, diag);
+
+    sl_config_free(cfg);
+    return rc;
+}
+
+static const struct sl_cfg_listener *find_listener(const struct sl_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        if (strcmp(cfg->listeners[i].name, name) == 0)
+            return &cfg->listeners[i];
+    return NULL;
+}
+
+/* Listeners are bound once, at start: say what a reload cannot change. */
+static void warn_listeners(const struct sl_control *c, const struct sl_config *ncfg,
+                           struct sl_diag *diag)
+{
+    const struct sl_config *run = c->boot;
+
+    for (size_t i = 0; i < run->nlisteners; i++) {
+        const struct sl_cfg_listener *old = &run->listeners[i];
+        const struct sl_cfg_listener *l = find_listener(ncfg, old->name);
+
+        if (l == NULL)
+            sl_diag_add(diag, "warning: %s: listener %s was removed: it keeps running until a "
+                        "restart", ncfg->path, old->name);
+        else if (strcmp(l->bind, old->bind) != 0 || l->mode != old->mode)
+            sl_diag_add(diag, "warning: %s:%d: listener %s: bind or mode changed: restart to "
+                        "apply (still %s %s)", ncfg->path, l->line, l->name, old->bind,
+                        old->mode == SL_MODE_TCP ? "tcp" : "http");
+        if (old->mode == SL_MODE_TCP &&
+            (l == NULL || l->mode != SL_MODE_TCP || strcmp(l->bind, old->bind) != 0) &&
+            sl_config_service(ncfg, old->service) == NULL)
+            sl_diag_add(diag, "warning: %s: listener %s: service %s is gone: its connections "
+                        "fail until a restart", ncfg->path, old->name, old->service);
+    }
+    for (size_t i = 0; i < ncfg->nlisteners; i++)
+        if (find_listener(run, ncfg->listeners[i].name) == NULL)
+            sl_diag_add(diag, "warning: %s:%d: listener %s is new: it starts at the next restart",
+                        ncfg->path, ncfg->listeners[i].line, ncfg->listeners[i].name);
+}
+
+int sl_control_reload(struct sl_control *c, struct sl_diag *diag)
+{
+    struct sl_config *ncfg = NULL, *old;
+    struct sl_router *r = NULL;
+    int rc = sl_config_load(c->path, &ncfg, diag);
+
+    if (rc != 0)
+        return rc;
+    warn_listeners(c, ncfg, diag);
+    rc = sl_table_apply(c->lb, ncfg, c->cfg, &c->st, diag);
+    if (rc == 0)
+        rc = sl_table_build(c->lb, ncfg, c->boot->listeners, c->boot->nlisteners, &r);
+    if (rc != 0) {
+        /* The old table stays published; the lb may be partly updated. */
+        sl_config_free(ncfg);
+        return rc;
+    }
+    old = c->cfg;
+    c->cfg = ncfg;
+    publish(c, r);
+    if (old != c->boot)
+        sl_config_free(old);
+    return 0;
+}
+
+struct sl_router_slot *sl_control_slot(struct sl_control *c)
+{
+    return &c->slot;
+}
+
+sluice_lb_t *sl_control_lb(struct sl_control *c)
+{
+    return c->lb;
+}
+
+const struct sl_config *sl_control_config(const struct sl_control *c)
+{
+    return c->cfg;
+}
+
+unsigned sl_control_workers(const struct sl_control *c)
+{
+    long n = c->cfg->workers != 0 ? (long)c->cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        n = 1;
+    return n > SL_ROUTER_MAX_WORKERS ? SL_ROUTER_MAX_WORKERS : (unsigned)n;
+}
+
+void sl_control_set_workers(struct sl_control *c, size_t nworkers)
+{
+    c->slot.nworkers = nworkers > SL_ROUTER_MAX_WORKERS ? SL_ROUTER_MAX_WORKERS : nworkers;
+}
+
+void sl_control_set_notify(struct sl_control *c, void (*notify)(void *arg), void *arg)
+{
+    c->notify = notify;
+    c->notify_arg = arg;
+}
+
+uint32_t sl_control_drain_timeout_ms(const struct sl_control *c)
+{
+    return c->cfg->drain_timeout_ms;
+}
+
+void sl_control_close(struct sl_control *c)
+{
+    if (c != NULL)
+        control_free(c);
+}

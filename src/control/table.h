@@ -1,0 +1,59 @@
+/* Table build: applies a validated configuration to the lb (services,
+ * backends, label views, score options, health checker) and builds the
+ * immutable routing table the workers read. Control thread only. */
+#ifndef SL_CONTROL_TABLE_H
+#define SL_CONTROL_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/config.h"
+#include "control/control.h"
+#include "http/router.h"
+#include "sluice.h"
+
+/* What control has put into the lb beyond the services themselves. */
+struct sl_table_state {
+    char **views;             /* names of the views registered */
+    size_t nviews;
+    size_t cap;
+    bool checker_running;
+    uint32_t checker_interval_ms;
+    uint32_t checker_timeout_ms;
+};
+
+/* The lb group a route selects from: the service itself for an empty
+ * selector, else the view "service\x1fselector" (\x1f cannot appear in a
+ * service name, so views never collide with services). Writes at most
+ * <len> bytes; -1 when it does not fit. */
+int sl_table_group_name(const char *service, const char *selector, char *out, size_t len);
+
+/* Applies <cfg> to <lb>. Backends whose name, target and labels stay are
+ * left alone (score, counters and connections kept; a weight change goes
+ * through sluice_lb_set_weight); others are removed and created again. A
+ * service whose strategy changed is registered anew (its state is lost).
+ * <prev> is the model applied before (NULL the first time): it tells which
+ * labels the running backends carry. Services that disappeared are left in
+ * the lb for sl_table_prune(), unless a name they hold is needed now.
+ * Errors go to <diag>; a failure midway leaves the lb partly updated
+ * (only NOMEM or a name taken outside the config can cause it). */
+int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
+                   struct sl_table_state *st, struct sl_diag *diag);
+
+/* Builds the routing table for <cfg> with one reference (the caller's).
+ * <ls>[0..nls) are the listeners actually running (their bind and mode);
+ * each takes its service and timeouts from the listener of the same name in
+ * <cfg> when it is still there. SLUICE_ERR_NOMEM or 0. */
+int sl_table_build(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_cfg_listener *ls,
+                   size_t nls, struct sl_router **out);
+
+/* Unregisters the services and views that neither <cfg> nor any table in
+ * <keep>[0..nkeep) (still visible to a worker) uses. */
+void sl_table_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_table_state *st,
+                    struct sl_router *const *keep, size_t nkeep);
+
+/* Stops the checker (if running) and forgets the views. */
+void sl_table_state_fini(sluice_lb_t *lb, struct sl_table_state *st);
+
+#endif /* SL_CONTROL_TABLE_H */

@@ -1,0 +1,194 @@
+/* Building the immutable routing table (struct sl_router) from a validated
+ * configuration: services' data-plane settings, endpoints sorted most
+ * specific first with their weighted routes, and the listeners. */
+#include "control/table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void destroy_router(struct sl_router *r)
+{
+    for (size_t i = 0; i < r->nendpoints; i++) {
+        struct sl_endpoint *e = &r->endpoints[i];
+
+        for (size_t j = 0; j < e->nroutes; j++) {
+            free(e->routes[j].id);
+            free(e->routes[j].group);
+            free(e->routes[j].selector);
+        }
+        free(e->routes);
+        free(e->pattern);
+        free(e->host);
+        free(e->path);
+    }
+    free(r->endpoints);
+    for (size_t i = 0; i < r->nservices; i++) {
+        free(r->services[i].name);
+        free(r->services[i].hash_key_name);
+    }
+    free(r->services);
+    for (size_t i = 0; i < r->nlisteners; i++) {
+        free(r->listeners[i].name);
+        free(r->listeners[i].bind);
+        free(r->listeners[i].group);
+    }
+    free(r->listeners);
+    free(r);
+}
+
+/* strdup that counts a failure in *<bad> (NULL in, NULL out, no failure). */
+static char *dup(const char *s, int *bad)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+
+    *bad |= d == NULL;
+    return d;
+}
+
+static const struct sl_service_rt *find_rt(const struct sl_router *r, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < r->nservices; i++)
+        if (strcmp(r->services[i].name, name) == 0)
+            return &r->services[i];
+    return NULL;
+}
+
+static int build_services(struct sl_router *r, const struct sl_config *cfg)
+{
+    int bad = 0;
+
+    r->services = calloc(cfg->nservices + 1, sizeof(*r->services));
+    if (r->services == NULL)
+        return -1;
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+        struct sl_service_rt *rt = &r->services[r->nservices++];
+
+        rt->name = dup(s->name, &bad);
+        rt->hash_key = s->hash_key;
+        rt->hash_key_name = dup(s->hash_key_name, &bad);
+        rt->hash_key_name_len = s->hash_key_name != NULL ? strlen(s->hash_key_name) : 0;
+        rt->connect_timeout_ms = s->connect_timeout_ms;
+        rt->response_timeout_ms = s->response_timeout_ms;
+        rt->idle_timeout_ms = s->idle_timeout_ms;
+        rt->retries = s->retries;
+    }
+    return bad ? -1 : 0;
+}
+
+static int build_endpoint(struct sl_router *r, const struct sl_cfg_endpoint *ce,
+                          struct sl_endpoint *e)
+{
+    char group[512];
+    int bad = 0;
+
+    e->pattern = dup(ce->pattern, &bad);
+    e->host_match = ce->host_match;
+    e->host = dup(ce->host, &bad);
+    e->host_len = ce->host != NULL ? strlen(ce->host) : 0;
+    e->path = dup(ce->path, &bad);
+    e->path_len = ce->path != NULL ? strlen(ce->path) : 0;
+    e->routes = calloc(ce->nroutes + 1, sizeof(*e->routes));
+    if (e->routes == NULL)
+        return -1;
+    for (size_t j = 0; j < ce->nroutes; j++) {
+        const struct sl_cfg_route *cr = &ce->routes[j];
+        struct sl_route *rt = &e->routes[e->nroutes++];
+
+        if (sl_table_group_name(cr->service, cr->selector, group, sizeof(group)) != 0)
+            return -1;
+        rt->id = dup(cr->id, &bad);
+        rt->group = dup(group, &bad);
+        rt->selector = dup(cr->selector, &bad);
+        rt->svc = find_rt(r, cr->service);
+        rt->weight = cr->weight;
+        e->total_weight += cr->weight;
+        rt->cum_weight = e->total_weight;
+    }
+    return bad ? -1 : 0;
+}
+
+static int host_rank(enum sl_host_match m)
+{
+    return m == SL_HOST_EXACT ? 0 : m == SL_HOST_WILDCARD ? 1 : 2;
+}
+
+/* Most specific first, so the router's linear scan stops at the best
+ * match: exact host, then wildcard (longer suffix first), then any host;
+ * within a host, the longer path prefix first. */
+static int endpoint_cmp(const void *pa, const void *pb)
+{
+    const struct sl_endpoint *a = pa, *b = pb;
+    int d = host_rank(a->host_match) - host_rank(b->host_match);
+
+    if (d != 0)
+        return d;
+    if (a->host_len != b->host_len)
+        return a->host_len > b->host_len ? -1 : 1;
+    if (a->path_len != b->path_len)
+        return a->path_len > b->path_len ? -1 : 1;
+    return strcmp(a->pattern, b->pattern);
+}
+
+static int build_listeners(struct sl_router *r, const struct sl_config *cfg,
+                           const struct sl_cfg_listener *ls, size_t nls)
+{
+    int bad = 0;
+
+    r->listeners = calloc(nls + 1, sizeof(*r->listeners));
+    if (r->listeners == NULL)
+        return -1;
+    for (size_t i = 0; i < nls; i++) {
+        const struct sl_cfg_listener *run = &ls[i], *l = run;
+        struct sl_listener_rt *rt = &r->listeners[r->nlisteners++];
+
+        /* Bind and mode are what runs; the rest follows the file. */
+        for (size_t j = 0; j < cfg->nlisteners; j++)
+            if (strcmp(cfg->listeners[j].name, run->name) == 0 &&
+                strcmp(cfg->listeners[j].bind, run->bind) == 0 &&
+                cfg->listeners[j].mode == run->mode)
+                l = &cfg->listeners[j];
+        rt->name = dup(run->name, &bad);
+        rt->bind = dup(run->bind, &bad);
+        rt->mode = run->mode;
+        if (run->mode == SL_MODE_TCP) {
+            rt->svc = find_rt(r, l->service);
+            rt->group = dup(l->service, &bad);
+        }
+        rt->header_timeout_ms = l->header_timeout_ms;
+        rt->idle_timeout_ms = l->idle_timeout_ms;
+        rt->max_head = l->max_header_size;
+    }
+    return bad ? -1 : 0;
+}
+
+int sl_table_build(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_cfg_listener *ls,
+                   size_t nls, struct sl_router **out)
+{
+    struct sl_router *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return SLUICE_ERR_NOMEM;
+    atomic_init(&r->refs, 1);
+    r->lb = lb;
+    r->destroy = destroy_router;
+    if (build_services(r, cfg) != 0)
+        goto nomem;
+    r->endpoints = calloc(cfg->nendpoints + 1, sizeof(*r->endpoints));
+    if (r->endpoints == NULL)
+        goto nomem;
+    for (size_t i = 0; i < cfg->nendpoints; i++)
+        if (build_endpoint(r, &cfg->endpoints[i], &r->endpoints[r->nendpoints++]) != 0)
+            goto nomem;
+    qsort(r->endpoints, r->nendpoints, sizeof(*r->endpoints), endpoint_cmp);
+    if (build_listeners(r, cfg, ls, nls) != 0)
+        goto nomem;
+    *out = r;
+    return 0;
+
+nomem:
+    destroy_router(r);
+    return SLUICE_ERR_NOMEM;
+}
