@@ -53,13 +53,14 @@ static int find_head_end(const char *buf, size_t len, size_t start, size_t *end,
 static int head_end(const char *buf, size_t len, size_t start, size_t max_head,
                     struct sl_http_msg *m)
 {
-    size_t scan = len < max_head ? len : max_head;
+    size_t scan;
     size_t end = 0;
     size_t first_lf;
     int r;
 
     if (max_head > INT32_MAX)
         max_head = INT32_MAX; /* the head length is returned as an int */
+    scan = len < max_head ? len : max_head;
     if (start >= scan)
         return len > max_head ? sl_http_fail(m, 431, "head too large") : SL_HTTP_PARTIAL;
     r = find_head_end(buf, scan, start, &end, &first_lf);
@@ -344,7 +345,7 @@ int sl_http_parse_response(const char *buf, size_t len, size_t max_head,
     m->nhdrs = 0;
     resp->status = 0;
     hlen = head_end(buf, len, 0, max_head, m);
-    if (hlen == SL_HTTP_PARTIAL && memcmp(buf, "HTTP/", len < 5 ? len : 5) != 0)
+    if (hlen == SL_HTTP_PARTIAL && len > 0 && memcmp(buf, "HTTP/", len < 5 ? len : 5) != 0)
         hlen = sl_http_fail(m, 502, "bad status line");
     if (hlen == SL_HTTP_PARTIAL)
         return hlen;

@@ -99,15 +99,36 @@ struct sl_http_resp {
  * headers, Content-Length with Transfer-Encoding, differing or malformed
  * Content-Length, Transfer-Encoding other than a final "chunked" (501 for
  * an unknown coding), Transfer-Encoding on HTTP/1.0. */
+/* Empty lines (CRLF) before the request line are skipped and counted in
+ * the head length (RFC 9112 2.2). While incomplete, the call costs one
+ * memchr pass over at most max_head bytes, and input that can never
+ * become a request (a non-token method, a bare LF) is refused at once;
+ * once the buffer holds more than max_head bytes without the end of the
+ * head, the answer is 431 (or 414) at once, never PARTIAL.
+ * Fields named in Connection are flagged SL_HDR_HOP, except Host and
+ * Content-Length, whose removal would change routing or framing
+ * downstream. Content-Length: 0 gives SL_BODY_LENGTH with 0.
+ * Ownership: every pointer in <req> points into <buf> (or at a static
+ * "/", see path) and lives as long as <buf> is unchanged; nothing is
+ * allocated. <req> is overwritten, also on PARTIAL and BAD.
+ * Threads: any; reentrant, no shared state. */
 int sl_http_parse_request(const char *buf, size_t len, size_t max_head, struct sl_http_req *req);
 
 /* Parses a response head to a request of method <method_id>; body framing
  * follows RFC 9112 section 6.3 (HEAD, 1xx, 204, 304 and 2xx to CONNECT
- * have no body). Same returns; a refused response gets status 502. */
+ * have no body; then a final chunked coding gives CHUNKED, another
+ * Transfer-Encoding UNTIL_CLOSE, Content-Length LENGTH, nothing
+ * UNTIL_CLOSE; UNTIL_CLOSE always clears keep_alive). Same returns,
+ * ownership and threads as sl_http_parse_request(); a refused response
+ * gets status 502 (Content-Length with Transfer-Encoding is refused too).
+ * "HTTP/1.1 200\r\n" without the space before an empty reason is
+ * accepted. A 1xx response is a head of its own: parse the next one
+ * after it. */
 int sl_http_parse_response(const char *buf, size_t len, size_t max_head,
                            enum sl_http_method method_id, struct sl_http_resp *resp);
 
-/* Case-insensitive lookup of the first header named <name> (NULL if none). */
+/* Case-insensitive lookup of the first header named <name> (NULL if none).
+ * Threads: any; reads <m> only. */
 const struct sl_http_hdr *sl_http_find(const struct sl_http_msg *m, const char *name,
                                        size_t name_len);
 
@@ -132,9 +153,15 @@ struct sl_chunked {
 #define SL_CHUNKED_DONE (1)  /* body ended after *consumed bytes */
 #define SL_CHUNKED_BAD  (-1) /* malformed */
 
+/* Limits: a size line (hex digits and ';' extensions) of 4096 bytes, a
+ * trailer section of 8192 bytes. Whitespace around the size is refused.
+ * Ownership: the caller owns <c> (no allocation; init again to reuse).
+ * Threads: one thread per <c> at a time. */
 void sl_chunked_init(struct sl_chunked *c);
 /* Feeds buf[0..len). Sets *consumed to the bytes that belong to the body
- * (all of len for MORE). */
+ * (all of len for MORE; for DONE the rest belongs to the next message; for
+ * BAD where the error was found). After DONE or BAD every call returns
+ * the same with *consumed 0. */
 int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed);
 
 #endif /* SL_HTTP_PARSE_H */
