@@ -27,6 +27,7 @@ struct sl_control {
     struct pending *pending; /* old tables whose quiesce timed out */
     size_t npending;
     size_t cap;
+    uint32_t quiesce_ms;
     void (*notify)(void *arg);
     void *notify_arg;
     struct sl_router_slot slot;
@@ -74,7 +75,7 @@ static void publish(struct sl_control *c, struct sl_router *r)
     if (c->notify != NULL)
         c->notify(c->notify_arg);
     if (old != NULL) {
-        if (sl_router_slot_quiesce(&c->slot, gen, SL_QUIESCE_MS))
+        if (sl_router_slot_quiesce(&c->slot, gen, c->quiesce_ms))
             sl_router_release(old);
         else
             park(c, old, gen);
@@ -126,6 +127,7 @@ int sl_control_open(const char *path, struct sl_control **out, struct sl_diag *d
         goto fail;
     }
     c->cfg = c->boot = cfg;
+    c->quiesce_ms = SL_QUIESCE_MS;
     sl_router_slot_init(&c->slot, 0);
     rc = sl_table_apply(c->lb, cfg, NULL, &c->st, diag);
     if (rc == 0)
@@ -246,6 +248,16 @@ void sl_control_set_notify(struct sl_control *c, void (*notify)(void *arg), void
 {
     c->notify = notify;
     c->notify_arg = arg;
+}
+
+void sl_control_set_quiesce_ms(struct sl_control *c, uint32_t ms)
+{
+    c->quiesce_ms = ms;
+}
+
+size_t sl_control_pending(const struct sl_control *c)
+{
+    return c->npending;
 }
 
 uint32_t sl_control_drain_timeout_ms(const struct sl_control *c)

@@ -66,6 +66,12 @@ void sl_control_set_workers(struct sl_control *c, size_t nworkers);
  * publish, e.g. to wake the workers' loops so they sync at once and the
  * old table is released without waiting for their next timer tick. */
 void sl_control_set_notify(struct sl_control *c, void (*notify)(void *arg), void *arg);
+/* How long a reload waits for every worker to adopt the new table
+ * (default 5000 ms). Past it, the old table is parked and released at a
+ * later reload or at close: never freed while a worker may reach it. */
+void sl_control_set_quiesce_ms(struct sl_control *c, uint32_t ms);
+/* Old tables parked that way, still waiting for a slow worker. */
+size_t sl_control_pending(const struct sl_control *c);
 /* Grace period for in-flight requests on SIGTERM (config `drain_timeout`,
  * default 10 s). */
 uint32_t sl_control_drain_timeout_ms(const struct sl_control *c);
