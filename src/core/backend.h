@@ -20,18 +20,18 @@ struct sl_label {
 
 struct sluice_backend {
     /* Immutable after creation. */
-    char *name;          /* builder name, or the target */
-    char *target;        /* canonical "host:port" or "[v6]:port" */
-    char *host;          /* host part without brackets */
+    char *name;   /* builder name, or the target */
+    char *target; /* canonical "host:port" or "[v6]:port" */
+    char *host;   /* host part without brackets */
     uint16_t port;
     struct sockaddr_storage addr; /* resolved at creation; ss_family AF_UNSPEC if not */
     socklen_t addrlen;
     struct sl_label *labels;
     size_t nlabels;
-    uint32_t connect_timeout_ms;       /* 0: the service's */
-    uint32_t first_byte_timeout_ms;    /* 0: the service's */
-    uint32_t between_bytes_timeout_ms; /* 0: the service's */
-    char *override_host;               /* NULL: keep the client's Host */
+    uint32_t connect_timeout_ms;          /* 0: the service's */
+    uint32_t first_byte_timeout_ms;       /* 0: the service's */
+    uint32_t between_bytes_timeout_ms;    /* 0: the service's */
+    char *override_host;                  /* NULL: keep the client's Host */
     const struct sl_score_cfg *score_cfg; /* owned by the lb, lives as long as it */
 
     /* Written by writers (under the lb's writer mutex), read by picks. */
@@ -39,11 +39,11 @@ struct sluice_backend {
 
     /* Hot run-time state; select and release write these. */
     _Alignas(64) _Atomic int32_t score;
-    _Atomic uint32_t active;    /* select +1, release -1 */
-    _Atomic uint32_t failures;  /* consecutive downs since the last up or mark */
-    _Atomic uint32_t health;    /* sluice_health_t */
-    _Atomic uint64_t requests;  /* selections */
-    _Atomic uint64_t ewma_ns;   /* latency EWMA (peak-sensitive) */
+    _Atomic uint32_t active;        /* select +1, release -1 */
+    _Atomic uint32_t failures;      /* consecutive downs since the last up or mark */
+    _Atomic uint32_t health;        /* sluice_health_t */
+    _Atomic uint64_t requests;      /* selections */
+    _Atomic uint64_t ewma_ns;       /* latency EWMA (peak-sensitive) */
     _Atomic uint64_t ewma_stamp_ns; /* monotonic time of the last EWMA update */
     /* One per group listing it plus one per selection in flight; the last
      * sl_backend_unref() frees. */

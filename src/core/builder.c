@@ -79,9 +79,7 @@ int sluice_backend_builder_label(sluice_backend_builder_t *b, const char *key, c
         return record(b, SLUICE_ERR_INVALID_ARG);
     k = strdup(key);
     v = strdup(value);
-    labels = k != NULL && v != NULL
-                 ? realloc(b->labels, (b->nlabels + 1) * sizeof(*labels))
-                 : NULL;
+    labels = k != NULL && v != NULL ? realloc(b->labels, (b->nlabels + 1) * sizeof(*labels)) : NULL;
     if (labels == NULL) {
         free(k);
         free(v);

@@ -16,9 +16,9 @@ struct sl_epoch_slot {
 };
 
 struct sl_epoch {
-    struct sl_epoch_slot *slots;    /* SL_EPOCH_SLOTS entries */
-    _Atomic uint32_t parity;        /* flipped by sl_epoch_synchronize() */
-    _Atomic uint32_t next_slot;     /* hands out slots to new threads */
+    struct sl_epoch_slot *slots; /* SL_EPOCH_SLOTS entries */
+    _Atomic uint32_t parity;     /* flipped by sl_epoch_synchronize() */
+    _Atomic uint32_t next_slot;  /* hands out slots to new threads */
 };
 
 /* What sl_epoch_enter() gives and sl_epoch_exit() takes back. */
@@ -42,7 +42,8 @@ static inline void sl_epoch_enter(struct sl_epoch *e, struct sl_epoch_token *t)
 
     if (s == 0) {
         s = (atomic_fetch_add_explicit(&e->next_slot, 1, memory_order_relaxed) &
-             (SL_EPOCH_SLOTS - 1)) + 1;
+             (SL_EPOCH_SLOTS - 1)) +
+            1;
         sl_epoch_tls_slot = s;
     }
     t->slot = s - 1;

@@ -118,8 +118,7 @@ static int put_service(struct sl_txn *tx, const char *name, sluice_strategy_t s,
     iname = sl_txn_intern(tx, name);
     if (iname == NULL)
         return SLUICE_ERR_NOMEM;
-    g = sl_group_new(iname, s, bs, n, NULL, NULL,
-                     old != NULL ? old->seed : sl_txn_seed(tx));
+    g = sl_group_new(iname, s, bs, n, NULL, NULL, old != NULL ? old->seed : sl_txn_seed(tx));
     if (g == NULL)
         return SLUICE_ERR_NOMEM;
     return sl_txn_put(tx, g);
@@ -377,8 +376,7 @@ int sluice_lb_remove_backend(sluice_lb_t *lb, const char *service, const char *t
     return rc;
 }
 
-int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target,
-                         uint32_t weight)
+int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target, uint32_t weight)
 {
     struct sluice_backend *b;
     const struct sl_group *g;

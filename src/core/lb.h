@@ -29,12 +29,12 @@ struct sluice_lb {
      * epoch read section. */
     _Atomic(struct sl_table *) table;
     struct sl_epoch epoch;
-    pthread_mutex_t wlock;       /* serialises writers; readers never take it */
-    struct sl_score_cfg *score;  /* shared by every backend of the lb */
+    pthread_mutex_t wlock;      /* serialises writers; readers never take it */
+    struct sl_score_cfg *score; /* shared by every backend of the lb */
     _Atomic bool allow_dynamic;
-    _Atomic uint64_t seed_ctr;   /* per-group seeds */
-    pthread_mutex_t cklock;      /* guards <checker> */
-    struct sl_checker *checker;  /* NULL: not running */
+    _Atomic uint64_t seed_ctr;  /* per-group seeds */
+    pthread_mutex_t cklock;     /* guards <checker> */
+    struct sl_checker *checker; /* NULL: not running */
 };
 
 /* ---- backends (backend.c) ---- */
@@ -102,8 +102,8 @@ int sl_txn_put(struct sl_txn *tx, struct sl_group *g);
 int sl_txn_del(struct sl_txn *tx, const char *name);
 /* Replaces service group <old> by a rebuild with the same strategy over
  * bs[0..n). 0 or NOMEM. */
-int sl_txn_rebuild(struct sl_txn *tx, const struct sl_group *old,
-                   struct sluice_backend *const *bs, size_t n);
+int sl_txn_rebuild(struct sl_txn *tx, const struct sl_group *old, struct sluice_backend *const *bs,
+                   size_t n);
 /* Rebuilds the views of changed services, publishes, waits a grace period and frees what was
  * replaced. Ends the transaction (aborting it on failure): 0 or NOMEM. */
 int sl_txn_commit(struct sl_txn *tx);

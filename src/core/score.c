@@ -35,8 +35,7 @@ int sl_score_validate(const sluice_score_opts_t *o)
 {
     if (o == NULL)
         return SLUICE_ERR_INVALID_ARG;
-    if (o->low > o->initial || o->initial > o->high || o->fail_delta >= 0 ||
-        o->success_delta <= 0)
+    if (o->low > o->initial || o->initial > o->high || o->fail_delta >= 0 || o->success_delta <= 0)
         return SLUICE_ERR_INVALID_SCORE;
     return 0;
 }
@@ -107,9 +106,9 @@ void sl_score_mark(struct sluice_backend *b, bool healthy)
         int32_t floor = LOAD(c->initial) > 0 ? LOAD(c->initial) : 0;
         int32_t cur = LOAD(b->score);
 
-        while (cur < floor && !atomic_compare_exchange_weak_explicit(
-                                  &b->score, &cur, floor, memory_order_relaxed,
-                                  memory_order_relaxed)) {
+        while (cur < floor &&
+               !atomic_compare_exchange_weak_explicit(&b->score, &cur, floor, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
         }
         STORE(b->failures, 0);
         STORE(b->health, SLUICE_HEALTH_HEALTHY);
@@ -129,8 +128,7 @@ void sl_score_clamp(struct sluice_backend *b)
     do {
         next = clamp(cur, low, high);
     } while (next != cur && !atomic_compare_exchange_weak_explicit(
-                                &b->score, &cur, next, memory_order_relaxed,
-                                memory_order_relaxed));
+                                &b->score, &cur, next, memory_order_relaxed, memory_order_relaxed));
 }
 
 void sl_ewma_update(struct sluice_backend *b, uint64_t latency_ns, uint64_t now_ns)

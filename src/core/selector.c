@@ -10,8 +10,8 @@
 
 static bool key_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '/' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '/' || c == '-';
 }
 
 static bool value_char(char c)
@@ -19,8 +19,8 @@ static bool value_char(char c)
     return key_char(c) || c == ':';
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
 {
     va_list ap;
 
@@ -41,8 +41,7 @@ static bool span_ok(const char *s, size_t len, bool (*ok)(char))
 }
 
 /* One term s[0..len), already trimmed. */
-static int parse_term(const char *s, size_t len, struct sl_sel_term *t, char *err,
-                      size_t errlen)
+static int parse_term(const char *s, size_t len, struct sl_sel_term *t, char *err, size_t errlen)
 {
     const char *eq = memchr(s, '=', len);
     size_t klen, voff;

@@ -1,28 +1,27 @@
 /* Writer transactions: edit a copy of the group list, rebuild the views of
  * what changed, publish a new table, wait a grace period, free. */
-#include "lb.h"
-
 #include <stdlib.h>
 #include <string.h>
 
+#include "lb.h"
 #include "view.h"
 
 /* Appends <val> to the growable array <arr>; sets <rc> to 0 or NOMEM. A
  * macro so each array keeps its own element type. */
-#define PUSH(rc, arr, n, cap, val)                                                                \
-    do {                                                                                           \
-        (rc) = 0;                                                                                  \
-        if ((n) == (cap)) {                                                                        \
-            size_t ncap_ = (cap) > 0 ? (cap) * 2 : 8;                                              \
-            void *na_ = realloc((arr), ncap_ * sizeof(*(arr)));                                    \
-            if (na_ == NULL) {                                                                     \
-                (rc) = SLUICE_ERR_NOMEM;                                                           \
-                break;                                                                             \
-            }                                                                                      \
-            (arr) = na_;                                                                           \
-            (cap) = ncap_;                                                                         \
-        }                                                                                          \
-        (arr)[(n)++] = (val);                                                                      \
+#define PUSH(rc, arr, n, cap, val)                              \
+    do {                                                        \
+        (rc) = 0;                                               \
+        if ((n) == (cap)) {                                     \
+            size_t ncap_ = (cap) > 0 ? (cap)*2 : 8;             \
+            void *na_ = realloc((arr), ncap_ * sizeof(*(arr))); \
+            if (na_ == NULL) {                                  \
+                (rc) = SLUICE_ERR_NOMEM;                        \
+                break;                                          \
+            }                                                   \
+            (arr) = na_;                                        \
+            (cap) = ncap_;                                      \
+        }                                                       \
+        (arr)[(n)++] = (val);                                   \
     } while (0)
 
 int sl_txn_begin(struct sl_txn *tx, sluice_lb_t *lb)
@@ -80,8 +79,8 @@ const char *sl_txn_intern(struct sl_txn *tx, const char *name)
 uint64_t sl_txn_seed(struct sl_txn *tx)
 {
     /* splitmix64 of a counter: distinct, well-spread seeds per group. */
-    uint64_t z = atomic_fetch_add_explicit(&tx->lb->seed_ctr, 0x9e3779b97f4a7c15ull,
-                                           memory_order_relaxed);
+    uint64_t z =
+        atomic_fetch_add_explicit(&tx->lb->seed_ctr, 0x9e3779b97f4a7c15ull, memory_order_relaxed);
 
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -165,11 +164,11 @@ int sl_txn_del(struct sl_txn *tx, const char *name)
     return 0;
 }
 
-int sl_txn_rebuild(struct sl_txn *tx, const struct sl_group *old,
-                   struct sluice_backend *const *bs, size_t n)
+int sl_txn_rebuild(struct sl_txn *tx, const struct sl_group *old, struct sluice_backend *const *bs,
+                   size_t n)
 {
-    struct sl_group *g = sl_group_new(old->name, old->strategy, bs, n, old->parent,
-                                      old->selector, old->seed);
+    struct sl_group *g =
+        sl_group_new(old->name, old->strategy, bs, n, old->parent, old->selector, old->seed);
 
     if (g == NULL)
         return SLUICE_ERR_NOMEM;

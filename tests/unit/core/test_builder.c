@@ -84,9 +84,9 @@ static void finish_refuses(void **state)
     sluice_lb_t *lb = sluice_lb_new();
     (void)state;
 
-    assert_int_equal(sluice_lb_register(lb, "plain", (const char *const[]){"127.0.0.1"}, 1,
-                                        SLUICE_ROUND_ROBIN),
-                     0);
+    assert_int_equal(
+        sluice_lb_register(lb, "plain", (const char *const[]){"127.0.0.1"}, 1, SLUICE_ROUND_ROBIN),
+        0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sluice_backend_builder_t *b = sluice_backend_builder_new(cases[i].name, cases[i].target);
 

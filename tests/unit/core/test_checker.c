@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "lb.h"
 #include "checker.h"
+#include "lb.h"
 #include "sluice.h"
 
 /* A socket bound to 127.0.0.1:0; listening when <listen_too>. */

@@ -288,8 +288,8 @@ static void readers_race_writers(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(pthread_create(&th[i], NULL, reader, &r), 0);
     for (int i = 0; i < 200; i++) {
-        assert_int_equal(sluice_lb_update_backends(lb, "api", (i & 1) ? alt : three, (i & 1) ? 2 : 3),
-                         0);
+        assert_int_equal(
+            sluice_lb_update_backends(lb, "api", (i & 1) ? alt : three, (i & 1) ? 2 : 3), 0);
         if (i % 50 == 0)
             assert_int_equal(sluice_lb_register(lb, "api", three, 3, SLUICE_PEAK_EWMA), 0);
     }

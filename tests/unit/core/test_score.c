@@ -138,7 +138,7 @@ static void set_score_validates(void **state)
         {{0, 3, -3, -1, 1}, SLUICE_ERR_INVALID_SCORE},  /* low above high */
         {{1, -3, 3, 0, 1}, SLUICE_ERR_INVALID_SCORE},   /* fail not negative */
         {{1, -3, 3, 1, 1}, SLUICE_ERR_INVALID_SCORE},
-        {{1, -3, 3, -1, 0}, SLUICE_ERR_INVALID_SCORE},  /* success not positive */
+        {{1, -3, 3, -1, 0}, SLUICE_ERR_INVALID_SCORE}, /* success not positive */
         {{1, -3, 3, -1, -1}, SLUICE_ERR_INVALID_SCORE},
     };
     sluice_lb_t *lb = sluice_lb_new();
@@ -173,8 +173,10 @@ static void release_feeds_passive_health(void **state)
         int32_t score;
         uint32_t failures;
     } steps[] = {
-        {SLUICE_OUTCOME_FAIL, 0, 1},    {SLUICE_OUTCOME_TIMEOUT, -1, 2},
-        {SLUICE_OUTCOME_NEUTRAL, -1, 2}, {SLUICE_OUTCOME_OK, 0, 0},
+        {SLUICE_OUTCOME_FAIL, 0, 1},
+        {SLUICE_OUTCOME_TIMEOUT, -1, 2},
+        {SLUICE_OUTCOME_NEUTRAL, -1, 2},
+        {SLUICE_OUTCOME_OK, 0, 0},
     };
     sluice_lb_t *lb = lb_one();
     sluice_backend_t *held[4];

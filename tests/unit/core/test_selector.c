@@ -15,12 +15,22 @@
 static void check_accepts_and_refuses(void **state)
 {
     static const char *const ok[] = {
-        NULL, "", "  ", "a=b", "a!=b", "a", "!a", "version=v2,zone!=b", " a=b , c ",
-        "a=", "k.x/y-z_1=v:1", "a,b,!c,d=e",
+        NULL,
+        "",
+        "  ",
+        "a=b",
+        "a!=b",
+        "a",
+        "!a",
+        "version=v2,zone!=b",
+        " a=b , c ",
+        "a=",
+        "k.x/y-z_1=v:1",
+        "a,b,!c,d=e",
     };
     static const char *const bad[] = {
-        ",", "a,", ",a", "a,,b", "=b", "!=b", "!", "a==b", "a=b=c", "!a=b",
-        "a b=c", "a=b c", "a = b", "k*=v", "a=@",
+        ",",     "a,",   ",a",    "a,,b",  "=b",    "!=b",  "!",   "a==b",
+        "a=b=c", "!a=b", "a b=c", "a=b c", "a = b", "k*=v", "a=@",
     };
     char err[64];
     (void)state;

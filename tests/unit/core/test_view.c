@@ -47,9 +47,8 @@ static void view_follows_its_parent(void **state)
     assert_non_null(b);
     assert_string_equal(sluice_backend_label(b, "version"), "v2");
     assert_int_equal(sluice_lb_snapshot(lb, "api", &snap), 0);
-    assert_int_equal(snap.backends[0].requests + snap.backends[1].requests +
-                         snap.backends[2].requests,
-                     1);
+    assert_int_equal(
+        snap.backends[0].requests + snap.backends[1].requests + snap.backends[2].requests, 1);
     sluice_group_snapshot_free(&snap);
     sluice_backend_release(b, SLUICE_OUTCOME_OK, 1);
 
@@ -65,9 +64,8 @@ static void view_follows_its_parent(void **state)
     assert_string_equal(names[0], "api");
 
     /* The parent's strategy, and its replacement. */
-    assert_int_equal(sluice_lb_register(lb, "api", (const char *const[]){"127.0.0.1:1"}, 1,
-                                        SLUICE_MAGLEV),
-                     0);
+    assert_int_equal(
+        sluice_lb_register(lb, "api", (const char *const[]){"127.0.0.1:1"}, 1, SLUICE_MAGLEV), 0);
     assert_int_equal(sluice_lb_snapshot(lb, "api/v2", &snap), 0);
     assert_int_equal(snap.n, 0); /* plain targets have no labels */
     sluice_group_snapshot_free(&snap);
