@@ -24,11 +24,10 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
 {
     va_list ap;
 
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    if (err != NULL && errlen > 0)
+        (void)vsnprintf(err, errlen, fmt, ap); /* truncation is fine for a message */
+    va_end(ap);
     return SLUICE_ERR_INVALID_ARG;
 }
 

@@ -107,7 +107,8 @@ int sl_target_parse(const char *s, struct sl_target *out)
         if (rc != 0)
             return rc;
     }
-    snprintf(t.canon, sizeof(t.canon), t.v6 ? "[%s]:%u" : "%s:%u", t.host, (unsigned)t.port);
+    /* Cannot truncate: canon has room for a maximal host and port. */
+    (void)snprintf(t.canon, sizeof(t.canon), t.v6 ? "[%s]:%u" : "%s:%u", t.host, (unsigned)t.port);
     *out = t;
     return 0;
 }
