@@ -1,7 +1,51 @@
+/* sluice: the daemon and its command-line verbs. */
 #include <stdio.h>
+#include <string.h>
 
-int main(void)
+#include "cli.h"
+
+struct verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct verb verbs[] = {
+    {"serve", sl_cli_serve, "run the load balancer (sluice serve -c FILE)"},
+    {"check", sl_cli_check, "validate a configuration file (sluice check -c FILE)"},
+};
+
+static void usage(FILE *out)
 {
-    fputs("sluice: not built yet\n", stderr);
-    return 1;
+    fprintf(out, "usage: sluice <command> [options]\n"
+                 "       sluice --help | --version\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        fprintf(out, "  %-8s %s\n", verbs[i].name, verbs[i].help);
+    fprintf(out, "\n`sluice <command> --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("sluice %s\n", SLUICE_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            return verbs[i].run(argc - 1, argv + 1);
+    if (argv[1][0] == '-')
+        fprintf(stderr, "sluice: unknown option '%s'\n\n", argv[1]);
+    else
+        fprintf(stderr, "sluice: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
 }

@@ -1,0 +1,13 @@
+/* Entry points of the command-line verbs (one file per verb). Each takes
+ * the arguments after the verb (argv[0] is the verb) and returns the
+ * process exit status: 0 success, 1 failure, 2 usage error. Only src/cli
+ * may print usage or exit. */
+#ifndef SL_CLI_CLI_H
+#define SL_CLI_CLI_H
+
+#define SLUICE_VERSION_STRING "0.1.0"
+
+int sl_cli_serve(int argc, char **argv);
+int sl_cli_check(int argc, char **argv);
+
+#endif /* SL_CLI_CLI_H */

@@ -1,0 +1,269 @@
+/* sluice serve -c FILE: the daemon. The main thread parses options, opens
+ * the control plane (config, lb, first routing table), starts the workers
+ * and then only waits for signals: SIGHUP reloads the configuration
+ * (established connections are untouched; workers adopt the new table at
+ * their next loop turn), SIGTERM/SIGINT stop gracefully. */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "control/control.h"
+#include "net/log.h"
+#include "worker.h"
+
+struct serve_opts {
+    const char *config;
+    const char *access_log;
+    const char *error_log;
+    enum sl_log_format fmt;
+    enum sl_log_level level;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sluice serve -c FILE [options]\n\n"
+            "  -c, --config FILE         configuration (YAML)\n"
+            "      --log-format json|text     log line format (default text)\n"
+            "      --access-log FILE|-|off    one line per request (default -: stdout)\n"
+            "      --error-log FILE|-         errors and events (default -: stderr)\n"
+            "      --log-level debug|info|warn|error   (default info)\n"
+            "  -h, --help\n\n"
+            "Signals: SIGHUP reloads FILE, SIGTERM or SIGINT stop after the requests\n"
+            "in flight (at most drain_timeout).\n");
+}
+
+/* Matches "--name VALUE" or "--name=VALUE"; advances *i. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *bad)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *bad = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int parse_opts(int argc, char **argv, struct serve_opts *o)
+{
+    o->config = NULL;
+    o->access_log = "-";
+    o->error_log = "-";
+    o->fmt = SL_LOG_TEXT;
+    o->level = SL_LOG_INFO;
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        const char *v;
+
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+        if ((v = opt_value(argc, argv, &i, "-c", &bad)) ||
+            (v = opt_value(argc, argv, &i, "--config", &bad))) {
+            o->config = v;
+        } else if ((v = opt_value(argc, argv, &i, "--log-format", &bad))) {
+            if (sl_log_format_parse(v, &o->fmt) < 0) {
+                fprintf(stderr, "sluice serve: --log-format must be json or text, not '%s'\n", v);
+                return -1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--log-level", &bad))) {
+            if (sl_log_level_parse(v, &o->level) < 0) {
+                fprintf(stderr,
+                        "sluice serve: --log-level must be debug, info, warn or error, not '%s'\n",
+                        v);
+                return -1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--access-log", &bad))) {
+            o->access_log = v;
+        } else if ((v = opt_value(argc, argv, &i, "--error-log", &bad))) {
+            o->error_log = v;
+        } else {
+            fprintf(stderr, "sluice serve: %s option '%s'\n",
+                    bad ? "missing value for" : "unknown", argv[i]);
+            return -1;
+        }
+    }
+    if (!o->config) {
+        fprintf(stderr, "sluice serve: missing -c FILE\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void print_diag(const struct sl_diag *d, FILE *out)
+{
+    for (size_t i = 0; i < d->n; i++)
+        fprintf(out, "%s\n", d->msgs[i]);
+}
+
+static void log_diag(const struct sl_diag *d, enum sl_log_level level)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        bool warn = strncmp(d->msgs[i], "warning: ", 9) == 0;
+
+        sl_log(warn ? SL_LOG_WARN : level, "%s", d->msgs[i]);
+    }
+}
+
+/* Buffer size for every pooled buffer: the largest max_head plus room for
+ * what the proxy adds, at least 16 KiB. */
+static uint32_t buffer_size(const struct sl_router *t)
+{
+    uint32_t max = 16384;
+
+    for (size_t i = 0; i < t->nlisteners; i++)
+        if (t->listeners[i].max_head > max)
+            max = t->listeners[i].max_head;
+    return max + 4096;
+}
+
+static void reload(struct sl_control *ctl, struct sl_worker *ws, size_t n, const char *path)
+{
+    struct sl_diag diag;
+
+    sl_diag_init(&diag);
+    sl_log(SL_LOG_INFO, "SIGHUP: reloading %s", path);
+    if (sl_control_reload(ctl, &diag) == 0) {
+        log_diag(&diag, SL_LOG_WARN);
+        for (size_t i = 0; i < n; i++)
+            sl_worker_wake(&ws[i]);
+        sl_log(SL_LOG_INFO, "reloaded %s", path);
+    } else {
+        log_diag(&diag, SL_LOG_ERROR);
+        sl_log(SL_LOG_ERROR, "reload of %s failed: the running configuration stays", path);
+    }
+    sl_diag_fini(&diag);
+}
+
+static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sigs)
+{
+    struct sl_router_slot *slot = sl_control_slot(ctl);
+    struct sl_router *t = atomic_load(&slot->cur);
+    size_t n = sl_control_workers(ctl);
+    struct sl_worker *ws;
+    char err[512];
+    size_t ready = 0;
+    int rc = 0;
+
+    if (n == 0)
+        n = 1;
+    if (n > SL_ROUTER_MAX_WORKERS)
+        n = SL_ROUTER_MAX_WORKERS;
+    if (!t) {
+        fprintf(stderr, "sluice serve: no routing table was published\n");
+        return 1;
+    }
+    ws = calloc(n, sizeof(*ws));
+    if (!ws) {
+        fprintf(stderr, "sluice serve: out of memory\n");
+        return 1;
+    }
+    sl_control_set_workers(ctl, n);
+    for (; ready < n; ready++) {
+        if (sl_worker_init(&ws[ready], ready, slot, t, buffer_size(t),
+                           sl_control_drain_timeout_ms(ctl), err, sizeof(err)) < 0) {
+            fprintf(stderr, "sluice serve: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int e = sl_worker_start(&ws[i]);
+
+        if (e) {
+            fprintf(stderr, "sluice serve: cannot start worker %zu: %s\n", i, strerror(e));
+            rc = 1;
+            goto stop;
+        }
+    }
+    for (size_t i = 0; i < t->nlisteners; i++)
+        sl_log(SL_LOG_INFO, "listening on %s (%s, %s)", t->listeners[i].bind,
+               t->listeners[i].name, t->listeners[i].mode == SL_MODE_TCP ? "tcp" : "http");
+    sl_log(SL_LOG_INFO, "sluice %s serving %s with %zu workers", SLUICE_VERSION_STRING, o->config,
+           n);
+    for (;;) {
+        int sig = 0;
+
+        if (sigwait(sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            reload(ctl, ws, n, o->config);
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT) {
+            sl_log(SL_LOG_INFO, "%s: stopping after the requests in flight",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+    }
+stop:
+    for (size_t i = 0; i < n; i++)
+        sl_worker_stop(&ws[i]);
+    for (size_t i = 0; i < n; i++)
+        sl_worker_join(&ws[i]);
+out:
+    for (size_t i = 0; i < ready; i++)
+        sl_worker_fini(&ws[i]);
+    free(ws);
+    if (rc == 0)
+        sl_log(SL_LOG_INFO, "stopped");
+    return rc;
+}
+
+int sl_cli_serve(int argc, char **argv)
+{
+    struct serve_opts o;
+    struct sl_control *ctl = NULL;
+    struct sl_diag diag;
+    const char *failed = NULL;
+    sigset_t sigs;
+    int rc = parse_opts(argc, argv, &o);
+
+    if (rc > 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc < 0) {
+        fputc('\n', stderr);
+        usage(stderr);
+        return 2;
+    }
+    if (sl_log_setup(o.fmt, o.level, o.access_log, o.error_log, &failed) < 0) {
+        fprintf(stderr, "sluice serve: cannot open log %s: %s\n", failed, strerror(errno));
+        return 1;
+    }
+    /* Block before any thread exists, so every thread inherits the mask
+     * and only sigwait() below sees these. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sl_diag_init(&diag);
+    if (sl_control_open(o.config, &ctl, &diag) != 0) {
+        print_diag(&diag, stderr);
+        if (diag.n == 0)
+            fprintf(stderr, "%s: cannot load the configuration\n", o.config);
+        sl_diag_fini(&diag);
+        sl_log_close();
+        return 1;
+    }
+    log_diag(&diag, SL_LOG_WARN);
+    sl_diag_fini(&diag);
+    rc = run(&o, ctl, &sigs);
+    sl_control_close(ctl);
+    sl_log_close();
+    return rc;
+}

@@ -1,0 +1,220 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TICK_MS 1000
+
+static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr *peer,
+                           socklen_t len)
+{
+    struct sl_worker_listener *wl = ln->data;
+
+    sl_proxy_accept(&wl->w->proxy, &wl->rt, fd, peer, len);
+}
+
+static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr *peer,
+                          socklen_t len)
+{
+    (void)peer;
+    (void)len;
+    /* The TCP proxy (src/tcp) plugs in here. */
+    sl_log(SL_LOG_ERROR, "listener %s: tcp mode is not available in this build", ln->name);
+    close(fd);
+}
+
+static size_t live_conns(const struct sl_worker *w)
+{
+    return sl_proxy_conns(&w->proxy);
+}
+
+static void on_turn(struct sl_loop *l, void *arg)
+{
+    struct sl_worker *w = arg;
+
+    sl_router_sync(w->slot, w->idx, &w->table, &w->table_gen);
+    sl_access_log_flush(w->alog);
+    if (w->draining && live_conns(w) == 0)
+        sl_loop_stop(l);
+}
+
+static void begin_drain(struct sl_worker *w)
+{
+    if (w->draining)
+        return;
+    w->draining = true;
+    for (size_t i = 0; i < w->nlns; i++)
+        sl_listener_close(&w->lns[i].ln);
+    sl_proxy_drain(&w->proxy);
+    sl_upstream_close_idle(&w->ups);
+    sl_loop_timer_after(&w->loop, &w->drain_timer, w->drain_ms);
+}
+
+static void on_wake(struct sl_loop *l, void *arg)
+{
+    struct sl_worker *w = arg;
+
+    (void)l;
+    if (atomic_load_explicit(&w->stop_requested, memory_order_acquire))
+        begin_drain(w);
+}
+
+static void on_drain_timeout(struct sl_timer *t, void *arg)
+{
+    struct sl_worker *w = arg;
+
+    (void)t;
+    if (live_conns(w) > 0)
+        sl_log(SL_LOG_WARN, "worker %zu: drain timeout, closing %zu connections", w->idx,
+               live_conns(w));
+    sl_loop_stop(&w->loop);
+}
+
+static void on_tick(struct sl_timer *t, void *arg)
+{
+    struct sl_worker *w = arg;
+
+    sl_proxy_trim(&w->proxy);
+    sl_loop_timer_after(&w->loop, t, TICK_MS);
+}
+
+static int copy_listener(struct sl_worker_listener *wl, const struct sl_listener_rt *rt)
+{
+    wl->rt = *rt;
+    wl->rt.svc = NULL; /* belongs to the table; look it up per connection */
+    wl->rt.name = strdup(rt->name ? rt->name : "");
+    wl->rt.bind = strdup(rt->bind ? rt->bind : "");
+    wl->rt.group = rt->group ? strdup(rt->group) : NULL;
+    if (!wl->rt.name || !wl->rt.bind || (rt->group && !wl->rt.group))
+        return -1;
+    return 0;
+}
+
+static void free_listener(struct sl_worker_listener *wl)
+{
+    sl_listener_close(&wl->ln);
+    free(wl->rt.name);
+    free(wl->rt.bind);
+    free(wl->rt.group);
+}
+
+int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
+                   const struct sl_router *table, uint32_t bufsize, uint32_t drain_ms, char *err,
+                   size_t errlen)
+{
+    memset(w, 0, sizeof(*w));
+    w->idx = idx;
+    w->slot = slot;
+    w->drain_ms = drain_ms;
+    atomic_init(&w->stop_requested, false);
+    if (sl_loop_init(&w->loop) < 0) {
+        snprintf(err, errlen, "worker %zu: event loop: %s", idx, strerror(errno));
+        return -1;
+    }
+    w->loop.on_turn = on_turn;
+    w->loop.on_turn_arg = w;
+    w->loop.on_wake = on_wake;
+    w->loop.on_wake_arg = w;
+    sl_buf_pool_init(&w->bufs, bufsize, 4096);
+    sl_upstream_init(&w->ups, &w->loop, &sl_proxy_upstream_ops);
+    w->alog = malloc(sizeof(*w->alog));
+    w->lns = calloc(table->nlisteners ? table->nlisteners : 1, sizeof(*w->lns));
+    if (!w->alog || !w->lns) {
+        snprintf(err, errlen, "worker %zu: out of memory", idx);
+        goto fail;
+    }
+    sl_access_log_init(w->alog);
+    sl_proxy_ctx_init(&w->proxy, &w->loop, &w->bufs, &w->ups, w->alog, &w->table,
+                      0x9e3779b97f4a7c15ull * (idx + 1) ^ (uint64_t)getpid());
+    sl_timer_init(&w->tick, on_tick, w);
+    sl_timer_init(&w->drain_timer, on_drain_timeout, w);
+    sl_loop_timer_after(&w->loop, &w->tick, TICK_MS);
+    for (size_t i = 0; i < table->nlisteners; i++) {
+        const struct sl_listener_rt *rt = &table->listeners[i];
+        struct sl_worker_listener *wl = &w->lns[i];
+        bool http = rt->mode == SL_MODE_HTTP;
+
+        wl->w = w;
+        wl->ln.w.fd = -1;
+        w->nlns = i + 1;
+        if (copy_listener(wl, rt) < 0) {
+            snprintf(err, errlen, "worker %zu: out of memory", idx);
+            goto fail;
+        }
+        if (sl_listener_open(&wl->ln, &w->loop, wl->rt.name, wl->rt.bind, 1024,
+                             http ? on_accept_http : on_accept_tcp, wl) < 0) {
+            snprintf(err, errlen, "listener %s: cannot listen on %s: %s", wl->rt.name,
+                     wl->rt.bind, errno == EINVAL ? "invalid address" : strerror(errno));
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    sl_worker_fini(w);
+    return -1;
+}
+
+static void *worker_main(void *arg)
+{
+    struct sl_worker *w = arg;
+    sigset_t all;
+
+    /* Signals belong to the main thread. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    sl_loop_run(&w->loop);
+    return NULL;
+}
+
+int sl_worker_start(struct sl_worker *w)
+{
+    int e = pthread_create(&w->thread, NULL, worker_main, w);
+
+    if (e == 0)
+        w->started = true;
+    return e;
+}
+
+void sl_worker_stop(struct sl_worker *w)
+{
+    atomic_store_explicit(&w->stop_requested, true, memory_order_release);
+    sl_loop_wake(&w->loop);
+}
+
+void sl_worker_wake(struct sl_worker *w)
+{
+    sl_loop_wake(&w->loop);
+}
+
+void sl_worker_join(struct sl_worker *w)
+{
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void sl_worker_fini(struct sl_worker *w)
+{
+    if (w->alog) {
+        sl_proxy_ctx_fini(&w->proxy);
+        sl_access_log_flush(w->alog);
+    }
+    for (size_t i = 0; i < w->nlns; i++)
+        free_listener(&w->lns[i]);
+    free(w->lns);
+    w->lns = NULL;
+    w->nlns = 0;
+    sl_upstream_fini(&w->ups);
+    if (w->table) {
+        sl_router_release(w->table);
+        w->table = NULL;
+    }
+    free(w->alog);
+    w->alog = NULL;
+    sl_buf_pool_fini(&w->bufs);
+    sl_loop_fini(&w->loop);
+}

@@ -1,0 +1,304 @@
+/* The response side of the HTTP proxy: backend events, the response head
+ * (1xx forwarded, 101 into a tunnel, final heads rewritten), body
+ * streaming with backpressure, and the tunnel. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "http/proxy_int.h"
+#include "net/log.h"
+#include "net/sock.h"
+
+static void resp_body(struct sl_hconn *c);
+
+/* Reads from the backend into rbuf: > 0, 0 EOF, -1 nothing now, -2 error. */
+static ssize_t backend_read(struct sl_hconn *c)
+{
+    struct sl_buf *b = c->rbuf;
+    ssize_t n;
+
+    if (!b) {
+        b = c->rbuf = sl_buf_get(c->ctx->bufs);
+        if (!b)
+            return -2;
+    }
+    if (b->start == b->end)
+        b->start = b->end = 0;
+    if (sl_buf_room(b) == 0)
+        sl_buf_compact(b);
+    if (sl_buf_room(b) == 0)
+        return -1;
+    do {
+        n = read(c->up->w.fd, b->data + b->end, sl_buf_room(b));
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        b->end += (uint32_t)n;
+        return n;
+    }
+    if (n == 0)
+        return 0;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+}
+
+/* Sends cout; false when the connection is gone. */
+static bool push_client(struct sl_hconn *c)
+{
+    int r = sl_hconn_flush_client(c);
+
+    if (r < 0) {
+        sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
+        return false;
+    }
+    return true;
+}
+
+static void enter_tunnel(struct sl_hconn *c)
+{
+    struct sl_buf *ib = c->ibuf;
+
+    c->phase = SL_PH_TUNNEL;
+    c->req_done = true;
+    if (ib && c->ioff < ib->end) {
+        sl_out_add(&c->bout, ib->data + c->ioff, ib->end - c->ioff);
+        c->ioff = ib->end;
+        if (sl_proxy_flush_backend(c) < 0) {
+            sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
+            return;
+        }
+    }
+    sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
+}
+
+/* A final (or 101) response head of <hlen> bytes sits at rbuf->start. */
+static void final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint32_t hlen)
+{
+    struct sl_buf *rb = c->rbuf;
+    uint32_t len;
+
+    c->status = resp->status;
+    c->resp_head_done = true;
+    c->resp_ka = resp->m.keep_alive;
+    c->resp_body = resp->m.body;
+    c->resp_left = resp->m.content_length;
+    if (resp->m.body == SL_BODY_CHUNKED)
+        sl_chunked_init(&c->resp_chunk);
+    c->client_ka = c->req_ka && c->req_done && !c->client_eof && !c->ctx->draining &&
+                   resp->m.body != SL_BODY_UNTIL_CLOSE;
+    len = sl_proxy_build_response(c, resp, c->client_ka);
+    if (len == 0) {
+        c->resp_head_done = false;
+        sluice_backend_release(c->be, SLUICE_OUTCOME_FAIL, 0);
+        c->be = NULL;
+        sl_proxy_error(c, 502, "response head too large", true);
+        return;
+    }
+    sl_out_add(&c->cout, c->hbuf->data + c->hbuf->end - len, len);
+    c->bytes_out += len;
+    rb->start += hlen;
+    if (resp->status == 101) {
+        enter_tunnel(c);
+        if (c->phase == SL_PH_DEAD)
+            return;
+        if (rb->start < rb->end) {
+            sl_out_add(&c->cout, rb->data + rb->start, rb->end - rb->start);
+            c->bytes_out += rb->end - rb->start;
+            rb->start = rb->end;
+        }
+        if (push_client(c))
+            sl_hconn_update_events(c);
+        return;
+    }
+    sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
+    resp_body(c);
+}
+
+/* Parses response heads in rbuf until a final one; 1xx go to the client
+ * as they come (not to HTTP/1.0 clients, RFC 9110 15.2). */
+static void parse_heads(struct sl_hconn *c)
+{
+    struct sl_http_resp *resp = &c->ctx->resp;
+    struct sl_buf *rb = c->rbuf;
+    const char *why = "response head too large";
+
+    while (rb->start < rb->end && c->cout.n == 0) {
+        int r = sl_http_parse_response(rb->data + rb->start, rb->end - rb->start, rb->cap,
+                                       c->method_id, resp);
+
+        if (r == SL_HTTP_PARTIAL) {
+            if (rb->start == 0 && rb->end == rb->cap)
+                goto bad;
+            break;
+        }
+        if (r == SL_HTTP_BAD) {
+            why = resp->m.error ? resp->m.error : "malformed response head";
+            goto bad;
+        }
+        if (resp->status >= 200 || resp->status == 101) {
+            if (resp->status == 101 && !c->req_upgrade) {
+                why = "101 without an upgrade request";
+                goto bad;
+            }
+            final_head(c, resp, (uint32_t)r);
+            return;
+        }
+        if (!c->req_http10) {
+            sl_out_add(&c->cout, rb->data + rb->start, (size_t)r);
+            c->bytes_out += (uint64_t)r;
+        }
+        rb->start += (uint32_t)r;
+        if (!push_client(c))
+            return;
+    }
+    sl_hconn_update_events(c);
+    return;
+bad:
+    sl_log(SL_LOG_WARN, "backend %s: bad response: %s", c->be_name, why);
+    sluice_backend_release(c->be, SLUICE_OUTCOME_FAIL, 0);
+    c->be = NULL;
+    sl_proxy_error(c, 502, "bad response from backend", true);
+}
+
+static void resp_body(struct sl_hconn *c)
+{
+    struct sl_buf *rb = c->rbuf;
+    uint32_t avail = rb->end - rb->start;
+    size_t n = 0;
+    int r;
+
+    switch (c->resp_body) {
+    case SL_BODY_NONE:
+        c->resp_done = true;
+        break;
+    case SL_BODY_LENGTH:
+        n = avail < c->resp_left ? avail : (size_t)c->resp_left;
+        c->resp_left -= n;
+        c->resp_done = c->resp_left == 0;
+        break;
+    case SL_BODY_CHUNKED:
+        r = sl_chunked_feed(&c->resp_chunk, rb->data + rb->start, avail, &n);
+        if (r == SL_CHUNKED_BAD) {
+            sl_log(SL_LOG_WARN, "backend %s: malformed chunked response body", c->be_name);
+            sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
+            return;
+        }
+        c->resp_done = r == SL_CHUNKED_DONE;
+        break;
+    case SL_BODY_UNTIL_CLOSE:
+        n = avail;
+        break;
+    }
+    sl_out_add(&c->cout, rb->data + rb->start, n);
+    c->bytes_out += n;
+    rb->start += (uint32_t)n;
+    if (c->resp_done && rb->start < rb->end) {
+        c->be_dirty = true; /* bytes past the response: the connection is out of step */
+        rb->start = rb->end;
+    }
+    if (!push_client(c))
+        return;
+    if (c->resp_done) {
+        sl_hconn_finish(c, SLUICE_OUTCOME_OK);
+        return;
+    }
+    sl_hconn_update_events(c);
+}
+
+static void backend_eof(struct sl_hconn *c)
+{
+    if (c->phase == SL_PH_TUNNEL) {
+        c->be_dirty = true;
+        c->client_ka = false;
+        sl_hconn_finish(c, SLUICE_OUTCOME_OK);
+        return;
+    }
+    if (!c->resp_got_any) {
+        sl_proxy_backend_error(c);
+        return;
+    }
+    if (c->resp_head_done && c->resp_body == SL_BODY_UNTIL_CLOSE) {
+        c->resp_done = true;
+        c->be_dirty = true;
+        sl_hconn_finish(c, SLUICE_OUTCOME_OK);
+        return;
+    }
+    sl_log(SL_LOG_WARN, "backend %s: connection closed in the middle of a response",
+           c->be_name);
+    if (c->resp_head_done) {
+        sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
+        return;
+    }
+    sluice_backend_release(c->be, SLUICE_OUTCOME_FAIL, 0);
+    c->be = NULL;
+    sl_proxy_error(c, 502, "backend closed the connection in the response head", true);
+}
+
+static void backend_data(struct sl_hconn *c)
+{
+    struct sl_buf *rb = c->rbuf;
+
+    c->resp_got_any = true;
+    if (c->phase == SL_PH_TUNNEL) {
+        sl_out_add(&c->cout, rb->data + rb->start, rb->end - rb->start);
+        c->bytes_out += rb->end - rb->start;
+        rb->start = rb->end;
+        sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
+        if (push_client(c))
+            sl_hconn_update_events(c);
+        return;
+    }
+    if (!c->resp_head_done)
+        parse_heads(c);
+    else
+        resp_body(c);
+}
+
+void sl_proxy_on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
+{
+    struct sl_hconn *c = w->data;
+    ssize_t n;
+
+    (void)l;
+    if (c->phase == SL_PH_CONNECT) {
+        if (events & (SL_EV_WRITE | SL_EV_ERROR | SL_EV_HUP))
+            sl_proxy_connect_done(c);
+        return;
+    }
+    if (c->bout.n > 0 && (events & (SL_EV_WRITE | SL_EV_ERROR | SL_EV_HUP))) {
+        int r = sl_proxy_flush_backend(c);
+
+        if (r < 0) {
+            sl_proxy_backend_error(c);
+            return;
+        }
+        if (r > 0) {
+            sl_proxy_backend_flushed(c);
+            if (c->phase == SL_PH_DEAD || !c->up || &c->up->w != w)
+                return;
+        }
+    }
+    if (!(events & (SL_EV_READ | SL_EV_ERROR | SL_EV_HUP)) || !(w->events & SL_EV_READ))
+        return;
+    n = backend_read(c);
+    if (n == -1)
+        return;
+    if (n <= 0) {
+        backend_eof(c);
+        return;
+    }
+    backend_data(c);
+}
+
+void sl_proxy_backend_resume(struct sl_hconn *c)
+{
+    struct sl_buf *rb = c->rbuf;
+
+    if (rb && rb->start == rb->end)
+        rb->start = rb->end = 0;
+    if (c->phase == SL_PH_FORWARD && c->up && rb && rb->start < rb->end) {
+        if (!c->resp_head_done)
+            parse_heads(c);
+        else
+            resp_body(c);
+        return;
+    }
+    sl_hconn_update_events(c);
+}
