@@ -25,14 +25,14 @@
 #include "group.h"
 #include "sluice.h"
 
-#define NKEYS 4096
-#define UPDATE_N 10000
+#define NKEYS       4096
+#define UPDATE_N    10000
 #define UPDATE_RUNS 7
 
 static const size_t sizes[] = {10, 1000, 100000};
 
 struct bench {
-    double run_ms;            /* target duration of one measurement */
+    double run_ms; /* target duration of one measurement */
     char keys[NKEYS][24];
     size_t keylen[NKEYS];
 };
@@ -204,7 +204,10 @@ static double run_threads(sluice_lb_t *lb, const struct bench *bn, int nthreads,
 
     pthread_barrier_init(&start, NULL, (unsigned)nthreads);
     for (int t = 0; t < nthreads; t++) {
-        w[t] = (struct worker){.lb = lb, .bn = bn, .iters = iters, .start = &start,
+        w[t] = (struct worker){.lb = lb,
+                               .bn = bn,
+                               .iters = iters,
+                               .start = &start,
                                .key_off = (unsigned)t * (NKEYS / 2)};
         if (t > 0)
             pthread_create(&th[t], NULL, worker_main, &w[t]);
@@ -230,8 +233,7 @@ static char **targets_new(size_t n, unsigned base)
         size_t v = i + base;
         char buf[32];
 
-        snprintf(buf, sizeof(buf), "10.%zu.%zu.%zu:8080", (v >> 16) & 255, (v >> 8) & 255,
-                 v & 255);
+        snprintf(buf, sizeof(buf), "10.%zu.%zu.%zu:8080", (v >> 16) & 255, (v >> 8) & 255, v & 255);
         t[i] = strdup(buf);
         if (t[i] == NULL)
             exit(1);
@@ -272,9 +274,8 @@ static int bench_selects(struct bench *bn, double anchor, int *missed_targets)
             uint64_t iters, misses = 0;
             double one, two, alone;
 
-            if (lb == NULL ||
-                sluice_lb_register(lb, "svc", (const char *const *)tg, sizes[z],
-                                   (sluice_strategy_t)s) != 0) {
+            if (lb == NULL || sluice_lb_register(lb, "svc", (const char *const *)tg, sizes[z],
+                                                 (sluice_strategy_t)s) != 0) {
                 fprintf(stderr, "register failed\n");
                 targets_free(tg, 100000);
                 return -1;
@@ -317,13 +318,13 @@ static int bench_updates(double anchor)
             return -1;
     }
     printf("\n| strategy | update of %d backends, 10%% replaced: median ms | x anchor |\n"
-           "|---|---:|---:|\n", UPDATE_N);
+           "|---|---:|---:|\n",
+           UPDATE_N);
     for (int s = 0; s < SLUICE_STRATEGY_COUNT; s++) {
         sluice_lb_t *lb = sluice_lb_new();
 
-        if (lb == NULL ||
-            sluice_lb_register(lb, "svc", (const char *const *)a, UPDATE_N,
-                               (sluice_strategy_t)s) != 0)
+        if (lb == NULL || sluice_lb_register(lb, "svc", (const char *const *)a, UPDATE_N,
+                                             (sluice_strategy_t)s) != 0)
             return -1;
         for (int r = 0; r < UPDATE_RUNS; r++) {
             char **next = r % 2 == 0 ? b : a;
@@ -358,8 +359,8 @@ int main(int argc, char **argv)
     }
     anchor_ns(1000000); /* warm up */
     anchor = anchor_ns(quick ? 2000000 : 20000000);
-    printf("anchor (relaxed fetch_add + load): %.2f ns; anchor 2-thread scaling %.2fx\n\n",
-           anchor, anchor_scaling(quick ? 2000000 : 20000000));
+    printf("anchor (relaxed fetch_add + load): %.2f ns; anchor 2-thread scaling %.2fx\n\n", anchor,
+           anchor_scaling(quick ? 2000000 : 20000000));
     if (bench_selects(&bn, anchor, &missed) != 0 || bench_updates(anchor) != 0) {
         fprintf(stderr, "select_bench: setup failed\n");
         return 1;

@@ -29,7 +29,7 @@
 
 #define MAGLEV_MIN_SIZE 65537u
 #define MAGLEV_MAX_SIZE 524287u
-#define MAGLEV_PROBES 32
+#define MAGLEV_PROBES   32
 
 struct maglev_state {
     uint32_t m;
@@ -113,8 +113,7 @@ static void claim(const struct fill *f, struct perm *pm, uint32_t i)
     pm->next = c >= m ? c - m : c;
 }
 
-static void populate(const struct fill *f, const struct sl_group *g, struct perm *pm,
-                     uint64_t wsum)
+static void populate(const struct fill *f, const struct sl_group *g, struct perm *pm, uint64_t wsum)
 {
     const struct maglev_state *st = f->st;
     uint64_t filled = 0, n = g->n;

@@ -26,7 +26,7 @@
 #include "group.h"
 #include "strategy_util.h"
 
-#define RING_VNODES 100
+#define RING_VNODES     100
 #define RING_MAX_POINTS (1u << 19)
 #define RING_EXACT_SCAN 1024
 /* c = 1.25 as a fraction. */
@@ -165,7 +165,8 @@ static int ring_build(struct sl_group *g)
         const struct sluice_backend *b = g->backends[i];
         const char *k = b->target != NULL ? b->target : (b->name != NULL ? b->name : "");
         uint64_t h = sl_hash64(k, strlen(k), SL_KEY_SEED);
-        size_t v = vnodes_for(atomic_load_explicit(&b->weight, memory_order_relaxed), wsum, n, base);
+        size_t v =
+            vnodes_for(atomic_load_explicit(&b->weight, memory_order_relaxed), wsum, n, base);
 
         for (size_t j = 0; j < v; j++) {
             st->pts[at].hash = sl_mix64(h + (uint64_t)(j + 1) * UINT64_C(0x9e3779b97f4a7c15));

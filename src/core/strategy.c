@@ -1,11 +1,10 @@
 /* The strategy registry and the per-thread helpers every strategy shares:
  * the random source, the batched cursor and the two-choices draw. */
-#include "strategy_util.h"
-
 #include <stdatomic.h>
 #include <stdint.h>
 
 #include "group.h"
+#include "strategy_util.h"
 
 /* Indexed by sluice_strategy_t; nothing registers at run time. */
 static const struct sl_strategy_ops *const registry[SLUICE_STRATEGY_COUNT] = {

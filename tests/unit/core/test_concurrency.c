@@ -3,11 +3,11 @@
  * ThreadSanitizer (make test-tsan) and ASan: the assertions here are weak
  * on purpose (every selection is a backend of the service, the lb frees
  * cleanly); the sanitizers judge the races and the reclamation. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,10 +16,10 @@
 
 #include "sluice.h"
 
-#define NTARGETS 16
+#define NTARGETS      16
 #define WRITER_ROUNDS 150
-#define READER_MIN 2000   /* every reader does at least this many selects */
-#define READER_MAX 400000 /* and at most this many, writer done or not */
+#define READER_MIN    2000   /* every reader does at least this many selects */
+#define READER_MAX    400000 /* and at most this many, writer done or not */
 
 struct shared {
     sluice_lb_t *lb;
@@ -84,8 +84,7 @@ static void writer_round(struct shared *sh, int r)
         (void)sluice_lb_remove_backend(sh->lb, "svc", "127.0.0.1:9999");
         break;
     case 2:
-        assert_int_equal(sluice_lb_set_weight(sh->lb, "svc", list[r % NTARGETS],
-                                              (uint32_t)(r % 3)),
+        assert_int_equal(sluice_lb_set_weight(sh->lb, "svc", list[r % NTARGETS], (uint32_t)(r % 3)),
                          0);
         break;
     case 3:

@@ -1,8 +1,8 @@
 /* Strategies driven directly: groups are built by hand (no lb), so each
  * test controls scores, weights and active counts exactly. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +114,14 @@ static struct sluice_backend *pick(struct sl_group *g)
 static void registry_names_every_strategy(void **state)
 {
     static const char *const names[SLUICE_STRATEGY_COUNT] = {
-        "round_robin", "weighted_round_robin", "least_connections", "least_request",
-        "random",      "maglev",               "ring_hash",         "peak_ewma",
+        "round_robin",
+        "weighted_round_robin",
+        "least_connections",
+        "least_request",
+        "random",
+        "maglev",
+        "ring_hash",
+        "peak_ewma",
     };
 
     (void)state;
@@ -512,8 +518,10 @@ static void all_strategies_none_eligible(void **state)
             atomic_store(&fx.b[i]->score, i < 4 ? -2 : 0);
         skip[0] = fx.b[4];
         skip[1] = fx.b[5];
-        struct sl_pick p = {.key = "k", .keylen = 1,
-                            .skip = (const struct sluice_backend *const *)skip, .nskip = 2};
+        struct sl_pick p = {.key = "k",
+                            .keylen = 1,
+                            .skip = (const struct sluice_backend *const *)skip,
+                            .nskip = 2};
         assert_null(fx.g->ops->pick(fx.g, &p));
         fx_fini(&fx);
 
