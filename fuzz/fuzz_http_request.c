@@ -37,9 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     r = sl_http_parse_request(buf, size, max_head, &req);
     if (r == SL_HTTP_BAD) {
-        if (req.m.error == NULL || (req.m.status != 400 && req.m.status != 414 &&
-                                    req.m.status != 431 && req.m.status != 501 &&
-                                    req.m.status != 505))
+        if (req.m.error == NULL ||
+            (req.m.status != 400 && req.m.status != 414 && req.m.status != 431 &&
+             req.m.status != 501 && req.m.status != 505))
             abort();
         return 0;
     }

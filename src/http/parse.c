@@ -18,8 +18,7 @@ static const char root_path[] = "/";
  * buf[start..len). Returns 1 with *end just past it, 0 if it is not there
  * yet, -1 on an LF without its CR. *first_lf is the offset of the first
  * LF, or len if none. */
-static int find_head_end(const char *buf, size_t len, size_t start, size_t *end,
-                         size_t *first_lf)
+static int find_head_end(const char *buf, size_t len, size_t start, size_t *end, size_t *first_lf)
 {
     const char *p = buf + start;
     const char *e = buf + len;
@@ -331,8 +330,8 @@ static const char *parse_status_line(const char *p, struct sl_http_resp *resp)
     return p + 2;
 }
 
-int sl_http_parse_response(const char *buf, size_t len, size_t max_head,
-                           enum sl_http_method method, struct sl_http_resp *resp)
+int sl_http_parse_response(const char *buf, size_t len, size_t max_head, enum sl_http_method method,
+                           struct sl_http_resp *resp)
 {
     struct sl_http_msg *m = &resp->m;
     struct sl_http_fields f;

@@ -14,9 +14,9 @@
 #define SL_HTTP_BAD     (-1) /* refused: see ->status and ->error */
 
 /* Header flags set by the parser. */
-#define SL_HDR_HOP      0x01u /* hop-by-hop (fixed list or named in Connection): not forwarded */
-#define SL_HDR_HOST     0x02u
-#define SL_HDR_XFF      0x04u /* X-Forwarded-For/-Proto/-Host: the proxy rewrites these */
+#define SL_HDR_HOP  0x01u /* hop-by-hop (fixed list or named in Connection): not forwarded */
+#define SL_HDR_HOST 0x02u
+#define SL_HDR_XFF  0x04u /* X-Forwarded-For/-Proto/-Host: the proxy rewrites these */
 
 enum sl_http_body {
     SL_BODY_NONE = 0,
@@ -42,17 +42,17 @@ struct sl_http_hdr {
     const char *name;
     const char *value; /* leading and trailing whitespace trimmed */
     uint16_t name_len;
-    uint16_t flags;    /* SL_HDR_* */
+    uint16_t flags; /* SL_HDR_* */
     uint32_t value_len;
 };
 
 /* Fields common to requests and responses. */
 struct sl_http_msg {
-    int minor_version;         /* HTTP/1.<minor>: 0 or 1 */
+    int minor_version; /* HTTP/1.<minor>: 0 or 1 */
     enum sl_http_body body;
-    uint64_t content_length;   /* when body == SL_BODY_LENGTH */
-    bool keep_alive;           /* persistent after this message (version + Connection) */
-    bool upgrade;              /* Connection: upgrade and an Upgrade header */
+    uint64_t content_length; /* when body == SL_BODY_LENGTH */
+    bool keep_alive;         /* persistent after this message (version + Connection) */
+    bool upgrade;            /* Connection: upgrade and an Upgrade header */
     size_t nhdrs;
     struct sl_http_hdr hdrs[SL_HTTP_MAX_HDRS];
     /* On SL_HTTP_BAD: the status to answer (400, 431, 501, 505 for
@@ -65,24 +65,24 @@ struct sl_http_req {
     enum sl_http_method method_id;
     const char *method;
     size_t method_len;
-    const char *target;   /* request-target as sent */
+    const char *target; /* request-target as sent */
     size_t target_len;
-    const char *path;     /* origin-form: target up to '?'; absolute-form: its path
-                           * (a static "/" when the target has none); asterisk-form:
-                           * "*"; authority-form (CONNECT): the target, path_len 0 */
+    const char *path; /* origin-form: target up to '?'; absolute-form: its path
+                       * (a static "/" when the target has none); asterisk-form:
+                       * "*"; authority-form (CONNECT): the target, path_len 0 */
     size_t path_len;
-    const char *query;    /* from '?' (included) to the end of the target; query_len 0
-                           * when there is none. path + query is the origin-form to
-                           * forward, whatever form the client used. */
+    const char *query; /* from '?' (included) to the end of the target; query_len 0
+                        * when there is none. path + query is the origin-form to
+                        * forward, whatever form the client used. */
     size_t query_len;
-    const char *host;     /* Host header (or absolute-form authority), port included */
+    const char *host; /* Host header (or absolute-form authority), port included */
     size_t host_len;
     bool expect_continue; /* Expect: 100-continue */
     struct sl_http_msg m;
 };
 
 struct sl_http_resp {
-    int status;            /* 100..599 */
+    int status; /* 100..599 */
     const char *reason;
     size_t reason_len;
     struct sl_http_msg m;

@@ -182,6 +182,7 @@ static void parse_transfer_encoding(const char *p, const char *e, struct fstate 
 {
     const char *t;
     size_t n;
+    bool any = false;
     int r;
 
     while ((r = list_next(&p, e, &t, &n)) == 1) {
@@ -196,11 +197,10 @@ static void parse_transfer_encoding(const char *p, const char *e, struct fstate 
                    (n == 10 && token_is(t, "x-compress", 10))))
             fs->te_unknown = true;
         fs->has_te = true;
+        any = true;
     }
-    if (r == -1)
-        fs->te_bad = true;
-    else if (!fs->has_te)
-        fs->te_bad = true; /* an empty Transfer-Encoding */
+    if (r == -1 || !any)
+        fs->te_bad = true; /* bad syntax, or a field with no coding at all */
 }
 
 static int parse_connection(const char *p, const char *e, struct fstate *fs)
@@ -248,8 +248,8 @@ static void mark_connection_options(struct sl_http_msg *m, const struct fstate *
 }
 
 /* Applies one recognised field; returns 0 or SL_HTTP_BAD. */
-static int apply_field(enum field_id id, struct sl_http_hdr *h, bool is_req,
-                       struct sl_http_msg *m, struct sl_http_fields *f, struct fstate *fs)
+static int apply_field(enum field_id id, struct sl_http_hdr *h, bool is_req, struct sl_http_msg *m,
+                       struct sl_http_fields *f, struct fstate *fs)
 {
     const char *v = h->value;
     const char *e = v + h->value_len;

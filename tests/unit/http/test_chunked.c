@@ -143,25 +143,25 @@ static void test_large_sizes(void **state)
 static void test_bad(void **state)
 {
     static const char *const cases[] = {
-        "\r\n",        /* no size */
-        "x\r\n",       /* not hex */
+        "\r\n",  /* no size */
+        "x\r\n", /* not hex */
         " 5\r\nhello\r\n0\r\n\r\n",
         "5 \r\nhello\r\n0\r\n\r\n",
         "+5\r\nhello\r\n0\r\n\r\n",
         "0x5\r\nhello\r\n0\r\n\r\n",
-        "5\nhello\r\n0\r\n\r\n",        /* bare LF after the size */
-        "5\rhello\r\n0\r\n\r\n",        /* bare CR */
-        "5\r\nhelloX\r\n0\r\n\r\n",     /* data longer than the size */
-        "5\r\nhello\n0\r\n\r\n",        /* bare LF after data */
+        "5\nhello\r\n0\r\n\r\n",    /* bare LF after the size */
+        "5\rhello\r\n0\r\n\r\n",    /* bare CR */
+        "5\r\nhelloX\r\n0\r\n\r\n", /* data longer than the size */
+        "5\r\nhello\n0\r\n\r\n",    /* bare LF after data */
         "5\r\nhello\r\r\n0\r\n\r\n",
         "5;a\nb\r\nhello\r\n0\r\n\r\n", /* LF in an extension */
         "5;a\x01\r\nhello\r\n0\r\n\r\n",
         ";x\r\nhello\r\n",
-        "0\r\nX: a\n\r\n",        /* bare LF in a trailer */
-        "0\r\n folded\r\n\r\n",   /* obs-fold in the trailers */
-        "0\r\nX : a\r\n\r\n",     /* whitespace before the colon */
-        "0\r\nX: a\x7f\r\n\r\n",  /* DEL */
-        "0\r\n\n",                /* bare LF ending the body */
+        "0\r\nX: a\n\r\n",       /* bare LF in a trailer */
+        "0\r\n folded\r\n\r\n",  /* obs-fold in the trailers */
+        "0\r\nX : a\r\n\r\n",    /* whitespace before the colon */
+        "0\r\nX: a\x7f\r\n\r\n", /* DEL */
+        "0\r\n\n",               /* bare LF ending the body */
         "0\r\n\rx",
         "10000000000000000\r\n", /* 2^64 */
     };
@@ -222,9 +222,9 @@ static void test_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_whole),        cmocka_unit_test(test_byte_by_byte),
-        cmocka_unit_test(test_two_pieces),   cmocka_unit_test(test_large_sizes),
-        cmocka_unit_test(test_bad),          cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_whole),      cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_two_pieces), cmocka_unit_test(test_large_sizes),
+        cmocka_unit_test(test_bad),        cmocka_unit_test(test_bounds),
     };
 
     return cmocka_run_group_tests(tests, guard_setup, NULL);

@@ -89,21 +89,21 @@ static const struct req_ok req_ok[] = {
     {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", SL_METHOD_GET, "/", "", "a", 1, SL_BODY_NONE, 0, true, 0},
     {"GET /p/q?x=1&y HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\n\r\n", SL_METHOD_GET,
      "/p/q", "?x=1&y", "example.com:8080", 1, SL_BODY_NONE, 0, true, 0},
-    {"\r\n\r\nHEAD /x HTTP/1.1\r\nhOsT:  10.0.0.1 \t\r\n\r\n", SL_METHOD_HEAD, "/x", "",
-     "10.0.0.1", 1, SL_BODY_NONE, 0, true, 0},
+    {"\r\n\r\nHEAD /x HTTP/1.1\r\nhOsT:  10.0.0.1 \t\r\n\r\n", SL_METHOD_HEAD, "/x", "", "10.0.0.1",
+     1, SL_BODY_NONE, 0, true, 0},
     {"GET / HTTP/1.0\r\n\r\n", SL_METHOD_GET, "/", "", NULL, 0, SL_BODY_NONE, 0, false, 0},
     {"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", SL_METHOD_GET, "/", "", NULL, 0,
      SL_BODY_NONE, 0, true, 0},
     {"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", SL_METHOD_GET, "/", "", "a", 1,
      SL_BODY_NONE, 0, false, 0},
-    {"POST /u HTTP/1.1\r\nHost: [::1]:80\r\nContent-Length: 5\r\n\r\n", SL_METHOD_POST, "/u",
-     "", "[::1]:80", 1, SL_BODY_LENGTH, 5, true, 0},
+    {"POST /u HTTP/1.1\r\nHost: [::1]:80\r\nContent-Length: 5\r\n\r\n", SL_METHOD_POST, "/u", "",
+     "[::1]:80", 1, SL_BODY_LENGTH, 5, true, 0},
     {"PUT /u HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\ncontent-length: 5\r\n\r\n",
      SL_METHOD_PUT, "/u", "", "a", 1, SL_BODY_LENGTH, 5, true, 0},
-    {"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n",
-     SL_METHOD_POST, "/u", "", "a", 1, SL_BODY_LENGTH, UINT64_MAX, true, 0},
-    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, CHUNKED\r\n\r\n", SL_METHOD_POST,
-     "/", "", "a", 1, SL_BODY_CHUNKED, 0, true, 0},
+    {"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n", SL_METHOD_POST,
+     "/u", "", "a", 1, SL_BODY_LENGTH, UINT64_MAX, true, 0},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, CHUNKED\r\n\r\n", SL_METHOD_POST, "/",
+     "", "a", 1, SL_BODY_CHUNKED, 0, true, 0},
     {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
      SL_METHOD_POST, "/", "", "a", 1, SL_BODY_CHUNKED, 0, true, 0},
     {"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 0\r\n\r\n",
@@ -112,21 +112,20 @@ static const struct req_ok req_ok[] = {
      "Ex.com:81", 1, SL_BODY_NONE, 0, true, 0},
     {"GET HTTPS://ex.com HTTP/1.1\r\nHost: ex.com\r\n\r\n", SL_METHOD_GET, "/", "", "ex.com", 1,
      SL_BODY_NONE, 0, true, 0},
-    {"GET http://ex.com?q HTTP/1.1\r\nHost: ex.com\r\n\r\n", SL_METHOD_GET, "/", "?q", "ex.com",
-     1, SL_BODY_NONE, 0, true, 0},
+    {"GET http://ex.com?q HTTP/1.1\r\nHost: ex.com\r\n\r\n", SL_METHOD_GET, "/", "?q", "ex.com", 1,
+     SL_BODY_NONE, 0, true, 0},
     {"CONNECT ex.com:443 HTTP/1.1\r\nHost: ex.com:443\r\n\r\n", SL_METHOD_CONNECT, "", "",
      "ex.com:443", 1, SL_BODY_NONE, 0, true, 0},
-    {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", SL_METHOD_OPTIONS, "*", "", "a", 1, SL_BODY_NONE,
-     0, true, 0},
+    {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", SL_METHOD_OPTIONS, "*", "", "a", 1, SL_BODY_NONE, 0,
+     true, 0},
     {"BREW /pot HTTP/1.1\r\nHost: a\r\nX: \r\nY:\r\nZ: a\x80\xff\tb\r\n\r\n", SL_METHOD_OTHER,
      "/pot", "", "a", 1, SL_BODY_NONE, 0, true, 0},
     {"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
      SL_METHOD_GET, "/ws", "", "a", 1, SL_BODY_NONE, 0, true, UPG},
     {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", SL_METHOD_GET, "/", "", "a", 1,
      SL_BODY_NONE, 0, true, 0},
-    {"DELETE / HTTP/1.1\r\nHost: xn--bcher-kva.example_1~!$&'()*+,;=%41\r\n\r\n",
-     SL_METHOD_DELETE, "/", "", "xn--bcher-kva.example_1~!$&'()*+,;=%41", 1, SL_BODY_NONE, 0,
-     true, 0},
+    {"DELETE / HTTP/1.1\r\nHost: xn--bcher-kva.example_1~!$&'()*+,;=%41\r\n\r\n", SL_METHOD_DELETE,
+     "/", "", "xn--bcher-kva.example_1~!$&'()*+,;=%41", 1, SL_BODY_NONE, 0, true, 0},
 };
 
 static void test_request_ok(void **state)
@@ -304,6 +303,7 @@ static const struct req_bad req_bad[] = {
     {"POST" H11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
     {"POST" H11 "Transfer-Encoding: gzip\r\n\r\n", 400},
     {"POST" H11 "Transfer-Encoding:\r\n\r\n", 400},
+    {"POST" H11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: ,\r\n\r\n", 400},
     {"POST" H11 "Transfer-Encoding: chunked;x=1\r\n\r\n", 400},
     {"POST" H11 "Transfer-Encoding: \"chunked\"\r\n\r\n", 400},
     {"POST" H11 "Transfer-Encoding: xchunked\r\n\r\n", 501},
@@ -405,35 +405,31 @@ struct resp_case {
 };
 
 static const struct resp_case resp_cases[] = {
-    {"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", SL_METHOD_GET, 200, SL_BODY_LENGTH, 12,
-     true},
-    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", SL_METHOD_GET, 200,
-     SL_BODY_CHUNKED, 0, true},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", SL_METHOD_GET, 200, SL_BODY_LENGTH, 12, true},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", SL_METHOD_GET, 200, SL_BODY_CHUNKED,
+     0, true},
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", SL_METHOD_GET, 200,
      SL_BODY_UNTIL_CLOSE, 0, false},
-    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: br\r\n\r\n", SL_METHOD_GET, 200,
-     SL_BODY_UNTIL_CLOSE, 0, false},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: br\r\n\r\n", SL_METHOD_GET, 200, SL_BODY_UNTIL_CLOSE, 0,
+     false},
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: br, chunked\r\n\r\n", SL_METHOD_GET, 200,
      SL_BODY_CHUNKED, 0, true},
     {"HTTP/1.1 200 OK\r\nServer: x\r\n\r\n", SL_METHOD_GET, 200, SL_BODY_UNTIL_CLOSE, 0, false},
-    {"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", SL_METHOD_HEAD, 200, SL_BODY_NONE, 0,
-     true},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", SL_METHOD_HEAD, 200, SL_BODY_NONE, 0, true},
     {"HTTP/1.1 204 No Content\r\n\r\n", SL_METHOD_GET, 204, SL_BODY_NONE, 0, true},
-    {"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", SL_METHOD_GET, 304,
-     SL_BODY_NONE, 0, true},
+    {"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", SL_METHOD_GET, 304, SL_BODY_NONE, 0,
+     true},
     {"HTTP/1.1 100 Continue\r\n\r\n", SL_METHOD_POST, 100, SL_BODY_NONE, 0, true},
     {"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
      SL_METHOD_GET, 101, SL_BODY_NONE, 0, true},
-    {"HTTP/1.1 200 Connection established\r\n\r\n", SL_METHOD_CONNECT, 200, SL_BODY_NONE, 0,
-     true},
+    {"HTTP/1.1 200 Connection established\r\n\r\n", SL_METHOD_CONNECT, 200, SL_BODY_NONE, 0, true},
     {"HTTP/1.1 407 Auth\r\nContent-Length: 3\r\n\r\n", SL_METHOD_CONNECT, 407, SL_BODY_LENGTH, 3,
      true},
     {"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", SL_METHOD_GET, 500,
      SL_BODY_LENGTH, 0, false},
-    {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", SL_METHOD_GET, 200, SL_BODY_LENGTH, 1,
-     false},
-    {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n", SL_METHOD_GET,
-     200, SL_BODY_LENGTH, 1, true},
+    {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", SL_METHOD_GET, 200, SL_BODY_LENGTH, 1, false},
+    {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n", SL_METHOD_GET, 200,
+     SL_BODY_LENGTH, 1, true},
     {"HTTP/1.1 200\r\nContent-Length: 1\r\n\r\n", SL_METHOD_GET, 200, SL_BODY_LENGTH, 1, true},
     {"HTTP/1.1 599 \r\nContent-Length: 1\r\n\r\n", SL_METHOD_GET, 599, SL_BODY_LENGTH, 1, true},
     /* refused */
@@ -448,9 +444,10 @@ static const struct resp_case resp_cases[] = {
     {"HTTP/1.1 200 O\x01K\r\n\r\n", SL_METHOD_GET, 0, SL_BODY_NONE, 0, false},
     {"HTTP/1.1 200 OK\nContent-Length: 1\r\n\r\n", SL_METHOD_GET, 0, SL_BODY_NONE, 0, false},
     {"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", SL_METHOD_GET, 0, SL_BODY_NONE, 0, false},
-    {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-     SL_METHOD_GET, 0, SL_BODY_NONE, 0, false},
-    {"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", SL_METHOD_GET, 0, SL_BODY_NONE, 0, false},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", SL_METHOD_GET, 0,
+     SL_BODY_NONE, 0, false},
+    {"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", SL_METHOD_GET, 0, SL_BODY_NONE, 0,
+     false},
     {"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n", SL_METHOD_GET, 0, SL_BODY_NONE, 0, false},
     {"HTTP/1.1 200 OK\r\nX : a\r\n\r\n", SL_METHOD_GET, 0, SL_BODY_NONE, 0, false},
     {"\r\nHTTP/1.1 200 OK\r\n\r\n", SL_METHOD_GET, 0, SL_BODY_NONE, 0, false},
@@ -482,20 +479,54 @@ static void test_responses(void **state)
     assert_int_equal(resp_parse("HTTP/1.1 404 Not Found\r\nServer: x\r\n\r\n", 37, SL_METHOD_GET),
                      37);
     assert_span(resp.reason, resp.reason_len, "Not Found");
+    assert_int_equal(resp_parse(resp_cases[10].in, strlen(resp_cases[10].in), SL_METHOD_GET),
+                     (int)strlen(resp_cases[10].in));
+    assert_true(resp.m.upgrade);
     assert_int_equal(resp_parse("HTTX", 4, SL_METHOD_GET), SL_HTTP_BAD);
     assert_int_equal(resp.m.status, 502);
+}
+
+static void test_authority(void **state)
+{
+    static const struct {
+        const char *s;
+        bool any;  /* valid without a port requirement */
+        bool port; /* valid when a port is required */
+    } cases[] = {
+        {"a", true, false},
+        {"a:1", true, true},
+        {"1.2.3.4:65535", true, true},
+        {"[::1]", true, false},
+        {"[2001:db8::1]:443", true, true},
+        {"[::1]x", false, false},
+        {"[]", false, false},
+        {"[1:2]", false, false}, /* an IPv6 address has two colons at least */
+        {"a:0", true, true},
+        {"a:", false, false},
+        {"", false, false},
+        {"a:1:2", false, false},
+        {"%zz", false, false},
+        {"%2e", true, false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = strlen(cases[i].s);
+        const char *p = place(cases[i].s, n);
+
+        if (sl_http_authority_valid(p, n, false) != cases[i].any ||
+            sl_http_authority_valid(p, n, true) != cases[i].port)
+            fail_msg("case %zu (%s)", i, cases[i].s);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_ok),
-        cmocka_unit_test(test_request_fields),
-        cmocka_unit_test(test_request_bad),
-        cmocka_unit_test(test_request_early_refusal),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_pipelined),
-        cmocka_unit_test(test_responses),
+        cmocka_unit_test(test_request_ok),  cmocka_unit_test(test_request_fields),
+        cmocka_unit_test(test_request_bad), cmocka_unit_test(test_request_early_refusal),
+        cmocka_unit_test(test_limits),      cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_responses),   cmocka_unit_test(test_authority),
     };
 
     return cmocka_run_group_tests(tests, guard_setup, NULL);
