@@ -10,13 +10,12 @@
 #include "control/config_ctx.h"
 #include "core/view.h"
 
-static const char *const top_keys[] = {"workers", "drain_timeout", "admin",    "state",
-                                       "agents",  "listeners",     "services", "endpoints",
-                                       NULL};
+static const char *const top_keys[] = {"workers",   "drain_timeout", "admin",     "state", "agents",
+                                       "listeners", "services",      "endpoints", NULL};
 static const char *const admin_keys[] = {"bind", "dynamic_backends", "token_file", NULL};
 static const char *const agents_keys[] = {"lease", "expire", NULL};
-static const char *const listener_keys[] = {"name",     "bind",     "mode", "service",
-                                            "timeouts", "max_header_size", NULL};
+static const char *const listener_keys[] = {
+    "name", "bind", "mode", "service", "timeouts", "max_header_size", NULL};
 static const char *const ltimeout_keys[] = {"header", "idle", NULL};
 static const char *const endpoint_keys[] = {"pattern", "routes", NULL};
 static const char *const route_keys[] = {"service", "selector", "weight", "id", NULL};
@@ -35,8 +34,7 @@ static void parse_workers(struct sl_cfg_ctx *c, const struct sl_ynode *n, struct
         cfg->workers = w;
 }
 
-static void parse_bind(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
-                       char **out)
+static void parse_bind(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, char **out)
 {
     char norm[80];
     char *v = NULL;
@@ -123,8 +121,8 @@ static void parse_listener(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
                 1024 * 1024, &l->max_header_size);
 }
 
-static void parse_route(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *w,
-                        size_t idx, struct sl_cfg_route *r)
+static void parse_route(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *w, size_t idx,
+                        struct sl_cfg_route *r)
 {
     const struct sl_ynode *n;
     char err[160];
@@ -191,14 +189,14 @@ static void parse_endpoint(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
 }
 
 /* Parses <n> as a list with <each> filling elements of *<arr>. */
-#define PARSE_LIST(c, n, what, arr, count, each)                                                   \
-    do {                                                                                           \
-        if ((n) != NULL && !sl_ynode_is_null(n) && sl_cfg_want_seq((c), (n), (what)) == 0) {       \
-            (arr) = calloc((n)->n + 1, sizeof(*(arr)));                                            \
-            (c)->nomem |= (arr) == NULL;                                                           \
-            for (size_t i_ = 0; (arr) != NULL && i_ < (n)->n; i_++)                                \
-                each((c), (n)->items[i_], i_, &(arr)[(count)++]);                                  \
-        }                                                                                          \
+#define PARSE_LIST(c, n, what, arr, count, each)                                             \
+    do {                                                                                     \
+        if ((n) != NULL && !sl_ynode_is_null(n) && sl_cfg_want_seq((c), (n), (what)) == 0) { \
+            (arr) = calloc((n)->n + 1, sizeof(*(arr)));                                      \
+            (c)->nomem |= (arr) == NULL;                                                     \
+            for (size_t i_ = 0; (arr) != NULL && i_ < (n)->n; i_++)                          \
+                each((c), (n)->items[i_], i_, &(arr)[(count)++]);                            \
+        }                                                                                    \
     } while (0)
 
 static void parse_root(struct sl_cfg_ctx *c, const struct sl_ynode *root, struct sl_config *cfg)
@@ -294,8 +292,7 @@ const struct sl_cfg_service *sl_config_service(const struct sl_config *cfg, cons
     return NULL;
 }
 
-const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc,
-                                               const char *name)
+const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc, const char *name)
 {
     for (size_t i = 0; svc != NULL && i < svc->nbackends; i++)
         if (svc->backends[i].name != NULL && strcmp(svc->backends[i].name, name) == 0)

@@ -16,9 +16,9 @@ enum sl_check_kind { SL_CHECK_NONE = 0, SL_CHECK_TCP, SL_CHECK_HTTP };
 
 struct sl_cfg_listener {
     char *name;
-    char *bind;               /* normalised: ":80" and "*:80" become "0.0.0.0:80" */
+    char *bind; /* normalised: ":80" and "*:80" become "0.0.0.0:80" */
     enum sl_listen_mode mode;
-    char *service;            /* tcp mode only */
+    char *service; /* tcp mode only */
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
     uint32_t max_header_size;
@@ -41,22 +41,22 @@ struct sl_cfg_backend {
 
 struct sl_cfg_health {
     enum sl_check_kind check;
-    char *path;               /* http: probe path, default "/" */
+    char *path;                    /* http: probe path, default "/" */
     uint16_t expect_lo, expect_hi; /* http: accepted status range, default 200-399 */
-    uint32_t interval_ms;     /* default 2000 */
-    uint32_t timeout_ms;      /* default 1000 */
+    uint32_t interval_ms;          /* default 2000 */
+    uint32_t timeout_ms;           /* default 1000 */
     sluice_score_opts_t score;
-    bool score_set;           /* the file gave health.score */
+    bool score_set; /* the file gave health.score */
     int line;
 };
 
 struct sl_cfg_provider {
     bool present;
-    char *type;               /* "process" */
+    char *type; /* "process" */
     char **command;
     size_t ncommand;
-    uint32_t min_instances;   /* default 0 */
-    uint32_t max_instances;   /* default 1 */
+    uint32_t min_instances;      /* default 0 */
+    uint32_t max_instances;      /* default 1 */
     uint32_t target_concurrency; /* default 10 */
     uint32_t idle_timeout_ms;    /* default 60000 */
     uint32_t start_timeout_ms;   /* default 10000 */
@@ -76,41 +76,41 @@ struct sl_cfg_service {
     struct sl_cfg_backend *backends;
     size_t nbackends;
     struct sl_cfg_provider provider;
-    uint32_t queue_timeout_ms;    /* default 15000 */
+    uint32_t queue_timeout_ms; /* default 15000 */
     int line;
 };
 
 struct sl_cfg_route {
-    char *id;                 /* given, or route000... by position */
+    char *id; /* given, or route000... by position */
     char *service;
-    char *selector;           /* "" when none */
-    uint32_t weight;          /* default 1 */
+    char *selector;  /* "" when none */
+    uint32_t weight; /* default 1 */
     int line;
 };
 
 struct sl_cfg_endpoint {
-    char *pattern;            /* as written */
+    char *pattern; /* as written */
     enum sl_host_match host_match;
-    char *host;               /* lower-case; WILDCARD: ".example.com"; ANY: "" */
-    char *path;               /* "/" or a prefix without trailing slash */
+    char *host; /* lower-case; WILDCARD: ".example.com"; ANY: "" */
+    char *path; /* "/" or a prefix without trailing slash */
     struct sl_cfg_route *routes;
     size_t nroutes;
     int line;
 };
 
 struct sl_config {
-    char *path;               /* the file it came from */
-    unsigned workers;         /* 0: auto */
+    char *path;                /* the file it came from */
+    unsigned workers;          /* 0: auto */
     uint32_t drain_timeout_ms; /* default 10000 */
     struct {
-        char *bind;           /* NULL: no admin API */
+        char *bind;            /* NULL: no admin API */
         bool dynamic_backends; /* default true */
-        char *token_file;     /* NULL: none */
+        char *token_file;      /* NULL: none */
     } admin;
-    char *state;              /* NULL: no state store */
+    char *state; /* NULL: no state store */
     struct {
-        uint32_t lease_ms;    /* default 10000 */
-        uint32_t expire_ms;   /* default 300000 */
+        uint32_t lease_ms;  /* default 10000 */
+        uint32_t expire_ms; /* default 300000 */
     } agents;
     struct sl_cfg_listener *listeners;
     size_t nlisteners;
@@ -130,8 +130,7 @@ void sl_config_free(struct sl_config *cfg);
 
 /* Lookups by name; NULL when absent. */
 const struct sl_cfg_service *sl_config_service(const struct sl_config *cfg, const char *name);
-const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc,
-                                               const char *name);
+const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc, const char *name);
 
 /* Field parsers, exposed for tests and the admin API (which takes the same
  * shapes in JSON). Each returns 0 or -1 and writes *out only on success. */

@@ -2,9 +2,9 @@
  * patterns, references that resolve, and the warnings about what this
  * version applies lb-wide. Runs on a model that may already hold field
  * errors, so every name may be NULL. */
-#include "control/config_ctx.h"
-
 #include <string.h>
+
+#include "control/config_ctx.h"
 
 static bool same(const char *a, const char *b)
 {
@@ -45,8 +45,8 @@ static void check_backends(struct sl_cfg_ctx *c, const struct sl_config *cfg)
 
             for (size_t k = 0; k < j; k++) {
                 if (same(b->target, s->backends[k].target))
-                    sl_cfg_err(c, b->line, "service %s: target %s already used on line %d",
-                               s->name, b->target, s->backends[k].line);
+                    sl_cfg_err(c, b->line, "service %s: target %s already used on line %d", s->name,
+                               b->target, s->backends[k].line);
                 if (same(b->name, s->backends[k].name))
                     sl_cfg_err(c, b->line, "backend name '%s' already used on line %d", b->name,
                                s->backends[k].line);
@@ -56,8 +56,7 @@ static void check_backends(struct sl_cfg_ctx *c, const struct sl_config *cfg)
                 const struct sl_cfg_backend *ob = sl_config_backend(&cfg->services[o], b->name);
 
                 if (ob != NULL)
-                    sl_cfg_err(c, b->line,
-                               "backend name '%s' already used on line %d (service %s)",
+                    sl_cfg_err(c, b->line, "backend name '%s' already used on line %d (service %s)",
                                b->name, ob->line, cfg->services[o].name);
             }
         }
@@ -89,8 +88,8 @@ static void check_endpoints(struct sl_cfg_ctx *c, const struct sl_config *cfg)
                            r->id != NULL ? r->id : "?", r->service);
             for (size_t k = 0; k < j; k++)
                 if (same(r->id, e->routes[k].id))
-                    sl_cfg_err(c, r->line, "endpoint %s: route id '%s' already used on line %d",
-                               p, r->id, e->routes[k].line);
+                    sl_cfg_err(c, r->line, "endpoint %s: route id '%s' already used on line %d", p,
+                               r->id, e->routes[k].line);
         }
         if (e->nroutes > 0 && total == 0)
             sl_cfg_warn(c, e->line, "endpoint %s: every route has weight 0: it answers 503", p);

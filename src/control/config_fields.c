@@ -1,12 +1,12 @@
 /* Field readers: a YAML node to a typed value, or a "FILE:LINE: what: ..."
  * error. */
-#include "control/config_ctx.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "control/config_ctx.h"
 
 __attribute__((format(printf, 4, 0))) static void report(struct sl_cfg_ctx *c, const char *prefix,
                                                          int line, const char *fmt, va_list ap)
@@ -88,8 +88,7 @@ int sl_cfg_keys(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *what
         const char *hint = sl_config_suggest(k->str, known);
 
         if (hint != NULL)
-            sl_cfg_err(c, k->line, "%s: unknown key '%s' (did you mean '%s'?)", what, k->str,
-                       hint);
+            sl_cfg_err(c, k->line, "%s: unknown key '%s' (did you mean '%s'?)", what, k->str, hint);
         else
             sl_cfg_err(c, k->line, "%s: unknown key '%s'", what, k->str);
     }

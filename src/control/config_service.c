@@ -1,24 +1,29 @@
 /* The `services` mapping: strategy, hash key, health, timeouts, retries,
  * backends and provider of each service. Cross-service rules (unique
  * backend names) are checked in config.c. */
-#include "control/config_ctx.h"
-
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const service_keys[] = {"strategy", "hash_key", "health",   "timeouts",
-                                           "retries",  "backends", "provider", "queue_timeout",
-                                           NULL};
-static const char *const health_keys[] = {"check",    "path",    "expect", "interval",
-                                          "timeout",  "score",   NULL};
+#include "control/config_ctx.h"
+
+static const char *const service_keys[] = {"strategy", "hash_key",      "health",
+                                           "timeouts", "retries",       "backends",
+                                           "provider", "queue_timeout", NULL};
+static const char *const health_keys[] = {"check",   "path",  "expect", "interval",
+                                          "timeout", "score", NULL};
 static const char *const score_keys[] = {"initial", "low", "high", "fail", "success", NULL};
 static const char *const timeout_keys[] = {"connect", "response", "idle", NULL};
 static const char *const backend_keys[] = {"name", "target", "weight", "labels", NULL};
-static const char *const provider_keys[] = {"type",          "command",       "min_instances",
-                                            "max_instances", "target_concurrency",
-                                            "idle_timeout",  "start_timeout", NULL};
+static const char *const provider_keys[] = {"type",
+                                            "command",
+                                            "min_instances",
+                                            "max_instances",
+                                            "target_concurrency",
+                                            "idle_timeout",
+                                            "start_timeout",
+                                            NULL};
 
 /* Names end up in group names, metrics and URLs: keep them to a safe set. */
 static bool valid_name(const char *s)
@@ -42,14 +47,13 @@ static void parse_hash_key(struct sl_cfg_ctx *c, const struct sl_ynode *n, const
         s->hash_key = SL_HASH_SOURCE_IP;
     } else if (strcmp(v, "path") == 0) {
         s->hash_key = SL_HASH_PATH;
-    } else if ((strncmp(v, "header:", 7) == 0 || strncmp(v, "cookie:", 7) == 0) &&
-               v[7] != '\0') {
+    } else if ((strncmp(v, "header:", 7) == 0 || strncmp(v, "cookie:", 7) == 0) && v[7] != '\0') {
         s->hash_key = v[0] == 'h' ? SL_HASH_HEADER : SL_HASH_COOKIE;
         s->hash_key_name = sl_cfg_strdup(c, v + 7);
     } else {
         sl_cfg_err(c, n->line,
-                   "%s: invalid hash key '%s' (source_ip, path, header:NAME or cookie:NAME)",
-                   what, v);
+                   "%s: invalid hash key '%s' (source_ip, path, header:NAME or cookie:NAME)", what,
+                   v);
     }
     free(v);
 }
@@ -91,11 +95,14 @@ static void parse_score(struct sl_cfg_ctx *c, const struct sl_ynode *m, const ch
     if (sl_cfg_keys(c, m, w, score_keys) != 0)
         return;
     h->score_set = true;
-    bad |= sl_cfg_int(c, sl_ymap_get(m, "initial"), SL_CFG_FIELD(w, "initial"), -1000, 1000, &o->initial);
+    bad |= sl_cfg_int(c, sl_ymap_get(m, "initial"), SL_CFG_FIELD(w, "initial"), -1000, 1000,
+                      &o->initial);
     bad |= sl_cfg_int(c, sl_ymap_get(m, "low"), SL_CFG_FIELD(w, "low"), -1000, 1000, &o->low);
     bad |= sl_cfg_int(c, sl_ymap_get(m, "high"), SL_CFG_FIELD(w, "high"), -1000, 1000, &o->high);
-    bad |= sl_cfg_int(c, sl_ymap_get(m, "fail"), SL_CFG_FIELD(w, "fail"), -1000, 1000, &o->fail_delta);
-    bad |= sl_cfg_int(c, sl_ymap_get(m, "success"), SL_CFG_FIELD(w, "success"), -1000, 1000, &o->success_delta);
+    bad |=
+        sl_cfg_int(c, sl_ymap_get(m, "fail"), SL_CFG_FIELD(w, "fail"), -1000, 1000, &o->fail_delta);
+    bad |= sl_cfg_int(c, sl_ymap_get(m, "success"), SL_CFG_FIELD(w, "success"), -1000, 1000,
+                      &o->success_delta);
     if (bad != 0)
         return;
     if (!(o->low <= o->initial && o->initial <= o->high))
@@ -130,11 +137,12 @@ static void parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct 
             sl_cfg_err(c, n->line, "%s.check: '%s' is not none, tcp or http", w, check);
     }
     free(check);
-    if ((n = sl_ymap_get(m, "path")) != NULL && sl_cfg_str(c, n, SL_CFG_FIELD(w, "path"), &h->path) == 0 &&
-        h->path[0] != '/')
+    if ((n = sl_ymap_get(m, "path")) != NULL &&
+        sl_cfg_str(c, n, SL_CFG_FIELD(w, "path"), &h->path) == 0 && h->path[0] != '/')
         sl_cfg_err(c, n->line, "%s.path: '%s' must start with '/'", w, h->path);
     parse_expect(c, sl_ymap_get(m, "expect"), SL_CFG_FIELD(w, "expect"), h);
-    sl_cfg_duration(c, sl_ymap_get(m, "interval"), SL_CFG_FIELD(w, "interval"), 10, &h->interval_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "interval"), SL_CFG_FIELD(w, "interval"), 10,
+                    &h->interval_ms);
     sl_cfg_duration(c, sl_ymap_get(m, "timeout"), SL_CFG_FIELD(w, "timeout"), 1, &h->timeout_ms);
     if (h->timeout_ms > h->interval_ms)
         sl_cfg_warn(c, m->line, "%s: timeout (%ums) is longer than interval (%ums)", w,
@@ -143,16 +151,17 @@ static void parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct 
         parse_score(c, n, s->name, h);
 }
 
-static void parse_timeouts(struct sl_cfg_ctx *c, const struct sl_ynode *m,
-                           struct sl_cfg_service *s)
+static void parse_timeouts(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
 {
     char w[192];
 
     snprintf(w, sizeof(w), "service %s: timeouts", s->name);
     if (sl_cfg_keys(c, m, w, timeout_keys) != 0)
         return;
-    sl_cfg_duration(c, sl_ymap_get(m, "connect"), SL_CFG_FIELD(w, "connect"), 1, &s->connect_timeout_ms);
-    sl_cfg_duration(c, sl_ymap_get(m, "response"), SL_CFG_FIELD(w, "response"), 1, &s->response_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "connect"), SL_CFG_FIELD(w, "connect"), 1,
+                    &s->connect_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "response"), SL_CFG_FIELD(w, "response"), 1,
+                    &s->response_timeout_ms);
     sl_cfg_duration(c, sl_ymap_get(m, "idle"), SL_CFG_FIELD(w, "idle"), 1, &s->idle_timeout_ms);
 }
 
@@ -195,8 +204,8 @@ static void parse_labels(struct sl_cfg_ctx *c, const struct sl_ynode *m, const c
         if (sl_cfg_str(c, v, SL_CFG_FIELD(w, k->str), &val) != 0)
             continue;
         if (!valid_label(val, true)) {
-            sl_cfg_err(c, v->line, "%s: invalid label value '%s' (no ',', '=', '!' or spaces)",
-                       w, val);
+            sl_cfg_err(c, v->line, "%s: invalid label value '%s' (no ',', '=', '!' or spaces)", w,
+                       val);
             free(val);
             continue;
         }
@@ -226,17 +235,17 @@ static void parse_backend(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t
                    b->name);
     if ((n = sl_ymap_get(m, "target")) == NULL)
         sl_cfg_err(c, m->line, "%s: target is required", w);
-    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "target"), &b->target) == 0 && sl_config_check_target(b->target) != 0)
+    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "target"), &b->target) == 0 &&
+             sl_config_check_target(b->target) != 0)
         sl_cfg_err(c, n->line,
-                   "%s: invalid target '%s' (ip, host, ip:port, host:port, [v6] or [v6]:port)",
-                   w, b->target);
+                   "%s: invalid target '%s' (ip, host, ip:port, host:port, [v6] or [v6]:port)", w,
+                   b->target);
     sl_cfg_uint(c, sl_ymap_get(m, "weight"), SL_CFG_FIELD(w, "weight"), 0, 10000, &b->weight);
     if ((n = sl_ymap_get(m, "labels")) != NULL)
         parse_labels(c, n, SL_CFG_FIELD(w, "labels"), b);
 }
 
-static void parse_provider(struct sl_cfg_ctx *c, const struct sl_ynode *m,
-                           struct sl_cfg_service *s)
+static void parse_provider(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
 {
     char w[192];
     struct sl_cfg_provider *p = &s->provider;
@@ -249,7 +258,8 @@ static void parse_provider(struct sl_cfg_ctx *c, const struct sl_ynode *m,
     p->line = m->line;
     if ((n = sl_ymap_get(m, "type")) == NULL)
         sl_cfg_err(c, m->line, "%s: type is required (process)", w);
-    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "type"), &p->type) == 0 && strcmp(p->type, "process") != 0)
+    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "type"), &p->type) == 0 &&
+             strcmp(p->type, "process") != 0)
         sl_cfg_err(c, n->line, "%s: unknown type '%s' (process)", w, p->type);
     if ((n = sl_ymap_get(m, "command")) == NULL) {
         sl_cfg_err(c, m->line, "%s: command is required", w);
@@ -258,15 +268,21 @@ static void parse_provider(struct sl_cfg_ctx *c, const struct sl_ynode *m,
             sl_cfg_err(c, n->line, "%s: command is empty", w);
         p->command = calloc(n->n + 1, sizeof(*p->command));
         for (size_t i = 0; p->command != NULL && i < n->n; i++)
-            if (sl_cfg_str(c, n->items[i], SL_CFG_FIELD(w, "command"), &p->command[p->ncommand]) == 0)
+            if (sl_cfg_str(c, n->items[i], SL_CFG_FIELD(w, "command"), &p->command[p->ncommand]) ==
+                0)
                 p->ncommand++;
         c->nomem |= p->command == NULL;
     }
-    sl_cfg_uint(c, sl_ymap_get(m, "min_instances"), SL_CFG_FIELD(w, "min_instances"), 0, 1000, &p->min_instances);
-    sl_cfg_uint(c, sl_ymap_get(m, "max_instances"), SL_CFG_FIELD(w, "max_instances"), 1, 1000, &p->max_instances);
-    sl_cfg_uint(c, sl_ymap_get(m, "target_concurrency"), SL_CFG_FIELD(w, "target_concurrency"), 1, 100000, &p->target_concurrency);
-    sl_cfg_duration(c, sl_ymap_get(m, "idle_timeout"), SL_CFG_FIELD(w, "idle_timeout"), 1, &p->idle_timeout_ms);
-    sl_cfg_duration(c, sl_ymap_get(m, "start_timeout"), SL_CFG_FIELD(w, "start_timeout"), 1, &p->start_timeout_ms);
+    sl_cfg_uint(c, sl_ymap_get(m, "min_instances"), SL_CFG_FIELD(w, "min_instances"), 0, 1000,
+                &p->min_instances);
+    sl_cfg_uint(c, sl_ymap_get(m, "max_instances"), SL_CFG_FIELD(w, "max_instances"), 1, 1000,
+                &p->max_instances);
+    sl_cfg_uint(c, sl_ymap_get(m, "target_concurrency"), SL_CFG_FIELD(w, "target_concurrency"), 1,
+                100000, &p->target_concurrency);
+    sl_cfg_duration(c, sl_ymap_get(m, "idle_timeout"), SL_CFG_FIELD(w, "idle_timeout"), 1,
+                    &p->idle_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "start_timeout"), SL_CFG_FIELD(w, "start_timeout"), 1,
+                    &p->start_timeout_ms);
     if (p->min_instances > p->max_instances)
         sl_cfg_err(c, m->line, "%s: min_instances (%u) is above max_instances (%u)", w,
                    p->min_instances, p->max_instances);
@@ -313,7 +329,8 @@ static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
     if ((n = sl_ymap_get(m, "strategy")) != NULL) {
         char *v = NULL;
 
-        if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "strategy"), &v) == 0 && sluice_strategy_parse(v, &s->strategy) != 0)
+        if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "strategy"), &v) == 0 &&
+            sluice_strategy_parse(v, &s->strategy) != 0)
             sl_cfg_err(c, n->line, "%s: unknown strategy '%s'", w, v);
         free(v);
     }
@@ -331,10 +348,12 @@ static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
     if ((n = sl_ymap_get(m, "timeouts")) != NULL)
         parse_timeouts(c, n, s);
     sl_cfg_uint(c, sl_ymap_get(m, "retries"), SL_CFG_FIELD(w, "retries"), 0, 10, &s->retries);
-    sl_cfg_duration(c, sl_ymap_get(m, "queue_timeout"), SL_CFG_FIELD(w, "queue_timeout"), 1, &s->queue_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "queue_timeout"), SL_CFG_FIELD(w, "queue_timeout"), 1,
+                    &s->queue_timeout_ms);
     if ((n = sl_ymap_get(m, "provider")) != NULL)
         parse_provider(c, n, s);
-    if ((n = sl_ymap_get(m, "backends")) != NULL && sl_cfg_want_seq(c, n, SL_CFG_FIELD(w, "backends")) == 0) {
+    if ((n = sl_ymap_get(m, "backends")) != NULL &&
+        sl_cfg_want_seq(c, n, SL_CFG_FIELD(w, "backends")) == 0) {
         s->backends = calloc(n->n + 1, sizeof(*s->backends));
         c->nomem |= s->backends == NULL;
         for (size_t i = 0; s->backends != NULL && i < n->n; i++)

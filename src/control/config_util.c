@@ -1,14 +1,14 @@
 /* Scalar field syntax: durations, sizes, targets, bind addresses and
  * endpoint patterns. Pure functions, no diagnostics: the callers in
  * config*.c turn a -1 into a line-numbered message. */
-#include "control/config_ctx.h"
-
 #include <arpa/inet.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/config_ctx.h"
 #include "core/target.h"
 
 /* Leading decimal digits of <s> into *<v> (no sign, no overflow past

@@ -172,17 +172,23 @@ static void warn_listeners(const struct sl_control *c, const struct sl_config *n
         const struct sl_cfg_listener *l = find_listener(ncfg, old->name);
 
         if (l == NULL)
-            sl_diag_add(diag, "warning: %s: listener %s was removed: it keeps running until a "
-                        "restart", ncfg->path, old->name);
+            sl_diag_add(diag,
+                        "warning: %s: listener %s was removed: it keeps running until a "
+                        "restart",
+                        ncfg->path, old->name);
         else if (strcmp(l->bind, old->bind) != 0 || l->mode != old->mode)
-            sl_diag_add(diag, "warning: %s:%d: listener %s: bind or mode changed: restart to "
-                        "apply (still %s %s)", ncfg->path, l->line, l->name, old->bind,
+            sl_diag_add(diag,
+                        "warning: %s:%d: listener %s: bind or mode changed: restart to "
+                        "apply (still %s %s)",
+                        ncfg->path, l->line, l->name, old->bind,
                         old->mode == SL_MODE_TCP ? "tcp" : "http");
         if (old->mode == SL_MODE_TCP &&
             (l == NULL || l->mode != SL_MODE_TCP || strcmp(l->bind, old->bind) != 0) &&
             sl_config_service(ncfg, old->service) == NULL)
-            sl_diag_add(diag, "warning: %s: listener %s: service %s is gone: its connections "
-                        "fail until a restart", ncfg->path, old->name, old->service);
+            sl_diag_add(diag,
+                        "warning: %s: listener %s: service %s is gone: its connections "
+                        "fail until a restart",
+                        ncfg->path, old->name, old->service);
     }
     for (size_t i = 0; i < ncfg->nlisteners; i++)
         if (find_listener(run, ncfg->listeners[i].name) == NULL)

@@ -1,11 +1,11 @@
 /* Diagnostics: a growable list of formatted messages. Allocation failures
  * drop the message rather than fail the caller: a diag reports, it never
  * decides. */
-#include "control/control.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "control/control.h"
 
 /* A file with thousands of errors says enough after this many. */
 #define SL_DIAG_MAX 500

@@ -190,8 +190,8 @@ static int apply_backends(sluice_lb_t *lb, const struct sl_config *cfg,
                 rc = add_backend(lb, s->name, b, diag);
             else if (plan[i].weights[j] != b->weight &&
                      (rc = sluice_lb_set_weight(lb, s->name, b->name, b->weight)) != 0)
-                sl_diag_add(diag, "service %s: backend %s: cannot set weight: %s", s->name,
-                            b->name, sluice_strerror(rc));
+                sl_diag_add(diag, "service %s: backend %s: cannot set weight: %s", s->name, b->name,
+                            sluice_strerror(rc));
         }
     }
     for (size_t i = 0; i < cfg->nservices; i++) {

@@ -15,7 +15,7 @@
 
 /* What control has put into the lb beyond the services themselves. */
 struct sl_table_state {
-    char **views;             /* names of the views registered */
+    char **views; /* names of the views registered */
     size_t nviews;
     size_t cap;
     bool checker_running;

@@ -1,10 +1,10 @@
 /* Building the immutable routing table (struct sl_router) from a validated
  * configuration: services' data-plane settings, endpoints sorted most
  * specific first with their weighted routes, and the listeners. */
-#include "control/table.h"
-
 #include <stdlib.h>
 #include <string.h>
+
+#include "control/table.h"
 
 static void destroy_router(struct sl_router *r)
 {

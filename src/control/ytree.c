@@ -59,8 +59,7 @@ struct builder {
 
 /* A map's new key must not repeat an earlier one: YAML says keys are
  * unique, and a silent "last one wins" hides typos in long files. */
-static void check_dup_key(struct builder *b, const struct sl_ynode *map,
-                          const struct sl_ynode *key)
+static void check_dup_key(struct builder *b, const struct sl_ynode *map, const struct sl_ynode *key)
 {
     if (key->type != SL_Y_SCALAR) {
         sl_diag_add(b->diag, "%s:%d: mapping keys must be plain strings", b->path, key->line);
@@ -71,8 +70,8 @@ static void check_dup_key(struct builder *b, const struct sl_ynode *map,
         const struct sl_ynode *k = map->items[i];
 
         if (k->type == SL_Y_SCALAR && strcmp(k->str, key->str) == 0) {
-            sl_diag_add(b->diag, "%s:%d: duplicate key '%s' (first on line %d)", b->path,
-                        key->line, key->str, k->line);
+            sl_diag_add(b->diag, "%s:%d: duplicate key '%s' (first on line %d)", b->path, key->line,
+                        key->str, k->line);
             b->err = SLUICE_ERR_CONFIG;
             return;
         }
@@ -173,8 +172,7 @@ int sl_ytree_load(const char *path, struct sl_ynode **root, struct sl_diag *diag
         yaml_event_t ev;
 
         if (!yaml_parser_parse(&parser, &ev)) {
-            sl_diag_add(diag, "%s:%d: YAML syntax: %s%s%s", path,
-                        (int)parser.problem_mark.line + 1,
+            sl_diag_add(diag, "%s:%d: YAML syntax: %s%s%s", path, (int)parser.problem_mark.line + 1,
                         parser.problem != NULL ? parser.problem : "error",
                         parser.context != NULL ? " " : "",
                         parser.context != NULL ? parser.context : "");

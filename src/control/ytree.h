@@ -13,9 +13,9 @@ enum sl_ynode_type { SL_Y_SCALAR = 0, SL_Y_SEQ, SL_Y_MAP };
 
 struct sl_ynode {
     enum sl_ynode_type type;
-    int line;        /* 1-based */
-    bool plain;      /* scalar written without quotes (so "null" and "~" mean null) */
-    char *str;       /* scalar text, NUL-terminated */
+    int line;   /* 1-based */
+    bool plain; /* scalar written without quotes (so "null" and "~" mean null) */
+    char *str;  /* scalar text, NUL-terminated */
     size_t len;
     /* SEQ: items[0..n). MAP: keys (scalars) at even, values at odd indexes,
      * n = 2 x entries. */

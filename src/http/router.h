@@ -23,10 +23,10 @@
 #include "sluice.h"
 
 enum sl_hash_key {
-    SL_HASH_NONE = 0,   /* strategy ignores keys */
+    SL_HASH_NONE = 0, /* strategy ignores keys */
     SL_HASH_SOURCE_IP,
-    SL_HASH_HEADER,     /* hash_key_name: header name */
-    SL_HASH_COOKIE,     /* hash_key_name: cookie name */
+    SL_HASH_HEADER, /* hash_key_name: header name */
+    SL_HASH_COOKIE, /* hash_key_name: cookie name */
     SL_HASH_PATH,
 };
 
@@ -43,22 +43,22 @@ struct sl_service_rt {
 };
 
 struct sl_route {
-    char *id;                         /* route000, ... */
-    char *group;                      /* lb group or view to select from */
-    const struct sl_service_rt *svc;  /* points into the same table */
+    char *id;                        /* route000, ... */
+    char *group;                     /* lb group or view to select from */
+    const struct sl_service_rt *svc; /* points into the same table */
     uint32_t weight;
-    uint64_t cum_weight;              /* weights of routes[0..i] summed (pick_route) */
-    char *selector;                   /* label selector as configured, "" when none */
+    uint64_t cum_weight; /* weights of routes[0..i] summed (pick_route) */
+    char *selector;      /* label selector as configured, "" when none */
 };
 
 enum sl_host_match { SL_HOST_ANY = 0, SL_HOST_EXACT, SL_HOST_WILDCARD };
 
 struct sl_endpoint {
-    char *pattern;        /* as configured */
+    char *pattern; /* as configured */
     enum sl_host_match host_match;
-    char *host;           /* EXACT: lower-case host; WILDCARD: suffix incl. the dot ("." + "example.com") */
+    char *host; /* EXACT: lower-case host; WILDCARD: suffix incl. the dot ("." + "example.com") */
     size_t host_len;
-    char *path;           /* prefix, "/" when none */
+    char *path; /* prefix, "/" when none */
     size_t path_len;
     struct sl_route *routes;
     size_t nroutes;
@@ -69,19 +69,19 @@ enum sl_listen_mode { SL_MODE_HTTP = 0, SL_MODE_TCP };
 
 struct sl_listener_rt {
     char *name;
-    char *bind;           /* as configured, "127.0.0.1:8080" or "[::1]:8080" */
+    char *bind; /* as configured, "127.0.0.1:8080" or "[::1]:8080" */
     enum sl_listen_mode mode;
     const struct sl_service_rt *svc; /* TCP mode: the service; HTTP: NULL */
-    char *group;          /* TCP mode: lb group to select from */
-    uint32_t header_timeout_ms; /* client must send a full head within; default 10000 */
-    uint32_t idle_timeout_ms;   /* keep-alive client idle; default 60000 */
-    uint32_t max_head;          /* bytes; default 16384 */
+    char *group;                     /* TCP mode: lb group to select from */
+    uint32_t header_timeout_ms;      /* client must send a full head within; default 10000 */
+    uint32_t idle_timeout_ms;        /* keep-alive client idle; default 60000 */
+    uint32_t max_head;               /* bytes; default 16384 */
 };
 
 struct sl_router {
     _Atomic uint32_t refs;
     uint64_t generation;
-    sluice_lb_t *lb;      /* borrowed: control owns it and outlives every table */
+    sluice_lb_t *lb;               /* borrowed: control owns it and outlives every table */
     struct sl_endpoint *endpoints; /* sorted most specific first */
     size_t nendpoints;
     struct sl_service_rt *services;

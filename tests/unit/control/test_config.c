@@ -32,19 +32,19 @@ static const char *write_tmp(const char *text)
 }
 
 static const char FULL[] =
-    "workers: 2\n"                                        /* 1 */
-    "drain_timeout: 3s\n"                                 /* 2 */
-    "admin:\n"                                            /* 3 */
-    "  bind: 127.0.0.1:9090\n"                            /* 4 */
-    "  dynamic_backends: false\n"                         /* 5 */
-    "  token_file: admin.token\n"                         /* 6 */
-    "state: sluice.db\n"                                  /* 7 */
-    "agents: {lease: 5s, expire: 2m}\n"                   /* 8 */
-    "listeners:\n"                                        /* 9 */
+    "workers: 2\n"                      /* 1 */
+    "drain_timeout: 3s\n"               /* 2 */
+    "admin:\n"                          /* 3 */
+    "  bind: 127.0.0.1:9090\n"          /* 4 */
+    "  dynamic_backends: false\n"       /* 5 */
+    "  token_file: admin.token\n"       /* 6 */
+    "state: sluice.db\n"                /* 7 */
+    "agents: {lease: 5s, expire: 2m}\n" /* 8 */
+    "listeners:\n"                      /* 9 */
     "  - {name: web, bind: \":8080\", timeouts: {header: 2s, idle: 30s}, max_header_size: 32k}\n"
     "  - {name: pg, bind: \"[::1]:5433\", mode: tcp, service: api}\n"
-    "services:\n"                                         /* 12 */
-    "  api:\n"                                            /* 13 */
+    "services:\n" /* 12 */
+    "  api:\n"    /* 13 */
     "    strategy: maglev\n"
     "    health:\n"
     "      check: tcp\n"
@@ -58,7 +58,7 @@ static const char FULL[] =
     "      - {name: api-2, target: \"[::1]:3002\", weight: 5}\n"
     "  hello:\n"
     "    strategy: least_request\n"
-    "    hash_key: header:X-User\n"                       /* 27: warning, not maglev */
+    "    hash_key: header:X-User\n" /* 27: warning, not maglev */
     "    provider:\n"
     "      type: process\n"
     "      command: [\"./hello\", \"--port\", \"{port}\"]\n"
@@ -206,7 +206,8 @@ static const struct {
     {"services: {}\n", 1, "at least one listener is needed"},
     {HEAD SVC "      - {name: a2, target: \"127.0.0.1:99999\"}\n", 7,
      "invalid target '127.0.0.1:99999'"},
-    {HEAD SVC "      - {name: a1, target: \"127.0.0.1:10\"}\n", 7, "backend name 'a1' already used"},
+    {HEAD SVC "      - {name: a1, target: \"127.0.0.1:10\"}\n", 7,
+     "backend name 'a1' already used"},
     {HEAD SVC "      - {name: a2, target: \"127.0.0.1:9\"}\n", 7,
      "target 127.0.0.1:9 already used on line 6"},
     {HEAD SVC "  other:\n    backends:\n      - {name: a1, target: \"127.0.0.1:7\"}\n", 9,
@@ -218,8 +219,7 @@ static const struct {
     {HEAD SVC "    retries: 11\n", 7, "retries: 11 is out of range (0..10)"},
     {HEAD SVC "    health: {check: icmp}\n", 7, "'icmp' is not none, tcp or http"},
     {HEAD SVC "    health: {expect: 600}\n", 7, "invalid status range '600'"},
-    {HEAD SVC "    health:\n      score: {low: 2, initial: 1}\n", 8,
-     "need low <= initial <= high"},
+    {HEAD SVC "    health:\n      score: {low: 2, initial: 1}\n", 8, "need low <= initial <= high"},
     {HEAD SVC "    health:\n      score: {fail: 1}\n", 8, "fail must be negative"},
     {HEAD SVC "    health:\n      score: {success: 0}\n", 8, "success must be positive"},
     {HEAD SVC "    hash_key: body\n", 7, "invalid hash key 'body'"},
@@ -228,7 +228,7 @@ static const struct {
     {HEAD SVC "    provider: {type: process, command: [x], min_instances: 3, max_instances: 2}\n",
      7, "min_instances (3) is above max_instances (2)"},
     {HEAD SVC "endpoints:\n  - pattern: /\n    routes:\n      - {service: app}\n"
-     "      - {service: nope}\n",
+              "      - {service: nope}\n",
      11, "route route001: unknown service 'nope'"},
     {HEAD SVC "endpoints:\n  - pattern: /\n    routes:\n      - {selector: \"version=v1\"}\n", 10,
      "service is required"},
@@ -242,7 +242,7 @@ static const struct {
     {HEAD SVC "endpoints:\n  - pattern: \"/a b\"\n    routes: [{service: app}]\n", 8,
      "may not hold spaces"},
     {HEAD SVC "endpoints:\n  - pattern: /api\n    routes: [{service: app}]\n"
-     "  - pattern: /api/\n    routes: [{service: app}]\n",
+              "  - pattern: /api/\n    routes: [{service: app}]\n",
      10, "same pattern as line 8"},
     {HEAD SVC "endpoints:\n  - pattern: /\n    routes: [{service: app, id: x}, "
               "{service: app, id: x}]\n",
@@ -288,18 +288,20 @@ static void each_error_has_its_line(void **state)
 
 static void check_collects_every_error(void **state)
 {
-    static const char yaml[] = "workers: lots\n"                             /* 1 */
-                               "listeners:\n"                                /* 2 */
-                               "  - {name: web, bind: \"nowhere\"}\n"        /* 3 */
-                               "services:\n"                                 /* 4 */
-                               "  app:\n"                                    /* 5 */
-                               "    strategy: best\n"                        /* 6 */
-                               "    backends:\n"                             /* 7 */
-                               "      - {name: a, target: \"h:0\"}\n"        /* 8 */
-                               "endpoints:\n"                                /* 9 */
-                               "  - pattern: /\n"                            /* 10 */
+    static const char yaml[] = "workers: lots\n"                              /* 1 */
+                               "listeners:\n"                                 /* 2 */
+                               "  - {name: web, bind: \"nowhere\"}\n"         /* 3 */
+                               "services:\n"                                  /* 4 */
+                               "  app:\n"                                     /* 5 */
+                               "    strategy: best\n"                         /* 6 */
+                               "    backends:\n"                              /* 7 */
+                               "      - {name: a, target: \"h:0\"}\n"         /* 8 */
+                               "endpoints:\n"                                 /* 9 */
+                               "  - pattern: /\n"                             /* 10 */
                                "    routes: [{service: ghost, weigth: 2}]\n"; /* 11 */
-    static const char *const want[] = {":1: workers", ":3: listeners[0].bind", ":6: service app",
+    static const char *const want[] = {":1: workers",
+                                       ":3: listeners[0].bind",
+                                       ":6: service app",
                                        ":8: service app: backends[0]: invalid target 'h:0'",
                                        ":11: endpoint /: routes[0]: unknown key 'weigth'",
                                        ":11: endpoint /: route route000: unknown service"};
@@ -360,14 +362,18 @@ static void durations_and_sizes(void **state)
         const char *s;
         int rc;
         uint32_t v;
-    } dur[] = {{"2s", 0, 2000},   {"500ms", 0, 500},   {"1m", 0, 60000}, {"1h", 0, 3600000},
-               {"250", 0, 250},   {"0", 0, 0},         {"2", 0, 2},      {"s", -1, 0},
-               {"", -1, 0},       {"2 s", -1, 0},      {"-1s", -1, 0},   {"1.5s", -1, 0},
-               {"2d", -1, 0},     {"4294967295", 0, 4294967295u},    {"4294967296", -1, 0},
-               {"1193h", 0, 4294800000u}, {"1194h", -1, 0}, {"99999999h", -1, 0}},
-      size[] = {{"16k", 0, 16384}, {"16K", 0, 16384}, {"16kb", 0, 16384}, {"1m", 0, 1048576},
-                {"1M", 0, 1048576}, {"1000", 0, 1000}, {"1b", -1, 0},    {"k", -1, 0},
-                {"16g", -1, 0},    {"4096m", -1, 0}};
+    } dur[] = {{"2s", 0, 2000},       {"500ms", 0, 500},
+               {"1m", 0, 60000},      {"1h", 0, 3600000},
+               {"250", 0, 250},       {"0", 0, 0},
+               {"2", 0, 2},           {"s", -1, 0},
+               {"", -1, 0},           {"2 s", -1, 0},
+               {"-1s", -1, 0},        {"1.5s", -1, 0},
+               {"2d", -1, 0},         {"4294967295", 0, 4294967295u},
+               {"4294967296", -1, 0}, {"1193h", 0, 4294800000u},
+               {"1194h", -1, 0},      {"99999999h", -1, 0}},
+      size[] = {{"16k", 0, 16384},  {"16K", 0, 16384}, {"16kb", 0, 16384}, {"1m", 0, 1048576},
+                {"1M", 0, 1048576}, {"1000", 0, 1000}, {"1b", -1, 0},      {"k", -1, 0},
+                {"16g", -1, 0},     {"4096m", -1, 0}};
     (void)state;
 
     for (size_t i = 0; i < sizeof(dur) / sizeof(dur[0]); i++) {
@@ -389,10 +395,10 @@ static void durations_and_sizes(void **state)
 static void binds_targets_patterns(void **state)
 {
     char out[80];
-    static const char *const good_targets[] = {"127.0.0.1", "h", "h:80", "a.b-c.d:65535",
+    static const char *const good_targets[] = {"127.0.0.1", "h",          "h:80", "a.b-c.d:65535",
                                                "[::1]",     "[::1]:8080", "::1"};
-    static const char *const bad_targets[] = {"", ":80", "h:0", "h:65536", "[::1", "[::1]x",
-                                              "h:80 "};
+    static const char *const bad_targets[] = {"",     ":80",    "h:0",  "h:65536",
+                                              "[::1", "[::1]x", "h:80 "};
     (void)state;
 
     assert_int_equal(sl_config_parse_bind(":80", out, sizeof(out)), 0);

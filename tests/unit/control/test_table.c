@@ -103,9 +103,10 @@ static void reload_keeps_backend_score(void **state)
     assert_int_equal(score_of(lb, "app", "a", NULL), -3);
     sl_diag_init(&d);
     /* b goes, c comes, a stays with a new weight. */
-    assert_int_equal(reload_cfg(c, LISTEN "services:\n  app:\n    backends:\n"
-                                          "      - {name: a, target: \"127.0.0.1:9001\", weight: 5}\n"
-                                          "      - {name: c, target: \"127.0.0.1:9003\"}\n" ROUTE,
+    assert_int_equal(reload_cfg(c,
+                                LISTEN "services:\n  app:\n    backends:\n"
+                                       "      - {name: a, target: \"127.0.0.1:9001\", weight: 5}\n"
+                                       "      - {name: c, target: \"127.0.0.1:9003\"}\n" ROUTE,
                                 &d),
                      0);
     assert_int_equal(d.n, 0);
@@ -114,8 +115,9 @@ static void reload_keeps_backend_score(void **state)
     assert_int_equal(score_of(lb, "app", "b", NULL), INT32_MIN);
     assert_int_equal(score_of(lb, "app", "c", NULL), 1);
     /* A changed target is a new backend: fresh score. */
-    assert_int_equal(reload_cfg(c, LISTEN "services:\n  app:\n    backends:\n"
-                                          "      - {name: a, target: \"127.0.0.1:9011\"}\n" ROUTE,
+    assert_int_equal(reload_cfg(c,
+                                LISTEN "services:\n  app:\n    backends:\n"
+                                       "      - {name: a, target: \"127.0.0.1:9011\"}\n" ROUTE,
                                 &d),
                      0);
     assert_int_equal(score_of(lb, "app", "a", NULL), 1);
@@ -156,10 +158,11 @@ static void removed_service_disappears(void **state)
     assert_int_equal(sluice_lb_backend_count(lb, "old"), 1);
     sl_diag_init(&d);
     /* The name "o" moves to app in the same reload. */
-    assert_int_equal(reload_cfg(c, LISTEN "services:\n  app:\n    strategy: random\n"
-                                          "    backends:\n"
-                                          "      - {name: a, target: \"127.0.0.1:9001\"}\n"
-                                          "      - {name: o, target: \"127.0.0.1:9005\"}\n" ROUTE,
+    assert_int_equal(reload_cfg(c,
+                                LISTEN "services:\n  app:\n    strategy: random\n"
+                                       "    backends:\n"
+                                       "      - {name: a, target: \"127.0.0.1:9001\"}\n"
+                                       "      - {name: o, target: \"127.0.0.1:9005\"}\n" ROUTE,
                                 &d),
                      0);
     assert_int_equal(sluice_lb_snapshot(lb, "old", &snap), SLUICE_ERR_UNKNOWN_SERVICE);
@@ -187,15 +190,15 @@ static unsigned picks(sluice_lb_t *lb, const char *g)
     return mask;
 }
 
-#define VIEWS_CFG(blabel)                                                                          \
-    LISTEN "services:\n  app:\n    backends:\n"                                                    \
-           "      - {name: a, target: \"127.0.0.1:9001\", labels: {version: v1}}\n"               \
-           "      - {name: b, target: \"127.0.0.1:9002\", labels: {version: " blabel "}}\n"       \
-           "endpoints:\n  - pattern: /\n    routes:\n"                                             \
-           "      - {service: app, selector: \"version=v1\", weight: 3}\n"                        \
-           "      - {service: app, selector: \"version=v2\", weight: 1}\n"                        \
-           "  - pattern: \"*.example.com\"\n    routes: [{service: app}]\n"                       \
-           "  - pattern: example.com/api\n    routes: [{service: app}]\n"                         \
+#define VIEWS_CFG(blabel)                                                                   \
+    LISTEN "services:\n  app:\n    backends:\n"                                             \
+           "      - {name: a, target: \"127.0.0.1:9001\", labels: {version: v1}}\n"         \
+           "      - {name: b, target: \"127.0.0.1:9002\", labels: {version: " blabel "}}\n" \
+           "endpoints:\n  - pattern: /\n    routes:\n"                                      \
+           "      - {service: app, selector: \"version=v1\", weight: 3}\n"                  \
+           "      - {service: app, selector: \"version=v2\", weight: 1}\n"                  \
+           "  - pattern: \"*.example.com\"\n    routes: [{service: app}]\n"                 \
+           "  - pattern: example.com/api\n    routes: [{service: app}]\n"                   \
            "  - pattern: /api\n    routes: [{service: app}]\n"
 
 static void views_follow_labels(void **state)
@@ -231,8 +234,9 @@ static void views_follow_labels(void **state)
     /* b was re-created for its new labels: usable again. */
     assert_int_equal(picks(lb, "app\x1fversion=v2"), 2u);
     /* Views no route uses are pruned. */
-    assert_int_equal(reload_cfg(c, LISTEN "services:\n  app:\n    backends:\n"
-                                          "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
+    assert_int_equal(reload_cfg(c,
+                                LISTEN "services:\n  app:\n    backends:\n"
+                                       "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
                                 &d),
                      0);
     assert_null(sluice_lb_select(lb, "app\x1fversion=v1", NULL, 0));
@@ -270,8 +274,9 @@ static void publish_sync_quiesce(void **state)
     struct sl_router *first = mine[1];
 
     /* Both workers sync when woken: the old table goes at once. */
-    assert_int_equal(reload_cfg(c, LISTEN "drain_timeout: 1s\nservices:\n  app:\n    backends:\n"
-                                          "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
+    assert_int_equal(reload_cfg(c,
+                                LISTEN "drain_timeout: 1s\nservices:\n  app:\n    backends:\n"
+                                       "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
                                 &d),
                      0);
     assert_int_equal(sl_control_drain_timeout_ms(c), 1000);
@@ -285,8 +290,9 @@ static void publish_sync_quiesce(void **state)
     nsync = 1;
     struct sl_router *second = mine[1];
 
-    assert_int_equal(reload_cfg(c, LISTEN "services:\n  app:\n    backends:\n"
-                                          "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
+    assert_int_equal(reload_cfg(c,
+                                LISTEN "services:\n  app:\n    backends:\n"
+                                       "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
                                 &d),
                      0);
     assert_int_equal(sl_control_pending(c), 1);
@@ -296,9 +302,10 @@ static void publish_sync_quiesce(void **state)
     nsync = 2;
     /* A listener change is a warning and the rest applies; the parked
      * table goes at this reload. */
-    assert_int_equal(reload_cfg(c, "listeners:\n  - {name: web, bind: \"127.0.0.1:18998\"}\n"
-                                   "services:\n  app:\n    backends:\n"
-                                   "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
+    assert_int_equal(reload_cfg(c,
+                                "listeners:\n  - {name: web, bind: \"127.0.0.1:18998\"}\n"
+                                "services:\n  app:\n    backends:\n"
+                                "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
                                 &d),
                      0);
     assert_int_equal(sl_control_pending(c), 0);

@@ -1,9 +1,11 @@
 /* Router: endpoint precedence, host and path rules, route weights and the
  * publication slot, on tables built by hand (no lb needed). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -13,16 +15,36 @@
 /* Order as control sorts them: exact, wildcard (longer suffix first), any;
  * then longer path first. */
 static struct sl_endpoint eps[] = {
-    {.pattern = "api.example.com/v1", .host_match = SL_HOST_EXACT, .host = "api.example.com",
-     .host_len = 15, .path = "/v1", .path_len = 3},
-    {.pattern = "api.example.com", .host_match = SL_HOST_EXACT, .host = "api.example.com",
-     .host_len = 15, .path = "/", .path_len = 1},
-    {.pattern = "[::1]", .host_match = SL_HOST_EXACT, .host = "[::1]", .host_len = 5,
-     .path = "/", .path_len = 1},
-    {.pattern = "*.a.example.com", .host_match = SL_HOST_WILDCARD, .host = ".a.example.com",
-     .host_len = 14, .path = "/", .path_len = 1},
-    {.pattern = "*.example.com", .host_match = SL_HOST_WILDCARD, .host = ".example.com",
-     .host_len = 12, .path = "/", .path_len = 1},
+    {.pattern = "api.example.com/v1",
+     .host_match = SL_HOST_EXACT,
+     .host = "api.example.com",
+     .host_len = 15,
+     .path = "/v1",
+     .path_len = 3},
+    {.pattern = "api.example.com",
+     .host_match = SL_HOST_EXACT,
+     .host = "api.example.com",
+     .host_len = 15,
+     .path = "/",
+     .path_len = 1},
+    {.pattern = "[::1]",
+     .host_match = SL_HOST_EXACT,
+     .host = "[::1]",
+     .host_len = 5,
+     .path = "/",
+     .path_len = 1},
+    {.pattern = "*.a.example.com",
+     .host_match = SL_HOST_WILDCARD,
+     .host = ".a.example.com",
+     .host_len = 14,
+     .path = "/",
+     .path_len = 1},
+    {.pattern = "*.example.com",
+     .host_match = SL_HOST_WILDCARD,
+     .host = ".example.com",
+     .host_len = 12,
+     .path = "/",
+     .path_len = 1},
     {.pattern = "/api/deep", .host_match = SL_HOST_ANY, .path = "/api/deep", .path_len = 9},
     {.pattern = "/api", .host_match = SL_HOST_ANY, .path = "/api", .path_len = 4},
     {.pattern = "/", .host_match = SL_HOST_ANY, .path = "/", .path_len = 1},
@@ -35,8 +57,8 @@ static const struct sl_router table = {
 
 static const char *match(const char *host, const char *path)
 {
-    const struct sl_endpoint *e = sl_router_match(&table, host, host ? strlen(host) : 0, path,
-                                                  strlen(path));
+    const struct sl_endpoint *e =
+        sl_router_match(&table, host, host ? strlen(host) : 0, path, strlen(path));
 
     return e != NULL ? e->pattern : "(none)";
 }
@@ -49,23 +71,23 @@ static void match_precedence_table(void **state)
         {"api.example.com", "/v1/users", "api.example.com/v1"},
         {"api.example.com", "/v1", "api.example.com/v1"},
         {"api.example.com", "/v2", "api.example.com"},
-        {"API.Example.COM", "/v1", "api.example.com/v1"},  /* case */
+        {"API.Example.COM", "/v1", "api.example.com/v1"},      /* case */
         {"api.example.com:8080", "/v1", "api.example.com/v1"}, /* port */
-        {"api.example.com.", "/x", "api.example.com"},     /* trailing dot */
+        {"api.example.com.", "/x", "api.example.com"},         /* trailing dot */
         {"api.example.com.:80", "/x", "api.example.com"},
-        {"[::1]:8080", "/", "[::1]"},                      /* v6 literal with port */
+        {"[::1]:8080", "/", "[::1]"}, /* v6 literal with port */
         {"[::1]", "/x", "[::1]"},
-        {"b.a.example.com", "/", "*.a.example.com"},       /* longer wildcard first */
-        {"www.example.com", "/api", "*.example.com"},      /* wildcard over any */
-        {"a.b.example.com", "/", "*.example.com"},         /* several labels */
-        {"example.com", "/api", "/api"},                   /* wildcard needs a label */
+        {"b.a.example.com", "/", "*.a.example.com"},  /* longer wildcard first */
+        {"www.example.com", "/api", "*.example.com"}, /* wildcard over any */
+        {"a.b.example.com", "/", "*.example.com"},    /* several labels */
+        {"example.com", "/api", "/api"},              /* wildcard needs a label */
         {".example.com", "/", "/"},
         {"other.org", "/api/deep/x", "/api/deep"},
         {"other.org", "/api/", "/api"},
         {"other.org", "/api?q=1", "/api"},
-        {"other.org", "/apix", "/"},                       /* segment boundary */
+        {"other.org", "/apix", "/"}, /* segment boundary */
         {"other.org", "/api/deepx", "/api"},
-        {NULL, "/api/x", "/api"},                          /* no Host */
+        {NULL, "/api/x", "/api"}, /* no Host */
         {"", "/", "/"},
     };
     (void)state;
@@ -165,9 +187,9 @@ static void slot_publish_sync_quiesce(void **state)
     assert_false(sl_router_slot_quiesce(&slot, 2, 1));
     sl_router_sync(&slot, 1, &w1, &g1);
     assert_true(sl_router_slot_quiesce(&slot, 2, 0));
-    sl_router_release(old);     /* control's (the slot's) reference */
+    sl_router_release(old); /* control's (the slot's) reference */
     assert_int_equal(destroyed, 0);
-    sl_router_release(&a);      /* the request ends */
+    sl_router_release(&a); /* the request ends */
     assert_int_equal(destroyed, 1);
 
     sl_router_release(w0);
@@ -175,6 +197,79 @@ static void slot_publish_sync_quiesce(void **state)
     assert_int_equal(destroyed, 1);
     sl_router_release(sl_router_slot_publish(&slot, NULL));
     assert_int_equal(destroyed, 2);
+}
+
+/* Real threads: two workers sync and run "requests" on their table while
+ * control publishes 200 tables, each released after quiesce. Every table
+ * is destroyed exactly once and none while in use (ASan/TSan watch). */
+struct race {
+    struct sl_router_slot *slot;
+    size_t idx;
+    _Atomic bool *stop;
+};
+
+static _Atomic int race_destroyed, race_bad;
+
+static void race_destroy(struct sl_router *r)
+{
+    atomic_fetch_add(&race_destroyed, 1);
+    free(r);
+}
+
+static void *race_worker(void *arg)
+{
+    struct race *w = arg;
+    struct sl_router *mine = NULL;
+    uint64_t gen = 0;
+
+    for (unsigned long turns = 0; turns < 50000000UL; turns++) {
+        sl_router_sync(w->slot, w->idx, &mine, &gen);
+        if (mine != NULL) {
+            sl_router_acquire(mine);   /* a request */
+            if (mine->nendpoints != 7) /* no cmocka asserts off the main thread */
+                atomic_fetch_add(&race_bad, 1);
+            sl_router_release(mine);
+        }
+        if (atomic_load(w->stop))
+            break;
+    }
+    sl_router_release(mine);
+    return NULL;
+}
+
+static void slot_concurrent_publish(void **state)
+{
+    static struct sl_router_slot slot;
+    _Atomic bool stop = false;
+    struct race ws[2] = {{&slot, 0, &stop}, {&slot, 1, &stop}};
+    pthread_t th[2];
+    (void)state;
+
+    atomic_store(&race_destroyed, 0);
+    sl_router_slot_init(&slot, 2);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, race_worker, &ws[i]), 0);
+    for (int i = 0; i < 200; i++) {
+        struct sl_router *r = calloc(1, sizeof(*r));
+
+        assert_non_null(r);
+        atomic_init(&r->refs, 1);
+        r->nendpoints = 7;
+        r->destroy = race_destroy;
+        struct sl_router *old = sl_router_slot_publish(&slot, r);
+
+        if (old != NULL) {
+            /* Generous: the workers spin, so this returns at once. */
+            assert_true(sl_router_slot_quiesce(&slot, r->generation, 60000));
+            sl_router_release(old);
+        }
+    }
+    atomic_store(&stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    sl_router_release(sl_router_slot_publish(&slot, NULL));
+    assert_int_equal(atomic_load(&race_destroyed), 200);
+    assert_int_equal(atomic_load(&race_bad), 0);
 }
 
 int main(void)
@@ -185,6 +280,7 @@ int main(void)
         cmocka_unit_test(pick_route_exact_proportions),
         cmocka_unit_test(pick_single_route),
         cmocka_unit_test(slot_publish_sync_quiesce),
+        cmocka_unit_test(slot_concurrent_publish),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
