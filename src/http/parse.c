@@ -278,7 +278,8 @@ int sl_http_parse_request(const char *buf, size_t len, size_t max_head, struct s
         return SL_HTTP_BAD;
     if (sl_http_parse_fields(p, true, m, &f) != 0)
         return SL_HTTP_BAD;
-    req->expect_continue = f.expect_continue;
+    /* RFC 9110 10.1.1: a 100-continue from an HTTP/1.0 client is ignored. */
+    req->expect_continue = f.expect_continue && m->minor_version == 1;
     if (f.host == NULL) {
         if (m->minor_version == 1)
             return sl_http_fail(m, 400, "missing Host");

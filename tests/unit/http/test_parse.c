@@ -108,6 +108,8 @@ static const struct req_ok req_ok[] = {
      SL_METHOD_POST, "/", "", "a", 1, SL_BODY_CHUNKED, 0, true, 0},
     {"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 0\r\n\r\n",
      SL_METHOD_POST, "/", "", "a", 1, SL_BODY_LENGTH, 0, true, EXP},
+    {"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", SL_METHOD_POST, "/",
+     "", NULL, 0, SL_BODY_LENGTH, 1, false, 0},
     {"GET http://Ex.com:81/a/b?c HTTP/1.1\r\nHost: other\r\n\r\n", SL_METHOD_GET, "/a/b", "?c",
      "Ex.com:81", 1, SL_BODY_NONE, 0, true, 0},
     {"GET HTTPS://ex.com HTTP/1.1\r\nHost: ex.com\r\n\r\n", SL_METHOD_GET, "/", "", "ex.com", 1,
