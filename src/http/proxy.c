@@ -258,6 +258,7 @@ static void log_request(struct sl_hconn *c)
     r.status = c->status;
     r.bytes = c->bytes_out;
     r.backend = c->be_name[0] ? c->be_name : NULL;
+    r.backend_name = c->be_name[0] && c->be_label[0] ? c->be_label : NULL;
     r.duration_us = (sl_loop_now_ns(l) - c->start_ns) / 1000;
     sl_access_log_add(c->ctx->alog, &r);
 }

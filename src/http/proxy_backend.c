@@ -155,6 +155,9 @@ void sl_proxy_start_backend(struct sl_hconn *c)
         return;
     }
     snprintf(c->be_name, sizeof(c->be_name), "%s", sluice_backend_target(c->be));
+    c->be_label[0] = '\0';
+    if (strcmp(sluice_backend_name(c->be), c->be_name) != 0)
+        snprintf(c->be_label, sizeof(c->be_label), "%s", sluice_backend_name(c->be));
     connect_or_reuse(c);
 }
 

@@ -90,6 +90,7 @@ struct sl_hconn {
     bool sent_any;           /* some request byte reached the backend */
     uint64_t sent_ns;        /* request head handed to the kernel */
     char be_name[96];        /* target of the last backend tried, for logs */
+    char be_label[64];       /* its name when that differs from the target */
 
     /* Response. */
     int status;

@@ -240,7 +240,11 @@ void sl_access_log_add(struct sl_access_log *a, const struct sl_access_rec *r)
         pos += (size_t)snprintf(out + pos, cap - pos,
                                 "\",\"status\":%d,\"bytes\":%llu,\"backend\":\"", r->status,
                                 (unsigned long long)r->bytes);
-        json_escape(out, cap - 64, &pos, be, strlen(be));
+        json_escape(out, cap - 256, &pos, be, strlen(be));
+        if (r->backend_name) {
+            pos += (size_t)snprintf(out + pos, cap - pos, "\",\"backend_name\":\"");
+            json_escape(out, cap - 64, &pos, r->backend_name, strlen(r->backend_name));
+        }
         pos += (size_t)snprintf(out + pos, cap - pos, "\",\"duration_ms\":%llu.%03llu}\n",
                                 (unsigned long long)(r->duration_us / 1000),
                                 (unsigned long long)(r->duration_us % 1000));
@@ -250,8 +254,13 @@ void sl_access_log_add(struct sl_access_log *a, const struct sl_access_rec *r)
                    r->method_len ? r->method_len : 1);
         out[pos++] = ' ';
         text_clean(out, cap - 256, &pos, r->path_len ? r->path : "-", r->path_len ? r->path_len : 1);
-        pos += (size_t)snprintf(out + pos, cap - pos, " %d %llu %s %llu.%03llu\n", r->status,
-                                (unsigned long long)r->bytes, be,
+        pos += (size_t)snprintf(out + pos, cap - pos, " %d %llu ", r->status,
+                                (unsigned long long)r->bytes);
+        if (r->backend_name) {
+            text_clean(out, cap - 256, &pos, r->backend_name, strlen(r->backend_name));
+            out[pos++] = '@';
+        }
+        pos += (size_t)snprintf(out + pos, cap - pos, "%s %llu.%03llums\n", be,
                                 (unsigned long long)(r->duration_us / 1000),
                                 (unsigned long long)(r->duration_us % 1000));
     }

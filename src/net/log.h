@@ -48,6 +48,7 @@ struct sl_access_rec {
     int status;
     uint64_t bytes;      /* sent to the client, head included */
     const char *backend; /* target, or NULL for "-" */
+    const char *backend_name; /* its name, or NULL when it is the target */
     uint64_t duration_us;
 };
 
