@@ -19,6 +19,37 @@ int sl_table_group_name(const char *service, const char *selector, char *out, si
     return n >= 0 && (size_t)n < len ? 0 : -1;
 }
 
+/* Copies of every service name (the lb's are borrowed only until an
+ * unregister), NULL-terminated; *<n> gets the count. NULL when out of
+ * memory. */
+static char **service_names(sluice_lb_t *lb, size_t *n)
+{
+    size_t cap = sluice_lb_list_services(lb, NULL, 0);
+    const char **names = calloc(cap + 1, sizeof(*names));
+    char **copy = calloc(cap + 1, sizeof(*copy));
+
+    if (names == NULL || copy == NULL) {
+        free(names);
+        free(copy);
+        return NULL;
+    }
+    /* Control is the only writer, so the count cannot grow meanwhile. */
+    *n = sluice_lb_list_services(lb, names, cap);
+    if (*n > cap)
+        *n = cap;
+    for (size_t i = 0; i < *n; i++)
+        copy[i] = strdup(names[i]);
+    free(names);
+    return copy;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names != NULL && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
 /* Same address, whatever way it was written ("h" and "h:80"). */
 static bool same_target(const char *a, const char *b)
 {
@@ -66,31 +97,26 @@ static bool name_wanted(const struct sl_config *cfg, const char *name)
  * service, it must go now or the name is taken. */
 static int drop_vanished(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_diag *diag)
 {
-    const char *names[256];
-    size_t n = sluice_lb_list_services(lb, names, 256);
-    char **copy = calloc(n + 1, sizeof(*copy));
+    size_t n = 0;
+    char **names = service_names(lb, &n);
     int rc = 0;
 
-    if (copy == NULL)
+    if (names == NULL)
         return SLUICE_ERR_NOMEM;
-    for (size_t i = 0; i < n && i < 256; i++)
-        copy[i] = strdup(names[i]); /* unregister invalidates the borrowed names */
-    for (size_t i = 0; i < n && i < 256 && rc == 0; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         sluice_group_snapshot_t snap;
         bool conflict = false;
 
-        if (copy[i] == NULL || sl_config_service(cfg, copy[i]) != NULL ||
-            sluice_lb_snapshot(lb, copy[i], &snap) != 0)
+        if (names[i] == NULL || sl_config_service(cfg, names[i]) != NULL ||
+            sluice_lb_snapshot(lb, names[i], &snap) != 0)
             continue;
         for (size_t j = 0; j < snap.n && !conflict; j++)
             conflict = name_wanted(cfg, snap.backends[j].name);
         sluice_group_snapshot_free(&snap);
-        if (conflict && (rc = sluice_lb_unregister(lb, copy[i])) != 0)
-            sl_diag_add(diag, "service %s: cannot remove: %s", copy[i], sluice_strerror(rc));
+        if (conflict && (rc = sluice_lb_unregister(lb, names[i])) != 0)
+            sl_diag_add(diag, "service %s: cannot remove: %s", names[i], sluice_strerror(rc));
     }
-    for (size_t i = 0; i < n && i < 256; i++)
-        free(copy[i]);
-    free(copy);
+    free_names(names, n);
     return rc;
 }
 
@@ -351,10 +377,8 @@ static bool cfg_uses_view(const struct sl_config *cfg, const char *view)
 void sl_table_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_table_state *st,
                     struct sl_router *const *keep, size_t nkeep)
 {
-    const char *names[256];
-    size_t n = sluice_lb_list_services(lb, names, 256);
-    char *gone[256];
-    size_t ngone = 0;
+    size_t n = 0;
+    char **names;
 
     for (size_t i = 0; i < st->nviews;) {
         if (cfg_uses_view(cfg, st->views[i]) || table_uses(keep, nkeep, st->views[i])) {
@@ -365,15 +389,13 @@ void sl_table_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_tabl
         free(st->views[i]);
         st->views[i] = st->views[--st->nviews];
     }
-    /* Copy first: unregistering invalidates the borrowed names. */
-    for (size_t i = 0; i < n && i < 256; i++)
-        if (sl_config_service(cfg, names[i]) == NULL && !table_uses(keep, nkeep, names[i]))
-            gone[ngone++] = strdup(names[i]);
-    for (size_t i = 0; i < ngone; i++) {
-        if (gone[i] != NULL)
-            sluice_lb_unregister(lb, gone[i]);
-        free(gone[i]);
-    }
+    if ((names = service_names(lb, &n)) == NULL)
+        return; /* out of memory: pruned at the next publish */
+    for (size_t i = 0; i < n; i++)
+        if (names[i] != NULL && sl_config_service(cfg, names[i]) == NULL &&
+            !table_uses(keep, nkeep, names[i]))
+            sluice_lb_unregister(lb, names[i]);
+    free_names(names, n);
 }
 
 void sl_table_state_fini(sluice_lb_t *lb, struct sl_table_state *st)
