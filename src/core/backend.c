@@ -110,7 +110,7 @@ void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint6
         sl_score_step(b, true);
         /* 0 means "not measured": it must not pull the average down. */
         if (latency_ns > 0)
-            sl_ewma_update(b, latency_ns, sl_now_ns());
+            sl_ewma_update(b, latency_ns, sl_coarse_now_ns());
         break;
     case SLUICE_OUTCOME_FAIL:
     case SLUICE_OUTCOME_TIMEOUT:

@@ -86,15 +86,25 @@ int32_t sl_score_step(struct sluice_backend *b, bool up)
     int32_t low = LOAD(c->low), high = LOAD(c->high);
     int32_t cur = LOAD(b->score), next;
 
+    /* The common release: a healthy backend already at its ceiling. Loads
+     * only, so backends shared by several threads keep their cache line
+     * shared instead of bouncing it on every request. */
+    if (up && cur >= high && LOAD(b->failures) == 0 &&
+        LOAD(b->health) == SLUICE_HEALTH_HEALTHY)
+        return cur;
     do {
         next = clamp((int64_t)cur + delta, low, high);
-    } while (!atomic_compare_exchange_weak_explicit(&b->score, &cur, next, memory_order_relaxed,
+    } while (next != cur &&
+             !atomic_compare_exchange_weak_explicit(&b->score, &cur, next, memory_order_relaxed,
                                                     memory_order_relaxed));
-    if (up)
-        STORE(b->failures, 0);
-    else
+    if (up) {
+        if (LOAD(b->failures) != 0)
+            STORE(b->failures, 0);
+    } else {
         atomic_fetch_add_explicit(&b->failures, 1, memory_order_relaxed);
-    STORE(b->health, next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY);
+    }
+    if (LOAD(b->health) != (next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY))
+        STORE(b->health, next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY);
     return next;
 }
 
@@ -131,24 +141,55 @@ void sl_score_clamp(struct sluice_backend *b)
                                 &b->score, &cur, next, memory_order_relaxed, memory_order_relaxed));
 }
 
+/* 2^-x for x >= 0 without libm: split x into its integer part (a shift)
+ * and a fraction, for which a cubic is within 0.1% of 2^-f. The EWMA only
+ * needs a weight, not a precise one, and exp2() cost more than the rest of
+ * a release together. */
+static double exp2_neg(double x)
+{
+    if (x >= 62.0)
+        return 0.0;
+    unsigned whole = (unsigned)x;
+    double f = x - (double)whole;
+    double frac = 1.0 + f * (-0.6931472 + f * (0.2402265 + f * -0.0545415));
+
+    return frac / (double)(1ull << whole);
+}
+
 void sl_ewma_update(struct sluice_backend *b, uint64_t latency_ns, uint64_t now_ns)
 {
-    uint64_t stamp = atomic_exchange_explicit(&b->ewma_stamp_ns, now_ns, memory_order_relaxed);
+    uint64_t stamp = LOAD(b->ewma_stamp_ns);
     uint64_t cur = LOAD(b->ewma_ns), next;
-    double w = 0.0;
+    double w = 1.0;
 
+    /* Same clock tick as the last sample (the clock is coarse): the decay
+     * is time-based, so only a new peak can change the average. */
+    if (stamp == now_ns && cur != 0 && latency_ns < cur)
+        return;
+    if (stamp != now_ns)
+        stamp = atomic_exchange_explicit(&b->ewma_stamp_ns, now_ns, memory_order_relaxed);
     /* Weight of the old average after <dt>: 2^(-dt / half-life). */
     if (stamp != 0 && now_ns > stamp)
-        w = exp2(-(double)(now_ns - stamp) / (double)SL_EWMA_HALF_LIFE_NS);
-    else if (stamp != 0)
-        w = 1.0;
+        w = exp2_neg((double)(now_ns - stamp) / (double)SL_EWMA_HALF_LIFE_NS);
     do {
         if (cur == 0 || latency_ns >= cur)
             next = latency_ns; /* peak: a slow sample counts at once */
         else
             next = (uint64_t)((double)cur * w + (double)latency_ns * (1.0 - w));
-    } while (!atomic_compare_exchange_weak_explicit(&b->ewma_ns, &cur, next, memory_order_relaxed,
+    } while (next != cur &&
+             !atomic_compare_exchange_weak_explicit(&b->ewma_ns, &cur, next, memory_order_relaxed,
                                                     memory_order_relaxed));
+}
+
+/* The EWMA's clock: CLOCK_MONOTONIC_COARSE is a vDSO read of the last tick
+ * (1-4 ms resolution), a few ns instead of a full clock read per release;
+ * a 10 s half-life does not need more. */
+uint64_t sl_coarse_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t sl_now_ns(void)

@@ -42,5 +42,7 @@ void sl_score_clamp(struct sluice_backend *b);
 void sl_ewma_update(struct sluice_backend *b, uint64_t latency_ns, uint64_t now_ns);
 /* CLOCK_MONOTONIC in ns (vDSO: no syscall, no lock). */
 uint64_t sl_now_ns(void);
+/* Monotonic, coarse (last timer tick): for the latency EWMA. */
+uint64_t sl_coarse_now_ns(void);
 
 #endif /* SL_CORE_SCORE_H */
