@@ -100,7 +100,8 @@ class Cli(SluiceCase):
         for name, (text, line) in BAD.items():
             path = self.write(name.replace(" ", "_") + ".yaml", text)
             _, cout, cerr = run_cli(["check", "-c", path])
-            port = int(re.search(r"127\.0\.0\.1:(\d+)", open(path).read()).group(1))
+            with open(path) as f:
+                port = int(re.search(r"127\.0\.0\.1:(\d+)", f.read()).group(1))
             try:
                 rc, out, err = run_cli(["serve", "-c", path], timeout=10)
             except subprocess.TimeoutExpired:

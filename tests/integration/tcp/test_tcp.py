@@ -23,6 +23,14 @@ def recv_all(s, limit, timeout=10):
     return bytes(out)
 
 
+def half_close(s):
+    try:
+        s.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        raise AssertionError("proxy closed the connection before the client's half-close: %s"
+                             % e) from None
+
+
 class Tcp(SluiceCase):
     def start(self, entries):
         port = free_port()
@@ -50,7 +58,7 @@ class Tcp(SluiceCase):
         data = pattern(300000, 1)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
+            half_close(s)
             got = recv_all(s, len(data) + 1)
         self.assertEqual(len(got), len(data))
         self.assertEqual(got, data)
@@ -64,7 +72,7 @@ class Tcp(SluiceCase):
             with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
                 msg = b"ping %d\n" % i
                 s.sendall(msg)
-                s.shutdown(socket.SHUT_WR)
+                half_close(s)
                 if recv_all(s, 100) == msg:
                     ok += 1
         print("  %d/10 connections echoed" % ok)
