@@ -35,7 +35,7 @@ struct sluice_backend *sl_backend_new(const struct sl_target *t, const char *nam
     b->score_cfg = cfg;
     atomic_init(&b->weight, 1);
     sl_score_init(b);
-    atomic_init(&b->refs, 1);
+    atomic_init(&b->active, SL_BACKEND_REF);
     return b;
 }
 
@@ -88,7 +88,7 @@ void sl_backend_ref(sluice_backend_t *b)
 {
     /* relaxed: the caller already holds a reference (or an epoch read
      * section over a group that does), so the count cannot reach 0 now. */
-    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->active, SL_BACKEND_REF, memory_order_relaxed);
 }
 
 void sl_backend_unref(sluice_backend_t *b)
@@ -96,7 +96,8 @@ void sl_backend_unref(sluice_backend_t *b)
     if (b == NULL)
         return;
     /* acq_rel: every use of <b> by other holders happens before the free. */
-    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&b->active, SL_BACKEND_REF, memory_order_acq_rel) ==
+        SL_BACKEND_REF)
         backend_free(b);
 }
 
@@ -104,7 +105,6 @@ void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint6
 {
     if (b == NULL)
         return;
-    atomic_fetch_sub_explicit(&b->active, 1, memory_order_relaxed);
     switch (outcome) {
     case SLUICE_OUTCOME_OK:
         sl_score_step(b, true);
@@ -120,7 +120,10 @@ void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint6
     default:
         break;
     }
-    sl_backend_unref(b);
+    /* Last: this ends the selection and may free <b> (acq_rel as in
+     * sl_backend_unref()). */
+    if (atomic_fetch_sub_explicit(&b->active, 1, memory_order_acq_rel) == 1)
+        backend_free(b);
 }
 
 const char *sluice_backend_target(const sluice_backend_t *b)

@@ -39,16 +39,19 @@ struct sluice_backend {
 
     /* Hot run-time state; select and release write these. */
     _Alignas(64) _Atomic int32_t score;
-    _Atomic uint32_t active;        /* select +1, release -1 */
+    /* Low 32 bits: selections in flight (select +1, release -1). High 32
+     * bits: holders' references (one per group listing it, one per
+     * sl_backend_ref()). One word, so a select+release costs one atomic add
+     * and one subtract, not four; the backend is freed when it reaches 0. */
+    _Atomic uint64_t active;
     _Atomic uint32_t failures;      /* consecutive downs since the last up or mark */
     _Atomic uint32_t health;        /* sluice_health_t */
     _Atomic uint64_t requests;      /* selections */
     _Atomic uint64_t ewma_ns;       /* latency EWMA (peak-sensitive) */
     _Atomic uint64_t ewma_stamp_ns; /* monotonic time of the last EWMA update */
-    /* One per group listing it plus one per selection in flight; the last
-     * sl_backend_unref() frees. */
-    _Atomic uint32_t refs;
 };
+
+#define SL_BACKEND_REF (UINT64_C(1) << 32) /* one holder reference in ->active */
 
 /* Score configuration shared by all backends of an lb. Written only by
  * sluice_lb_set_score() with plain atomic stores; readers may see a mix of
@@ -70,7 +73,7 @@ static inline bool sl_backend_usable(const struct sluice_backend *b)
 
 static inline uint32_t sl_backend_active(const struct sluice_backend *b)
 {
-    return atomic_load_explicit(&b->active, memory_order_relaxed);
+    return (uint32_t)atomic_load_explicit(&b->active, memory_order_relaxed);
 }
 
 #endif /* SL_CORE_BACKEND_H */

@@ -63,7 +63,6 @@ void sl_score_init(struct sluice_backend *b)
     atomic_init(&b->score, LOAD(b->score_cfg->initial));
     atomic_init(&b->failures, 0);
     atomic_init(&b->health, SLUICE_HEALTH_UNKNOWN);
-    atomic_init(&b->active, 0);
     atomic_init(&b->requests, 0);
     atomic_init(&b->ewma_ns, 0);
     atomic_init(&b->ewma_stamp_ns, 0);

@@ -31,7 +31,6 @@ sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const vo
     if (b != NULL) {
         /* While we are in the read section the group's reference keeps
          * <b> alive; ours keeps it alive after (even if removed). */
-        sl_backend_ref(b);
         atomic_fetch_add_explicit(&b->active, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&b->requests, 1, memory_order_relaxed);
     }

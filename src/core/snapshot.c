@@ -11,7 +11,7 @@ static void fill(sluice_backend_snapshot_t *s, const struct sluice_backend *b)
     s->health = (sluice_health_t)atomic_load_explicit(&b->health, memory_order_relaxed);
     s->score = atomic_load_explicit(&b->score, memory_order_relaxed);
     s->failures = atomic_load_explicit(&b->failures, memory_order_relaxed);
-    s->active = atomic_load_explicit(&b->active, memory_order_relaxed);
+    s->active = sl_backend_active(b);
     s->weight = atomic_load_explicit(&b->weight, memory_order_relaxed);
     s->requests = atomic_load_explicit(&b->requests, memory_order_relaxed);
     s->ewma_ns = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);

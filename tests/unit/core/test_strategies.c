@@ -33,7 +33,6 @@ static struct sluice_backend *backend_new(size_t i, uint32_t weight)
     b->name = b->target;
     atomic_store(&b->weight, weight);
     atomic_store(&b->score, 1);
-    atomic_store(&b->refs, 1);
     return b;
 }
 
