@@ -135,7 +135,7 @@ void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, 
             return;
         }
     }
-    memset(c, 0, offsetof(struct sl_hconn, client_ip));
+    memset(c, 0, sizeof(*c));
     c->ctx = ctx;
     c->cw.cb = on_client;
     c->cw.data = c;
