@@ -933,10 +933,24 @@ class SluiceCase(unittest.TestCase):
     def sluice(self, cfg, start=True, **kw):
         d = Sluice(self.tmp, cfg, name="sluice%d" % len(self._daemons), **kw)
         self._daemons.append(d)
-        self.addCleanup(d.stop)
+        self.addCleanup(self._stop_checked, d)
         if start:
             d.start()
         return d
+
+    def _stop_checked(self, d):
+        """Stops <d>; a daemon that was running must exit 0 on SIGTERM, and
+        no sanitizer may have reported anything."""
+        was_running = d.alive()
+        rc = d.stop()
+        err = d.stderr()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "WARNING: ThreadSanitizer"):
+            if marker in err:
+                raise AssertionError("sanitizer report in %s's stderr:\n%s"
+                                     % (d.name, err[max(0, err.index(marker) - 200):][:6000]))
+        if was_running and rc != 0:
+            raise AssertionError("%s exited %s on SIGTERM (want 0)" % (d.name, rc))
 
     def simple(self, backends, port=None, svc_extra=None, listener_extra=None, pattern_="/"):
         """One HTTP listener, one service `app` over <backends>, endpoint <pattern_>."""
