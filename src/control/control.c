@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "control/config.h"
+#include "control/recover.h"
 #include "control/table.h"
 
 /* How long a reload waits for every worker to adopt the new table before
@@ -30,8 +31,10 @@ struct sl_control {
     uint32_t quiesce_ms;
     void (*notify)(void *arg);
     void *notify_arg;
+    uint64_t last_recover_ms;
     struct sl_router_slot slot;
 };
+
 
 /* Releases the parked tables that every worker has now moved past. */
 static void retry_pending(struct sl_control *c)
@@ -275,4 +278,10 @@ void sl_control_close(struct sl_control *c)
 {
     if (c != NULL)
         control_free(c);
+}
+
+void sl_control_tick(struct sl_control *c, uint64_t now_ms)
+{
+    retry_pending(c);
+    sl_recover_tick(c->lb, c->cfg, c->st.checker_running, now_ms, &c->last_recover_ms);
 }

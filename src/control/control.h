@@ -80,6 +80,15 @@ uint32_t sl_control_drain_timeout_ms(const struct sl_control *c);
  * the next reload or close. For the admin API and store of later issues. */
 const struct sl_config *sl_control_config(const struct sl_control *c);
 
+/* Passive recovery step (see recover.c): the daemon calls it about once a
+ * second from the control thread with a monotonic <now_ms>. When no active
+ * health checker runs, every SL_RECOVER_STEP_MS each backend whose score is
+ * below 0 regains one step, so a backend that passive failures took out of
+ * rotation is tried again (after about 6 s from the lowest score). Also
+ * releases parked tables whose grace period has passed. */
+#define SL_RECOVER_STEP_MS 2000
+void sl_control_tick(struct sl_control *c, uint64_t now_ms);
+
 /* Stops the checker, releases the current table and frees everything. The
  * workers must have stopped. NULL is a no-op. */
 void sl_control_close(struct sl_control *c);
