@@ -1,0 +1,121 @@
+/* Internals shared by the TCP proxy's files: tcp_proxy.c (sessions:
+ * accept, select, connect, retries, timers, the end) and tcp_pump.c (the
+ * bytes: pipes, splice, the buffer fallback, epoll interest). Worker
+ * thread only. */
+#ifndef SL_TCP_TCP_INT_H
+#define SL_TCP_TCP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/router.h"
+#include "net/buf.h"
+#include "net/log.h"
+#include "net/loop.h"
+#include "net/sock.h"
+#include "net/timer.h"
+#include "sluice.h"
+#include "tcp/tcp_proxy.h"
+
+#define SL_TCP_MAX_SKIP 8
+/* Bytes asked of one splice() into a pipe: the default pipe size. */
+#define SL_TCP_PIPE_CAP 65536u
+/* Empty pipes kept for reuse, per worker. RLIMIT_NOFILE is 20000 here and
+ * a session costs 2 sockets + 4 pipe fds, so the cache stays small: 64
+ * pipes (128 fds) per worker save the pipe2() of busy moments without
+ * eating the descriptors sessions need. */
+#define SL_TCP_PIPE_CACHE 64
+/* Fallback buffers (no pipe could be made): size, and how many are kept. */
+#define SL_TCP_BUF_SIZE 16384u
+#define SL_TCP_BUF_KEEP 64
+/* Spare session structs kept by sl_tcp_trim(). */
+#define SL_TCP_KEEP_FREE 1024
+
+enum sl_tcp_phase {
+    SL_TCP_CONNECTING = 0, /* waiting for a backend connect to complete */
+    SL_TCP_PROXYING,       /* bytes flow both ways */
+    SL_TCP_DEAD,           /* on the free list */
+};
+
+/* One direction: bytes read from <src> wait in a pipe (or a buffer) until
+ * written to <dst>. */
+struct sl_tcp_dir {
+    int pr, pw;          /* pipe ends; -1 in buffer mode */
+    struct sl_buf *buf;  /* buffer mode: bytes in data[start, end) */
+    uint32_t pending;    /* pipe mode: bytes in the pipe */
+    bool eof;            /* the source sent its FIN (or the read side is done) */
+    bool shut;           /* shutdown(SHUT_WR) sent to the destination */
+    bool full;           /* a splice into a non-empty pipe said EAGAIN: wait for a drain */
+    uint64_t bytes;      /* delivered to the destination */
+};
+
+struct sl_tcp_session {
+    struct sl_tcp_worker *w;
+    struct sl_tcp_session *prev, *next; /* w->live, or w->free (next only) */
+    struct sl_watcher cw, bw;           /* client, backend (fd -1 while not registered) */
+    int cfd, bfd;                       /* the sockets (-1 when none) */
+    struct sl_timer timer;              /* connect deadline, then idle checks */
+    enum sl_tcp_phase phase;
+
+    struct sl_router *table;            /* referenced */
+    const struct sl_service_rt *svc;    /* in table */
+    const char *group;                  /* in table (or the caller's listener) */
+    const char *lname;                  /* listener name, for logs; in table too */
+
+    sluice_backend_t *be;               /* selected, not yet released */
+    const sluice_backend_t *skip[SL_TCP_MAX_SKIP];
+    uint32_t nskip;
+    uint32_t tries;                     /* retries used */
+    sluice_outcome_t last_fail;         /* of the last failed connect */
+
+    uint64_t start_ns;                  /* accepted */
+    uint64_t connect_start_ns;
+    uint64_t connect_ns;                /* connect latency, for the EWMA */
+    uint64_t last_io_ms;                /* last byte moved either way */
+    uint32_t idle_ms;
+
+    struct sl_tcp_dir up;               /* client -> backend */
+    struct sl_tcp_dir down;             /* backend -> client */
+
+    char client_ip[SL_ADDR_STRLEN];
+    uint32_t client_ip_len;
+    char be_name[128];
+};
+
+struct sl_tcp_worker {
+    struct sl_loop *loop;
+    struct sl_access_log *alog;         /* borrowed, may be NULL */
+    struct sl_buf_pool bufs;
+    struct sl_tcp_session *live;        /* every open session */
+    size_t nlive;
+    struct sl_tcp_session *free;
+    size_t nfree;
+    int pipes[SL_TCP_PIPE_CACHE][2];    /* empty pipes ready for reuse */
+    size_t npipes;
+    bool draining;
+    uint64_t fd_log_ms;                 /* next out-of-descriptors log line allowed */
+    struct sl_tcp_stats stats;
+};
+
+/* tcp_pump.c */
+
+/* Gives both directions of <s> a pipe (cache first, then pipe2()), or a
+ * buffer when no pipe can be made. -1 when neither is possible. */
+int sl_tcp_dirs_open(struct sl_tcp_session *s);
+/* Returns pipes that are empty to the cache (others are closed) and
+ * buffers to the pool. */
+void sl_tcp_dirs_close(struct sl_tcp_session *s);
+/* Closes every cached pipe. */
+void sl_tcp_pipes_drain(struct sl_tcp_worker *w);
+#define SL_TCP_UP   1u /* client -> backend */
+#define SL_TCP_DOWN 2u /* backend -> client */
+/* Moves what can be moved in directions <dirs> (the ones an event may have
+ * unblocked), sends half-closes, and sets the epoll interest of both
+ * sockets. Returns 1 when both directions have ended (the session is
+ * done), 0 to keep going, -1 on a socket error. */
+int sl_tcp_pump(struct sl_tcp_session *s, unsigned dirs);
+
+/* tcp_proxy.c: the watcher callback of a proxying session (both sockets). */
+void sl_tcp_on_io(struct sl_loop *l, struct sl_watcher *wt, uint32_t events);
+
+#endif /* SL_TCP_TCP_INT_H */

@@ -1,0 +1,478 @@
+/* TCP sessions: accept, select a backend, connect without blocking,
+ * retries over a skip list, connect and idle timeouts, the end of a
+ * session (release, access log, recycling). The bytes themselves move in
+ * tcp_pump.c. */
+#include "tcp/tcp_proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/view.h"
+#include "tcp/tcp_int.h"
+
+#define DEFAULT_CONNECT_MS 2000u
+#define DEFAULT_IDLE_MS    60000u
+/* Out-of-descriptor errors are logged at most this often per worker. */
+#define FD_LOG_EVERY_MS 1000u
+
+/* Access-log status of a session, after nginx's stream module: 200 once a
+ * backend was reached (however the session ended later), 499 the client
+ * left while we were connecting, 500 a local failure (descriptors,
+ * memory), 502 every backend tried failed, 503 no usable backend, 504 the
+ * last connect attempt timed out. */
+enum {
+    ST_OK = 200,
+    ST_CLIENT_GONE = 499,
+    ST_LOCAL = 500,
+    ST_UNREACHABLE = 502,
+    ST_NO_BACKEND = 503,
+    ST_TIMEOUT = 504,
+};
+
+static void start_backend(struct sl_tcp_session *s);
+static void on_timer(struct sl_timer *t, void *arg);
+
+struct sl_tcp_worker *sl_tcp_worker_new(struct sl_loop *loop, struct sl_access_log *alog)
+{
+    struct sl_tcp_worker *w = calloc(1, sizeof(*w));
+
+    if (!w)
+        return NULL;
+    w->loop = loop;
+    w->alog = alog;
+    sl_buf_pool_init(&w->bufs, SL_TCP_BUF_SIZE, SL_TCP_BUF_KEEP);
+    return w;
+}
+
+size_t sl_tcp_active(const struct sl_tcp_worker *w)
+{
+    return w->nlive;
+}
+
+void sl_tcp_stats(const struct sl_tcp_worker *w, struct sl_tcp_stats *out)
+{
+    *out = w->stats;
+}
+
+static uint32_t idle_limit(const struct sl_tcp_session *s)
+{
+    if (s->w->draining && s->idle_ms > SL_TCP_DRAIN_IDLE_MS)
+        return SL_TCP_DRAIN_IDLE_MS;
+    return s->idle_ms;
+}
+
+static void log_session(struct sl_tcp_session *s, int status)
+{
+    struct sl_loop *l = s->w->loop;
+    struct sl_access_rec r;
+
+    if (!s->w->alog || !sl_access_log_on())
+        return;
+    r.wall_s = l->wall_s;
+    r.wall_ms = l->wall_ms;
+    r.client_ip = s->client_ip;
+    r.method = "TCP";
+    r.method_len = 3;
+    r.path = s->lname;
+    r.path_len = strlen(s->lname);
+    r.status = status;
+    r.bytes = s->down.bytes;
+    r.backend = s->be_name[0] ? s->be_name : NULL;
+    r.duration_us = (sl_loop_now_ns(l) - s->start_ns) / 1000;
+    sl_access_log_add(s->w->alog, &r);
+}
+
+static void close_backend_fd(struct sl_tcp_session *s)
+{
+    sl_loop_del(s->w->loop, &s->bw);
+    if (s->bfd >= 0)
+        close(s->bfd);
+    s->bfd = -1;
+}
+
+/* The last step of every session: <s> goes back to the free list, so the
+ * caller must not touch it afterwards. A backend still held is released
+ * as OK with the connect latency once connected (in L4 mode reaching the
+ * backend is the health signal; how the stream ends is the client's and
+ * the backend's business), as NEUTRAL while connecting (the client left
+ * or we failed locally). */
+static void session_end(struct sl_tcp_session *s, int status)
+{
+    struct sl_tcp_worker *w = s->w;
+    bool proxying = s->phase == SL_TCP_PROXYING;
+
+    sl_loop_timer_stop(w->loop, &s->timer);
+    sl_loop_del(w->loop, &s->cw);
+    log_session(s, status);
+    if (s->be) {
+        if (proxying)
+            sluice_backend_release(s->be, SLUICE_OUTCOME_OK, s->connect_ns);
+        else
+            sluice_backend_release(s->be, SLUICE_OUTCOME_NEUTRAL, 0);
+        s->be = NULL;
+    }
+    close_backend_fd(s);
+    if (s->cfd >= 0)
+        close(s->cfd);
+    s->cfd = -1;
+    w->stats.bytes_up += s->up.bytes;
+    w->stats.bytes_down += s->down.bytes;
+    sl_tcp_dirs_close(s);
+    sl_router_release(s->table);
+    s->table = NULL;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->live = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    w->nlive--;
+    s->phase = SL_TCP_DEAD;
+    s->prev = NULL;
+    s->next = w->free;
+    w->free = s;
+    w->nfree++;
+}
+
+/* No backend left to try: the client is closed without a byte. */
+static void give_up(struct sl_tcp_session *s)
+{
+    int status = ST_NO_BACKEND;
+
+    s->w->stats.no_backend++;
+    if (s->nskip > 0) {
+        status = s->last_fail == SLUICE_OUTCOME_TIMEOUT ? ST_TIMEOUT : ST_UNREACHABLE;
+        sl_log(SL_LOG_WARN, "listener %s: no backend of %s could be reached (%u tried)",
+               s->lname, s->group, s->nskip);
+    } else {
+        sl_log(SL_LOG_WARN, "listener %s: no usable backend in %s", s->lname, s->group);
+    }
+    session_end(s, status);
+}
+
+/* The current backend failed to connect: count it against the backend and
+ * keep it out of the next selections of this session. Returns true when
+ * another backend may be tried. */
+static bool fail_backend(struct sl_tcp_session *s, sluice_outcome_t outcome, const char *what)
+{
+    sl_loop_timer_stop(s->w->loop, &s->timer);
+    close_backend_fd(s);
+    s->w->stats.connect_failures++;
+    s->last_fail = outcome;
+    sl_log(SL_LOG_WARN, "listener %s: backend %s: %s", s->lname, s->be_name, what);
+    if (s->nskip < SL_TCP_MAX_SKIP)
+        s->skip[s->nskip++] = s->be;
+    sluice_backend_release(s->be, outcome, 0);
+    s->be = NULL;
+    if (s->tries < s->svc->retries && s->nskip < SL_TCP_MAX_SKIP) {
+        s->tries++;
+        return true;
+    }
+    return false;
+}
+
+static void retry_or_give_up(struct sl_tcp_session *s, sluice_outcome_t outcome, const char *what)
+{
+    if (fail_backend(s, outcome, what))
+        start_backend(s);
+    else
+        give_up(s);
+}
+
+static void on_io_error(struct sl_tcp_session *s)
+{
+    session_end(s, ST_OK);
+}
+
+void sl_tcp_on_io(struct sl_loop *l, struct sl_watcher *wt, uint32_t events)
+{
+    struct sl_tcp_session *s = wt->data;
+    const uint32_t in = SL_EV_READ | SL_EV_HUP | SL_EV_RDHUP, out = SL_EV_WRITE | SL_EV_HUP;
+    unsigned dirs = 0;
+    int r;
+
+    (void)l;
+    if (events & SL_EV_ERROR) {
+        on_io_error(s);
+        return;
+    }
+    if (wt == &s->cw)
+        dirs = ((events & in) ? SL_TCP_UP : 0) | ((events & out) ? SL_TCP_DOWN : 0);
+    else
+        dirs = ((events & in) ? SL_TCP_DOWN : 0) | ((events & out) ? SL_TCP_UP : 0);
+    r = sl_tcp_pump(s, dirs);
+    if (r != 0)
+        session_end(s, ST_OK);
+}
+
+static void connected(struct sl_tcp_session *s)
+{
+    struct sl_tcp_worker *w = s->w;
+    int r;
+
+    s->connect_ns = sl_loop_now_ns(w->loop) - s->connect_start_ns;
+    s->phase = SL_TCP_PROXYING;
+    w->stats.connected++;
+    s->last_io_ms = sl_loop_now_ms(w->loop);
+    sl_loop_timer_after(w->loop, &s->timer, idle_limit(s));
+    if (sl_tcp_dirs_open(s) < 0) {
+        sl_log(SL_LOG_ERROR, "listener %s: out of memory for a session's buffers", s->lname);
+        session_end(s, ST_LOCAL);
+        return;
+    }
+    s->cw.cb = sl_tcp_on_io;
+    s->bw.cb = sl_tcp_on_io;
+    /* The client may have sent (even closed) already: start both ways. */
+    r = sl_tcp_pump(s, SL_TCP_UP | SL_TCP_DOWN);
+    if (r != 0)
+        session_end(s, ST_OK);
+}
+
+static void on_connect(struct sl_loop *l, struct sl_watcher *wt, uint32_t events)
+{
+    struct sl_tcp_session *s = wt->data;
+    int err = sl_sock_error(s->bfd);
+    char what[96];
+
+    (void)l;
+    (void)events;
+    if (err == 0) {
+        connected(s);
+        return;
+    }
+    snprintf(what, sizeof(what), "connect failed: %s",
+             err == ECONNREFUSED ? "connection refused" : "socket error");
+    retry_or_give_up(s, SLUICE_OUTCOME_FAIL, what);
+}
+
+/* The client while we connect: registered edge-triggered for RDHUP only,
+ * so its bytes wait in the socket and nothing fires repeatedly. A FIN may
+ * be a half-close after a complete request, so only ERR/HUP (reset, or
+ * gone both ways) end the session. */
+static void on_client_wait(struct sl_loop *l, struct sl_watcher *wt, uint32_t events)
+{
+    struct sl_tcp_session *s = wt->data;
+
+    (void)l;
+    if (events & (SL_EV_ERROR | SL_EV_HUP))
+        session_end(s, ST_CLIENT_GONE);
+}
+
+static uint32_t connect_timeout(const struct sl_tcp_session *s)
+{
+    uint32_t t = sluice_backend_connect_timeout(s->be);
+
+    if (!t)
+        t = s->svc->connect_timeout_ms;
+    return t ? t : DEFAULT_CONNECT_MS;
+}
+
+static bool out_of_fds(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS;
+}
+
+/* Starts connecting to s->be. 1: in progress or done (the session goes on
+ * by itself), 0: this backend failed and another may be tried, -1: the
+ * session has ended, -2: this backend failed and no retry is left. */
+static int try_connect(struct sl_tcp_session *s)
+{
+    struct sl_tcp_worker *w = s->w;
+    const struct sockaddr *sa;
+    unsigned salen = 0;
+    bool inprog = false;
+    int fd;
+
+    sa = sl_backend_sockaddr(s->be, &salen);
+    if (!sa)
+        return fail_backend(s, SLUICE_OUTCOME_FAIL, "address did not resolve") ? 0 : -2;
+    s->connect_start_ns = sl_loop_now_ns(w->loop);
+    fd = sl_sock_connect(sa, salen, &inprog);
+    if (fd < 0 && out_of_fds(errno)) {
+        if (sl_loop_now_ms(w->loop) >= w->fd_log_ms) {
+            sl_log(SL_LOG_ERROR, "listener %s: out of file descriptors: raise ulimit -n",
+                   s->lname);
+            w->fd_log_ms = sl_loop_now_ms(w->loop) + FD_LOG_EVERY_MS;
+        }
+        session_end(s, ST_LOCAL);
+        return -1;
+    }
+    if (fd < 0)
+        return fail_backend(s, SLUICE_OUTCOME_FAIL, "connect failed") ? 0 : -2;
+    s->bfd = fd;
+    if (!inprog) {
+        connected(s);
+        return 1;
+    }
+    s->bw.cb = on_connect;
+    if (sl_loop_add(w->loop, &s->bw, fd, SL_EV_WRITE) < 0 ||
+        sl_loop_timer_after(w->loop, &s->timer, connect_timeout(s)) < 0) {
+        session_end(s, ST_LOCAL);
+        return -1;
+    }
+    return 1;
+}
+
+static void start_backend(struct sl_tcp_session *s)
+{
+    for (;;) {
+        int r;
+
+        s->be = sl_lb_select_skip(s->table->lb, s->group, s->client_ip, s->client_ip_len,
+                                  s->skip, s->nskip);
+        if (!s->be) {
+            give_up(s);
+            return;
+        }
+        snprintf(s->be_name, sizeof(s->be_name), "%s", sluice_backend_target(s->be));
+        r = try_connect(s);
+        if (r == -2)
+            give_up(s);
+        if (r != 0)
+            return;
+    }
+}
+
+static void on_timer(struct sl_timer *t, void *arg)
+{
+    struct sl_tcp_session *s = arg;
+    struct sl_loop *l = s->w->loop;
+    uint64_t now = sl_loop_now_ms(l), idle = idle_limit(s);
+
+    (void)t;
+    if (s->phase == SL_TCP_CONNECTING) {
+        retry_or_give_up(s, SLUICE_OUTCOME_TIMEOUT, "connect timed out");
+        return;
+    }
+    /* Lazy idle timer: bytes only move last_io_ms, and the timer re-arms
+     * here for what is left, so traffic costs no heap operation. */
+    if (now - s->last_io_ms >= idle) {
+        session_end(s, ST_OK);
+        return;
+    }
+    sl_loop_timer_after(l, &s->timer, s->last_io_ms + idle - now);
+}
+
+/* The listener's service and group in <table>: by name, so a reload that
+ * changed them is followed; else the caller's own (tests, older tables). */
+static const struct sl_listener_rt *resolve(const struct sl_router *table,
+                                            const struct sl_listener_rt *ln)
+{
+    for (size_t i = 0; ln->name && i < table->nlisteners; i++) {
+        const struct sl_listener_rt *rt = &table->listeners[i];
+
+        if (rt->mode == SL_MODE_TCP && rt->name && strcmp(rt->name, ln->name) == 0)
+            return rt->svc && rt->group ? rt : NULL;
+    }
+    return ln->svc && ln->group ? ln : NULL;
+}
+
+static struct sl_tcp_session *session_get(struct sl_tcp_worker *w)
+{
+    struct sl_tcp_session *s = w->free;
+
+    if (s) {
+        w->free = s->next;
+        w->nfree--;
+    } else {
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            return NULL;
+    }
+    memset(s, 0, sizeof(*s));
+    s->w = w;
+    s->cfd = s->bfd = -1;
+    s->cw.fd = s->bw.fd = -1;
+    s->cw.data = s->bw.data = s;
+    s->up.pr = s->up.pw = s->down.pr = s->down.pw = -1;
+    sl_timer_init(&s->timer, on_timer, s);
+    return s;
+}
+
+void sl_tcp_accept(struct sl_tcp_worker *w, struct sl_router *table,
+                   const struct sl_listener_rt *ln, int fd, const struct sockaddr *peer,
+                   socklen_t peerlen)
+{
+    const struct sl_listener_rt *rt = table && ln ? resolve(table, ln) : NULL;
+    struct sl_tcp_session *s;
+
+    if (!rt) {
+        sl_log(SL_LOG_ERROR, "listener %s: no TCP service in the routing table",
+               ln && ln->name ? ln->name : "?");
+        close(fd);
+        return;
+    }
+    s = session_get(w);
+    if (!s) {
+        sl_log(SL_LOG_ERROR, "listener %s: out of memory for a session", rt->name);
+        close(fd);
+        return;
+    }
+    sl_router_acquire(table);
+    s->table = table;
+    s->svc = rt->svc;
+    s->group = rt->group;
+    s->lname = rt->name ? rt->name : "?";
+    s->cfd = fd;
+    s->phase = SL_TCP_CONNECTING;
+    s->start_ns = sl_loop_now_ns(w->loop);
+    s->idle_ms = s->svc->idle_timeout_ms ? s->svc->idle_timeout_ms : DEFAULT_IDLE_MS;
+    if (peer && peerlen > 0)
+        s->client_ip_len = (uint32_t)sl_sock_ip_str(peer, s->client_ip, sizeof(s->client_ip));
+    else
+        s->client_ip_len = (uint32_t)snprintf(s->client_ip, sizeof(s->client_ip), "?");
+    s->next = w->live;
+    if (w->live)
+        w->live->prev = s;
+    w->live = s;
+    w->nlive++;
+    w->stats.sessions++;
+    s->cw.cb = on_client_wait;
+    if (sl_loop_add(w->loop, &s->cw, fd, SL_EV_RDHUP | SL_EV_EDGE) < 0) {
+        session_end(s, ST_LOCAL);
+        return;
+    }
+    start_backend(s);
+}
+
+void sl_tcp_shutdown(struct sl_tcp_worker *w)
+{
+    w->draining = true;
+    for (struct sl_tcp_session *s = w->live; s; s = s->next) {
+        uint64_t when = s->last_io_ms + SL_TCP_DRAIN_IDLE_MS;
+
+        if (s->phase == SL_TCP_PROXYING && sl_timer_armed(&s->timer) && when < s->timer.when_ms)
+            sl_timer_set(&w->loop->timers, &s->timer, when);
+    }
+}
+
+void sl_tcp_trim(struct sl_tcp_worker *w)
+{
+    while (w->nfree > SL_TCP_KEEP_FREE) {
+        struct sl_tcp_session *s = w->free;
+
+        w->free = s->next;
+        w->nfree--;
+        free(s);
+    }
+}
+
+void sl_tcp_worker_free(struct sl_tcp_worker *w)
+{
+    if (!w)
+        return;
+    while (w->live)
+        session_end(w->live, w->live->phase == SL_TCP_PROXYING ? ST_OK : ST_LOCAL);
+    while (w->free) {
+        struct sl_tcp_session *s = w->free;
+
+        w->free = s->next;
+        free(s);
+    }
+    sl_tcp_pipes_drain(w);
+    sl_buf_pool_fini(&w->bufs);
+    free(w);
+}

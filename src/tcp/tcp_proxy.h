@@ -1,0 +1,93 @@
+/* The TCP (L4) proxy: one backend connection per client connection, bytes
+ * moved both ways with splice() through a pipe per direction.
+ *
+ * Per accepted connection: select a backend of the listener's lb group
+ * (hashing strategies hash the client IP, as the HTTP proxy does for
+ * source_ip), connect without blocking within the connect timeout, and on
+ * refusal or timeout report FAIL or TIMEOUT and try another backend (a skip
+ * list) up to the service's retries. Then both directions run until each
+ * has seen EOF (half-close: a FIN from one side becomes shutdown(SHUT_WR)
+ * toward the other once every byte before it was delivered), an error, or
+ * the idle timeout. docs/tcp.md describes the behaviour for users.
+ *
+ * Per worker there is one sl_tcp_worker: it owns the session structs (a
+ * free list), a small cache of empty pipes and a buffer pool for the
+ * fallback used when no pipe can be made; it borrows the worker's loop and
+ * access log. Nothing is malloc'ed per connection once warm.
+ *
+ * Threads: a worker and its sessions belong to the thread running its loop;
+ * every call below is made from that thread. The only shared state touched
+ * is the routing table (one reference per session) and the library's
+ * backend atomics (select/release).
+ *
+ * Signals: splice() into a socket cannot ask for MSG_NOSIGNAL, so the
+ * process must ignore SIGPIPE (sluice serve does). */
+#ifndef SL_TCP_TCP_PROXY_H
+#define SL_TCP_TCP_PROXY_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/router.h"
+#include "net/log.h"
+#include "net/loop.h"
+
+struct sl_tcp_worker;
+
+/* Counters of one worker since it was made (read on its thread, or after
+ * it stopped). */
+struct sl_tcp_stats {
+    uint64_t sessions;         /* accepted */
+    uint64_t connected;        /* reached a backend */
+    uint64_t connect_failures; /* refused, unreachable or timed out (retries included) */
+    uint64_t no_backend;       /* closed without any backend reached */
+    uint64_t bytes_up;         /* client -> backend */
+    uint64_t bytes_down;       /* backend -> client */
+    uint64_t buffer_fallbacks; /* directions run through a buffer (no pipe) */
+};
+
+/* A worker's TCP proxy on <loop>. <alog> (may be NULL) receives one access
+ * log line per session; both are borrowed for the worker's life. NULL when
+ * out of memory. */
+struct sl_tcp_worker *sl_tcp_worker_new(struct sl_loop *loop, struct sl_access_log *alog);
+
+/* Closes every session still open (connected ones release their backend as
+ * OK, connecting ones as NEUTRAL), drops their table references, closes the
+ * cached pipes and frees everything. Call on the loop's thread, outside any
+ * loop callback, before sl_loop_fini(). NULL is a no-op. */
+void sl_tcp_worker_free(struct sl_tcp_worker *w);
+
+/* Takes over <fd>, a client connection accepted on TCP listener <ln>.
+ * The listener's service and group are looked up by <ln>->name in <table>
+ * (the worker's copy of a listener does not point into any table); when
+ * <table> has no such listener, <ln>'s own svc and group are used if set
+ * (they must then live as long as <table>). The session takes a reference
+ * on <table> for its whole life. On any failure (no table, no listener,
+ * no memory, no backend) the fd is closed. <peer> is borrowed for the
+ * call. */
+void sl_tcp_accept(struct sl_tcp_worker *w, struct sl_router *table,
+                   const struct sl_listener_rt *ln, int fd, const struct sockaddr *peer,
+                   socklen_t peerlen);
+
+/* Sessions open (connecting or proxying); a graceful drain waits for 0. */
+size_t sl_tcp_active(const struct sl_tcp_worker *w);
+
+/* Graceful drain. An L4 stream has no point where cutting it is known to
+ * be safe, so running sessions go on until they end by themselves, with
+ * one exception: from now on a session that moves no byte either way for
+ * SL_TCP_DRAIN_IDLE_MS is closed (sessions already that idle close at
+ * their next timer check). The caller bounds the whole drain (the worker's
+ * drain deadline, then sl_tcp_worker_free()). Accepting after this still
+ * works but gets the same short idle timeout. */
+#define SL_TCP_DRAIN_IDLE_MS 2000
+void sl_tcp_shutdown(struct sl_tcp_worker *w);
+
+/* Frees spare session structs and buffers beyond small caps (call now and
+ * then, e.g. once a second, from the worker's housekeeping timer). */
+void sl_tcp_trim(struct sl_tcp_worker *w);
+
+void sl_tcp_stats(const struct sl_tcp_worker *w, struct sl_tcp_stats *out);
+
+#endif /* SL_TCP_TCP_PROXY_H */
