@@ -35,6 +35,16 @@ enum {
 static void start_backend(struct sl_tcp_session *s);
 static void on_timer(struct sl_timer *t, void *arg);
 
+/* sl_router_release() as router.h states it. tcp links core and net only,
+ * and that function lives in the http library, so the two lines are
+ * repeated here rather than pulling the HTTP proxy into L4 builds. acq_rel:
+ * our uses of the table happen before the destroy of whoever drops last. */
+static void table_release(struct sl_router *r)
+{
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1 && r->destroy)
+        r->destroy(r);
+}
+
 struct sl_tcp_worker *sl_tcp_worker_new(struct sl_loop *loop, struct sl_access_log *alog)
 {
     struct sl_tcp_worker *w = calloc(1, sizeof(*w));
@@ -67,10 +77,15 @@ static uint32_t idle_limit(const struct sl_tcp_session *s)
 static void log_session(struct sl_tcp_session *s, int status)
 {
     struct sl_loop *l = s->w->loop;
-    struct sl_access_rec r;
+    /* Zeroed: fields added to the record later stay "absent". */
+    struct sl_access_rec r = {0};
+    const char *name = s->be ? sluice_backend_name(s->be) : NULL;
 
     if (!s->w->alog || !sl_access_log_on())
         return;
+    /* The backend's name only when it differs from its target. */
+    if (name && strcmp(name, s->be_name) != 0)
+        r.backend_name = name;
     r.wall_s = l->wall_s;
     r.wall_ms = l->wall_ms;
     r.client_ip = s->client_ip;
@@ -121,7 +136,7 @@ static void session_end(struct sl_tcp_session *s, int status)
     w->stats.bytes_up += s->up.bytes;
     w->stats.bytes_down += s->down.bytes;
     sl_tcp_dirs_close(s);
-    sl_router_release(s->table);
+    table_release(s->table);
     s->table = NULL;
     if (s->prev)
         s->prev->next = s->next;
