@@ -539,11 +539,11 @@ static void on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
     if (!(events & (SL_EV_READ | SL_EV_ERROR | SL_EV_HUP | SL_EV_RDHUP)))
         return;
     if (!(c->cw.events & SL_EV_READ)) {
-        /* Not reading now (backpressure or closing); an error shows up on
-         * the next write. */
-        if ((events & (SL_EV_ERROR | SL_EV_HUP)) && c->cout.n == 0 &&
-            c->phase == SL_PH_CLOSING)
-            conn_close(c);
+        /* Not reading now (backpressure, closing). epoll reports ERR and
+         * HUP regardless of the mask, and level-triggered it would report
+         * them again every turn: the client is gone, so end it here. */
+        if (events & (SL_EV_ERROR | SL_EV_HUP))
+            sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
         return;
     }
     if (c->phase == SL_PH_HEAD)

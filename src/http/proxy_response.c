@@ -275,8 +275,19 @@ void sl_proxy_on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t event
                 return;
         }
     }
-    if (!(events & (SL_EV_READ | SL_EV_ERROR | SL_EV_HUP)) || !(w->events & SL_EV_READ))
+    if (!(events & (SL_EV_READ | SL_EV_ERROR | SL_EV_HUP)))
         return;
+    if (!(w->events & SL_EV_READ)) {
+        /* Backpressure: not reading. ERR/HUP come anyway (and would come
+         * every turn): the backend reset the connection mid-response. */
+        if (events & (SL_EV_ERROR | SL_EV_HUP)) {
+            if (c->resp_head_done)
+                sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
+            else
+                sl_proxy_backend_error(c);
+        }
+        return;
+    }
     n = backend_read(c);
     if (n == -1)
         return;
