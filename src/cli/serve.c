@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "control/control.h"
+#include "net/listener.h"
 #include "net/log.h"
 #include "worker.h"
 
@@ -168,6 +169,15 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     if (!ws) {
         fprintf(stderr, "sluice serve: out of memory\n");
         return 1;
+    }
+    for (size_t i = 0; i < t->nlisteners; i++) {
+        if (sl_listener_probe(t->listeners[i].bind) < 0) {
+            fprintf(stderr, "sluice serve: listener %s: cannot listen on %s: %s\n",
+                    t->listeners[i].name, t->listeners[i].bind,
+                    errno == EINVAL ? "invalid address" : strerror(errno));
+            free(ws);
+            return 1;
+        }
     }
     sl_control_set_workers(ctl, n);
     for (; ready < n; ready++) {

@@ -54,6 +54,27 @@ fail:
     return -1;
 }
 
+int sl_listener_probe(const char *addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int one = 1, fd, rc = 0, e = 0;
+
+    if (sl_sock_parse_bind(addr, &ss, &len) < 0)
+        return -1;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        e = errno;
+        rc = -1;
+    }
+    close(fd);
+    errno = e;
+    return rc;
+}
+
 void sl_listener_close(struct sl_listener *ln)
 {
     int fd = ln->w.fd;

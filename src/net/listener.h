@@ -39,6 +39,11 @@ struct sl_listener {
  * is closed again). */
 int sl_listener_open(struct sl_listener *ln, struct sl_loop *loop, const char *name,
                      const char *bind, int backlog, sl_accept_cb on_accept, void *data);
+/* Checks that nobody listens on <addr> yet. SO_REUSEPORT would otherwise
+ * let a second daemon share the port silently and take half its
+ * connections; a plain bind (SO_REUSEADDR only) still fails with
+ * EADDRINUSE. 0 or -1 with errno. Any thread. */
+int sl_listener_probe(const char *addr);
 /* Stops accepting and closes the socket; a no-op when closed. */
 void sl_listener_close(struct sl_listener *ln);
 
