@@ -53,6 +53,10 @@ struct sl_http_msg {
     uint64_t content_length; /* when body == SL_BODY_LENGTH */
     bool keep_alive;         /* persistent after this message (version + Connection) */
     bool upgrade;            /* Connection: upgrade and an Upgrade header */
+    /* Responses: Transfer-Encoding names codings besides chunked (say
+     * "gzip, chunked"). Its fields then lose SL_HDR_HOP: the proxy forwards
+     * them as they are and adds no Transfer-Encoding of its own. */
+    bool te_passthrough;
     size_t nhdrs;
     struct sl_http_hdr hdrs[SL_HTTP_MAX_HDRS];
     /* On SL_HTTP_BAD: the status to answer (400, 431, 501, 505 for

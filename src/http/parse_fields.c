@@ -49,6 +49,7 @@ struct fstate {
     bool has_te;
     bool te_bad;           /* syntax error in a coding list */
     bool te_unknown;       /* a coding we do not know */
+    bool te_other;         /* a coding besides chunked (known or not) */
     bool te_chunked_early; /* chunked followed by another coding */
     bool te_last_chunked;
     bool conn_close;
@@ -189,15 +190,17 @@ static void parse_transfer_encoding(const char *p, const char *e, struct fstate 
         if (fs->te_last_chunked)
             fs->te_chunked_early = true; /* chunked twice, or not last */
         fs->te_last_chunked = false;
-        if (n == 7 && token_is(t, "chunked", 7))
-            fs->te_last_chunked = true;
-        else if (!((n == 4 && token_is(t, "gzip", 4)) || (n == 6 && token_is(t, "x-gzip", 6)) ||
-                   (n == 7 && token_is(t, "deflate", 7)) ||
-                   (n == 8 && token_is(t, "compress", 8)) ||
-                   (n == 10 && token_is(t, "x-compress", 10))))
-            fs->te_unknown = true;
         fs->has_te = true;
         any = true;
+        if (n == 7 && token_is(t, "chunked", 7)) {
+            fs->te_last_chunked = true;
+            continue;
+        }
+        fs->te_other = true;
+        if (!((n == 4 && token_is(t, "gzip", 4)) || (n == 6 && token_is(t, "x-gzip", 6)) ||
+              (n == 7 && token_is(t, "deflate", 7)) || (n == 8 && token_is(t, "compress", 8)) ||
+              (n == 10 && token_is(t, "x-compress", 10))))
+            fs->te_unknown = true;
     }
     if (r == -1 || !any)
         fs->te_bad = true; /* bad syntax, or a field with no coding at all */
@@ -310,10 +313,19 @@ static int decide_framing(bool is_req, struct sl_http_msg *m, const struct fstat
             return sl_http_fail(m, 400, "Transfer-Encoding in HTTP/1.0");
         if (!is_req) {
             m->body = fs->te_last_chunked ? SL_BODY_CHUNKED : SL_BODY_UNTIL_CLOSE;
+            /* The proxy re-frames a bare "chunked" itself; any other coding
+             * is part of the payload's meaning and must reach the client. */
+            m->te_passthrough = fs->te_other;
+            for (size_t i = 0; m->te_passthrough && i < m->nhdrs; i++)
+                if (m->hdrs[i].name_len == 17 && token_is(m->hdrs[i].name, "transfer-encoding", 17))
+                    m->hdrs[i].flags &= (uint16_t)~SL_HDR_HOP;
             return 0;
         }
-        if (fs->te_unknown)
-            return sl_http_fail(m, 501, "unknown transfer coding");
+        /* A proxy that forwarded "gzip, chunked" as plain chunked would
+         * hand the backend a body it cannot read: refuse what we do not
+         * pass through (RFC 9110 says 501 for a coding not implemented). */
+        if (fs->te_unknown || (fs->te_other && fs->te_last_chunked && !fs->te_chunked_early))
+            return sl_http_fail(m, 501, "unsupported transfer coding");
         if (fs->te_chunked_early || !fs->te_last_chunked)
             return sl_http_fail(m, 400, "chunked is not the final coding");
         m->body = SL_BODY_CHUNKED;
