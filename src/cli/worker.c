@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tcp/tcp_proxy.h"
+
 #define TICK_MS 1000
 
 static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr *peer,
@@ -20,16 +22,14 @@ static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr
 static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr *peer,
                           socklen_t len)
 {
-    (void)peer;
-    (void)len;
-    /* The TCP proxy (src/tcp) plugs in here. */
-    sl_log(SL_LOG_ERROR, "listener %s: tcp mode is not available in this build", ln->name);
-    close(fd);
+    struct sl_worker_listener *wl = ln->data;
+
+    sl_tcp_accept(wl->w->tcp, wl->w->table, &wl->rt, fd, peer, len);
 }
 
 static size_t live_conns(const struct sl_worker *w)
 {
-    return sl_proxy_conns(&w->proxy);
+    return sl_proxy_conns(&w->proxy) + sl_tcp_active(w->tcp);
 }
 
 static void on_turn(struct sl_loop *l, void *arg)
@@ -50,6 +50,7 @@ static void begin_drain(struct sl_worker *w)
     for (size_t i = 0; i < w->nlns; i++)
         sl_listener_close(&w->lns[i].ln);
     sl_proxy_drain(&w->proxy);
+    sl_tcp_shutdown(w->tcp);
     sl_upstream_close_idle(&w->ups);
     sl_loop_timer_after(&w->loop, &w->drain_timer, w->drain_ms);
 }
@@ -79,6 +80,7 @@ static void on_tick(struct sl_timer *t, void *arg)
     struct sl_worker *w = arg;
 
     sl_proxy_trim(&w->proxy);
+    sl_tcp_trim(w->tcp);
     sl_loop_timer_after(&w->loop, t, TICK_MS);
 }
 
@@ -123,7 +125,9 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
     sl_upstream_init(&w->ups, &w->loop, &sl_proxy_upstream_ops);
     w->alog = malloc(sizeof(*w->alog));
     w->lns = calloc(table->nlisteners ? table->nlisteners : 1, sizeof(*w->lns));
-    if (!w->alog || !w->lns) {
+    if (w->alog)
+        w->tcp = sl_tcp_worker_new(&w->loop, w->alog);
+    if (!w->alog || !w->lns || !w->tcp) {
         snprintf(err, errlen, "worker %zu: out of memory", idx);
         goto fail;
     }
@@ -201,6 +205,8 @@ void sl_worker_fini(struct sl_worker *w)
 {
     if (w->alog) {
         sl_proxy_ctx_fini(&w->proxy);
+        sl_tcp_worker_free(w->tcp);
+        w->tcp = NULL;
         sl_access_log_flush(w->alog);
     }
     for (size_t i = 0; i < w->nlns; i++)

@@ -28,6 +28,8 @@
 #include "net/loop.h"
 #include "net/upstream.h"
 
+struct sl_tcp_worker;
+
 struct sl_worker_listener {
     struct sl_listener ln;
     struct sl_listener_rt rt; /* copied from the first table; strings owned */
@@ -43,6 +45,7 @@ struct sl_worker {
     struct sl_upstream ups;
     struct sl_access_log *alog;
     struct sl_proxy_ctx proxy;
+    struct sl_tcp_worker *tcp; /* the L4 proxy of tcp-mode listeners */
     struct sl_router_slot *slot;
     struct sl_router *table;  /* adopted by sl_router_sync */
     uint64_t table_gen;
