@@ -40,13 +40,13 @@ enum sl_tcp_phase {
 /* One direction: bytes read from <src> wait in a pipe (or a buffer) until
  * written to <dst>. */
 struct sl_tcp_dir {
-    int pr, pw;          /* pipe ends; -1 in buffer mode */
-    struct sl_buf *buf;  /* buffer mode: bytes in data[start, end) */
-    uint32_t pending;    /* pipe mode: bytes in the pipe */
-    bool eof;            /* the source sent its FIN (or the read side is done) */
-    bool shut;           /* shutdown(SHUT_WR) sent to the destination */
-    bool full;           /* a splice into a non-empty pipe said EAGAIN: wait for a drain */
-    uint64_t bytes;      /* delivered to the destination */
+    int pr, pw;         /* pipe ends; -1 in buffer mode */
+    struct sl_buf *buf; /* buffer mode: bytes in data[start, end) */
+    uint32_t pending;   /* pipe mode: bytes in the pipe */
+    bool eof;           /* the source sent its FIN (or the read side is done) */
+    bool shut;          /* shutdown(SHUT_WR) sent to the destination */
+    bool full;          /* a splice into a non-empty pipe said EAGAIN: wait for a drain */
+    uint64_t bytes;     /* delivered to the destination */
 };
 
 struct sl_tcp_session {
@@ -57,25 +57,25 @@ struct sl_tcp_session {
     struct sl_timer timer;              /* connect deadline, then idle checks */
     enum sl_tcp_phase phase;
 
-    struct sl_router *table;            /* referenced */
-    const struct sl_service_rt *svc;    /* in table */
-    const char *group;                  /* in table (or the caller's listener) */
-    const char *lname;                  /* listener name, for logs; in table too */
+    struct sl_router *table;         /* referenced */
+    const struct sl_service_rt *svc; /* in table */
+    const char *group;               /* in table (or the caller's listener) */
+    const char *lname;               /* listener name, for logs; in table too */
 
-    sluice_backend_t *be;               /* selected, not yet released */
+    sluice_backend_t *be; /* selected, not yet released */
     const sluice_backend_t *skip[SL_TCP_MAX_SKIP];
     uint32_t nskip;
-    uint32_t tries;                     /* retries used */
-    sluice_outcome_t last_fail;         /* of the last failed connect */
+    uint32_t tries;             /* retries used */
+    sluice_outcome_t last_fail; /* of the last failed connect */
 
-    uint64_t start_ns;                  /* accepted */
+    uint64_t start_ns; /* accepted */
     uint64_t connect_start_ns;
-    uint64_t connect_ns;                /* connect latency, for the EWMA */
-    uint64_t last_io_ms;                /* last byte moved either way */
+    uint64_t connect_ns; /* connect latency, for the EWMA */
+    uint64_t last_io_ms; /* last byte moved either way */
     uint32_t idle_ms;
 
-    struct sl_tcp_dir up;               /* client -> backend */
-    struct sl_tcp_dir down;             /* backend -> client */
+    struct sl_tcp_dir up;   /* client -> backend */
+    struct sl_tcp_dir down; /* backend -> client */
 
     char client_ip[SL_ADDR_STRLEN];
     uint32_t client_ip_len;
@@ -84,16 +84,16 @@ struct sl_tcp_session {
 
 struct sl_tcp_worker {
     struct sl_loop *loop;
-    struct sl_access_log *alog;         /* borrowed, may be NULL */
+    struct sl_access_log *alog; /* borrowed, may be NULL */
     struct sl_buf_pool bufs;
-    struct sl_tcp_session *live;        /* every open session */
+    struct sl_tcp_session *live; /* every open session */
     size_t nlive;
     struct sl_tcp_session *free;
     size_t nfree;
-    int pipes[SL_TCP_PIPE_CACHE][2];    /* empty pipes ready for reuse */
+    int pipes[SL_TCP_PIPE_CACHE][2]; /* empty pipes ready for reuse */
     size_t npipes;
     bool draining;
-    uint64_t fd_log_ms;                 /* next out-of-descriptors log line allowed */
+    uint64_t fd_log_ms; /* next out-of-descriptors log line allowed */
     struct sl_tcp_stats stats;
 };
 

@@ -59,7 +59,7 @@ struct sl_tcp_worker *sl_tcp_worker_new(struct sl_loop *loop, struct sl_access_l
 
 size_t sl_tcp_active(const struct sl_tcp_worker *w)
 {
-    return w->nlive;
+    return w ? w->nlive : 0;
 }
 
 void sl_tcp_stats(const struct sl_tcp_worker *w, struct sl_tcp_stats *out)
@@ -160,8 +160,8 @@ static void give_up(struct sl_tcp_session *s)
     s->w->stats.no_backend++;
     if (s->nskip > 0) {
         status = s->last_fail == SLUICE_OUTCOME_TIMEOUT ? ST_TIMEOUT : ST_UNREACHABLE;
-        sl_log(SL_LOG_WARN, "listener %s: no backend of %s could be reached (%u tried)",
-               s->lname, s->group, s->nskip);
+        sl_log(SL_LOG_WARN, "listener %s: no backend of %s could be reached (%u tried)", s->lname,
+               s->group, s->nskip);
     } else {
         sl_log(SL_LOG_WARN, "listener %s: no usable backend in %s", s->lname, s->group);
     }
@@ -232,7 +232,10 @@ static void connected(struct sl_tcp_session *s)
     s->phase = SL_TCP_PROXYING;
     w->stats.connected++;
     s->last_io_ms = sl_loop_now_ms(w->loop);
-    sl_loop_timer_after(w->loop, &s->timer, idle_limit(s));
+    if (sl_loop_timer_after(w->loop, &s->timer, idle_limit(s)) < 0) {
+        session_end(s, ST_LOCAL);
+        return;
+    }
     if (sl_tcp_dirs_open(s) < 0) {
         sl_log(SL_LOG_ERROR, "listener %s: out of memory for a session's buffers", s->lname);
         session_end(s, ST_LOCAL);
@@ -258,8 +261,12 @@ static void on_connect(struct sl_loop *l, struct sl_watcher *wt, uint32_t events
         connected(s);
         return;
     }
-    snprintf(what, sizeof(what), "connect failed: %s",
-             err == ECONNREFUSED ? "connection refused" : "socket error");
+    if (err == ECONNREFUSED)
+        (void)snprintf(what, sizeof(what), "connect failed: connection refused");
+    else if (err == EHOSTUNREACH || err == ENETUNREACH)
+        (void)snprintf(what, sizeof(what), "connect failed: unreachable");
+    else
+        (void)snprintf(what, sizeof(what), "connect failed: socket error %d", err);
     retry_or_give_up(s, SLUICE_OUTCOME_FAIL, what);
 }
 
@@ -308,8 +315,7 @@ static int try_connect(struct sl_tcp_session *s)
     fd = sl_sock_connect(sa, salen, &inprog);
     if (fd < 0 && out_of_fds(errno)) {
         if (sl_loop_now_ms(w->loop) >= w->fd_log_ms) {
-            sl_log(SL_LOG_ERROR, "listener %s: out of file descriptors: raise ulimit -n",
-                   s->lname);
+            sl_log(SL_LOG_ERROR, "listener %s: out of file descriptors: raise ulimit -n", s->lname);
             w->fd_log_ms = sl_loop_now_ms(w->loop) + FD_LOG_EVERY_MS;
         }
         session_end(s, ST_LOCAL);
@@ -336,13 +342,13 @@ static void start_backend(struct sl_tcp_session *s)
     for (;;) {
         int r;
 
-        s->be = sl_lb_select_skip(s->table->lb, s->group, s->client_ip, s->client_ip_len,
-                                  s->skip, s->nskip);
+        s->be = sl_lb_select_skip(s->table->lb, s->group, s->client_ip, s->client_ip_len, s->skip,
+                                  s->nskip);
         if (!s->be) {
             give_up(s);
             return;
         }
-        snprintf(s->be_name, sizeof(s->be_name), "%s", sluice_backend_target(s->be));
+        (void)snprintf(s->be_name, sizeof(s->be_name), "%s", sluice_backend_target(s->be));
         r = try_connect(s);
         if (r == -2)
             give_up(s);
@@ -368,7 +374,8 @@ static void on_timer(struct sl_timer *t, void *arg)
         session_end(s, ST_OK);
         return;
     }
-    sl_loop_timer_after(l, &s->timer, s->last_io_ms + idle - now);
+    /* Cannot fail: the heap just gave this timer's slot up. */
+    (void)sl_loop_timer_after(l, &s->timer, s->last_io_ms + idle - now);
 }
 
 /* The listener's service and group in <table>: by name, so a reload that
@@ -455,18 +462,20 @@ void sl_tcp_accept(struct sl_tcp_worker *w, struct sl_router *table,
 
 void sl_tcp_shutdown(struct sl_tcp_worker *w)
 {
+    if (!w)
+        return;
     w->draining = true;
     for (struct sl_tcp_session *s = w->live; s; s = s->next) {
         uint64_t when = s->last_io_ms + SL_TCP_DRAIN_IDLE_MS;
 
         if (s->phase == SL_TCP_PROXYING && sl_timer_armed(&s->timer) && when < s->timer.when_ms)
-            sl_timer_set(&w->loop->timers, &s->timer, when);
+            (void)sl_timer_set(&w->loop->timers, &s->timer, when); /* moves: no growth */
     }
 }
 
 void sl_tcp_trim(struct sl_tcp_worker *w)
 {
-    while (w->nfree > SL_TCP_KEEP_FREE) {
+    while (w && w->nfree > SL_TCP_KEEP_FREE) {
         struct sl_tcp_session *s = w->free;
 
         w->free = s->next;

@@ -71,7 +71,9 @@ void sl_tcp_accept(struct sl_tcp_worker *w, struct sl_router *table,
                    const struct sl_listener_rt *ln, int fd, const struct sockaddr *peer,
                    socklen_t peerlen);
 
-/* Sessions open (connecting or proxying); a graceful drain waits for 0. */
+/* Sessions open (connecting or proxying); a graceful drain waits for 0.
+ * sl_tcp_active(), sl_tcp_shutdown() and sl_tcp_trim() accept NULL (a
+ * worker without TCP listeners need not make one). */
 size_t sl_tcp_active(const struct sl_tcp_worker *w);
 
 /* Graceful drain. An L4 stream has no point where cutting it is known to

@@ -3,14 +3,14 @@
  * front socket whose accepted connections go to sl_tcp_accept(), and the
  * proxy's loop stepped by hand between client reads and writes. Every
  * wait is a bounded number of loop turns; no test asserts a duration. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -45,16 +45,16 @@ struct echo {
 struct fx {
     sluice_lb_t *lb;
     struct sl_service_rt svc;
-    struct sl_listener_rt ln;   /* in the table */
-    struct sl_listener_rt wln;  /* the worker's copy: name only, as worker.c keeps it */
+    struct sl_listener_rt ln;  /* in the table */
+    struct sl_listener_rt wln; /* the worker's copy: name only, as worker.c keeps it */
     struct sl_router table;
     int destroyed;
     struct sl_loop loop;
     struct sl_access_log *alog;
     struct sl_tcp_worker *w;
-    int front;                  /* where clients connect */
+    int front; /* where clients connect */
     struct echo echo;
-    bool limit_fds;             /* fx_connect: leave room for one more descriptor only */
+    bool limit_fds; /* fx_connect: leave room for one more descriptor only */
     struct rlimit old_limit;
 };
 
@@ -167,8 +167,8 @@ static void fx_targets(struct fx *f, const uint16_t *ports, size_t n, uint32_t r
 
     assert_true(n <= 4);
     for (size_t i = 0; i < n; i++) {
-        snprintf(bufs[i], sizeof(bufs[i]), "127.0.0.1:%u",
-                 (unsigned)(ports[i] ? ports[i] : f->echo.port));
+        (void)snprintf(bufs[i], sizeof(bufs[i]), "127.0.0.1:%u",
+                       (unsigned)(ports[i] ? ports[i] : f->echo.port));
         targets[i] = bufs[i];
     }
     assert_int_equal(sluice_lb_register(f->lb, "svc", targets, n, SLUICE_ROUND_ROBIN), 0);
@@ -539,6 +539,6 @@ int main(void)
     };
 
     /* splice() into a closed socket raises SIGPIPE (sluice serve ignores it too). */
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
