@@ -129,6 +129,21 @@ static uint32_t buffer_size(const struct sl_router *t)
     return max + 4096;
 }
 
+struct workers {
+    struct sl_worker *ws;
+    size_t n;
+};
+
+/* Control publishes a table: wake every worker so it adopts it now rather
+ * than at its next event (the publish waits for all of them to move on). */
+static void wake_workers(void *arg)
+{
+    const struct workers *all = arg;
+
+    for (size_t i = 0; i < all->n; i++)
+        sl_worker_wake(&all->ws[i]);
+}
+
 static void reload(struct sl_control *ctl, struct sl_worker *ws, size_t n, const char *path)
 {
     struct sl_diag diag;
@@ -153,6 +168,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     struct sl_router *t = atomic_load(&slot->cur);
     size_t n = sl_control_workers(ctl);
     struct sl_worker *ws;
+    struct workers all = {NULL, 0};
     char err[512];
     size_t ready = 0;
     int rc = 0;
@@ -188,6 +204,9 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
             goto out;
         }
     }
+    all.ws = ws;
+    all.n = n;
+    sl_control_set_notify(ctl, wake_workers, &all);
     for (size_t i = 0; i < n; i++) {
         int e = sl_worker_start(&ws[i]);
 
@@ -223,6 +242,7 @@ stop:
     for (size_t i = 0; i < n; i++)
         sl_worker_join(&ws[i]);
 out:
+    sl_control_set_notify(ctl, NULL, NULL);
     for (size_t i = 0; i < ready; i++)
         sl_worker_fini(&ws[i]);
     free(ws);
