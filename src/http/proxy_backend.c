@@ -137,6 +137,16 @@ static void connect_or_reuse(struct sl_hconn *c)
     send_request(c);
 }
 
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void sl_proxy_start_backend(struct sl_hconn *c)
 {
     const struct sl_route *r = c->route;
@@ -154,10 +164,11 @@ void sl_proxy_start_backend(struct sl_hconn *c)
         }
         return;
     }
-    snprintf(c->be_name, sizeof(c->be_name), "%s", sluice_backend_target(c->be));
+    /* For logs and error bodies; plain copies, as this runs per request. */
+    copy_str(c->be_name, sizeof(c->be_name), sluice_backend_target(c->be));
     c->be_label[0] = '\0';
     if (strcmp(sluice_backend_name(c->be), c->be_name) != 0)
-        snprintf(c->be_label, sizeof(c->be_label), "%s", sluice_backend_name(c->be));
+        copy_str(c->be_label, sizeof(c->be_label), sluice_backend_name(c->be));
     connect_or_reuse(c);
 }
 
