@@ -18,7 +18,7 @@ static size_t digits(const char *s, uint64_t *v)
     size_t i = 0;
 
     *v = 0;
-    while (isdigit((unsigned char)s[i]) && i < 18) {
+    while (i < 18 && isdigit((unsigned char)s[i])) {
         *v = *v * 10 + (uint64_t)(s[i] - '0');
         i++;
     }
