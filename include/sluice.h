@@ -51,11 +51,11 @@ typedef enum sluice_strategy {
     SLUICE_ROUND_ROBIN = 0,
     SLUICE_WEIGHTED_ROUND_ROBIN, /* smooth: weights 5,1,1 give a a b a c a a */
     SLUICE_LEAST_CONNECTIONS,
-    SLUICE_LEAST_REQUEST,        /* power of two choices on active connections */
+    SLUICE_LEAST_REQUEST, /* power of two choices on active connections */
     SLUICE_RANDOM,
-    SLUICE_MAGLEV,               /* consistent hashing on the key */
-    SLUICE_RING_HASH,            /* consistent hashing with bounded load */
-    SLUICE_PEAK_EWMA,            /* latency-aware: lowest peak EWMA x (active+1) of two */
+    SLUICE_MAGLEV,    /* consistent hashing on the key */
+    SLUICE_RING_HASH, /* consistent hashing with bounded load */
+    SLUICE_PEAK_EWMA, /* latency-aware: lowest peak EWMA x (active+1) of two */
     SLUICE_STRATEGY_COUNT
 } sluice_strategy_t;
 
@@ -84,15 +84,15 @@ typedef struct sluice_score_opts {
 } sluice_score_opts_t;
 
 typedef struct sluice_backend_snapshot {
-    char *target;           /* "host:port" as registered */
-    char *name;             /* the builder's name, or the target when none */
+    char *target; /* "host:port" as registered */
+    char *name;   /* the builder's name, or the target when none */
     sluice_health_t health;
     int32_t score;
-    uint32_t failures;      /* consecutive failures since the last success or mark */
-    uint32_t active;        /* connections selected and not yet released */
-    uint32_t weight;        /* 0: drained */
-    uint64_t requests;      /* selections since the backend was created */
-    uint64_t ewma_ns;       /* latency EWMA, 0 until the first release */
+    uint32_t failures; /* consecutive failures since the last success or mark */
+    uint32_t active;   /* connections selected and not yet released */
+    uint32_t weight;   /* 0: drained */
+    uint64_t requests; /* selections since the backend was created */
+    uint64_t ewma_ns;  /* latency EWMA, 0 until the first release */
 } sluice_backend_snapshot_t;
 
 typedef struct sluice_group_snapshot {
@@ -148,8 +148,7 @@ int sluice_lb_down(sluice_lb_t *lb, const char *service, const char *target);
  * Scores already outside the new [low, high] are clamped. INVALID_SCORE. */
 int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts);
 /* Sets the weight of one backend (0 drains it). */
-int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target,
-                         uint32_t weight);
+int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target, uint32_t weight);
 
 /* Writes up to <cap> service names to names[] and returns how many services
  * exist (may exceed cap). Names are borrowed until the service is

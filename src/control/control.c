@@ -35,7 +35,6 @@ struct sl_control {
     struct sl_router_slot slot;
 };
 
-
 /* Releases the parked tables that every worker has now moved past. */
 static void retry_pending(struct sl_control *c)
 {

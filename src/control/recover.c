@@ -10,7 +10,7 @@
 #include "control/control.h"
 
 void sl_recover_tick(sluice_lb_t *lb, const struct sl_config *cfg, bool checker_running,
-                              uint64_t now_ms, uint64_t *last_ms)
+                     uint64_t now_ms, uint64_t *last_ms)
 {
     if (checker_running || now_ms - *last_ms < SL_RECOVER_STEP_MS)
         return;

@@ -36,15 +36,15 @@ struct sl_strategy_ops {
 };
 
 struct sl_group {
-    char *name;                       /* service or view name */
+    char *name; /* service or view name */
     sluice_strategy_t strategy;
     const struct sl_strategy_ops *ops;
     struct sluice_backend **backends; /* n entries, each holding a ref */
     size_t n;
-    char *parent;                     /* views: the service they select from; else NULL */
-    char *selector;                   /* views: the label selector source; else NULL */
-    void *state;                      /* the strategy's precomputed data */
-    uint64_t seed;                    /* per-group seed for random picks */
+    char *parent;   /* views: the service they select from; else NULL */
+    char *selector; /* views: the label selector source; else NULL */
+    void *state;    /* the strategy's precomputed data */
+    uint64_t seed;  /* per-group seed for random picks */
     /* Written by every pick of RR-like strategies: its own cache line. */
     _Alignas(64) _Atomic uint64_t cursor;
     _Alignas(64) char pad_;

@@ -88,14 +88,12 @@ int32_t sl_score_step(struct sluice_backend *b, bool up)
     /* The common release: a healthy backend already at its ceiling. Loads
      * only, so backends shared by several threads keep their cache line
      * shared instead of bouncing it on every request. */
-    if (up && cur >= high && LOAD(b->failures) == 0 &&
-        LOAD(b->health) == SLUICE_HEALTH_HEALTHY)
+    if (up && cur >= high && LOAD(b->failures) == 0 && LOAD(b->health) == SLUICE_HEALTH_HEALTHY)
         return cur;
     do {
         next = clamp((int64_t)cur + delta, low, high);
-    } while (next != cur &&
-             !atomic_compare_exchange_weak_explicit(&b->score, &cur, next, memory_order_relaxed,
-                                                    memory_order_relaxed));
+    } while (next != cur && !atomic_compare_exchange_weak_explicit(
+                                &b->score, &cur, next, memory_order_relaxed, memory_order_relaxed));
     if (up) {
         if (LOAD(b->failures) != 0)
             STORE(b->failures, 0);
