@@ -88,9 +88,7 @@ uint32_t sl_proxy_build_request(struct sl_hconn *c, const struct sl_http_req *re
 {
     struct sl_buf *b = c->hbuf;
     struct wb w = {b->data, 0, b->cap, false};
-    bool xff = false;
-
-    (void)be;
+    (void)be; /* the Host line, which depends on it, is the prefix's */
     for (size_t i = 0; i < req->m.nhdrs; i++) {
         const struct sl_http_hdr *h = &req->m.hdrs[i];
 
@@ -113,10 +111,8 @@ uint32_t sl_proxy_build_request(struct sl_hconn *c, const struct sl_http_req *re
         if ((h->flags & SL_HDR_XFF) && name_is(h, "x-forwarded-for", 15) && h->value_len) {
             put(&w, h->value, h->value_len);
             PUTS(&w, ", ");
-            xff = true;
         }
     }
-    (void)xff;
     put(&w, c->client_ip, c->client_ip_len);
     PUTS(&w, "\r\nX-Forwarded-Proto: http\r\n");
     if (req->host_len) {
