@@ -77,7 +77,7 @@ static void conn_close(struct sl_hconn *c)
         sl_router_release(c->table);
         c->table = NULL;
     }
-    sl_loop_del(ctx->loop, &c->cw);
+    sl_loop_forget(ctx->loop, &c->cw);
     if (fd >= 0)
         close(fd);
     put_bufs(c);

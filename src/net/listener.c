@@ -2,6 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <unistd.h>
 
@@ -43,6 +46,7 @@ int sl_listener_open(struct sl_listener *ln, struct sl_loop *loop, const char *n
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
         bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
         sl_loop_add(loop, &ln->w, fd, SL_EV_READ) < 0)
         goto fail;
     return 0;
@@ -97,7 +101,8 @@ static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd >= 0) {
-            sl_sock_nodelay(fd);
+            /* TCP_NODELAY comes from the listening socket (Linux copies it
+             * into accepted ones): no setsockopt per connection. */
             ln->on_accept(ln, fd, (struct sockaddr *)&peer, plen);
             if (ln->w.fd < 0)
                 return; /* the callback closed us (draining) */

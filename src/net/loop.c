@@ -119,6 +119,17 @@ void sl_loop_del(struct sl_loop *l, struct sl_watcher *w)
             turn_events[i].data.ptr = NULL;
 }
 
+void sl_loop_forget(struct sl_loop *l, struct sl_watcher *w)
+{
+    (void)l;
+    if (w->fd < 0)
+        return;
+    w->fd = -1;
+    for (int i = 0; i < turn_n; i++)
+        if (turn_events[i].data.ptr == w)
+            turn_events[i].data.ptr = NULL;
+}
+
 void sl_loop_run_once(struct sl_loop *l, uint32_t max_wait_ms)
 {
     struct epoll_event evs[MAX_EVENTS];

@@ -83,6 +83,11 @@ int sl_loop_mod(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
  * this turn are dropped. */
 void sl_loop_del(struct sl_loop *l, struct sl_watcher *w);
 
+/* Like sl_loop_del() for a watcher whose fd the caller closes right
+ * after (and never dup()ed): closing the fd takes it out of epoll, so this
+ * skips the epoll_ctl and only forgets the watcher. */
+void sl_loop_forget(struct sl_loop *l, struct sl_watcher *w);
+
 /* One turn: the turn hook, a wait of at most <max_wait_ms> (or until the
  * next timer), the watchers that fired, then due timers. */
 void sl_loop_run_once(struct sl_loop *l, uint32_t max_wait_ms);

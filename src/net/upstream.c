@@ -251,7 +251,7 @@ void sl_upstream_close(struct sl_upstream *u, struct sl_upconn *c)
 
     if (c->k)
         unlink_idle(u, c);
-    sl_loop_del(u->loop, &c->w);
+    sl_loop_forget(u->loop, &c->w);
     if (fd >= 0)
         close(fd);
     if (u->ops.key_unref)
