@@ -20,6 +20,7 @@
 static void on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
 static void on_timer(struct sl_timer *t, void *arg);
 static void start_head(struct sl_hconn *c);
+static void close_client(struct sl_hconn *c);
 
 static void backend_ref(void *key)
 {
@@ -194,6 +195,9 @@ void sl_hconn_update_events(struct sl_hconn *c)
         if (c->bout.n == 0)
             ev |= SL_EV_READ;
         break;
+    case SL_PH_LINGER:
+        ev |= SL_EV_READ;
+        break;
     case SL_PH_CLOSING:
     case SL_PH_DEAD:
         break;
@@ -284,6 +288,7 @@ void sl_hconn_finish(struct sl_hconn *c, sluice_outcome_t outcome)
     c->served_one = true;
     if (!c->client_ka || !c->req_done || c->client_eof || ctx->draining)
         c->close_after = true;
+    c->linger = c->in_request ? !c->req_done : c->got_bytes;
     c->in_request = false;
     if (c->cout.n > 0) {
         if (c->close_after)
@@ -295,10 +300,36 @@ void sl_hconn_finish(struct sl_hconn *c, sluice_outcome_t outcome)
         return;
     }
     if (c->close_after) {
-        conn_close(c);
+        close_client(c);
         return;
     }
     start_head(c);
+}
+
+#define LINGER_MS 2000
+
+/* Closes after a response that did not read all the client sent (an error
+ * before or in the body). close() with unread input sends a reset, which
+ * can destroy the response before the client reads it; so shut our side,
+ * discard input until the client closes or LINGER_MS pass, then close. */
+static void close_client(struct sl_hconn *c)
+{
+    if (!c->linger || c->client_eof || shutdown(c->cw.fd, SHUT_WR) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->phase = SL_PH_LINGER;
+    sl_hconn_set_deadline(c, LINGER_MS);
+    sl_hconn_update_events(c);
+}
+
+static void linger_read(struct sl_hconn *c)
+{
+    char sink[4096];
+    ssize_t n = read(c->cw.fd, sink, sizeof(sink));
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        conn_close(c);
 }
 
 void sl_hconn_abort(struct sl_hconn *c, sluice_outcome_t outcome)
@@ -504,7 +535,7 @@ static void client_head(struct sl_hconn *c)
 static void client_flushed(struct sl_hconn *c)
 {
     if (c->phase == SL_PH_CLOSING) {
-        conn_close(c);
+        close_client(c);
         return;
     }
     if (c->next_after) {
@@ -548,6 +579,8 @@ static void on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
     }
     if (c->phase == SL_PH_HEAD)
         client_head(c);
+    else if (c->phase == SL_PH_LINGER)
+        linger_read(c);
     else
         client_more(c);
 }
@@ -576,6 +609,9 @@ static void on_timer(struct sl_timer *t, void *arg)
     case SL_PH_TUNNEL:
     case SL_PH_CLOSING:
         sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
+        break;
+    case SL_PH_LINGER:
+        conn_close(c);
         break;
     case SL_PH_DEAD:
         break;

@@ -77,5 +77,10 @@ void sl_proxy_error(struct sl_hconn *c, int status, const char *detail, bool clo
     c->client_ka = !close_conn;
     if (close_conn)
         c->close_after = true;
+    /* Send now: waiting for EPOLLOUT would cost two epoll_ctl per error. */
+    if (sl_hconn_flush_client(c) < 0) {
+        sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
+        return;
+    }
     sl_hconn_finish(c, SLUICE_OUTCOME_NEUTRAL);
 }

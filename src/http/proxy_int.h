@@ -23,6 +23,7 @@ enum sl_hphase {
     SL_PH_FORWARD,  /* request and response streaming */
     SL_PH_TUNNEL,   /* after 101: raw bytes both ways */
     SL_PH_CLOSING,  /* flushing a last response, then close */
+    SL_PH_LINGER,   /* our side shut: discard what the client still sends */
     SL_PH_DEAD,     /* closed: the struct is on the free list */
 };
 
@@ -62,6 +63,7 @@ struct sl_hconn {
     bool in_request;     /* between head parsed and request finished */
     bool got_bytes;      /* the current request has sent at least one byte */
     bool served_one;     /* at least one request answered on this connection */
+    bool linger;         /* close by shutting down first: unread input remains */
 
     /* Current request (pointers into ibuf[0, head_len)). */
     uint32_t head_len;
