@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -207,7 +208,19 @@ void sl_access_log_flush(struct sl_access_log *a)
         a->len = 0;
         return;
     }
-    write_all(access_fd, a->buf, a->len);
+    /* Workers share the fd. Writes of at most PIPE_BUF bytes that end on a
+     * line boundary keep lines whole even when it is a pipe. */
+    for (size_t off = 0; off < a->len;) {
+        size_t n = a->len - off;
+
+        if (n > PIPE_BUF) {
+            const char *nl = memrchr(a->buf + off, '\n', PIPE_BUF);
+
+            n = nl ? (size_t)(nl - (a->buf + off)) + 1 : PIPE_BUF;
+        }
+        write_all(access_fd, a->buf + off, n);
+        off += n;
+    }
     a->len = 0;
 }
 
