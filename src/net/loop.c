@@ -140,6 +140,8 @@ void sl_loop_run_once(struct sl_loop *l, uint32_t max_wait_ms)
     sl_loop_update_time(l);
     if (l->on_turn)
         l->on_turn(l, l->on_turn_arg);
+    if (l->stop)
+        return; /* the hook ended the loop: do not sleep first */
     next = sl_timer_next(&l->timers);
     if (next <= l->now_ms)
         timeout = 0;
