@@ -435,8 +435,10 @@ void sl_hconn_pump_request(struct sl_hconn *c)
     if (c->req_done || !b || !c->up || c->phase != SL_PH_FORWARD)
         return;
     avail = b->end - c->ioff;
+    /* No body bytes yet (say, the client waits for 100 Continue): the head
+     * queued by send_request still has to go. */
     if (avail == 0 || c->bout.n >= SL_OUT_IOV)
-        return;
+        goto flush;
     if (c->req_body == SL_BODY_LENGTH) {
         n = avail < c->req_left ? avail : (size_t)c->req_left;
         c->req_left -= n;
@@ -455,6 +457,9 @@ void sl_hconn_pump_request(struct sl_hconn *c)
     c->ioff += (uint32_t)n;
     if (c->req_done && !c->resp_got_any)
         sl_hconn_set_deadline(c, sl_proxy_response_timeout(c));
+flush:
+    if (c->bout.n == 0)
+        return;
     r = sl_proxy_flush_backend(c);
     if (r < 0) {
         sl_proxy_backend_error(c);
