@@ -105,6 +105,13 @@ struct sl_hconn {
 };
 
 /* proxy.c */
+/* Closes the connection now (no response); the struct goes to the free
+ * list, so callers up the stack may still test c->phase == SL_PH_DEAD. */
+void sl_hconn_close(struct sl_hconn *c);
+/* Closes after the last response: lingers first when input is unread. */
+void sl_hconn_close_client(struct sl_hconn *c);
+/* SL_PH_LINGER: discard input; close on EOF or error. */
+void sl_hconn_linger_read(struct sl_hconn *c);
 /* Writes <o> to <fd> (one sendmsg when it all fits): 1 all sent, 0 would
  * block, -1 error. */
 int sl_out_flush(struct sl_out *o, int fd);
@@ -119,6 +126,13 @@ void sl_hconn_finish(struct sl_hconn *c, sluice_outcome_t outcome);
 void sl_hconn_abort(struct sl_hconn *c, sluice_outcome_t outcome);
 /* Hands the request body bytes waiting in ibuf to bout. */
 void sl_hconn_pump_request(struct sl_hconn *c);
+
+/* proxy_client.c */
+/* Between requests: keep pipelined bytes, return idle buffers, parse a
+ * waiting request at once. */
+void sl_hconn_start_head(struct sl_hconn *c);
+void sl_hconn_on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
+void sl_hconn_on_timer(struct sl_timer *t, void *arg);
 
 /* proxy_route.c */
 /* Parses the head in ibuf; on a full head routes the request and starts
