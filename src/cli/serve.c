@@ -26,16 +26,15 @@ struct serve_opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: sluice serve -c FILE [options]\n\n"
-            "  -c, --config FILE         configuration (YAML)\n"
-            "      --log-format json|text     log line format (default text)\n"
-            "      --access-log FILE|-|off    one line per request (default -: stdout)\n"
-            "      --error-log FILE|-         errors and events (default -: stderr)\n"
-            "      --log-level debug|info|warn|error   (default info)\n"
-            "  -h, --help\n\n"
-            "Signals: SIGHUP reloads FILE, SIGTERM or SIGINT stop after the requests\n"
-            "in flight (at most drain_timeout).\n");
+    fprintf(out, "usage: sluice serve -c FILE [options]\n\n"
+                 "  -c, --config FILE         configuration (YAML)\n"
+                 "      --log-format json|text     log line format (default text)\n"
+                 "      --access-log FILE|-|off    one line per request (default -: stdout)\n"
+                 "      --error-log FILE|-         errors and events (default -: stderr)\n"
+                 "      --log-level debug|info|warn|error   (default info)\n"
+                 "  -h, --help\n\n"
+                 "Signals: SIGHUP reloads FILE, SIGTERM or SIGINT stop after the requests\n"
+                 "in flight (at most drain_timeout).\n");
 }
 
 /* Matches "--name VALUE" or "--name=VALUE"; advances *i. */
@@ -90,8 +89,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
         } else if ((v = opt_value(argc, argv, &i, "--error-log", &bad))) {
             o->error_log = v;
         } else {
-            fprintf(stderr, "sluice serve: %s option '%s'\n",
-                    bad ? "missing value for" : "unknown", argv[i]);
+            fprintf(stderr, "sluice serve: %s option '%s'\n", bad ? "missing value for" : "unknown",
+                    argv[i]);
             return -1;
         }
     }
@@ -217,8 +216,8 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
         }
     }
     for (size_t i = 0; i < t->nlisteners; i++)
-        sl_log(SL_LOG_INFO, "listening on %s (%s, %s)", t->listeners[i].bind,
-               t->listeners[i].name, t->listeners[i].mode == SL_MODE_TCP ? "tcp" : "http");
+        sl_log(SL_LOG_INFO, "listening on %s (%s, %s)", t->listeners[i].bind, t->listeners[i].name,
+               t->listeners[i].mode == SL_MODE_TCP ? "tcp" : "http");
     sl_log(SL_LOG_INFO, "sluice %s serving %s with %zu workers", SLUICE_VERSION_STRING, o->config,
            n);
     for (;;) {

@@ -151,8 +151,8 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
         }
         if (sl_listener_open(&wl->ln, &w->loop, wl->rt.name, wl->rt.bind, 1024,
                              http ? on_accept_http : on_accept_tcp, wl) < 0) {
-            snprintf(err, errlen, "listener %s: cannot listen on %s: %s", wl->rt.name,
-                     wl->rt.bind, errno == EINVAL ? "invalid address" : strerror(errno));
+            snprintf(err, errlen, "listener %s: cannot listen on %s: %s", wl->rt.name, wl->rt.bind,
+                     errno == EINVAL ? "invalid address" : strerror(errno));
             goto fail;
         }
     }

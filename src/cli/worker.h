@@ -47,11 +47,11 @@ struct sl_worker {
     struct sl_proxy_ctx proxy;
     struct sl_tcp_worker *tcp; /* the L4 proxy of tcp-mode listeners */
     struct sl_router_slot *slot;
-    struct sl_router *table;  /* adopted by sl_router_sync */
+    struct sl_router *table; /* adopted by sl_router_sync */
     uint64_t table_gen;
     struct sl_worker_listener *lns;
     size_t nlns;
-    struct sl_timer tick;     /* once a second: housekeeping */
+    struct sl_timer tick; /* once a second: housekeeping */
     struct sl_timer drain_timer;
     uint32_t drain_ms;
     bool draining;

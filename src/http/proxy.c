@@ -18,7 +18,6 @@
 
 #define KEEP_FREE_CONNS 4096
 
-
 static void backend_ref(void *key)
 {
     sl_backend_ref(key);

@@ -28,13 +28,13 @@ struct sl_hconn;
 
 struct sl_proxy_ctx {
     struct sl_loop *loop;
-    struct sl_buf_pool *bufs;  /* buffers at least max_head + 1 KiB big */
-    struct sl_upstream *ups;   /* keyed by sluice_backend_t; refs via sl_backend_ref */
+    struct sl_buf_pool *bufs; /* buffers at least max_head + 1 KiB big */
+    struct sl_upstream *ups;  /* keyed by sluice_backend_t; refs via sl_backend_ref */
     struct sl_access_log *alog;
-    struct sl_router **table;  /* the worker's current table (sl_router_sync) */
-    uint64_t rng;              /* xorshift state for route picks */
-    struct sl_hconn *all;      /* every open connection (for draining) */
-    struct sl_hconn *free;     /* spare connection structs */
+    struct sl_router **table; /* the worker's current table (sl_router_sync) */
+    uint64_t rng;             /* xorshift state for route picks */
+    struct sl_hconn *all;     /* every open connection (for draining) */
+    struct sl_hconn *free;    /* spare connection structs */
     size_t nfree;
     size_t nconns;
     bool draining;

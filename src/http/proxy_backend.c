@@ -119,7 +119,8 @@ static void connect_or_reuse(struct sl_hconn *c)
     c->up = sl_upstream_connect(ctx->ups, c->be, sa, salen, sl_proxy_on_backend, c, &inprog);
     if (!c->up) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
-            sl_log(SL_LOG_ERROR, "out of file descriptors: raise ulimit -n (hard limit 20000 here)");
+            sl_log(SL_LOG_ERROR,
+                   "out of file descriptors: raise ulimit -n (hard limit 20000 here)");
             sluice_backend_release(c->be, SLUICE_OUTCOME_NEUTRAL, 0);
             c->be = NULL;
             sl_proxy_error(c, 503, "proxy out of file descriptors", true);

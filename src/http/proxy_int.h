@@ -42,7 +42,7 @@ struct sl_hconn {
     struct sl_watcher cw;         /* the client */
     struct sl_upconn *up;         /* the backend connection we hold */
     struct sl_timer timer;
-    uint64_t deadline_ms;         /* lazy: the timer may fire early and re-arm */
+    uint64_t deadline_ms; /* lazy: the timer may fire early and re-arm */
     enum sl_hphase phase;
 
     /* Listener settings, copied at accept. */
@@ -57,42 +57,42 @@ struct sl_hconn {
 
     char client_ip[48];
     uint8_t client_ip_len;
-    bool client_eof;     /* the client shut its side */
-    bool close_after;    /* close the client once cout drained */
-    bool next_after;     /* start the next request once cout drained */
-    bool in_request;     /* between head parsed and request finished */
-    bool got_bytes;      /* the current request has sent at least one byte */
-    bool served_one;     /* at least one request answered on this connection */
-    bool linger;         /* close by shutting down first: unread input remains */
+    bool client_eof;  /* the client shut its side */
+    bool close_after; /* close the client once cout drained */
+    bool next_after;  /* start the next request once cout drained */
+    bool in_request;  /* between head parsed and request finished */
+    bool got_bytes;   /* the current request has sent at least one byte */
+    bool served_one;  /* at least one request answered on this connection */
+    bool linger;      /* close by shutting down first: unread input remains */
 
     /* Current request (pointers into ibuf[0, head_len)). */
     uint32_t head_len;
     enum sl_http_method method_id;
     const char *method, *target, *host;
     uint32_t method_len, target_len, host_len;
-    const void *key;     /* hashing key (into ibuf or client_ip) */
+    const void *key; /* hashing key (into ibuf or client_ip) */
     size_t keylen;
-    uint32_t rest_len;   /* hbuf[0, rest_len): rewritten header fields */
+    uint32_t rest_len; /* hbuf[0, rest_len): rewritten header fields */
     bool req_ka, req_upgrade, req_http10;
     enum sl_http_body req_body;
-    uint64_t req_left;   /* LENGTH: bytes still to forward */
+    uint64_t req_left; /* LENGTH: bytes still to forward */
     struct sl_chunked req_chunk;
-    bool req_done;       /* every request byte handed to bout */
+    bool req_done; /* every request byte handed to bout */
     uint64_t start_ns;
 
     /* Routing and backend. */
     struct sl_router *table; /* referenced while in_request */
     const struct sl_route *route;
-    sluice_backend_t *be;    /* selected, not yet released */
+    sluice_backend_t *be; /* selected, not yet released */
     const sluice_backend_t *skip[SL_MAX_SKIP];
     uint32_t nskip;
     uint32_t tries;
-    bool reused;             /* the connection came from the pool */
-    bool retried_stale;      /* already retried once after a stale pooled conn */
-    bool sent_any;           /* some request byte reached the backend */
-    uint64_t sent_ns;        /* request head handed to the kernel */
-    char be_name[96];        /* target of the last backend tried, for logs */
-    char be_label[64];       /* its name when that differs from the target */
+    bool reused;        /* the connection came from the pool */
+    bool retried_stale; /* already retried once after a stale pooled conn */
+    bool sent_any;      /* some request byte reached the backend */
+    uint64_t sent_ns;   /* request head handed to the kernel */
+    char be_name[96];   /* target of the last backend tried, for logs */
+    char be_label[64];  /* its name when that differs from the target */
 
     /* Response. */
     int status;
@@ -100,8 +100,8 @@ struct sl_hconn {
     enum sl_http_body resp_body;
     uint64_t resp_left;
     struct sl_chunked resp_chunk;
-    bool client_ka;          /* the response told the client keep-alive */
-    uint64_t bytes_out;      /* to the client for this request */
+    bool client_ka;     /* the response told the client keep-alive */
+    uint64_t bytes_out; /* to the client for this request */
 };
 
 /* proxy.c */

@@ -220,8 +220,7 @@ static void backend_eof(struct sl_hconn *c)
         sl_hconn_finish(c, SLUICE_OUTCOME_OK);
         return;
     }
-    sl_log(SL_LOG_WARN, "backend %s: connection closed in the middle of a response",
-           c->be_name);
+    sl_log(SL_LOG_WARN, "backend %s: connection closed in the middle of a response", c->be_name);
     if (c->resp_head_done) {
         sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
         return;

@@ -60,9 +60,9 @@ static void begin_request(struct sl_hconn *c, const struct sl_http_req *req, uin
     ep = sl_router_match(c->table, req->host ? req->host : "", c->host_len, req->path,
                          req->path_len);
     if (!ep) {
-        snprintf(msg, sizeof(msg), "no endpoint for %.*s%.*s", (int)(c->host_len > 100 ? 100 : c->host_len),
-                 c->host ? c->host : "", (int)(req->path_len > 150 ? 150 : req->path_len),
-                 req->path);
+        snprintf(msg, sizeof(msg), "no endpoint for %.*s%.*s",
+                 (int)(c->host_len > 100 ? 100 : c->host_len), c->host ? c->host : "",
+                 (int)(req->path_len > 150 ? 150 : req->path_len), req->path);
         sl_proxy_error(c, 404, msg, false);
         return;
     }

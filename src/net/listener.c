@@ -1,9 +1,8 @@
 #include "listener.h"
 
-#include <sys/socket.h>
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <unistd.h>

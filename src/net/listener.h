@@ -27,10 +27,10 @@ struct sl_listener {
     struct sl_watcher w;
     struct sl_timer pause; /* re-enables accepting after EMFILE */
     struct sl_loop *loop;
-    const char *name;      /* borrowed, for log lines */
+    const char *name; /* borrowed, for log lines */
     sl_accept_cb on_accept;
-    void *data;            /* free for the owner */
-    uint32_t pause_ms;     /* default 100 */
+    void *data;        /* free for the owner */
+    uint32_t pause_ms; /* default 100 */
 };
 
 /* Binds <addr> ("ip:port", "[v6]:port", "*:port") with SO_REUSEADDR and

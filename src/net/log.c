@@ -179,7 +179,8 @@ void sl_log(enum sl_log_level level, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     if (log_fmt == SL_LOG_JSON) {
         pos = (size_t)snprintf(line, sizeof(line), "{\"time\":\"");
-        pos += fmt_time(line + pos, sizeof(line) - pos, ts.tv_sec, (uint32_t)(ts.tv_nsec / 1000000));
+        pos +=
+            fmt_time(line + pos, sizeof(line) - pos, ts.tv_sec, (uint32_t)(ts.tv_nsec / 1000000));
         pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"level\":\"%s\",\"msg\":\"",
                                 level_names[level]);
         json_escape(line, sizeof(line) - 3, &pos, msg, (size_t)n);
@@ -250,9 +251,9 @@ void sl_access_log_add(struct sl_access_log *a, const struct sl_access_rec *r)
         json_escape(out, cap - 256, &pos, r->method, r->method_len);
         pos += (size_t)snprintf(out + pos, cap - pos, "\",\"path\":\"");
         json_escape(out, cap - 256, &pos, r->path, r->path_len);
-        pos += (size_t)snprintf(out + pos, cap - pos,
-                                "\",\"status\":%d,\"bytes\":%llu,\"backend\":\"", r->status,
-                                (unsigned long long)r->bytes);
+        pos +=
+            (size_t)snprintf(out + pos, cap - pos, "\",\"status\":%d,\"bytes\":%llu,\"backend\":\"",
+                             r->status, (unsigned long long)r->bytes);
         json_escape(out, cap - 256, &pos, be, strlen(be));
         if (r->backend_name) {
             pos += (size_t)snprintf(out + pos, cap - pos, "\",\"backend_name\":\"");
@@ -266,7 +267,8 @@ void sl_access_log_add(struct sl_access_log *a, const struct sl_access_rec *r)
         text_clean(out, cap - 256, &pos, r->method_len ? r->method : "-",
                    r->method_len ? r->method_len : 1);
         out[pos++] = ' ';
-        text_clean(out, cap - 256, &pos, r->path_len ? r->path : "-", r->path_len ? r->path_len : 1);
+        text_clean(out, cap - 256, &pos, r->path_len ? r->path : "-",
+                   r->path_len ? r->path_len : 1);
         pos += (size_t)snprintf(out + pos, cap - pos, " %d %llu ", r->status,
                                 (unsigned long long)r->bytes);
         if (r->backend_name) {

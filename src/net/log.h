@@ -46,8 +46,8 @@ struct sl_access_rec {
     const char *path; /* request-target as sent */
     size_t path_len;
     int status;
-    uint64_t bytes;      /* sent to the client, head included */
-    const char *backend; /* target, or NULL for "-" */
+    uint64_t bytes;           /* sent to the client, head included */
+    const char *backend;      /* target, or NULL for "-" */
     const char *backend_name; /* its name, or NULL when it is the target */
     uint64_t duration_us;
 };

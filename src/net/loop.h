@@ -23,11 +23,11 @@
 
 #include "timer.h"
 
-#define SL_EV_READ  0x001u /* EPOLLIN */
-#define SL_EV_WRITE 0x004u /* EPOLLOUT */
-#define SL_EV_ERROR 0x008u /* EPOLLERR: always reported */
-#define SL_EV_HUP   0x010u /* EPOLLHUP: always reported */
-#define SL_EV_RDHUP 0x2000u /* EPOLLRDHUP: peer shut down its write side */
+#define SL_EV_READ  0x001u     /* EPOLLIN */
+#define SL_EV_WRITE 0x004u     /* EPOLLOUT */
+#define SL_EV_ERROR 0x008u     /* EPOLLERR: always reported */
+#define SL_EV_HUP   0x010u     /* EPOLLHUP: always reported */
+#define SL_EV_RDHUP 0x2000u    /* EPOLLRDHUP: peer shut down its write side */
 #define SL_EV_EDGE  (1u << 31) /* EPOLLET */
 
 struct sl_loop;
@@ -42,7 +42,7 @@ struct sl_watcher {
     int fd;          /* -1 when not registered */
     uint32_t events; /* as registered */
     sl_watcher_cb cb;
-    void *data;      /* free for the owner (e.g. the struct it is in) */
+    void *data; /* free for the owner (e.g. the struct it is in) */
 };
 
 /* Called at the top of every loop turn, before waiting (e.g. to adopt a
@@ -51,13 +51,13 @@ typedef void (*sl_loop_turn_cb)(struct sl_loop *l, void *arg);
 
 struct sl_loop {
     int epfd;
-    int wakefd;            /* eventfd written by sl_loop_wake() */
-    bool stop;             /* set by sl_loop_stop(): sl_loop_run() returns */
-    uint64_t now_ms;       /* monotonic, cached per turn */
+    int wakefd;      /* eventfd written by sl_loop_wake() */
+    bool stop;       /* set by sl_loop_stop(): sl_loop_run() returns */
+    uint64_t now_ms; /* monotonic, cached per turn */
     uint64_t now_ns;
-    time_t wall_s;         /* realtime seconds, cached per turn (for logs) */
-    uint32_t wall_ms;      /* realtime milliseconds within wall_s */
-    uint32_t max_wait_ms;  /* upper bound of one wait (default 1000) */
+    time_t wall_s;        /* realtime seconds, cached per turn (for logs) */
+    uint32_t wall_ms;     /* realtime milliseconds within wall_s */
+    uint32_t max_wait_ms; /* upper bound of one wait (default 1000) */
     struct sl_timer_heap timers;
     sl_loop_turn_cb on_turn;
     void *on_turn_arg;

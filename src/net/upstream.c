@@ -9,11 +9,11 @@
 #define SWEEP_MS 1000
 
 struct sl_upkey {
-    const void *key;      /* compared only; the connections hold the refs */
-    struct sl_upkey *next; /* bucket chain */
+    const void *key;               /* compared only; the connections hold the refs */
+    struct sl_upkey *next;         /* bucket chain */
     struct sl_upconn *head, *tail; /* head: most recently parked */
     uint32_t n;
-    bool empty_seen;      /* empty at the last sweep: freed at the next */
+    bool empty_seen; /* empty at the last sweep: freed at the next */
 };
 
 static size_t bucket_of(const void *key)

@@ -32,14 +32,14 @@ struct sl_upkey;
 struct sl_upstream;
 
 struct sl_upconn {
-    struct sl_watcher w;  /* w.fd is the connection; w.cb/w.data: the holder's */
-    void *key;            /* referenced (ops.key_ref) */
+    struct sl_watcher w; /* w.fd is the connection; w.cb/w.data: the holder's */
+    void *key;           /* referenced (ops.key_ref) */
     struct sl_upstream *pool;
     /* Pool-private while idle. */
     struct sl_upconn *prev, *next;
     struct sl_upkey *k;
     uint64_t idle_since_ms;
-    uint32_t uses;        /* requests carried before this one (0: fresh) */
+    uint32_t uses; /* requests carried before this one (0: fresh) */
 };
 
 struct sl_upstream_ops {
@@ -56,11 +56,11 @@ struct sl_upstream {
     struct sl_upconn *free; /* spare structs, linked by ->next */
     size_t nfree;
     size_t keep_free;
-    size_t nidle;           /* connections parked */
-    size_t nopen;           /* connections alive (idle or in use) */
-    uint32_t max_idle_per_key;  /* default 64 */
-    uint32_t idle_timeout_ms;   /* default 30000 */
-    uint32_t check_after_ms;    /* peek at a connection idle at least this long before reuse */
+    size_t nidle;              /* connections parked */
+    size_t nopen;              /* connections alive (idle or in use) */
+    uint32_t max_idle_per_key; /* default 64 */
+    uint32_t idle_timeout_ms;  /* default 30000 */
+    uint32_t check_after_ms;   /* peek at a connection idle at least this long before reuse */
     struct sl_timer sweep;
 };
 

@@ -96,7 +96,8 @@ static void forwarded_headers_are_added_and_hop_by_hop_dropped(void **state)
 
 static void absolute_form_becomes_origin_form(void **state)
 {
-    const char *out = rewrite(*state, "GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    const char *out =
+        rewrite(*state, "GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n");
 
     assert_true(strncmp(out, "GET / HTTP/1.1\r\n", 16) == 0);
     out = rewrite(*state, "GET http://example.com/x/y?z HTTP/1.1\r\nHost: example.com\r\n\r\n");

@@ -1,6 +1,6 @@
+#include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,8 +185,8 @@ static void idle_connections_are_pooled_and_dropped_on_close(void **state)
 static void bind_addresses_parse(void **state)
 {
     static const char *const good[] = {"127.0.0.1:80", "[::1]:8080", "*:1", ":0", "0.0.0.0:65535"};
-    static const char *const bad[] = {"", "127.0.0.1", "1.2.3.4:", "[::1]80", "h:1", "1.2.3.4:70000",
-                                      "[::1:80"};
+    static const char *const bad[] = {"",    "127.0.0.1",     "1.2.3.4:", "[::1]80",
+                                      "h:1", "1.2.3.4:70000", "[::1:80"};
     struct sockaddr_storage ss;
     socklen_t len;
     (void)state;
