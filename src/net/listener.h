@@ -38,7 +38,7 @@ struct sl_listener {
  * <on_accept> and <data> are stored. Returns 0 or -1 with errno (the socket
  * is closed again). */
 int sl_listener_open(struct sl_listener *ln, struct sl_loop *loop, const char *name,
-                     const char *bind, int backlog, sl_accept_cb on_accept, void *data);
+                     const char *addr, int backlog, sl_accept_cb on_accept, void *data);
 /* Checks that nobody listens on <addr> yet. SO_REUSEPORT would otherwise
  * let a second daemon share the port silently and take half its
  * connections; a plain bind (SO_REUSEADDR only) still fails with
