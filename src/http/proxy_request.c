@@ -206,7 +206,9 @@ uint32_t sl_proxy_build_response(struct sl_hconn *c, const struct sl_http_resp *
     if (resp->status == 101) {
         put_upgrade(&w, &resp->m);
     } else {
-        if (resp->m.body == SL_BODY_CHUNKED)
+        /* An HTTP/1.0 client cannot read chunked: it gets the bare data,
+         * delimited by the close (c->dechunk). */
+        if (resp->m.body == SL_BODY_CHUNKED && !c->req_http10)
             PUTS(&w, "Transfer-Encoding: chunked\r\n");
         if (client_ka)
             PUTS(&w, "Connection: keep-alive\r\n");

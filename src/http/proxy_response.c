@@ -2,6 +2,7 @@
  * (1xx forwarded, 101 into a tunnel, final heads rewritten), body
  * streaming with backpressure, and the tunnel. */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "http/proxy_int.h"
@@ -81,8 +82,11 @@ static void final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint
     c->resp_left = resp->m.content_length;
     if (resp->m.body == SL_BODY_CHUNKED)
         sl_chunked_init(&c->resp_chunk);
+    c->dechunk = resp->m.body == SL_BODY_CHUNKED && c->req_http10;
+    c->dc_state = 0;
+    c->dc_left = 0;
     c->client_ka = c->req_ka && c->req_done && !c->client_eof && !c->ctx->draining &&
-                   resp->m.body != SL_BODY_UNTIL_CLOSE;
+                   resp->m.body != SL_BODY_UNTIL_CLOSE && !c->dechunk;
     len = sl_proxy_build_response(c, resp, c->client_ka);
     if (len == 0) {
         c->resp_head_done = false;
@@ -157,6 +161,75 @@ bad:
     sl_proxy_error(c, 502, "bad response from backend", true);
 }
 
+enum { DC_SIZE = 0, DC_EXT, DC_SIZE_LF, DC_DATA, DC_DATA_CR, DC_DATA_LF, DC_TRAILER_START,
+       DC_TRAILER, DC_END_LF, DC_DONE };
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = (char)(ch | 0x20);
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Strips chunked framing from p[0..len) in place (already validated by
+ * sl_chunked_feed) and returns the data length left at p. */
+static size_t dechunk(struct sl_hconn *c, char *p, size_t len)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < len;) {
+        char ch = p[i];
+        int v;
+
+        switch (c->dc_state) {
+        case DC_SIZE:
+            v = hexval(ch);
+            if (v >= 0)
+                c->dc_left = c->dc_left * 16 + (uint64_t)v;
+            else
+                c->dc_state = ch == '\r' ? DC_SIZE_LF : DC_EXT;
+            break;
+        case DC_EXT:
+            if (ch == '\r')
+                c->dc_state = DC_SIZE_LF;
+            break;
+        case DC_SIZE_LF:
+            c->dc_state = c->dc_left ? DC_DATA : DC_TRAILER_START;
+            break;
+        case DC_DATA: {
+            size_t n = len - i < c->dc_left ? len - i : (size_t)c->dc_left;
+
+            memmove(p + out, p + i, n);
+            out += n;
+            i += n;
+            c->dc_left -= n;
+            if (c->dc_left == 0)
+                c->dc_state = DC_DATA_CR;
+            continue;
+        }
+        case DC_DATA_CR:
+            c->dc_state = DC_DATA_LF;
+            break;
+        case DC_DATA_LF:
+            c->dc_state = DC_SIZE;
+            break;
+        case DC_TRAILER_START:
+            c->dc_state = ch == '\r' ? DC_END_LF : DC_TRAILER;
+            break;
+        case DC_TRAILER:
+            if (ch == '\n')
+                c->dc_state = DC_TRAILER_START;
+            break;
+        default:
+            c->dc_state = DC_DONE;
+            break;
+        }
+        i++;
+    }
+    return out;
+}
+
 static void resp_body(struct sl_hconn *c)
 {
     struct sl_buf *rb = c->rbuf;
@@ -186,8 +259,15 @@ static void resp_body(struct sl_hconn *c)
         n = avail;
         break;
     }
-    sl_out_add(&c->cout, rb->data + rb->start, n);
-    c->bytes_out += n;
+    if (c->dechunk) {
+        size_t data = dechunk(c, rb->data + rb->start, n);
+
+        sl_out_add(&c->cout, rb->data + rb->start, data);
+        c->bytes_out += data;
+    } else {
+        sl_out_add(&c->cout, rb->data + rb->start, n);
+        c->bytes_out += n;
+    }
     rb->start += (uint32_t)n;
     if (c->resp_done && rb->start < rb->end) {
         c->be_dirty = true; /* bytes past the response: the connection is out of step */
