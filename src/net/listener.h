@@ -29,8 +29,10 @@ struct sl_listener {
     struct sl_loop *loop;
     const char *name; /* borrowed, for log lines */
     sl_accept_cb on_accept;
-    void *data;        /* free for the owner */
-    uint32_t pause_ms; /* default 100 */
+    void *data;         /* free for the owner */
+    uint32_t pause_ms;  /* default 100 */
+    uint64_t logged_ms; /* last "out of file descriptors" line (one a second at most) */
+    uint64_t refused;   /* pauses since that line */
 };
 
 /* Binds <addr> ("ip:port", "[v6]:port", "*:port") with SO_REUSEADDR and
