@@ -39,6 +39,8 @@ static void parse_bind(struct sl_cfg_ctx *c, const struct sl_ynode *n, const cha
     char norm[80];
     char *v = NULL;
 
+    if (n == NULL) /* absent: keep the default */
+        return;
     if (sl_cfg_str(c, n, what, &v) != 0 || v == NULL)
         return;
     if (sl_config_parse_bind(v, norm, sizeof(norm)) != 0) {
@@ -78,7 +80,9 @@ static void parse_listener(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
     char w[64];
     const struct sl_ynode *n;
 
-    snprintf(w, sizeof(w), "listeners[%zu]", idx);
+    /* (void): these labels only name the field in messages; one cut short
+     * still points at the right place. */
+    (void)snprintf(w, sizeof(w), "listeners[%zu]", idx);
     l->line = m->line;
     l->header_timeout_ms = 10000;
     l->idle_timeout_ms = 60000;
@@ -146,7 +150,7 @@ static void parse_route(struct sl_cfg_ctx *c, const struct sl_ynode *m, const ch
     if (r->id == NULL) {
         char id[32];
 
-        snprintf(id, sizeof(id), "route%03zu", idx);
+        (void)snprintf(id, sizeof(id), "route%03zu", idx); /* 25 bytes at most: fits */
         r->id = sl_cfg_strdup(c, id);
     }
 }
@@ -159,7 +163,7 @@ static void parse_endpoint(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
     const char *why;
 
     e->line = m->line;
-    snprintf(w, sizeof(w), "endpoints[%zu]", idx);
+    (void)snprintf(w, sizeof(w), "endpoints[%zu]", idx); /* message label only */
     if (sl_cfg_keys(c, m, w, endpoint_keys) != 0)
         return;
     if ((n = sl_ymap_get(m, "pattern")) == NULL) {
@@ -167,7 +171,7 @@ static void parse_endpoint(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
     } else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "pattern"), &e->pattern) == 0) {
         if ((why = sl_config_parse_pattern(e->pattern, e)) != NULL)
             sl_cfg_err(c, n->line, "%s: invalid pattern '%s': %s", w, e->pattern, why);
-        snprintf(w, sizeof(w), "endpoint %s", e->pattern);
+        (void)snprintf(w, sizeof(w), "endpoint %s", e->pattern);
     }
     n = sl_ymap_get(m, "routes");
     if (n == NULL || (n->type == SL_Y_SEQ && n->n == 0)) {
@@ -183,7 +187,7 @@ static void parse_endpoint(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
     for (size_t i = 0; i < n->n; i++) {
         char rw[340];
 
-        snprintf(rw, sizeof(rw), "%s: routes[%zu]", w, i);
+        (void)snprintf(rw, sizeof(rw), "%s: routes[%zu]", w, i);
         parse_route(c, n->items[i], rw, i, &e->routes[e->nroutes++]);
     }
 }

@@ -13,7 +13,7 @@ __attribute__((format(printf, 4, 0))) static void report(struct sl_cfg_ctx *c, c
 {
     char msg[512];
 
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a long message is cut, not lost */
     sl_diag_add(c->diag, "%s%s:%d: %s", prefix, c->path, line, msg);
 }
 
@@ -38,10 +38,11 @@ void sl_cfg_warn(struct sl_cfg_ctx *c, int line, const char *fmt, ...)
 
 const char *sl_cfg_field(char *buf, size_t len, const char *what, const char *key)
 {
+    /* (void): a label cut at <len> still names the field well enough. */
     if (what[0] == '\0')
-        snprintf(buf, len, "%s", key);
+        (void)snprintf(buf, len, "%s", key);
     else
-        snprintf(buf, len, "%s.%s", what, key);
+        (void)snprintf(buf, len, "%s.%s", what, key);
     return buf;
 }
 

@@ -2,6 +2,7 @@
  * backends and provider of each service. Cross-service rules (unique
  * backend names) are checked in config.c. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,24 +59,47 @@ static void parse_hash_key(struct sl_cfg_ctx *c, const struct sl_ynode *n, const
     free(v);
 }
 
+/* Reads one to three decimal digits at <s>, after blanks, into *<out>.
+ * Returns the first byte after them, or NULL when no digit starts the
+ * number or it has more than three. */
+static const char *status_code(const char *s, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    while (isspace((unsigned char)*s)) /* as sscanf("%u") did: " 200" stays valid */
+        s++;
+    if (!isdigit((unsigned char)s[0]))
+        return NULL;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || end - s > 3)
+        return NULL;
+    *out = (unsigned)v; /* three digits: fits */
+    return end;
+}
+
+/* "NNN" or "NNN-NNN" into *<lo> and *<hi>; false for anything else. */
+static bool status_range(const char *s, unsigned *lo, unsigned *hi)
+{
+    const char *p = status_code(s, lo);
+
+    if (p != NULL && *p == '\0') {
+        *hi = *lo;
+        return true;
+    }
+    return p != NULL && *p == '-' && (p = status_code(p + 1, hi)) != NULL && *p == '\0';
+}
+
 static void parse_expect(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
                          struct sl_cfg_health *h)
 {
     char *v = NULL;
-    unsigned lo, hi;
-    int used = 0;
+    unsigned lo = 0, hi = 0;
 
     if (sl_cfg_str(c, n, what, &v) != 0 || v == NULL)
         return;
-    if (sscanf(v, "%3u-%3u%n", &lo, &hi, &used) == 2 && v[used] == '\0') {
-        /* a range */
-    } else if (sscanf(v, "%3u%n", &lo, &used) == 1 && v[used] == '\0') {
-        hi = lo;
-    } else {
-        lo = 1;
-        hi = 0;
-    }
-    if (lo < 100 || hi > 599 || lo > hi)
+    if (!status_range(v, &lo, &hi) || lo < 100 || hi > 599 || lo > hi)
         sl_cfg_err(c, n->line, "%s: invalid status range '%s' (e.g. 200-399)", what, v);
     else {
         h->expect_lo = (uint16_t)lo;
@@ -91,7 +115,7 @@ static void parse_score(struct sl_cfg_ctx *c, const struct sl_ynode *m, const ch
     sluice_score_opts_t *o = &h->score;
     int bad = 0;
 
-    snprintf(w, sizeof(w), "service %s: health.score", svc);
+    (void)snprintf(w, sizeof(w), "service %s: health.score", svc);
     if (sl_cfg_keys(c, m, w, score_keys) != 0)
         return;
     h->score_set = true;
@@ -120,7 +144,7 @@ static void parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct 
     char *check = NULL;
     struct sl_cfg_health *h = &s->health;
 
-    snprintf(w, sizeof(w), "service %s: health", s->name);
+    (void)snprintf(w, sizeof(w), "service %s: health", s->name);
     if (sl_cfg_keys(c, m, w, health_keys) != 0)
         return;
     h->line = m->line;
@@ -155,7 +179,7 @@ static void parse_timeouts(struct sl_cfg_ctx *c, const struct sl_ynode *m, struc
 {
     char w[192];
 
-    snprintf(w, sizeof(w), "service %s: timeouts", s->name);
+    (void)snprintf(w, sizeof(w), "service %s: timeouts", s->name);
     if (sl_cfg_keys(c, m, w, timeout_keys) != 0)
         return;
     sl_cfg_duration(c, sl_ymap_get(m, "connect"), SL_CFG_FIELD(w, "connect"), 1,
@@ -222,7 +246,7 @@ static void parse_backend(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t
     struct sl_cfg_backend *b = &s->backends[s->nbackends];
     const struct sl_ynode *n;
 
-    snprintf(w, sizeof(w), "service %s: backends[%zu]", s->name, idx);
+    (void)snprintf(w, sizeof(w), "service %s: backends[%zu]", s->name, idx);
     if (sl_cfg_keys(c, m, w, backend_keys) != 0)
         return;
     s->nbackends++;
@@ -251,7 +275,7 @@ static void parse_provider(struct sl_cfg_ctx *c, const struct sl_ynode *m, struc
     struct sl_cfg_provider *p = &s->provider;
     const struct sl_ynode *n;
 
-    snprintf(w, sizeof(w), "service %s: provider", s->name);
+    (void)snprintf(w, sizeof(w), "service %s: provider", s->name);
     if (sl_cfg_keys(c, m, w, provider_keys) != 0)
         return;
     p->present = true;
@@ -319,7 +343,7 @@ static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
     s->health.path = sl_cfg_strdup(c, "/");
     if (s->name == NULL)
         return;
-    snprintf(w, sizeof(w), "service %s", s->name);
+    (void)snprintf(w, sizeof(w), "service %s", s->name);
     if (!valid_name(s->name))
         sl_cfg_err(c, key->line, "%s: invalid service name (letters, digits, '-', '_', '.')", w);
     if (sl_ynode_is_null(m))

@@ -8,7 +8,9 @@
 
 static void destroy_router(struct sl_router *r)
 {
-    for (size_t i = 0; i < r->nendpoints; i++) {
+    /* Half-built routers come here too: an array that failed to allocate
+     * has no entries to free. */
+    for (size_t i = 0; r->endpoints != NULL && i < r->nendpoints; i++) {
         struct sl_endpoint *e = &r->endpoints[i];
 
         for (size_t j = 0; j < e->nroutes; j++) {
@@ -50,7 +52,7 @@ static char *dup(const char *s, int *bad)
 static const struct sl_service_rt *find_rt(const struct sl_router *r, const char *name)
 {
     for (size_t i = 0; name != NULL && i < r->nservices; i++)
-        if (strcmp(r->services[i].name, name) == 0)
+        if (r->services[i].name != NULL && strcmp(r->services[i].name, name) == 0)
             return &r->services[i];
     return NULL;
 }

@@ -164,7 +164,7 @@ int sl_ytree_load(const char *path, struct sl_ynode **root, struct sl_diag *diag
     int rc = 0;
 
     if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+        (void)fclose(f); /* read only: closing cannot lose data */
         return SLUICE_ERR_NOMEM;
     }
     yaml_parser_set_input_file(&parser, f);
@@ -184,7 +184,7 @@ int sl_ytree_load(const char *path, struct sl_ynode **root, struct sl_diag *diag
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&parser);
-    fclose(f);
+    (void)fclose(f); /* read only: closing cannot lose data */
     if (rc == 0)
         rc = b.err;
     if (rc != 0) {

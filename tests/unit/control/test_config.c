@@ -344,6 +344,57 @@ static void check_warns_about_http_probes(void **state)
     unlink(tmp_path);
 }
 
+/* health.expect takes "NNN" or "NNN-NNN" within 100..599; blanks before a
+ * number are allowed (sscanf() allowed them before the strtoul() rewrite). */
+static void expect_status_ranges(void **state)
+{
+    static const struct {
+        const char *v;
+        int ok;
+        uint16_t lo, hi;
+    } cases[] = {
+        {"\"200-399\"", 1, 200, 399},
+        {"204", 1, 204, 204},
+        {"\"100-599\"", 1, 100, 599},
+        {"\"200- 399\"", 1, 200, 399},
+        {"\" 204\"", 1, 204, 204},
+        {"99", 0, 0, 0},
+        {"600", 0, 0, 0},
+        {"\"200-\"", 0, 0, 0},
+        {"\"-200\"", 0, 0, 0},
+        {"2000", 0, 0, 0},
+        {"\"399-200\"", 0, 0, 0},
+        {"\"200-399x\"", 0, 0, 0},
+        {"abc", 0, 0, 0},
+        {"\"+200\"", 0, 0, 0},
+        {"\"200-0399\"", 0, 0, 0},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char yaml[512];
+        struct sl_diag d;
+        struct sl_config *cfg = NULL;
+
+        (void)snprintf(yaml, sizeof(yaml), "%s%s    health: {expect: %s}\n", HEAD, SVC, cases[i].v);
+        sl_diag_init(&d);
+        int rc = sl_config_load(write_tmp(yaml), &cfg, &d);
+
+        if (!cases[i].ok) {
+            assert_int_equal(rc, SLUICE_ERR_CONFIG);
+            assert_null(cfg);
+        } else {
+            if (rc != 0)
+                fail_msg("case %zu (%s): rc %d", i, cases[i].v, rc);
+            assert_int_equal(cfg->services[0].health.expect_lo, cases[i].lo);
+            assert_int_equal(cfg->services[0].health.expect_hi, cases[i].hi);
+            sl_config_free(cfg);
+        }
+        sl_diag_fini(&d);
+        unlink(tmp_path);
+    }
+}
+
 static void missing_file_is_io(void **state)
 {
     struct sl_diag d;
@@ -449,6 +500,7 @@ int main(void)
         cmocka_unit_test(each_error_has_its_line),
         cmocka_unit_test(check_collects_every_error),
         cmocka_unit_test(check_warns_about_http_probes),
+        cmocka_unit_test(expect_status_ranges),
         cmocka_unit_test(missing_file_is_io),
         cmocka_unit_test(durations_and_sizes),
         cmocka_unit_test(binds_targets_patterns),
