@@ -9,7 +9,9 @@
 
 static inline char lower(char c)
 {
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c;
 }
 
 /* <a> (any case) equals <lc> (already lower-case) over <n> bytes. */
