@@ -208,8 +208,8 @@ uint32_t sl_proxy_build_response(struct sl_hconn *c, const struct sl_http_resp *
     } else {
         /* An HTTP/1.0 client cannot read chunked: it gets the bare data,
          * delimited by the close (c->dechunk). */
-        if (resp->m.body == SL_BODY_CHUNKED && !c->req_http10)
-            PUTS(&w, "Transfer-Encoding: chunked\r\n");
+        if (resp->m.body == SL_BODY_CHUNKED && !c->req_http10 && !resp->m.te_passthrough)
+            PUTS(&w, "Transfer-Encoding: chunked\r\n"); /* else forwarded as received */
         if (client_ka)
             PUTS(&w, "Connection: keep-alive\r\n");
         else

@@ -143,6 +143,24 @@ static void responses_say_how_the_connection_goes_on(void **state)
     assert_null(strstr(f->out, "X-Hop"));
 }
 
+/* "br, chunked": the client must learn about br, so the field goes on as
+ * received and the proxy adds no Transfer-Encoding of its own. */
+static void response_codings_besides_chunked_pass_through(void **state)
+{
+    struct fixture *f = *state;
+    static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: br, chunked\r\n\r\n";
+    struct sl_http_resp resp;
+    uint32_t len;
+
+    assert_true(sl_http_parse_response(head, sizeof(head) - 1, 16384, SL_METHOD_GET, &resp) > 0);
+    f->c.hbuf->end = 0;
+    len = sl_proxy_build_response(&f->c, &resp, true);
+    assert_true(len > 0);
+    snprintf(f->out, sizeof(f->out), "%.*s", (int)len, f->c.hbuf->data);
+    assert_non_null(strstr(f->out, "Transfer-Encoding: br, chunked\r\n"));
+    assert_null(strstr(f->out, "Transfer-Encoding: chunked"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +169,7 @@ int main(void)
         cmocka_unit_test(body_framing_is_reemitted),
         cmocka_unit_test(upgrade_requests_keep_their_upgrade),
         cmocka_unit_test(responses_say_how_the_connection_goes_on),
+        cmocka_unit_test(response_codings_besides_chunked_pass_through),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
