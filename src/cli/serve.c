@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "control/control.h"
@@ -221,10 +222,18 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     sl_log(SL_LOG_INFO, "sluice %s serving %s with %zu workers", SLUICE_VERSION_STRING, o->config,
            n);
     for (;;) {
-        int sig = 0;
+        /* Wake once a second even without a signal: the control plane's
+         * housekeeping (passive recovery, parked tables) runs here, on the
+         * only thread that may write to it. */
+        static const struct timespec tick = {1, 0};
+        struct timespec now;
+        int sig = sigtimedwait(sigs, NULL, &tick);
 
-        if (sigwait(sigs, &sig) != 0)
+        if (sig == -1) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            sl_control_tick(ctl, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
             continue;
+        }
         if (sig == SIGHUP) {
             reload(ctl, ws, n, o->config);
             continue;

@@ -6,7 +6,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sluicetest import (SluiceCase, backend_entry, closed_port, config, endpoint,  # noqa: E402
-                        free_port, get, http_listener, main, route, service)
+                        free_port, get, http_listener, main, route, service,
+                        wait_until)
 
 
 class Failover(SluiceCase):
@@ -62,6 +63,23 @@ class Failover(SluiceCase):
         print("  ", r.status, r.body[:100])
         self.assertEqual(r.status, 504, r)
         self.assertTrue(r.body.strip(), "504 without a body")
+
+    def test_backend_that_comes_back_gets_traffic_again(self):
+        """no active checks: a backend taken out by passive failures is tried again once it is back"""
+        live = self.backend("live")
+        back = self.backend("back")
+        back_port = back.port
+        port = self.start([backend_entry("live", live.port), backend_entry("back", back_port)],
+                          retries=1)
+        back.kill()
+        for i in range(30):  # enough failures to take "back" to the lowest score
+            self.assertEqual(get(port, "/down%d" % i).status, 200)
+        again = self.backend("back", port=back_port)
+        # one score step every 2 s: usable again after about 6 s
+        self.assertTrue(wait_until(lambda: get(port).status == 200 and again.count() > 0,
+                                   timeout=20, step=0.2),
+                        "the recovered backend never got a request")
+        print("  recovered backend served", again.count(), "requests")
 
 
 if __name__ == "__main__":
