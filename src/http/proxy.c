@@ -17,6 +17,7 @@
 #include "net/sock.h"
 
 #define KEEP_FREE_CONNS 4096
+#define KEEP_FREE_REQS  1024
 
 static void backend_ref(void *key)
 {
@@ -43,18 +44,53 @@ void sl_proxy_ctx_init(struct sl_proxy_ctx *ctx, struct sl_loop *loop, struct sl
     ctx->all = NULL;
     ctx->free = NULL;
     ctx->nfree = 0;
+    ctx->rq_free = NULL;
+    ctx->nrq_free = 0;
     ctx->nconns = 0;
     ctx->draining = false;
 }
 
-static void put_bufs(struct sl_hconn *c)
+struct sl_hreq *sl_hconn_attach(struct sl_hconn *c)
 {
-    struct sl_buf_pool *p = c->ctx->bufs;
+    struct sl_proxy_ctx *ctx = c->ctx;
+    struct sl_hreq *q = c->rq;
 
-    sl_buf_put(p, c->ibuf);
-    sl_buf_put(p, c->rbuf);
-    sl_buf_put(p, c->hbuf);
-    c->ibuf = c->rbuf = c->hbuf = NULL;
+    if (q)
+        return q;
+    q = ctx->rq_free;
+    if (q) {
+        ctx->rq_free = q->next_free;
+        ctx->nrq_free--;
+    } else {
+        q = malloc(sizeof(*q));
+        if (!q)
+            return NULL;
+    }
+    memset(q, 0, sizeof(*q));
+    q->method_id = SL_METHOD_OTHER;
+    q->start_ns = sl_loop_now_ns(ctx->loop);
+    c->rq = q;
+    return q;
+}
+
+void sl_hconn_detach(struct sl_hconn *c)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+    struct sl_hreq *q = c->rq;
+
+    if (!q)
+        return;
+    sl_proxy_drop_backend(c, false);
+    if (q->be)
+        sluice_backend_release(q->be, SLUICE_OUTCOME_NEUTRAL, 0);
+    if (q->table)
+        sl_router_release(q->table);
+    sl_buf_put(ctx->bufs, q->rbuf);
+    sl_buf_put(ctx->bufs, q->hbuf);
+    c->rq = NULL;
+    q->next_free = ctx->rq_free;
+    ctx->rq_free = q;
+    ctx->nrq_free++;
 }
 
 /* The last step of every connection: c goes to the free list (never
@@ -65,19 +101,12 @@ void sl_hconn_close(struct sl_hconn *c)
     int fd = c->cw.fd;
 
     sl_loop_timer_stop(ctx->loop, &c->timer);
-    sl_proxy_drop_backend(c, false);
-    if (c->be) {
-        sluice_backend_release(c->be, SLUICE_OUTCOME_NEUTRAL, 0);
-        c->be = NULL;
-    }
-    if (c->table) {
-        sl_router_release(c->table);
-        c->table = NULL;
-    }
+    sl_hconn_detach(c);
     sl_loop_forget(ctx->loop, &c->cw);
     if (fd >= 0)
         close(fd);
-    put_bufs(c);
+    sl_buf_put(ctx->bufs, c->ibuf);
+    c->ibuf = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -103,6 +132,13 @@ void sl_proxy_ctx_fini(struct sl_proxy_ctx *ctx)
         free(c);
     }
     ctx->nfree = 0;
+    while (ctx->rq_free) {
+        struct sl_hreq *q = ctx->rq_free;
+
+        ctx->rq_free = q->next_free;
+        free(q);
+    }
+    ctx->nrq_free = 0;
 }
 
 void sl_proxy_trim(struct sl_proxy_ctx *ctx)
@@ -113,6 +149,13 @@ void sl_proxy_trim(struct sl_proxy_ctx *ctx)
         ctx->free = c->next;
         ctx->nfree--;
         free(c);
+    }
+    while (ctx->nrq_free > KEEP_FREE_REQS) {
+        struct sl_hreq *q = ctx->rq_free;
+
+        ctx->rq_free = q->next_free;
+        ctx->nrq_free--;
+        free(q);
     }
 }
 
@@ -175,7 +218,8 @@ void sl_hconn_set_deadline(struct sl_hconn *c, uint32_t ms)
 void sl_hconn_update_events(struct sl_hconn *c)
 {
     struct sl_loop *l = c->ctx->loop;
-    uint32_t ev = c->cout.n ? SL_EV_WRITE : 0;
+    struct sl_hreq *q = c->rq;
+    uint32_t ev = q && q->cout.n ? SL_EV_WRITE : 0;
     bool room = !c->ibuf || sl_buf_room(c->ibuf) > 0;
 
     switch (c->phase) {
@@ -184,11 +228,11 @@ void sl_hconn_update_events(struct sl_hconn *c)
         break;
     case SL_PH_CONNECT:
     case SL_PH_FORWARD:
-        if (!c->client_eof && room && c->bout.n == 0)
+        if (!c->client_eof && room && q->bout.n == 0)
             ev |= SL_EV_READ;
         break;
     case SL_PH_TUNNEL:
-        if (c->bout.n == 0)
+        if (q->bout.n == 0)
             ev |= SL_EV_READ;
         break;
     case SL_PH_LINGER:
@@ -200,12 +244,12 @@ void sl_hconn_update_events(struct sl_hconn *c)
     }
     if (c->cw.fd >= 0)
         sl_loop_mod(l, &c->cw, ev | (ev & SL_EV_READ ? SL_EV_RDHUP : 0));
-    if (c->up) {
+    if (q && q->up) {
         if (c->phase == SL_PH_CONNECT)
             ev = SL_EV_READ | SL_EV_WRITE;
         else
-            ev = (c->bout.n ? SL_EV_WRITE : 0) | (c->cout.n == 0 ? SL_EV_READ : 0);
-        sl_loop_mod(l, &c->up->w, ev);
+            ev = (q->bout.n ? SL_EV_WRITE : 0) | (q->cout.n == 0 ? SL_EV_READ : 0);
+        sl_loop_mod(l, &q->up->w, ev);
     }
 }
 
@@ -238,55 +282,57 @@ int sl_out_flush(struct sl_out *o, int fd)
 
 int sl_hconn_flush_client(struct sl_hconn *c)
 {
-    return sl_out_flush(&c->cout, c->cw.fd);
+    return sl_out_flush(&c->rq->cout, c->cw.fd);
 }
 
 static void log_request(struct sl_hconn *c)
 {
     struct sl_loop *l = c->ctx->loop;
+    const struct sl_hreq *q = c->rq;
     struct sl_access_rec r;
 
-    if (!sl_access_log_on())
+    if (!sl_access_log_on() || !q)
         return;
     r.wall_s = l->wall_s;
     r.wall_ms = l->wall_ms;
     r.client_ip = c->client_ip;
-    r.method = c->method;
-    r.method_len = c->method_len;
-    r.path = c->target;
-    r.path_len = c->target_len;
-    r.status = c->status;
-    r.bytes = c->bytes_out;
-    r.backend = c->be_name[0] ? c->be_name : NULL;
-    r.backend_name = c->be_name[0] && c->be_label[0] ? c->be_label : NULL;
-    r.duration_us = (sl_loop_now_ns(l) - c->start_ns) / 1000;
+    r.method = q->method;
+    r.method_len = q->method_len;
+    r.path = q->target;
+    r.path_len = q->target_len;
+    r.status = q->status;
+    r.bytes = q->bytes_out;
+    r.backend = q->be_name[0] ? q->be_name : NULL;
+    r.backend_name = q->be_name[0] && q->be_label[0] ? q->be_label : NULL;
+    r.duration_us = (sl_loop_now_ns(l) - q->start_ns) / 1000;
     sl_access_log_add(c->ctx->alog, &r);
 }
 
 void sl_hconn_finish(struct sl_hconn *c, sluice_outcome_t outcome)
 {
     struct sl_proxy_ctx *ctx = c->ctx;
+    struct sl_hreq *q = c->rq;
 
-    if (c->be) {
-        uint64_t lat = outcome == SLUICE_OUTCOME_OK ? sl_loop_now_ns(ctx->loop) - c->sent_ns : 0;
+    if (q->be) {
+        uint64_t lat = outcome == SLUICE_OUTCOME_OK ? sl_loop_now_ns(ctx->loop) - q->sent_ns : 0;
 
-        sluice_backend_release(c->be, outcome, lat);
-        c->be = NULL;
+        sluice_backend_release(q->be, outcome, lat);
+        q->be = NULL;
     }
-    if (c->up)
-        sl_proxy_drop_backend(c, outcome == SLUICE_OUTCOME_OK && c->resp_ka && c->req_done &&
-                                     !c->be_dirty && c->bout.n == 0);
+    if (q->up)
+        sl_proxy_drop_backend(c, outcome == SLUICE_OUTCOME_OK && q->resp_ka && q->req_done &&
+                                     !q->be_dirty && q->bout.n == 0);
     log_request(c);
-    if (c->table) {
-        sl_router_release(c->table);
-        c->table = NULL;
+    if (q->table) {
+        sl_router_release(q->table);
+        q->table = NULL;
     }
     c->served_one = true;
-    if (!c->client_ka || !c->req_done || c->client_eof || ctx->draining)
+    if (!q->client_ka || !q->req_done || c->client_eof || ctx->draining)
         c->close_after = true;
-    c->linger = c->in_request ? !c->req_done : c->got_bytes;
+    c->linger = c->in_request ? !q->req_done : c->got_bytes;
     c->in_request = false;
-    if (c->cout.n > 0) {
+    if (q->cout.n > 0) {
         if (c->close_after)
             c->phase = SL_PH_CLOSING;
         else
@@ -330,14 +376,17 @@ void sl_hconn_linger_read(struct sl_hconn *c)
 
 void sl_hconn_abort(struct sl_hconn *c, sluice_outcome_t outcome)
 {
-    if (c->be) {
-        sluice_backend_release(c->be, outcome, 0);
-        c->be = NULL;
+    struct sl_hreq *q = c->rq;
+
+    if (q && q->be) {
+        sluice_backend_release(q->be, outcome, 0);
+        q->be = NULL;
     }
-    if (c->in_request && c->status == 0)
-        c->status = 499; /* nginx's "client closed request" (or cut) */
-    if (c->in_request)
+    if (q && c->in_request) {
+        if (q->status == 0)
+            q->status = 499; /* nginx's "client closed request" (or cut) */
         log_request(c);
+    }
     sl_hconn_close(c);
 }
 
@@ -349,7 +398,7 @@ void sl_proxy_drain(struct sl_proxy_ctx *ctx)
     while (c) {
         struct sl_hconn *next = c->next;
 
-        if (c->phase == SL_PH_HEAD && !c->got_bytes && c->cout.n == 0)
+        if (c->phase == SL_PH_HEAD && !c->got_bytes && (!c->rq || c->rq->cout.n == 0))
             sl_hconn_close(c);
         c = next;
     }

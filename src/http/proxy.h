@@ -25,6 +25,7 @@
 #include "net/upstream.h"
 
 struct sl_hconn;
+struct sl_hreq;
 
 struct sl_proxy_ctx {
     struct sl_loop *loop;
@@ -36,6 +37,8 @@ struct sl_proxy_ctx {
     struct sl_hconn *all;     /* every open connection (for draining) */
     struct sl_hconn *free;    /* spare connection structs */
     size_t nfree;
+    struct sl_hreq *rq_free; /* spare request states (struct sl_hreq) */
+    size_t nrq_free;
     size_t nconns;
     bool draining;
     /* Scratch for parsing: only valid during one call, never kept. */
@@ -63,7 +66,7 @@ void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, 
  * after their current response (answered with Connection: close). */
 void sl_proxy_drain(struct sl_proxy_ctx *ctx);
 
-/* Frees spare connection structs beyond a cap (call now and then, e.g.
+/* Frees spare connection and request structs beyond a cap (call now and then, e.g.
  * once a second, never from inside a connection callback). */
 void sl_proxy_trim(struct sl_proxy_ctx *ctx);
 

@@ -6,29 +6,31 @@
 
 #include "http/proxy_int.h"
 
+/* Readies the attached request state for the next pipelined request. */
 static void reset_request(struct sl_hconn *c)
 {
-    c->in_request = false;
-    c->got_bytes = false;
-    c->head_len = 0;
-    c->method_id = SL_METHOD_OTHER;
-    c->method = c->target = c->host = NULL;
-    c->method_len = c->target_len = c->host_len = 0;
-    c->req_done = false;
-    c->route = NULL;
-    c->nskip = 0;
-    c->tries = 0;
-    c->reused = c->retried_stale = c->sent_any = false;
-    c->be_name[0] = '\0';
-    c->status = 0;
-    c->resp_head_done = c->resp_done = c->resp_ka = c->resp_got_any = c->be_dirty = false;
-    c->client_ka = false;
-    c->bytes_out = 0;
-    c->start_ns = sl_loop_now_ns(c->ctx->loop);
+    struct sl_hreq *q = c->rq;
+
+    q->head_len = 0;
+    q->method_id = SL_METHOD_OTHER;
+    q->method = q->target = q->host = NULL;
+    q->method_len = q->target_len = q->host_len = 0;
+    q->req_done = false;
+    q->route = NULL;
+    q->nskip = 0;
+    q->tries = 0;
+    q->reused = q->retried_stale = q->sent_any = false;
+    q->be_name[0] = '\0';
+    q->status = 0;
+    q->resp_head_done = q->resp_done = q->resp_ka = q->resp_got_any = q->be_dirty = false;
+    q->client_ka = false;
+    q->bytes_out = 0;
+    q->start_ns = sl_loop_now_ns(c->ctx->loop);
 }
 
-/* Between requests: keep only the bytes of pipelined requests, give idle
- * buffers back, and parse at once if a request is already waiting. */
+/* Between requests: keep only the bytes of pipelined requests, give the
+ * request state and idle buffers back, and parse at once if a request is
+ * already waiting. */
 void sl_hconn_start_head(struct sl_hconn *c)
 {
     struct sl_proxy_ctx *ctx = c->ctx;
@@ -36,28 +38,37 @@ void sl_hconn_start_head(struct sl_hconn *c)
 
     c->phase = SL_PH_HEAD;
     c->next_after = false;
-    reset_request(c);
+    c->in_request = false;
+    c->got_bytes = false;
     if (ib) {
         ib->start = c->ioff < ib->end ? c->ioff : ib->end;
         sl_buf_compact(ib);
     }
     c->ioff = 0;
-    sl_buf_put(ctx->bufs, c->rbuf);
-    c->rbuf = NULL;
-    sl_buf_put(ctx->bufs, c->hbuf);
-    c->hbuf = NULL;
     if (ib && sl_buf_len(ib) == 0) {
         sl_buf_put(ctx->bufs, ib);
         c->ibuf = NULL;
     }
-    if (c->ibuf) {
-        c->got_bytes = true;
-        sl_hconn_set_deadline(c, c->header_timeout_ms);
-        sl_proxy_try_parse(c);
+    if (!c->ibuf) {
+        /* Idle: nothing but the small connection struct stays. */
+        sl_hconn_detach(c);
+        sl_hconn_set_deadline(c, c->served_one ? c->idle_timeout_ms : c->header_timeout_ms);
+        sl_hconn_update_events(c);
         return;
     }
-    sl_hconn_set_deadline(c, c->served_one ? c->idle_timeout_ms : c->header_timeout_ms);
-    sl_hconn_update_events(c);
+    if (c->rq) {
+        sl_buf_put(ctx->bufs, c->rq->rbuf);
+        c->rq->rbuf = NULL;
+        sl_buf_put(ctx->bufs, c->rq->hbuf);
+        c->rq->hbuf = NULL;
+        reset_request(c);
+    } else if (!sl_hconn_attach(c)) {
+        sl_hconn_close(c);
+        return;
+    }
+    c->got_bytes = true;
+    sl_hconn_set_deadline(c, c->header_timeout_ms);
+    sl_proxy_try_parse(c);
 }
 
 /* Reads from the client into ibuf: > 0 bytes, 0 EOF, -1 nothing now,
@@ -93,33 +104,33 @@ void sl_hconn_pump_request(struct sl_hconn *c)
     size_t n = 0;
     int r;
 
-    if (c->req_done || !b || !c->up || c->phase != SL_PH_FORWARD)
+    if (c->rq->req_done || !b || !c->rq->up || c->phase != SL_PH_FORWARD)
         return;
     avail = b->end - c->ioff;
     /* No body bytes yet (say, the client waits for 100 Continue): the head
      * queued by send_request still has to go. */
-    if (avail == 0 || c->bout.n >= SL_OUT_IOV)
+    if (avail == 0 || c->rq->bout.n >= SL_OUT_IOV)
         goto flush;
-    if (c->req_body == SL_BODY_LENGTH) {
-        n = avail < c->req_left ? avail : (size_t)c->req_left;
-        c->req_left -= n;
-        if (c->req_left == 0)
-            c->req_done = true;
-    } else if (c->req_body == SL_BODY_CHUNKED) {
-        r = sl_chunked_feed(&c->req_chunk, b->data + c->ioff, avail, &n);
+    if (c->rq->req_body == SL_BODY_LENGTH) {
+        n = avail < c->rq->req_left ? avail : (size_t)c->rq->req_left;
+        c->rq->req_left -= n;
+        if (c->rq->req_left == 0)
+            c->rq->req_done = true;
+    } else if (c->rq->req_body == SL_BODY_CHUNKED) {
+        r = sl_chunked_feed(&c->rq->req_chunk, b->data + c->ioff, avail, &n);
         if (r == SL_CHUNKED_BAD) {
             sl_proxy_error(c, 400, "malformed chunked request body", true);
             return;
         }
         if (r == SL_CHUNKED_DONE)
-            c->req_done = true;
+            c->rq->req_done = true;
     }
-    sl_out_add(&c->bout, b->data + c->ioff, n);
+    sl_out_add(&c->rq->bout, b->data + c->ioff, n);
     c->ioff += (uint32_t)n;
-    if (c->req_done && !c->resp_got_any)
+    if (c->rq->req_done && !c->rq->resp_got_any)
         sl_hconn_set_deadline(c, sl_proxy_response_timeout(c));
 flush:
-    if (c->bout.n == 0)
+    if (c->rq->bout.n == 0)
         return;
     r = sl_proxy_flush_backend(c);
     if (r < 0) {
@@ -143,7 +154,7 @@ static void client_more(struct sl_hconn *c)
         return;
     }
     if (n == 0 || n == -2) {
-        if (c->phase == SL_PH_TUNNEL || !c->req_done || n == -2) {
+        if (c->phase == SL_PH_TUNNEL || !c->rq->req_done || n == -2) {
             sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
             return;
         }
@@ -153,7 +164,7 @@ static void client_more(struct sl_hconn *c)
         return;
     }
     if (c->phase == SL_PH_TUNNEL) {
-        sl_out_add(&c->bout, c->ibuf->data + c->ioff, c->ibuf->end - c->ioff);
+        sl_out_add(&c->rq->bout, c->ibuf->data + c->ioff, c->ibuf->end - c->ioff);
         c->ioff = c->ibuf->end;
         sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
         n = sl_proxy_flush_backend(c);
@@ -167,7 +178,7 @@ static void client_more(struct sl_hconn *c)
             sl_hconn_update_events(c);
         return;
     }
-    if (!c->req_done && c->phase == SL_PH_FORWARD) {
+    if (!c->rq->req_done && c->phase == SL_PH_FORWARD) {
         sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
         sl_hconn_pump_request(c);
         return;
@@ -190,8 +201,13 @@ static void client_head(struct sl_hconn *c)
         return;
     }
     if (!c->got_bytes) {
+        /* The first bytes of a request: now it needs its state. */
+        if (!sl_hconn_attach(c)) {
+            sl_hconn_close(c);
+            return;
+        }
         c->got_bytes = true;
-        c->start_ns = sl_loop_now_ns(c->ctx->loop);
+        c->rq->start_ns = sl_loop_now_ns(c->ctx->loop);
         sl_hconn_set_deadline(c, c->header_timeout_ms);
     }
     sl_proxy_try_parse(c);
@@ -220,7 +236,7 @@ void sl_hconn_on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events
     struct sl_hconn *c = w->data;
 
     (void)l;
-    if (c->cout.n > 0 && (events & (SL_EV_WRITE | SL_EV_ERROR | SL_EV_HUP))) {
+    if (c->rq && c->rq->cout.n > 0 && (events & (SL_EV_WRITE | SL_EV_ERROR | SL_EV_HUP))) {
         int r = sl_hconn_flush_client(c);
 
         if (r < 0) {

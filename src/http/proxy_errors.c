@@ -47,21 +47,25 @@ void sl_proxy_error(struct sl_hconn *c, int status, const char *detail, bool clo
     int blen, hlen;
     struct sl_buf *b;
 
-    if (c->resp_head_done) {
+    if (!sl_hconn_attach(c)) {
+        sl_hconn_close(c);
+        return;
+    }
+    if (c->rq->resp_head_done) {
         /* The client already has a response head: all we can do is cut. */
         sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
         return;
     }
     sl_proxy_drop_backend(c, false);
-    if (!c->hbuf)
-        c->hbuf = sl_buf_get(ctx->bufs);
-    b = c->hbuf;
+    if (!c->rq->hbuf)
+        c->rq->hbuf = sl_buf_get(ctx->bufs);
+    b = c->rq->hbuf;
     if (!b) {
         sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
         return;
     }
     /* Anything that cannot leave the request boundary clean closes. */
-    if (!c->in_request || !c->req_done || c->client_eof || ctx->draining)
+    if (!c->in_request || !c->rq->req_done || c->client_eof || ctx->draining)
         close_conn = true;
     blen = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason_of(status),
                     detail ? detail : reason_of(status));
@@ -77,18 +81,18 @@ void sl_proxy_error(struct sl_hconn *c, int status, const char *detail, bool clo
         sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
         return;
     }
-    if (c->method_id != SL_METHOD_HEAD || !c->in_request) {
+    if (c->rq->method_id != SL_METHOD_HEAD || !c->in_request) {
         memcpy(b->data + hlen, body, (size_t)blen);
         hlen += blen;
     }
     b->start = 0;
     b->end = (uint32_t)hlen;
-    c->cout.n = 0;
-    sl_out_add(&c->cout, b->data, (size_t)hlen);
-    c->bytes_out += (uint64_t)hlen;
-    c->status = status;
-    c->resp_head_done = true;
-    c->client_ka = !close_conn;
+    c->rq->cout.n = 0;
+    sl_out_add(&c->rq->cout, b->data, (size_t)hlen);
+    c->rq->bytes_out += (uint64_t)hlen;
+    c->rq->status = status;
+    c->rq->resp_head_done = true;
+    c->rq->client_ka = !close_conn;
     if (close_conn)
         c->close_after = true;
     /* Send now: waiting for EPOLLOUT would cost two epoll_ctl per error. */

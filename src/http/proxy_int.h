@@ -29,6 +29,8 @@ enum sl_hphase {
 
 #define SL_OUT_IOV  6
 #define SL_MAX_SKIP 8
+/* Longest IPv6 text (45) plus its NUL, rounded to keep sl_hconn aligned. */
+#define SL_CLIENT_IP_MAX 48
 
 /* Bytes queued toward one side: iovecs into our buffers. */
 struct sl_out {
@@ -36,34 +38,17 @@ struct sl_out {
     int n;
 };
 
-struct sl_hconn {
-    struct sl_proxy_ctx *ctx;
-    struct sl_hconn *prev, *next; /* ctx->all, or ctx->free (next only) */
-    struct sl_watcher cw;         /* the client */
-    struct sl_upconn *up;         /* the backend connection we hold */
-    struct sl_timer timer;
-    uint64_t deadline_ms; /* lazy: the timer may fire early and re-arm */
-    enum sl_hphase phase;
-
-    /* Listener settings, copied at accept. */
-    uint32_t header_timeout_ms, idle_timeout_ms, max_head;
-
-    struct sl_buf *ibuf; /* client input: head at [0, head_len), then body */
-    struct sl_buf *rbuf; /* backend input */
-    struct sl_buf *hbuf; /* rewritten heads */
-    struct sl_out cout;  /* toward the client */
-    struct sl_out bout;  /* toward the backend */
-    uint32_t ioff;       /* ibuf: first byte not yet forwarded or parsed */
-
-    char client_ip[48];
-    uint8_t client_ip_len;
-    bool client_eof;  /* the client shut its side */
-    bool close_after; /* close the client once cout drained */
-    bool next_after;  /* start the next request once cout drained */
-    bool in_request;  /* between head parsed and request finished */
-    bool got_bytes;   /* the current request has sent at least one byte */
-    bool served_one;  /* at least one request answered on this connection */
-    bool linger;      /* close by shutting down first: unread input remains */
+/* Per-request state: taken from the worker's free list (ctx->rq_free)
+ * when a request head starts arriving (or an error must be answered) and
+ * given back when the connection goes idle or closes, so an idle
+ * keep-alive connection holds only its small struct sl_hconn. */
+struct sl_hreq {
+    struct sl_hreq *next_free; /* on ctx->rq_free */
+    struct sl_upconn *up;      /* the backend connection we hold */
+    struct sl_buf *rbuf;       /* backend input */
+    struct sl_buf *hbuf;       /* rewritten heads */
+    struct sl_out cout;        /* toward the client */
+    struct sl_out bout;        /* toward the backend */
 
     /* Current request (pointers into ibuf[0, head_len)). */
     uint32_t head_len;
@@ -100,14 +85,45 @@ struct sl_hconn {
     enum sl_http_body resp_body;
     uint64_t resp_left;
     struct sl_chunked resp_chunk;
-    bool dechunk;            /* HTTP/1.0 client: strip the chunked framing */
+    bool dechunk; /* HTTP/1.0 client: strip the chunked framing */
     uint8_t dc_state;
     uint64_t dc_left;
     bool client_ka;     /* the response told the client keep-alive */
     uint64_t bytes_out; /* to the client for this request */
 };
 
+/* One client connection: only what an idle keep-alive connection needs. */
+struct sl_hconn {
+    struct sl_proxy_ctx *ctx;
+    struct sl_hconn *prev, *next; /* ctx->all, or ctx->free (next only) */
+    struct sl_watcher cw;         /* the client */
+    struct sl_timer timer;
+    uint64_t deadline_ms; /* lazy: the timer may fire early and re-arm */
+    struct sl_hreq *rq;   /* the request in progress, or NULL when idle */
+    struct sl_buf *ibuf;  /* client input: head at [0, head_len), then body */
+    uint32_t ioff;        /* ibuf: first byte not yet forwarded or parsed */
+    enum sl_hphase phase;
+
+    /* Listener settings, copied at accept. */
+    uint32_t header_timeout_ms, idle_timeout_ms, max_head;
+
+    bool client_eof;  /* the client shut its side */
+    bool close_after; /* close the client once cout drained */
+    bool next_after;  /* start the next request once cout drained */
+    bool in_request;  /* between head parsed and request finished */
+    bool got_bytes;   /* the current request has sent at least one byte */
+    bool served_one;  /* at least one request answered on this connection */
+    bool linger;      /* close by shutting down first: unread input remains */
+    uint8_t client_ip_len;
+    char client_ip[SL_CLIENT_IP_MAX]; /* text, for logs, X-Forwarded-For, hashing */
+};
+
 /* proxy.c */
+/* The connection's request state, attached from the free list when it has
+ * none (zeroed); NULL when out of memory. */
+struct sl_hreq *sl_hconn_attach(struct sl_hconn *c);
+/* Gives the request state back (buffers, backend, table released first). */
+void sl_hconn_detach(struct sl_hconn *c);
 /* Closes the connection now (no response); the struct goes to the free
  * list, so callers up the stack may still test c->phase == SL_PH_DEAD. */
 void sl_hconn_close(struct sl_hconn *c);

@@ -86,7 +86,7 @@ static void put_upgrade(struct wb *w, const struct sl_http_msg *m)
 uint32_t sl_proxy_build_request(struct sl_hconn *c, const struct sl_http_req *req,
                                 const sluice_backend_t *be)
 {
-    struct sl_buf *b = c->hbuf;
+    struct sl_buf *b = c->rq->hbuf;
     struct wb w = {b->data, 0, b->cap, false};
     (void)be; /* the Host line, which depends on it, is the prefix's */
     for (size_t i = 0; i < req->m.nhdrs; i++) {
@@ -154,26 +154,26 @@ static void origin_form(const char *t, size_t len, const char **out, size_t *out
 
 uint32_t sl_proxy_build_prefix(struct sl_hconn *c, const sluice_backend_t *be)
 {
-    struct sl_buf *b = c->hbuf;
-    struct wb w = {b->data + c->rest_len, 0, b->cap - c->rest_len, false};
+    struct sl_buf *b = c->rq->hbuf;
+    struct wb w = {b->data + c->rq->rest_len, 0, b->cap - c->rq->rest_len, false};
     const char *host = sluice_backend_override_host(be);
     size_t host_len;
     const char *tgt;
     size_t tgt_len;
     bool slash;
 
-    put(&w, c->method, c->method_len);
+    put(&w, c->rq->method, c->rq->method_len);
     PUTS(&w, " ");
-    origin_form(c->target, c->target_len, &tgt, &tgt_len, &slash);
+    origin_form(c->rq->target, c->rq->target_len, &tgt, &tgt_len, &slash);
     if (slash)
         PUTS(&w, "/");
     put(&w, tgt, tgt_len);
     PUTS(&w, " HTTP/1.1\r\nHost: ");
     if (host) {
         host_len = strlen(host);
-    } else if (c->host_len) {
-        host = c->host;
-        host_len = c->host_len;
+    } else if (c->rq->host_len) {
+        host = c->rq->host;
+        host_len = c->rq->host_len;
     } else {
         host = sluice_backend_target(be);
         host_len = strlen(host);
@@ -182,14 +182,14 @@ uint32_t sl_proxy_build_prefix(struct sl_hconn *c, const sluice_backend_t *be)
     PUTS(&w, "\r\n");
     if (w.over)
         return 0;
-    b->end = c->rest_len + (uint32_t)w.pos;
+    b->end = c->rq->rest_len + (uint32_t)w.pos;
     return (uint32_t)w.pos;
 }
 
 uint32_t sl_proxy_build_response(struct sl_hconn *c, const struct sl_http_resp *resp,
                                  bool client_ka)
 {
-    struct sl_buf *b = c->hbuf;
+    struct sl_buf *b = c->rq->hbuf;
     struct wb w = {b->data + b->end, 0, b->cap - b->end, false};
 
     PUTS(&w, "HTTP/1.1 ");
@@ -207,8 +207,8 @@ uint32_t sl_proxy_build_response(struct sl_hconn *c, const struct sl_http_resp *
         put_upgrade(&w, &resp->m);
     } else {
         /* An HTTP/1.0 client cannot read chunked: it gets the bare data,
-         * delimited by the close (c->dechunk). */
-        if (resp->m.body == SL_BODY_CHUNKED && !c->req_http10 && !resp->m.te_passthrough)
+         * delimited by the close (c->rq->dechunk). */
+        if (resp->m.body == SL_BODY_CHUNKED && !c->rq->req_http10 && !resp->m.te_passthrough)
             PUTS(&w, "Transfer-Encoding: chunked\r\n"); /* else forwarded as received */
         if (client_ka)
             PUTS(&w, "Connection: keep-alive\r\n");

@@ -14,11 +14,11 @@ static void resp_body(struct sl_hconn *c);
 /* Reads from the backend into rbuf: > 0, 0 EOF, -1 nothing now, -2 error. */
 static ssize_t backend_read(struct sl_hconn *c)
 {
-    struct sl_buf *b = c->rbuf;
+    struct sl_buf *b = c->rq->rbuf;
     ssize_t n;
 
     if (!b) {
-        b = c->rbuf = sl_buf_get(c->ctx->bufs);
+        b = c->rq->rbuf = sl_buf_get(c->ctx->bufs);
         if (!b)
             return -2;
     }
@@ -29,7 +29,7 @@ static ssize_t backend_read(struct sl_hconn *c)
     if (sl_buf_room(b) == 0)
         return -1;
     do {
-        n = read(c->up->w.fd, b->data + b->end, sl_buf_room(b));
+        n = read(c->rq->up->w.fd, b->data + b->end, sl_buf_room(b));
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         b->end += (uint32_t)n;
@@ -57,9 +57,9 @@ static void enter_tunnel(struct sl_hconn *c)
     struct sl_buf *ib = c->ibuf;
 
     c->phase = SL_PH_TUNNEL;
-    c->req_done = true;
+    c->rq->req_done = true;
     if (ib && c->ioff < ib->end) {
-        sl_out_add(&c->bout, ib->data + c->ioff, ib->end - c->ioff);
+        sl_out_add(&c->rq->bout, ib->data + c->ioff, ib->end - c->ioff);
         c->ioff = ib->end;
         if (sl_proxy_flush_backend(c) < 0) {
             sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
@@ -72,39 +72,39 @@ static void enter_tunnel(struct sl_hconn *c)
 /* A final (or 101) response head of <hlen> bytes sits at rbuf->start. */
 static void final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint32_t hlen)
 {
-    struct sl_buf *rb = c->rbuf;
+    struct sl_buf *rb = c->rq->rbuf;
     uint32_t len;
 
-    c->status = resp->status;
-    c->resp_head_done = true;
-    c->resp_ka = resp->m.keep_alive;
-    c->resp_body = resp->m.body;
-    c->resp_left = resp->m.content_length;
+    c->rq->status = resp->status;
+    c->rq->resp_head_done = true;
+    c->rq->resp_ka = resp->m.keep_alive;
+    c->rq->resp_body = resp->m.body;
+    c->rq->resp_left = resp->m.content_length;
     if (resp->m.body == SL_BODY_CHUNKED)
-        sl_chunked_init(&c->resp_chunk);
-    c->dechunk = resp->m.body == SL_BODY_CHUNKED && c->req_http10;
-    c->dc_state = 0;
-    c->dc_left = 0;
-    c->client_ka = c->req_ka && c->req_done && !c->client_eof && !c->ctx->draining &&
-                   resp->m.body != SL_BODY_UNTIL_CLOSE && !c->dechunk;
-    len = sl_proxy_build_response(c, resp, c->client_ka);
+        sl_chunked_init(&c->rq->resp_chunk);
+    c->rq->dechunk = resp->m.body == SL_BODY_CHUNKED && c->rq->req_http10;
+    c->rq->dc_state = 0;
+    c->rq->dc_left = 0;
+    c->rq->client_ka = c->rq->req_ka && c->rq->req_done && !c->client_eof && !c->ctx->draining &&
+                       resp->m.body != SL_BODY_UNTIL_CLOSE && !c->rq->dechunk;
+    len = sl_proxy_build_response(c, resp, c->rq->client_ka);
     if (len == 0) {
-        c->resp_head_done = false;
-        sluice_backend_release(c->be, SLUICE_OUTCOME_FAIL, 0);
-        c->be = NULL;
+        c->rq->resp_head_done = false;
+        sluice_backend_release(c->rq->be, SLUICE_OUTCOME_FAIL, 0);
+        c->rq->be = NULL;
         sl_proxy_error(c, 502, "response head too large", true);
         return;
     }
-    sl_out_add(&c->cout, c->hbuf->data + c->hbuf->end - len, len);
-    c->bytes_out += len;
+    sl_out_add(&c->rq->cout, c->rq->hbuf->data + c->rq->hbuf->end - len, len);
+    c->rq->bytes_out += len;
     rb->start += hlen;
     if (resp->status == 101) {
         enter_tunnel(c);
         if (c->phase == SL_PH_DEAD)
             return;
         if (rb->start < rb->end) {
-            sl_out_add(&c->cout, rb->data + rb->start, rb->end - rb->start);
-            c->bytes_out += rb->end - rb->start;
+            sl_out_add(&c->rq->cout, rb->data + rb->start, rb->end - rb->start);
+            c->rq->bytes_out += rb->end - rb->start;
             rb->start = rb->end;
         }
         if (push_client(c))
@@ -120,12 +120,12 @@ static void final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint
 static void parse_heads(struct sl_hconn *c)
 {
     struct sl_http_resp *resp = &c->ctx->resp;
-    struct sl_buf *rb = c->rbuf;
+    struct sl_buf *rb = c->rq->rbuf;
     const char *why = "response head too large";
 
-    while (rb->start < rb->end && c->cout.n == 0) {
+    while (rb->start < rb->end && c->rq->cout.n == 0) {
         int r = sl_http_parse_response(rb->data + rb->start, rb->end - rb->start, rb->cap,
-                                       c->method_id, resp);
+                                       c->rq->method_id, resp);
 
         if (r == SL_HTTP_PARTIAL) {
             if (rb->start == 0 && rb->end == rb->cap)
@@ -137,16 +137,16 @@ static void parse_heads(struct sl_hconn *c)
             goto bad;
         }
         if (resp->status >= 200 || resp->status == 101) {
-            if (resp->status == 101 && !c->req_upgrade) {
+            if (resp->status == 101 && !c->rq->req_upgrade) {
                 why = "101 without an upgrade request";
                 goto bad;
             }
             final_head(c, resp, (uint32_t)r);
             return;
         }
-        if (!c->req_http10) {
-            sl_out_add(&c->cout, rb->data + rb->start, (size_t)r);
-            c->bytes_out += (uint64_t)r;
+        if (!c->rq->req_http10) {
+            sl_out_add(&c->rq->cout, rb->data + rb->start, (size_t)r);
+            c->rq->bytes_out += (uint64_t)r;
         }
         rb->start += (uint32_t)r;
         if (!push_client(c))
@@ -155,14 +155,24 @@ static void parse_heads(struct sl_hconn *c)
     sl_hconn_update_events(c);
     return;
 bad:
-    sl_log(SL_LOG_WARN, "backend %s: bad response: %s", c->be_name, why);
-    sluice_backend_release(c->be, SLUICE_OUTCOME_FAIL, 0);
-    c->be = NULL;
+    sl_log(SL_LOG_WARN, "backend %s: bad response: %s", c->rq->be_name, why);
+    sluice_backend_release(c->rq->be, SLUICE_OUTCOME_FAIL, 0);
+    c->rq->be = NULL;
     sl_proxy_error(c, 502, "bad response from backend", true);
 }
 
-enum { DC_SIZE = 0, DC_EXT, DC_SIZE_LF, DC_DATA, DC_DATA_CR, DC_DATA_LF, DC_TRAILER_START,
-       DC_TRAILER, DC_END_LF, DC_DONE };
+enum {
+    DC_SIZE = 0,
+    DC_EXT,
+    DC_SIZE_LF,
+    DC_DATA,
+    DC_DATA_CR,
+    DC_DATA_LF,
+    DC_TRAILER_START,
+    DC_TRAILER,
+    DC_END_LF,
+    DC_DONE
+};
 
 static int hexval(char ch)
 {
@@ -182,47 +192,47 @@ static size_t dechunk(struct sl_hconn *c, char *p, size_t len)
         char ch = p[i];
         int v;
 
-        switch (c->dc_state) {
+        switch (c->rq->dc_state) {
         case DC_SIZE:
             v = hexval(ch);
             if (v >= 0)
-                c->dc_left = c->dc_left * 16 + (uint64_t)v;
+                c->rq->dc_left = c->rq->dc_left * 16 + (uint64_t)v;
             else
-                c->dc_state = ch == '\r' ? DC_SIZE_LF : DC_EXT;
+                c->rq->dc_state = ch == '\r' ? DC_SIZE_LF : DC_EXT;
             break;
         case DC_EXT:
             if (ch == '\r')
-                c->dc_state = DC_SIZE_LF;
+                c->rq->dc_state = DC_SIZE_LF;
             break;
         case DC_SIZE_LF:
-            c->dc_state = c->dc_left ? DC_DATA : DC_TRAILER_START;
+            c->rq->dc_state = c->rq->dc_left ? DC_DATA : DC_TRAILER_START;
             break;
         case DC_DATA: {
-            size_t n = len - i < c->dc_left ? len - i : (size_t)c->dc_left;
+            size_t n = len - i < c->rq->dc_left ? len - i : (size_t)c->rq->dc_left;
 
             memmove(p + out, p + i, n);
             out += n;
             i += n;
-            c->dc_left -= n;
-            if (c->dc_left == 0)
-                c->dc_state = DC_DATA_CR;
+            c->rq->dc_left -= n;
+            if (c->rq->dc_left == 0)
+                c->rq->dc_state = DC_DATA_CR;
             continue;
         }
         case DC_DATA_CR:
-            c->dc_state = DC_DATA_LF;
+            c->rq->dc_state = DC_DATA_LF;
             break;
         case DC_DATA_LF:
-            c->dc_state = DC_SIZE;
+            c->rq->dc_state = DC_SIZE;
             break;
         case DC_TRAILER_START:
-            c->dc_state = ch == '\r' ? DC_END_LF : DC_TRAILER;
+            c->rq->dc_state = ch == '\r' ? DC_END_LF : DC_TRAILER;
             break;
         case DC_TRAILER:
             if (ch == '\n')
-                c->dc_state = DC_TRAILER_START;
+                c->rq->dc_state = DC_TRAILER_START;
             break;
         default:
-            c->dc_state = DC_DONE;
+            c->rq->dc_state = DC_DONE;
             break;
         }
         i++;
@@ -232,50 +242,50 @@ static size_t dechunk(struct sl_hconn *c, char *p, size_t len)
 
 static void resp_body(struct sl_hconn *c)
 {
-    struct sl_buf *rb = c->rbuf;
+    struct sl_buf *rb = c->rq->rbuf;
     uint32_t avail = rb->end - rb->start;
     size_t n = 0;
     int r;
 
-    switch (c->resp_body) {
+    switch (c->rq->resp_body) {
     case SL_BODY_NONE:
-        c->resp_done = true;
+        c->rq->resp_done = true;
         break;
     case SL_BODY_LENGTH:
-        n = avail < c->resp_left ? avail : (size_t)c->resp_left;
-        c->resp_left -= n;
-        c->resp_done = c->resp_left == 0;
+        n = avail < c->rq->resp_left ? avail : (size_t)c->rq->resp_left;
+        c->rq->resp_left -= n;
+        c->rq->resp_done = c->rq->resp_left == 0;
         break;
     case SL_BODY_CHUNKED:
-        r = sl_chunked_feed(&c->resp_chunk, rb->data + rb->start, avail, &n);
+        r = sl_chunked_feed(&c->rq->resp_chunk, rb->data + rb->start, avail, &n);
         if (r == SL_CHUNKED_BAD) {
-            sl_log(SL_LOG_WARN, "backend %s: malformed chunked response body", c->be_name);
+            sl_log(SL_LOG_WARN, "backend %s: malformed chunked response body", c->rq->be_name);
             sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
             return;
         }
-        c->resp_done = r == SL_CHUNKED_DONE;
+        c->rq->resp_done = r == SL_CHUNKED_DONE;
         break;
     case SL_BODY_UNTIL_CLOSE:
         n = avail;
         break;
     }
-    if (c->dechunk) {
+    if (c->rq->dechunk) {
         size_t data = dechunk(c, rb->data + rb->start, n);
 
-        sl_out_add(&c->cout, rb->data + rb->start, data);
-        c->bytes_out += data;
+        sl_out_add(&c->rq->cout, rb->data + rb->start, data);
+        c->rq->bytes_out += data;
     } else {
-        sl_out_add(&c->cout, rb->data + rb->start, n);
-        c->bytes_out += n;
+        sl_out_add(&c->rq->cout, rb->data + rb->start, n);
+        c->rq->bytes_out += n;
     }
     rb->start += (uint32_t)n;
-    if (c->resp_done && rb->start < rb->end) {
-        c->be_dirty = true; /* bytes past the response: the connection is out of step */
+    if (c->rq->resp_done && rb->start < rb->end) {
+        c->rq->be_dirty = true; /* bytes past the response: the connection is out of step */
         rb->start = rb->end;
     }
     if (!push_client(c))
         return;
-    if (c->resp_done) {
+    if (c->rq->resp_done) {
         sl_hconn_finish(c, SLUICE_OUTCOME_OK);
         return;
     }
@@ -285,46 +295,47 @@ static void resp_body(struct sl_hconn *c)
 static void backend_eof(struct sl_hconn *c)
 {
     if (c->phase == SL_PH_TUNNEL) {
-        c->be_dirty = true;
-        c->client_ka = false;
+        c->rq->be_dirty = true;
+        c->rq->client_ka = false;
         sl_hconn_finish(c, SLUICE_OUTCOME_OK);
         return;
     }
-    if (!c->resp_got_any) {
+    if (!c->rq->resp_got_any) {
         sl_proxy_backend_error(c);
         return;
     }
-    if (c->resp_head_done && c->resp_body == SL_BODY_UNTIL_CLOSE) {
-        c->resp_done = true;
-        c->be_dirty = true;
+    if (c->rq->resp_head_done && c->rq->resp_body == SL_BODY_UNTIL_CLOSE) {
+        c->rq->resp_done = true;
+        c->rq->be_dirty = true;
         sl_hconn_finish(c, SLUICE_OUTCOME_OK);
         return;
     }
-    sl_log(SL_LOG_WARN, "backend %s: connection closed in the middle of a response", c->be_name);
-    if (c->resp_head_done) {
+    sl_log(SL_LOG_WARN, "backend %s: connection closed in the middle of a response",
+           c->rq->be_name);
+    if (c->rq->resp_head_done) {
         sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
         return;
     }
-    sluice_backend_release(c->be, SLUICE_OUTCOME_FAIL, 0);
-    c->be = NULL;
+    sluice_backend_release(c->rq->be, SLUICE_OUTCOME_FAIL, 0);
+    c->rq->be = NULL;
     sl_proxy_error(c, 502, "backend closed the connection in the response head", true);
 }
 
 static void backend_data(struct sl_hconn *c)
 {
-    struct sl_buf *rb = c->rbuf;
+    struct sl_buf *rb = c->rq->rbuf;
 
-    c->resp_got_any = true;
+    c->rq->resp_got_any = true;
     if (c->phase == SL_PH_TUNNEL) {
-        sl_out_add(&c->cout, rb->data + rb->start, rb->end - rb->start);
-        c->bytes_out += rb->end - rb->start;
+        sl_out_add(&c->rq->cout, rb->data + rb->start, rb->end - rb->start);
+        c->rq->bytes_out += rb->end - rb->start;
         rb->start = rb->end;
         sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
         if (push_client(c))
             sl_hconn_update_events(c);
         return;
     }
-    if (!c->resp_head_done)
+    if (!c->rq->resp_head_done)
         parse_heads(c);
     else
         resp_body(c);
@@ -341,7 +352,7 @@ void sl_proxy_on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t event
             sl_proxy_connect_done(c);
         return;
     }
-    if (c->bout.n > 0 && (events & (SL_EV_WRITE | SL_EV_ERROR | SL_EV_HUP))) {
+    if (c->rq->bout.n > 0 && (events & (SL_EV_WRITE | SL_EV_ERROR | SL_EV_HUP))) {
         int r = sl_proxy_flush_backend(c);
 
         if (r < 0) {
@@ -350,7 +361,7 @@ void sl_proxy_on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t event
         }
         if (r > 0) {
             sl_proxy_backend_flushed(c);
-            if (c->phase == SL_PH_DEAD || !c->up || &c->up->w != w)
+            if (c->phase == SL_PH_DEAD || !c->rq->up || &c->rq->up->w != w)
                 return;
         }
     }
@@ -360,7 +371,7 @@ void sl_proxy_on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t event
         /* Backpressure: not reading. ERR/HUP come anyway (and would come
          * every turn): the backend reset the connection mid-response. */
         if (events & (SL_EV_ERROR | SL_EV_HUP)) {
-            if (c->resp_head_done)
+            if (c->rq->resp_head_done)
                 sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
             else
                 sl_proxy_backend_error(c);
@@ -379,12 +390,12 @@ void sl_proxy_on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t event
 
 void sl_proxy_backend_resume(struct sl_hconn *c)
 {
-    struct sl_buf *rb = c->rbuf;
+    struct sl_buf *rb = c->rq->rbuf;
 
     if (rb && rb->start == rb->end)
         rb->start = rb->end = 0;
-    if (c->phase == SL_PH_FORWARD && c->up && rb && rb->start < rb->end) {
-        if (!c->resp_head_done)
+    if (c->phase == SL_PH_FORWARD && c->rq->up && rb && rb->start < rb->end) {
+        if (!c->rq->resp_head_done)
             parse_heads(c);
         else
             resp_body(c);

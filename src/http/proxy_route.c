@@ -19,25 +19,25 @@ static uint64_t rng_next(struct sl_proxy_ctx *ctx)
 
 static void copy_request(struct sl_hconn *c, const struct sl_http_req *req, uint32_t head_len)
 {
-    c->head_len = head_len;
+    c->rq->head_len = head_len;
     c->ioff = head_len;
     c->in_request = true;
-    c->method_id = req->method_id;
-    c->method = req->method;
-    c->method_len = (uint32_t)req->method_len;
-    c->target = req->target;
-    c->target_len = (uint32_t)req->target_len;
-    c->host = req->host;
-    c->host_len = req->host ? (uint32_t)req->host_len : 0;
-    c->req_ka = req->m.keep_alive;
-    c->req_upgrade = req->m.upgrade;
-    c->req_http10 = req->m.minor_version == 0;
-    c->req_body = req->m.body;
-    c->req_left = req->m.content_length;
-    c->req_done = req->m.body == SL_BODY_NONE ||
-                  (req->m.body == SL_BODY_LENGTH && req->m.content_length == 0);
+    c->rq->method_id = req->method_id;
+    c->rq->method = req->method;
+    c->rq->method_len = (uint32_t)req->method_len;
+    c->rq->target = req->target;
+    c->rq->target_len = (uint32_t)req->target_len;
+    c->rq->host = req->host;
+    c->rq->host_len = req->host ? (uint32_t)req->host_len : 0;
+    c->rq->req_ka = req->m.keep_alive;
+    c->rq->req_upgrade = req->m.upgrade;
+    c->rq->req_http10 = req->m.minor_version == 0;
+    c->rq->req_body = req->m.body;
+    c->rq->req_left = req->m.content_length;
+    c->rq->req_done = req->m.body == SL_BODY_NONE ||
+                      (req->m.body == SL_BODY_LENGTH && req->m.content_length == 0);
     if (req->m.body == SL_BODY_CHUNKED)
-        sl_chunked_init(&c->req_chunk);
+        sl_chunked_init(&c->rq->req_chunk);
 }
 
 static void begin_request(struct sl_hconn *c, const struct sl_http_req *req, uint32_t head_len)
@@ -47,40 +47,41 @@ static void begin_request(struct sl_hconn *c, const struct sl_http_req *req, uin
     char msg[300];
 
     copy_request(c, req, head_len);
-    c->table = *ctx->table;
-    if (!c->table) {
+    c->rq->table = *ctx->table;
+    if (!c->rq->table) {
         sl_proxy_error(c, 503, "no routing table loaded yet", true);
         return;
     }
-    sl_router_acquire(c->table);
+    sl_router_acquire(c->rq->table);
     if (req->method_id == SL_METHOD_CONNECT) {
         sl_proxy_error(c, 501, "CONNECT is not supported", true);
         return;
     }
-    ep = sl_router_match(c->table, req->host ? req->host : "", c->host_len, req->path,
+    ep = sl_router_match(c->rq->table, req->host ? req->host : "", c->rq->host_len, req->path,
                          req->path_len);
     if (!ep) {
         snprintf(msg, sizeof(msg), "no endpoint for %.*s%.*s",
-                 (int)(c->host_len > 100 ? 100 : c->host_len), c->host ? c->host : "",
-                 (int)(req->path_len > 150 ? 150 : req->path_len), req->path);
+                 (int)(c->rq->host_len > 100 ? 100 : c->rq->host_len),
+                 c->rq->host ? c->rq->host : "", (int)(req->path_len > 150 ? 150 : req->path_len),
+                 req->path);
         sl_proxy_error(c, 404, msg, false);
         return;
     }
-    c->route = sl_router_pick_route(ep, rng_next(ctx));
-    if (!c->route) {
+    c->rq->route = sl_router_pick_route(ep, rng_next(ctx));
+    if (!c->rq->route) {
         snprintf(msg, sizeof(msg), "endpoint %.200s has no route with weight", ep->pattern);
         sl_proxy_error(c, 503, msg, false);
         return;
     }
-    sl_proxy_hash_key(c, req, c->route->svc, &c->key, &c->keylen);
-    if (!c->hbuf)
-        c->hbuf = sl_buf_get(ctx->bufs);
-    if (!c->hbuf) {
+    sl_proxy_hash_key(c, req, c->rq->route->svc, &c->rq->key, &c->rq->keylen);
+    if (!c->rq->hbuf)
+        c->rq->hbuf = sl_buf_get(ctx->bufs);
+    if (!c->rq->hbuf) {
         sl_proxy_error(c, 503, "out of memory", true);
         return;
     }
-    c->rest_len = sl_proxy_build_request(c, req, NULL);
-    if (c->rest_len == 0) {
+    c->rq->rest_len = sl_proxy_build_request(c, req, NULL);
+    if (c->rq->rest_len == 0) {
         sl_proxy_error(c, 431, "request head too large to forward", true);
         return;
     }

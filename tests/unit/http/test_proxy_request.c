@@ -16,6 +16,7 @@
 struct fixture {
     struct sl_buf_pool pool;
     struct sl_hconn c;
+    struct sl_hreq q;
     sluice_lb_t *lb;
     sluice_backend_t *be;
     char out[8192];
@@ -28,7 +29,8 @@ static int setup(void **state)
 
     memset(&f, 0, sizeof(f));
     sl_buf_pool_init(&f.pool, 16384, 4);
-    f.c.hbuf = sl_buf_get(&f.pool);
+    f.c.rq = &f.q;
+    f.q.hbuf = sl_buf_get(&f.pool);
     strcpy(f.c.client_ip, "10.0.0.7");
     f.c.client_ip_len = 8;
     f.lb = sluice_lb_new();
@@ -45,7 +47,7 @@ static int teardown(void **state)
 
     sluice_backend_release(f->be, SLUICE_OUTCOME_NEUTRAL, 0);
     sluice_lb_free(f->lb);
-    sl_buf_put(&f->pool, f->c.hbuf);
+    sl_buf_put(&f->pool, f->c.rq->hbuf);
     sl_buf_pool_fini(&f->pool);
     return 0;
 }
@@ -60,18 +62,18 @@ static const char *rewrite(struct fixture *f, const char *head)
     int r = sl_http_parse_request(head, strlen(head), 16384, &req);
 
     assert_true(r > 0);
-    c->method = req.method;
-    c->method_len = (uint32_t)req.method_len;
-    c->target = req.target;
-    c->target_len = (uint32_t)req.target_len;
-    c->host = req.host;
-    c->host_len = req.host ? (uint32_t)req.host_len : 0;
-    c->rest_len = sl_proxy_build_request(c, &req, f->be);
-    assert_true(c->rest_len > 0);
+    c->rq->method = req.method;
+    c->rq->method_len = (uint32_t)req.method_len;
+    c->rq->target = req.target;
+    c->rq->target_len = (uint32_t)req.target_len;
+    c->rq->host = req.host;
+    c->rq->host_len = req.host ? (uint32_t)req.host_len : 0;
+    c->rq->rest_len = sl_proxy_build_request(c, &req, f->be);
+    assert_true(c->rq->rest_len > 0);
     plen = sl_proxy_build_prefix(c, f->be);
     assert_true(plen > 0);
-    snprintf(f->out, sizeof(f->out), "%.*s%.*s", (int)plen, c->hbuf->data + c->rest_len,
-             (int)c->rest_len, c->hbuf->data);
+    snprintf(f->out, sizeof(f->out), "%.*s%.*s", (int)plen, c->rq->hbuf->data + c->rq->rest_len,
+             (int)c->rq->rest_len, c->rq->hbuf->data);
     return f->out;
 }
 
@@ -131,10 +133,10 @@ static void responses_say_how_the_connection_goes_on(void **state)
     uint32_t len;
 
     assert_true(sl_http_parse_response(head, sizeof(head) - 1, 16384, SL_METHOD_GET, &resp) > 0);
-    f->c.hbuf->end = 0;
+    f->c.rq->hbuf->end = 0;
     len = sl_proxy_build_response(&f->c, &resp, false);
     assert_true(len > 0);
-    snprintf(f->out, sizeof(f->out), "%.*s", (int)len, f->c.hbuf->data);
+    snprintf(f->out, sizeof(f->out), "%.*s", (int)len, f->c.rq->hbuf->data);
     assert_true(strncmp(f->out, "HTTP/1.1 200 OK\r\n", 17) == 0);
     assert_non_null(strstr(f->out, "Content-Length: 3\r\n"));
     assert_non_null(strstr(f->out, "Server: t\r\n"));
@@ -153,10 +155,10 @@ static void response_codings_besides_chunked_pass_through(void **state)
     uint32_t len;
 
     assert_true(sl_http_parse_response(head, sizeof(head) - 1, 16384, SL_METHOD_GET, &resp) > 0);
-    f->c.hbuf->end = 0;
+    f->c.rq->hbuf->end = 0;
     len = sl_proxy_build_response(&f->c, &resp, true);
     assert_true(len > 0);
-    snprintf(f->out, sizeof(f->out), "%.*s", (int)len, f->c.hbuf->data);
+    snprintf(f->out, sizeof(f->out), "%.*s", (int)len, f->c.rq->hbuf->data);
     assert_non_null(strstr(f->out, "Transfer-Encoding: br, chunked\r\n"));
     assert_null(strstr(f->out, "Transfer-Encoding: chunked"));
 }
