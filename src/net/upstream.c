@@ -86,6 +86,13 @@ static void sweep(struct sl_timer *t, void *arg)
             pk = &k->next;
         }
     }
+    while (u->nfree > u->keep_free) {
+        struct sl_upconn *c = u->free;
+
+        u->free = c->next;
+        u->nfree--;
+        free(c);
+    }
     sl_loop_timer_after(u->loop, t, SWEEP_MS);
 }
 
@@ -144,7 +151,7 @@ void sl_upstream_fini(struct sl_upstream *u)
 }
 
 struct sl_upconn *sl_upstream_connect(struct sl_upstream *u, void *key, const struct sockaddr *sa,
-                                      socklen_t len, sl_watcher_cb cb, void *data,
+                                      socklen_t len, sl_watcher_cb_t cb, void *data,
                                       bool *in_progress)
 {
     struct sl_upconn *c = u->free;
@@ -189,7 +196,7 @@ fail:
     return NULL;
 }
 
-struct sl_upconn *sl_upstream_take(struct sl_upstream *u, const void *key, sl_watcher_cb cb,
+struct sl_upconn *sl_upstream_take(struct sl_upstream *u, const void *key, sl_watcher_cb_t cb,
                                    void *data)
 {
     struct sl_upkey *k = find_key(u, key);
@@ -258,10 +265,8 @@ void sl_upstream_close(struct sl_upstream *u, struct sl_upconn *c)
         u->ops.key_unref(c->key);
     c->key = NULL;
     u->nopen--;
-    if (u->nfree >= u->keep_free) {
-        free(c);
-        return;
-    }
+    /* Always to the free list (the sweep trims it): callers walking the
+     * idle lists never see a struct they hold freed under them. */
     c->next = u->free;
     u->free = c;
     u->nfree++;

@@ -55,7 +55,7 @@ struct sl_upstream {
     struct sl_upkey *buckets[SL_UPSTREAM_BUCKETS];
     struct sl_upconn *free; /* spare structs, linked by ->next */
     size_t nfree;
-    size_t keep_free;
+    size_t keep_free;          /* spare structs kept past each sweep */
     size_t nidle;              /* connections parked */
     size_t nopen;              /* connections alive (idle or in use) */
     uint32_t max_idle_per_key; /* default 64 */
@@ -75,12 +75,12 @@ void sl_upstream_fini(struct sl_upstream *u);
  * the holder sees writability when the connect completes and should then
  * check sl_sock_error()). NULL with errno on failure. */
 struct sl_upconn *sl_upstream_connect(struct sl_upstream *u, void *key, const struct sockaddr *sa,
-                                      socklen_t len, sl_watcher_cb cb, void *data,
+                                      socklen_t len, sl_watcher_cb_t cb, void *data,
                                       bool *in_progress);
 /* An idle connection to <key> (most recently used first), now held by the
  * caller with <cb>/<data>, or NULL when none is usable. Connections idle
  * for check_after_ms or more are checked with a MSG_PEEK first. */
-struct sl_upconn *sl_upstream_take(struct sl_upstream *u, const void *key, sl_watcher_cb cb,
+struct sl_upconn *sl_upstream_take(struct sl_upstream *u, const void *key, sl_watcher_cb_t cb,
                                    void *data);
 /* Parks a connection the caller holds and is done with (its last response
  * fully read, nothing pending): it becomes idle, or is closed when its
