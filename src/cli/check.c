@@ -7,9 +7,9 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sluice check -c FILE\n\n"
-                 "Validates FILE as a whole and prints \"FILE: ok\", or every error\n"
-                 "with its line, and exits 1.\n");
+    (void)fprintf(out, "usage: sluice check -c FILE\n\n"
+                       "Validates FILE as a whole and prints \"FILE: ok\", or every error\n"
+                       "with its line, and exits 1.\n");
 }
 
 int sl_cli_check(int argc, char **argv)
@@ -31,12 +31,12 @@ int sl_cli_check(int argc, char **argv)
             path = argv[i] + 9;
             continue;
         }
-        fprintf(stderr, "sluice check: unknown or incomplete option '%s'\n\n", argv[i]);
+        (void)fprintf(stderr, "sluice check: unknown or incomplete option '%s'\n\n", argv[i]);
         usage(stderr);
         return 2;
     }
     if (!path) {
-        fprintf(stderr, "sluice check: missing -c FILE\n\n");
+        (void)fprintf(stderr, "sluice check: missing -c FILE\n\n");
         usage(stderr);
         return 2;
     }
@@ -44,13 +44,13 @@ int sl_cli_check(int argc, char **argv)
     rc = sl_control_check(path, &diag);
     if (rc == 0) {
         for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.msgs[i]);
+            (void)fprintf(stderr, "%s\n", diag.msgs[i]);
         printf("%s: ok\n", path);
     } else {
         for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.msgs[i]);
+            (void)fprintf(stderr, "%s\n", diag.msgs[i]);
         if (diag.n == 0)
-            fprintf(stderr, "%s: invalid configuration\n", path);
+            (void)fprintf(stderr, "%s: invalid configuration\n", path);
     }
     sl_diag_fini(&diag);
     return rc == 0 ? 0 : 1;

@@ -17,11 +17,11 @@ static const struct verb verbs[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sluice <command> [options]\n"
-                 "       sluice --help | --version\n\ncommands:\n");
+    (void)fprintf(out, "usage: sluice <command> [options]\n"
+                       "       sluice --help | --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        fprintf(out, "  %-8s %s\n", verbs[i].name, verbs[i].help);
-    fprintf(out, "\n`sluice <command> --help` describes a command's options.\n");
+        (void)fprintf(out, "  %-8s %s\n", verbs[i].name, verbs[i].help);
+    (void)fprintf(out, "\n`sluice <command> --help` describes a command's options.\n");
 }
 
 int main(int argc, char **argv)
@@ -43,9 +43,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], verbs[i].name) == 0)
             return verbs[i].run(argc - 1, argv + 1);
     if (argv[1][0] == '-')
-        fprintf(stderr, "sluice: unknown option '%s'\n\n", argv[1]);
+        (void)fprintf(stderr, "sluice: unknown option '%s'\n\n", argv[1]);
     else
-        fprintf(stderr, "sluice: unknown command '%s'\n\n", argv[1]);
+        (void)fprintf(stderr, "sluice: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
 }

@@ -27,15 +27,15 @@ struct serve_opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sluice serve -c FILE [options]\n\n"
-                 "  -c, --config FILE         configuration (YAML)\n"
-                 "      --log-format json|text     log line format (default text)\n"
-                 "      --access-log FILE|-|off    one line per request (default -: stdout)\n"
-                 "      --error-log FILE|-         errors and events (default -: stderr)\n"
-                 "      --log-level debug|info|warn|error   (default info)\n"
-                 "  -h, --help\n\n"
-                 "Signals: SIGHUP reloads FILE, SIGTERM or SIGINT stop after the requests\n"
-                 "in flight (at most drain_timeout).\n");
+    (void)fprintf(out, "usage: sluice serve -c FILE [options]\n\n"
+                       "  -c, --config FILE         configuration (YAML)\n"
+                       "      --log-format json|text     log line format (default text)\n"
+                       "      --access-log FILE|-|off    one line per request (default -: stdout)\n"
+                       "      --error-log FILE|-         errors and events (default -: stderr)\n"
+                       "      --log-level debug|info|warn|error   (default info)\n"
+                       "  -h, --help\n\n"
+                       "Signals: SIGHUP reloads FILE, SIGTERM or SIGINT stop after the requests\n"
+                       "in flight (at most drain_timeout).\n");
 }
 
 /* Matches "--name VALUE" or "--name=VALUE"; advances *i. */
@@ -44,13 +44,13 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
     size_t n = strlen(name);
     const char *a = argv[*i];
 
-    if (strncmp(a, name, n) != 0)
+    if (!a || strncmp(a, name, n) != 0)
         return NULL;
     if (a[n] == '=')
         return a + n + 1;
     if (a[n] != '\0')
         return NULL;
-    if (*i + 1 >= argc) {
+    if (*i + 1 >= argc || !argv[*i + 1]) {
         *bad = true;
         return NULL;
     }
@@ -75,14 +75,15 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
             o->config = v;
         } else if ((v = opt_value(argc, argv, &i, "--log-format", &bad))) {
             if (sl_log_format_parse(v, &o->fmt) < 0) {
-                fprintf(stderr, "sluice serve: --log-format must be json or text, not '%s'\n", v);
+                (void)fprintf(stderr, "sluice serve: --log-format must be json or text, not '%s'\n",
+                              v);
                 return -1;
             }
         } else if ((v = opt_value(argc, argv, &i, "--log-level", &bad))) {
             if (sl_log_level_parse(v, &o->level) < 0) {
-                fprintf(stderr,
-                        "sluice serve: --log-level must be debug, info, warn or error, not '%s'\n",
-                        v);
+                (void)fprintf(
+                    stderr,
+                    "sluice serve: --log-level must be debug, info, warn or error, not '%s'\n", v);
                 return -1;
             }
         } else if ((v = opt_value(argc, argv, &i, "--access-log", &bad))) {
@@ -90,13 +91,13 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
         } else if ((v = opt_value(argc, argv, &i, "--error-log", &bad))) {
             o->error_log = v;
         } else {
-            fprintf(stderr, "sluice serve: %s option '%s'\n", bad ? "missing value for" : "unknown",
-                    argv[i]);
+            (void)fprintf(stderr, "sluice serve: %s option '%s'\n",
+                          bad ? "missing value for" : "unknown", argv[i]);
             return -1;
         }
     }
     if (!o->config) {
-        fprintf(stderr, "sluice serve: missing -c FILE\n");
+        (void)fprintf(stderr, "sluice serve: missing -c FILE\n");
         return -1;
     }
     return 0;
@@ -105,7 +106,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 static void print_diag(const struct sl_diag *d, FILE *out)
 {
     for (size_t i = 0; i < d->n; i++)
-        fprintf(out, "%s\n", d->msgs[i]);
+        (void)fprintf(out, "%s\n", d->msgs[i]);
 }
 
 static void log_diag(const struct sl_diag *d, enum sl_log_level level)
@@ -162,6 +163,49 @@ static void reload(struct sl_control *ctl, struct sl_worker *ws, size_t n, const
     sl_diag_fini(&diag);
 }
 
+/* Every listener's address can be bound before any worker starts. */
+static int probe_listeners(const struct sl_router *t)
+{
+    for (size_t i = 0; i < t->nlisteners; i++) {
+        if (sl_listener_probe(t->listeners[i].bind) < 0) {
+            (void)fprintf(stderr, "sluice serve: listener %s: cannot listen on %s: %s\n",
+                          t->listeners[i].name, t->listeners[i].bind,
+                          errno == EINVAL ? "invalid address" : sl_errstr(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The main thread's loop: reloads on SIGHUP, returns on SIGTERM/SIGINT. */
+static void wait_signals(struct sl_control *ctl, struct sl_worker *ws, size_t n, const char *config,
+                         sigset_t *sigs)
+{
+    for (;;) {
+        /* Wake once a second even without a signal: the control plane's
+         * housekeeping (passive recovery, parked tables) runs here, on the
+         * only thread that may write to it. */
+        static const struct timespec tick = {1, 0};
+        struct timespec now;
+        int sig = sigtimedwait(sigs, NULL, &tick);
+
+        if (sig == -1) {
+            (void)clock_gettime(CLOCK_MONOTONIC, &now);
+            sl_control_tick(ctl, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
+            continue;
+        }
+        if (sig == SIGHUP) {
+            reload(ctl, ws, n, config);
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT) {
+            sl_log(SL_LOG_INFO, "%s: stopping after the requests in flight",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+    }
+}
+
 static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sigs)
 {
     struct sl_router_slot *slot = sl_control_slot(ctl);
@@ -178,28 +222,23 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     if (n > SL_ROUTER_MAX_WORKERS)
         n = SL_ROUTER_MAX_WORKERS;
     if (!t) {
-        fprintf(stderr, "sluice serve: no routing table was published\n");
+        (void)fprintf(stderr, "sluice serve: no routing table was published\n");
         return 1;
     }
     ws = calloc(n, sizeof(*ws));
     if (!ws) {
-        fprintf(stderr, "sluice serve: out of memory\n");
+        (void)fprintf(stderr, "sluice serve: out of memory\n");
         return 1;
     }
-    for (size_t i = 0; i < t->nlisteners; i++) {
-        if (sl_listener_probe(t->listeners[i].bind) < 0) {
-            fprintf(stderr, "sluice serve: listener %s: cannot listen on %s: %s\n",
-                    t->listeners[i].name, t->listeners[i].bind,
-                    errno == EINVAL ? "invalid address" : strerror(errno));
-            free(ws);
-            return 1;
-        }
+    if (probe_listeners(t) < 0) {
+        free(ws);
+        return 1;
     }
     sl_control_set_workers(ctl, n);
     for (; ready < n; ready++) {
         if (sl_worker_init(&ws[ready], ready, slot, t, buffer_size(t),
                            sl_control_drain_timeout_ms(ctl), err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice serve: %s\n", err);
+            (void)fprintf(stderr, "sluice serve: %s\n", err);
             rc = 1;
             goto out;
         }
@@ -211,7 +250,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
         int e = sl_worker_start(&ws[i]);
 
         if (e) {
-            fprintf(stderr, "sluice serve: cannot start worker %zu: %s\n", i, strerror(e));
+            (void)fprintf(stderr, "sluice serve: cannot start worker %zu: %s\n", i, sl_errstr(e));
             rc = 1;
             goto stop;
         }
@@ -221,29 +260,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
                t->listeners[i].mode == SL_MODE_TCP ? "tcp" : "http");
     sl_log(SL_LOG_INFO, "sluice %s serving %s with %zu workers", SLUICE_VERSION_STRING, o->config,
            n);
-    for (;;) {
-        /* Wake once a second even without a signal: the control plane's
-         * housekeeping (passive recovery, parked tables) runs here, on the
-         * only thread that may write to it. */
-        static const struct timespec tick = {1, 0};
-        struct timespec now;
-        int sig = sigtimedwait(sigs, NULL, &tick);
-
-        if (sig == -1) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            sl_control_tick(ctl, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
-            continue;
-        }
-        if (sig == SIGHUP) {
-            reload(ctl, ws, n, o->config);
-            continue;
-        }
-        if (sig == SIGTERM || sig == SIGINT) {
-            sl_log(SL_LOG_INFO, "%s: stopping after the requests in flight",
-                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            break;
-        }
-    }
+    wait_signals(ctl, ws, n, o->config, sigs);
 stop:
     for (size_t i = 0; i < n; i++)
         sl_worker_stop(&ws[i]);
@@ -273,12 +290,12 @@ int sl_cli_serve(int argc, char **argv)
         return 0;
     }
     if (rc < 0) {
-        fputc('\n', stderr);
+        (void)fputc('\n', stderr);
         usage(stderr);
         return 2;
     }
     if (sl_log_setup(o.fmt, o.level, o.access_log, o.error_log, &failed) < 0) {
-        fprintf(stderr, "sluice serve: cannot open log %s: %s\n", failed, strerror(errno));
+        (void)fprintf(stderr, "sluice serve: cannot open log %s: %s\n", failed, sl_errstr(errno));
         return 1;
     }
     /* Block before any thread exists, so every thread inherits the mask
@@ -288,12 +305,12 @@ int sl_cli_serve(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
     sl_diag_init(&diag);
     if (sl_control_open(o.config, &ctl, &diag) != 0) {
         print_diag(&diag, stderr);
         if (diag.n == 0)
-            fprintf(stderr, "%s: cannot load the configuration\n", o.config);
+            (void)fprintf(stderr, "%s: cannot load the configuration\n", o.config);
         sl_diag_fini(&diag);
         sl_log_close();
         return 1;

@@ -114,7 +114,7 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
     w->drain_ms = drain_ms;
     atomic_init(&w->stop_requested, false);
     if (sl_loop_init(&w->loop) < 0) {
-        snprintf(err, errlen, "worker %zu: event loop: %s", idx, strerror(errno));
+        (void)snprintf(err, errlen, "worker %zu: event loop: %s", idx, sl_errstr(errno));
         return -1;
     }
     w->loop.on_turn = on_turn;
@@ -128,7 +128,7 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
     if (w->alog)
         w->tcp = sl_tcp_worker_new(&w->loop, w->alog);
     if (!w->alog || !w->lns || !w->tcp) {
-        snprintf(err, errlen, "worker %zu: out of memory", idx);
+        (void)snprintf(err, errlen, "worker %zu: out of memory", idx);
         goto fail;
     }
     sl_access_log_init(w->alog);
@@ -146,13 +146,13 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
         wl->ln.w.fd = -1;
         w->nlns = i + 1;
         if (copy_listener(wl, rt) < 0) {
-            snprintf(err, errlen, "worker %zu: out of memory", idx);
+            (void)snprintf(err, errlen, "worker %zu: out of memory", idx);
             goto fail;
         }
         if (sl_listener_open(&wl->ln, &w->loop, wl->rt.name, wl->rt.bind, 1024,
                              http ? on_accept_http : on_accept_tcp, wl) < 0) {
-            snprintf(err, errlen, "listener %s: cannot listen on %s: %s", wl->rt.name, wl->rt.bind,
-                     errno == EINVAL ? "invalid address" : strerror(errno));
+            (void)snprintf(err, errlen, "listener %s: cannot listen on %s: %s", wl->rt.name,
+                           wl->rt.bind, errno == EINVAL ? "invalid address" : sl_errstr(errno));
             goto fail;
         }
     }

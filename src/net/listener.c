@@ -22,7 +22,7 @@ static void on_pause_over(struct sl_timer *t, void *arg)
 }
 
 int sl_listener_open(struct sl_listener *ln, struct sl_loop *loop, const char *name,
-                     const char *addr, int backlog, sl_accept_cb on_accept, void *data)
+                     const char *addr, int backlog, sl_accept_cb_t on_accept, void *data)
 {
     struct sockaddr_storage ss;
     socklen_t len;

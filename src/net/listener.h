@@ -20,15 +20,15 @@ struct sl_listener;
 
 /* A new connection: <fd> is non-blocking, close-on-exec, TCP_NODELAY, and
  * now owned by the callback (it must close it if it does not keep it). */
-typedef void (*sl_accept_cb)(struct sl_listener *ln, int fd, const struct sockaddr *peer,
-                             socklen_t peerlen);
+typedef void (*sl_accept_cb_t)(struct sl_listener *ln, int fd, const struct sockaddr *peer,
+                               socklen_t peerlen);
 
 struct sl_listener {
     struct sl_watcher w;
     struct sl_timer pause; /* re-enables accepting after EMFILE */
     struct sl_loop *loop;
     const char *name; /* borrowed, for log lines */
-    sl_accept_cb on_accept;
+    sl_accept_cb_t on_accept;
     void *data;         /* free for the owner */
     uint32_t pause_ms;  /* default 100 */
     uint64_t logged_ms; /* last "out of file descriptors" line (one a second at most) */
@@ -40,7 +40,7 @@ struct sl_listener {
  * <on_accept> and <data> are stored. Returns 0 or -1 with errno (the socket
  * is closed again). */
 int sl_listener_open(struct sl_listener *ln, struct sl_loop *loop, const char *name,
-                     const char *addr, int backlog, sl_accept_cb on_accept, void *data);
+                     const char *addr, int backlog, sl_accept_cb_t on_accept, void *data);
 /* Checks that nobody listens on <addr> yet. SO_REUSEPORT would otherwise
  * let a second daemon share the port silently and take half its
  * connections; a plain bind (SO_REUSEADDR only) still fails with

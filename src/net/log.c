@@ -144,8 +144,11 @@ static void text_clean(char *out, size_t cap, size_t *pos, const char *s, size_t
 
     for (size_t i = 0; i < len && p + 1 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
+        char ch = '?';
 
-        out[p++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+        if (c > 0x20 && c < 0x7f)
+            ch = (char)c;
+        out[p++] = ch;
     }
     *pos = p;
 }
@@ -241,8 +244,9 @@ void sl_access_log_add(struct sl_access_log *a, const struct sl_access_rec *r)
         struct tm tm;
 
         gmtime_r(&r->wall_s, &tm);
-        snprintf(a->stamp, sizeof(a->stamp), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        (void)snprintf(a->stamp, sizeof(a->stamp), "%04d-%02d-%02dT%02d:%02d:%02d",
+                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                       tm.tm_sec);
         a->stamp_s = r->wall_s;
     }
     if (log_fmt == SL_LOG_JSON) {

@@ -34,20 +34,20 @@ struct sl_loop;
 struct sl_watcher;
 
 /* <events> is what epoll reported (SL_EV_* bits). */
-typedef void (*sl_watcher_cb)(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
+typedef void (*sl_watcher_cb_t)(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
 
 /* Embedded in the caller's struct; the loop keeps a pointer to it while
  * registered, so it must stay put until sl_loop_del(). */
 struct sl_watcher {
     int fd;          /* -1 when not registered */
     uint32_t events; /* as registered */
-    sl_watcher_cb cb;
+    sl_watcher_cb_t cb;
     void *data; /* free for the owner (e.g. the struct it is in) */
 };
 
 /* Called at the top of every loop turn, before waiting (e.g. to adopt a
  * newly published routing table or flush buffered logs). */
-typedef void (*sl_loop_turn_cb)(struct sl_loop *l, void *arg);
+typedef void (*sl_loop_turn_cb_t)(struct sl_loop *l, void *arg);
 
 struct sl_loop {
     int epfd;
@@ -59,7 +59,7 @@ struct sl_loop {
     uint32_t wall_ms;     /* realtime milliseconds within wall_s */
     uint32_t max_wait_ms; /* upper bound of one wait (default 1000) */
     struct sl_timer_heap timers;
-    sl_loop_turn_cb on_turn;
+    sl_loop_turn_cb_t on_turn;
     void *on_turn_arg;
     void (*on_wake)(struct sl_loop *l, void *arg); /* after sl_loop_wake() */
     void *on_wake_arg;

@@ -140,7 +140,7 @@ size_t sl_sock_ip_str(const struct sockaddr *sa, char *out, size_t cap)
     else
         addr = NULL;
     if (!addr || !inet_ntop(sa->sa_family, addr, out, (socklen_t)cap)) {
-        snprintf(out, cap, "?");
+        (void)snprintf(out, cap, "?");
         return strlen(out);
     }
     return strlen(out);

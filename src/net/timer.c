@@ -17,7 +17,7 @@ void sl_timer_heap_fini(struct sl_timer_heap *h)
     sl_timer_heap_init(h);
 }
 
-void sl_timer_init(struct sl_timer *t, sl_timer_cb cb, void *arg)
+void sl_timer_init(struct sl_timer *t, sl_timer_cb_t cb, void *arg)
 {
     t->when_ms = 0;
     t->idx = SIZE_MAX;

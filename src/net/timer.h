@@ -12,12 +12,12 @@
 #include <stdint.h>
 
 struct sl_timer;
-typedef void (*sl_timer_cb)(struct sl_timer *t, void *arg);
+typedef void (*sl_timer_cb_t)(struct sl_timer *t, void *arg);
 
 struct sl_timer {
     uint64_t when_ms; /* absolute deadline while armed */
     size_t idx;       /* position in the heap; SIZE_MAX when not armed */
-    sl_timer_cb cb;
+    sl_timer_cb_t cb;
     void *arg;
 };
 
@@ -33,7 +33,7 @@ void sl_timer_heap_init(struct sl_timer_heap *h);
 void sl_timer_heap_fini(struct sl_timer_heap *h);
 
 /* Prepares <t> (not armed) with its callback; call once per timer. */
-void sl_timer_init(struct sl_timer *t, sl_timer_cb cb, void *arg);
+void sl_timer_init(struct sl_timer *t, sl_timer_cb_t cb, void *arg);
 static inline bool sl_timer_armed(const struct sl_timer *t)
 {
     return t->idx != SIZE_MAX;
