@@ -221,6 +221,7 @@ void sl_hconn_update_events(struct sl_hconn *c)
     struct sl_hreq *q = c->rq;
     uint32_t ev = q && q->cout.n ? SL_EV_WRITE : 0;
     bool room = !c->ibuf || sl_buf_room(c->ibuf) > 0;
+    bool bout_empty = !q || q->bout.n == 0; /* no request state: nothing queued */
 
     switch (c->phase) {
     case SL_PH_HEAD:
@@ -228,11 +229,11 @@ void sl_hconn_update_events(struct sl_hconn *c)
         break;
     case SL_PH_CONNECT:
     case SL_PH_FORWARD:
-        if (!c->client_eof && room && q->bout.n == 0)
+        if (!c->client_eof && room && bout_empty)
             ev |= SL_EV_READ;
         break;
     case SL_PH_TUNNEL:
-        if (q->bout.n == 0)
+        if (bout_empty)
             ev |= SL_EV_READ;
         break;
     case SL_PH_LINGER:
@@ -291,7 +292,7 @@ static void log_request(struct sl_hconn *c)
     const struct sl_hreq *q = c->rq;
     struct sl_access_rec r;
 
-    if (!sl_access_log_on() || !q)
+    if (!sl_access_log_on())
         return;
     r.wall_s = l->wall_s;
     r.wall_ms = l->wall_ms;

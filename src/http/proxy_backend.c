@@ -91,7 +91,7 @@ static void backend_failed(struct sl_hconn *c, sluice_outcome_t outcome, const c
         sl_proxy_start_backend(c);
         return;
     }
-    snprintf(msg, sizeof(msg), "backend %.96s: %s", c->rq->be_name, what);
+    (void)snprintf(msg, sizeof(msg), "backend %.96s: %s", c->rq->be_name, what);
     sl_proxy_error(c, status, msg, false);
 }
 
@@ -159,11 +159,11 @@ void sl_proxy_start_backend(struct sl_hconn *c)
                                   c->rq->skip, c->rq->nskip);
     if (!c->rq->be) {
         if (c->rq->nskip > 0) {
-            snprintf(msg, sizeof(msg), "no backend of service %.100s could be reached",
-                     r->svc->name);
+            (void)snprintf(msg, sizeof(msg), "no backend of service %.100s could be reached",
+                           r->svc->name);
             sl_proxy_error(c, 502, msg, false);
         } else {
-            snprintf(msg, sizeof(msg), "no healthy backend for service %.100s", r->svc->name);
+            (void)snprintf(msg, sizeof(msg), "no healthy backend for service %.100s", r->svc->name);
             sl_proxy_error(c, 503, msg, false);
         }
         return;
@@ -255,8 +255,8 @@ void sl_proxy_connect_done(struct sl_hconn *c)
     if (err) {
         char what[96];
 
-        snprintf(what, sizeof(what), "connect failed: %s",
-                 err == ECONNREFUSED ? "connection refused" : "socket error");
+        (void)snprintf(what, sizeof(what), "connect failed: %s",
+                       err == ECONNREFUSED ? "connection refused" : "socket error");
         backend_failed(c, SLUICE_OUTCOME_FAIL, what);
         return;
     }

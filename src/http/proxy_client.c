@@ -263,8 +263,10 @@ void sl_hconn_on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events
         client_head(c);
     else if (c->phase == SL_PH_LINGER)
         sl_hconn_linger_read(c);
+    else if (c->rq)
+        client_more(c); /* every later phase holds its request */
     else
-        client_more(c);
+        sl_hconn_close(c);
 }
 
 void sl_hconn_on_timer(struct sl_timer *t, void *arg)

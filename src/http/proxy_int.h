@@ -203,11 +203,11 @@ void sl_proxy_hash_key(const struct sl_hconn *c, const struct sl_http_req *req,
  * close or to go on after it. <detail> may be NULL. */
 void sl_proxy_error(struct sl_hconn *c, int status, const char *detail, bool close_conn);
 
-static inline void sl_out_add(struct sl_out *o, const void *p, size_t len)
+static inline void sl_out_add(struct sl_out *o, void *p, size_t len)
 {
     if (len == 0)
         return;
-    o->iov[o->n].iov_base = (void *)(uintptr_t)p;
+    o->iov[o->n].iov_base = p;
     o->iov[o->n].iov_len = len;
     o->n++;
 }

@@ -115,50 +115,64 @@ static void final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint
     resp_body(c);
 }
 
-/* Parses response heads in rbuf until a final one; 1xx go to the client
- * as they come (not to HTTP/1.0 clients, RFC 9110 15.2). */
-static void parse_heads(struct sl_hconn *c)
+/* A 1xx head of <len> bytes at rbuf->start: to the client (not to
+ * HTTP/1.0 clients, RFC 9110 15.2); false when the client is gone. */
+static bool interim_head(struct sl_hconn *c, uint32_t len)
 {
-    struct sl_http_resp *resp = &c->ctx->resp;
-    struct sl_buf *rb = c->rq->rbuf;
-    const char *why = "response head too large";
+    struct sl_hreq *q = c->rq;
+    struct sl_buf *rb = q->rbuf;
 
-    while (rb->start < rb->end && c->rq->cout.n == 0) {
-        int r = sl_http_parse_response(rb->data + rb->start, rb->end - rb->start, rb->cap,
-                                       c->rq->method_id, resp);
-
-        if (r == SL_HTTP_PARTIAL) {
-            if (rb->start == 0 && rb->end == rb->cap)
-                goto bad;
-            break;
-        }
-        if (r == SL_HTTP_BAD) {
-            why = resp->m.error ? resp->m.error : "malformed response head";
-            goto bad;
-        }
-        if (resp->status >= 200 || resp->status == 101) {
-            if (resp->status == 101 && !c->rq->req_upgrade) {
-                why = "101 without an upgrade request";
-                goto bad;
-            }
-            final_head(c, resp, (uint32_t)r);
-            return;
-        }
-        if (!c->rq->req_http10) {
-            sl_out_add(&c->rq->cout, rb->data + rb->start, (size_t)r);
-            c->rq->bytes_out += (uint64_t)r;
-        }
-        rb->start += (uint32_t)r;
-        if (!push_client(c))
-            return;
+    if (!q->req_http10) {
+        sl_out_add(&q->cout, rb->data + rb->start, len);
+        q->bytes_out += len;
     }
-    sl_hconn_update_events(c);
-    return;
-bad:
+    rb->start += len;
+    return push_client(c);
+}
+
+static void bad_response(struct sl_hconn *c, const char *why)
+{
     sl_log(SL_LOG_WARN, "backend %s: bad response: %s", c->rq->be_name, why);
     sluice_backend_release(c->rq->be, SLUICE_OUTCOME_FAIL, 0);
     c->rq->be = NULL;
     sl_proxy_error(c, 502, "bad response from backend", true);
+}
+
+/* Parses response heads in rbuf until a final one; 1xx go to the client
+ * as they come. */
+static void parse_heads(struct sl_hconn *c)
+{
+    struct sl_http_resp *resp = &c->ctx->resp;
+    struct sl_hreq *q = c->rq;
+    struct sl_buf *rb = q->rbuf;
+
+    while (rb->start < rb->end && q->cout.n == 0) {
+        int r = sl_http_parse_response(rb->data + rb->start, rb->end - rb->start, rb->cap,
+                                       q->method_id, resp);
+
+        if (r == SL_HTTP_PARTIAL) {
+            if (rb->start == 0 && rb->end == rb->cap) {
+                bad_response(c, "response head too large");
+                return;
+            }
+            break;
+        }
+        if (r == SL_HTTP_BAD) {
+            bad_response(c, resp->m.error ? resp->m.error : "malformed response head");
+            return;
+        }
+        if (resp->status == 101 && !q->req_upgrade) {
+            bad_response(c, "101 without an upgrade request");
+            return;
+        }
+        if (resp->status >= 200 || resp->status == 101) {
+            final_head(c, resp, (uint32_t)r);
+            return;
+        }
+        if (!interim_head(c, (uint32_t)r))
+            return;
+    }
+    sl_hconn_update_events(c);
 }
 
 enum {
@@ -182,60 +196,65 @@ static int hexval(char ch)
     return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }
 
+/* One framing byte (any state but DC_DATA). */
+static void dechunk_step(struct sl_hreq *q, char ch)
+{
+    int v;
+
+    switch (q->dc_state) {
+    case DC_SIZE:
+        v = hexval(ch);
+        if (v >= 0)
+            q->dc_left = q->dc_left * 16 + (uint64_t)v;
+        else
+            q->dc_state = ch == '\r' ? DC_SIZE_LF : DC_EXT;
+        break;
+    case DC_EXT:
+        if (ch == '\r')
+            q->dc_state = DC_SIZE_LF;
+        break;
+    case DC_SIZE_LF:
+        q->dc_state = q->dc_left ? DC_DATA : DC_TRAILER_START;
+        break;
+    case DC_DATA_CR:
+        q->dc_state = DC_DATA_LF;
+        break;
+    case DC_DATA_LF:
+        q->dc_state = DC_SIZE;
+        break;
+    case DC_TRAILER_START:
+        q->dc_state = ch == '\r' ? DC_END_LF : DC_TRAILER;
+        break;
+    case DC_TRAILER:
+        if (ch == '\n')
+            q->dc_state = DC_TRAILER_START;
+        break;
+    default:
+        q->dc_state = DC_DONE;
+        break;
+    }
+}
+
 /* Strips chunked framing from p[0..len) in place (already validated by
  * sl_chunked_feed) and returns the data length left at p. */
-static size_t dechunk(struct sl_hconn *c, char *p, size_t len)
+static size_t dechunk(struct sl_hreq *q, char *p, size_t len)
 {
     size_t out = 0;
 
     for (size_t i = 0; i < len;) {
-        char ch = p[i];
-        int v;
+        size_t n;
 
-        switch (c->rq->dc_state) {
-        case DC_SIZE:
-            v = hexval(ch);
-            if (v >= 0)
-                c->rq->dc_left = c->rq->dc_left * 16 + (uint64_t)v;
-            else
-                c->rq->dc_state = ch == '\r' ? DC_SIZE_LF : DC_EXT;
-            break;
-        case DC_EXT:
-            if (ch == '\r')
-                c->rq->dc_state = DC_SIZE_LF;
-            break;
-        case DC_SIZE_LF:
-            c->rq->dc_state = c->rq->dc_left ? DC_DATA : DC_TRAILER_START;
-            break;
-        case DC_DATA: {
-            size_t n = len - i < c->rq->dc_left ? len - i : (size_t)c->rq->dc_left;
-
-            memmove(p + out, p + i, n);
-            out += n;
-            i += n;
-            c->rq->dc_left -= n;
-            if (c->rq->dc_left == 0)
-                c->rq->dc_state = DC_DATA_CR;
+        if (q->dc_state != DC_DATA) {
+            dechunk_step(q, p[i++]);
             continue;
         }
-        case DC_DATA_CR:
-            c->rq->dc_state = DC_DATA_LF;
-            break;
-        case DC_DATA_LF:
-            c->rq->dc_state = DC_SIZE;
-            break;
-        case DC_TRAILER_START:
-            c->rq->dc_state = ch == '\r' ? DC_END_LF : DC_TRAILER;
-            break;
-        case DC_TRAILER:
-            if (ch == '\n')
-                c->rq->dc_state = DC_TRAILER_START;
-            break;
-        default:
-            c->rq->dc_state = DC_DONE;
-            break;
-        }
-        i++;
+        n = len - i < q->dc_left ? len - i : (size_t)q->dc_left;
+        memmove(p + out, p + i, n);
+        out += n;
+        i += n;
+        q->dc_left -= n;
+        if (q->dc_left == 0)
+            q->dc_state = DC_DATA_CR;
     }
     return out;
 }
@@ -270,7 +289,7 @@ static void resp_body(struct sl_hconn *c)
         break;
     }
     if (c->rq->dechunk) {
-        size_t data = dechunk(c, rb->data + rb->start, n);
+        size_t data = dechunk(c->rq, rb->data + rb->start, n);
 
         sl_out_add(&c->rq->cout, rb->data + rb->start, data);
         c->rq->bytes_out += data;

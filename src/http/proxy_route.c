@@ -60,16 +60,16 @@ static void begin_request(struct sl_hconn *c, const struct sl_http_req *req, uin
     ep = sl_router_match(c->rq->table, req->host ? req->host : "", c->rq->host_len, req->path,
                          req->path_len);
     if (!ep) {
-        snprintf(msg, sizeof(msg), "no endpoint for %.*s%.*s",
-                 (int)(c->rq->host_len > 100 ? 100 : c->rq->host_len),
-                 c->rq->host ? c->rq->host : "", (int)(req->path_len > 150 ? 150 : req->path_len),
-                 req->path);
+        (void)snprintf(msg, sizeof(msg), "no endpoint for %.*s%.*s",
+                       (int)(c->rq->host_len > 100 ? 100 : c->rq->host_len),
+                       c->rq->host ? c->rq->host : "",
+                       (int)(req->path_len > 150 ? 150 : req->path_len), req->path);
         sl_proxy_error(c, 404, msg, false);
         return;
     }
     c->rq->route = sl_router_pick_route(ep, rng_next(ctx));
     if (!c->rq->route) {
-        snprintf(msg, sizeof(msg), "endpoint %.200s has no route with weight", ep->pattern);
+        (void)snprintf(msg, sizeof(msg), "endpoint %.200s has no route with weight", ep->pattern);
         sl_proxy_error(c, 503, msg, false);
         return;
     }
