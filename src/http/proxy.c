@@ -68,7 +68,10 @@ struct sl_hreq *sl_hconn_attach(struct sl_hconn *c)
     }
     memset(q, 0, sizeof(*q));
     q->method_id = SL_METHOD_OTHER;
-    q->start_ns = sl_loop_now_ns(ctx->loop);
+    /* From when the connection began waiting for this head, as a 408's
+     * log line says; the first byte of a head resets it. */
+    q->start_ns = sl_loop_now_ns(ctx->loop) -
+                  (uint64_t)((uint32_t)sl_loop_now_ms(ctx->loop) - c->wait_ms) * 1000000u;
     c->rq = q;
     return q;
 }

@@ -37,6 +37,7 @@ void sl_hconn_start_head(struct sl_hconn *c)
     struct sl_buf *ib = c->ibuf;
 
     c->phase = SL_PH_HEAD;
+    c->wait_ms = (uint32_t)sl_loop_now_ms(ctx->loop);
     c->next_after = false;
     c->in_request = false;
     c->got_bytes = false;

@@ -103,6 +103,7 @@ struct sl_hconn {
     struct sl_buf *ibuf;  /* client input: head at [0, head_len), then body */
     uint32_t ioff;        /* ibuf: first byte not yet forwarded or parsed */
     enum sl_hphase phase;
+    uint32_t wait_ms; /* loop ms (truncated) when waiting for this head began */
 
     /* Listener settings, copied at accept. */
     uint32_t header_timeout_ms, idle_timeout_ms, max_head;
