@@ -16,6 +16,13 @@ static int error_fd = 2;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+const char *sl_errstr(int err)
+{
+    const char *s = strerrordesc_np(err); /* glibc >= 2.32, _GNU_SOURCE */
+
+    return s ? s : "unknown error";
+}
+
 int sl_log_level_parse(const char *s, enum sl_log_level *out)
 {
     for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {

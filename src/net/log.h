@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <time.h>
 
 enum sl_log_level { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
@@ -21,12 +20,7 @@ enum sl_log_format { SL_LOG_TEXT = 0, SL_LOG_JSON };
 
 /* strerror() without its shared buffer: safe from any thread (glibc's
  * English description; never NULL). */
-static inline const char *sl_errstr(int err)
-{
-    const char *s = strerrordesc_np(err);
-
-    return s ? s : "unknown error";
-}
+const char *sl_errstr(int err);
 
 /* Parses "debug|info|warn|error" / "json|text"; 0 or -1. */
 int sl_log_level_parse(const char *s, enum sl_log_level *out);
