@@ -67,6 +67,26 @@ static int parse_name(const char *s, size_t len, struct sl_target *t)
     return 0;
 }
 
+/* "[v6]" or "[v6]:port" at <s> (which starts with '[') into <t>. */
+static int parse_bracketed(const char *s, struct sl_target *t)
+{
+    const char *close = strchr(s, ']');
+    int rc;
+
+    if (close == NULL)
+        return SLUICE_ERR_INVALID_TARGET;
+    rc = parse_v6(s + 1, (size_t)(close - s - 1), t);
+    if (rc != 0)
+        return rc;
+    if (close[1] == ':') {
+        if (!parse_port(close + 2, &t->port))
+            return SLUICE_ERR_INVALID_TARGET;
+    } else if (close[1] != '\0') {
+        return SLUICE_ERR_INVALID_TARGET;
+    }
+    return 0;
+}
+
 int sl_target_parse(const char *s, struct sl_target *out)
 {
     struct sl_target t;
@@ -78,19 +98,9 @@ int sl_target_parse(const char *s, struct sl_target *out)
     memset(&t, 0, sizeof(t));
     t.port = SL_TARGET_DEFAULT_PORT;
     if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-
-        if (close == NULL)
-            return SLUICE_ERR_INVALID_TARGET;
-        rc = parse_v6(s + 1, (size_t)(close - s - 1), &t);
+        rc = parse_bracketed(s, &t);
         if (rc != 0)
             return rc;
-        if (close[1] == ':') {
-            if (!parse_port(close + 2, &t.port))
-                return SLUICE_ERR_INVALID_TARGET;
-        } else if (close[1] != '\0') {
-            return SLUICE_ERR_INVALID_TARGET;
-        }
     } else if ((colon = strchr(s, ':')) != NULL && strchr(colon + 1, ':') != NULL) {
         /* Two colons and no brackets: only a whole IPv6 address, no port. */
         rc = parse_v6(s, strlen(s), &t);

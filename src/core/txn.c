@@ -117,6 +117,22 @@ static int note_changed(struct sl_txn *tx, const struct sl_group *g)
     return rc;
 }
 
+/* Puts <g> at index <i> of the new list in place of the group there, or
+ * appends it when <i> is SIZE_MAX. */
+static int place(struct sl_txn *tx, size_t i, struct sl_group *g)
+{
+    int rc;
+
+    if (i == SIZE_MAX) {
+        PUSH(rc, tx->groups, tx->n, tx->cap, g);
+        return rc;
+    }
+    rc = drop(tx, tx->groups[i]);
+    if (rc == 0)
+        tx->groups[i] = g;
+    return rc;
+}
+
 int sl_txn_put(struct sl_txn *tx, struct sl_group *g)
 {
     size_t i = find_index(tx, g->name);
@@ -129,14 +145,7 @@ int sl_txn_put(struct sl_txn *tx, struct sl_group *g)
     }
     if (note_changed(tx, g) != 0)
         return SLUICE_ERR_NOMEM; /* <g> is in fresh: the abort frees it */
-    if (i == SIZE_MAX) {
-        PUSH(rc, tx->groups, tx->n, tx->cap, g);
-        return rc;
-    }
-    rc = drop(tx, tx->groups[i]);
-    if (rc == 0)
-        tx->groups[i] = g;
-    return rc;
+    return place(tx, i, g);
 }
 
 int sl_txn_del(struct sl_txn *tx, const char *name)
