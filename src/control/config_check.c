@@ -68,30 +68,39 @@ static bool same_pattern(const struct sl_cfg_endpoint *a, const struct sl_cfg_en
     return a->host_match == b->host_match && same(a->host, b->host) && same(a->path, b->path);
 }
 
+/* Checks the routes of endpoint <e> (<p> names it); returns their total
+ * weight. */
+static uint64_t check_routes(struct sl_cfg_ctx *c, const struct sl_config *cfg,
+                             const struct sl_cfg_endpoint *e, const char *p)
+{
+    uint64_t total = 0;
+
+    for (size_t j = 0; j < e->nroutes; j++) {
+        const struct sl_cfg_route *r = &e->routes[j];
+
+        total += r->weight;
+        if (r->service != NULL && sl_config_service(cfg, r->service) == NULL)
+            sl_cfg_err(c, r->line, "endpoint %s: route %s: unknown service '%s'", p,
+                       r->id != NULL ? r->id : "?", r->service);
+        for (size_t k = 0; k < j; k++)
+            if (same(r->id, e->routes[k].id))
+                sl_cfg_err(c, r->line, "endpoint %s: route id '%s' already used on line %d", p,
+                           r->id, e->routes[k].line);
+    }
+    return total;
+}
+
 static void check_endpoints(struct sl_cfg_ctx *c, const struct sl_config *cfg)
 {
     for (size_t i = 0; i < cfg->nendpoints; i++) {
         const struct sl_cfg_endpoint *e = &cfg->endpoints[i];
         const char *p = e->pattern != NULL ? e->pattern : "?";
-        uint64_t total = 0;
 
         for (size_t j = 0; j < i; j++)
             if (same_pattern(e, &cfg->endpoints[j]))
                 sl_cfg_err(c, e->line, "endpoint %s: same pattern as line %d", p,
                            cfg->endpoints[j].line);
-        for (size_t j = 0; j < e->nroutes; j++) {
-            const struct sl_cfg_route *r = &e->routes[j];
-
-            total += r->weight;
-            if (r->service != NULL && sl_config_service(cfg, r->service) == NULL)
-                sl_cfg_err(c, r->line, "endpoint %s: route %s: unknown service '%s'", p,
-                           r->id != NULL ? r->id : "?", r->service);
-            for (size_t k = 0; k < j; k++)
-                if (same(r->id, e->routes[k].id))
-                    sl_cfg_err(c, r->line, "endpoint %s: route id '%s' already used on line %d", p,
-                               r->id, e->routes[k].line);
-        }
-        if (e->nroutes > 0 && total == 0)
+        if (e->nroutes > 0 && check_routes(c, cfg, e, p) == 0)
             sl_cfg_warn(c, e->line, "endpoint %s: every route has weight 0: it answers 503", p);
     }
 }

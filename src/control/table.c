@@ -236,45 +236,55 @@ static bool has_view(const struct sl_table_state *st, const char *name)
     return false;
 }
 
+/* Registers the view route <r> selects from, unless it has none or the
+ * view exists already. */
+static int apply_route_view(sluice_lb_t *lb, const struct sl_cfg_route *r,
+                            struct sl_table_state *st, struct sl_diag *diag)
+{
+    char name[512], err[160];
+    int rc;
+
+    if (r->selector[0] == '\0')
+        return 0;
+    if (sl_table_group_name(r->service, r->selector, name, sizeof(name)) != 0) {
+        sl_diag_add(diag, "route %s: selector too long", r->id);
+        return SLUICE_ERR_INVALID_ARG;
+    }
+    if (has_view(st, name))
+        return 0;
+    if (st->nviews == st->cap) {
+        size_t cap = st->cap != 0 ? st->cap * 2 : 8;
+        char **v = realloc(st->views, cap * sizeof(*v));
+
+        if (v == NULL)
+            return SLUICE_ERR_NOMEM;
+        st->views = v;
+        st->cap = cap;
+    }
+    if ((st->views[st->nviews] = strdup(name)) == NULL)
+        return SLUICE_ERR_NOMEM;
+    rc = sl_lb_register_view(lb, name, r->service, r->selector, err, sizeof(err));
+    if (rc != 0) {
+        free(st->views[st->nviews]);
+        sl_diag_add(diag, "route %s: cannot register view: %s", r->id, err);
+        return rc;
+    }
+    st->nviews++;
+    return 0;
+}
+
 /* One view per distinct (service, selector) that a route uses. A view's
  * name encodes its selector, so an existing one never needs replacing:
  * the lb rebuilds it whenever its service changes. */
 static int apply_views(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_table_state *st,
                        struct sl_diag *diag)
 {
-    char name[512], err[160];
-
     for (size_t i = 0; i < cfg->nendpoints; i++) {
         for (size_t j = 0; j < cfg->endpoints[i].nroutes; j++) {
-            const struct sl_cfg_route *r = &cfg->endpoints[i].routes[j];
-            int rc;
+            int rc = apply_route_view(lb, &cfg->endpoints[i].routes[j], st, diag);
 
-            if (r->selector[0] == '\0')
-                continue;
-            if (sl_table_group_name(r->service, r->selector, name, sizeof(name)) != 0) {
-                sl_diag_add(diag, "route %s: selector too long", r->id);
-                return SLUICE_ERR_INVALID_ARG;
-            }
-            if (has_view(st, name))
-                continue;
-            if (st->nviews == st->cap) {
-                size_t cap = st->cap != 0 ? st->cap * 2 : 8;
-                char **v = realloc(st->views, cap * sizeof(*v));
-
-                if (v == NULL)
-                    return SLUICE_ERR_NOMEM;
-                st->views = v;
-                st->cap = cap;
-            }
-            if ((st->views[st->nviews] = strdup(name)) == NULL)
-                return SLUICE_ERR_NOMEM;
-            rc = sl_lb_register_view(lb, name, r->service, r->selector, err, sizeof(err));
-            if (rc != 0) {
-                free(st->views[st->nviews]);
-                sl_diag_add(diag, "route %s: cannot register view: %s", r->id, err);
+            if (rc != 0)
                 return rc;
-            }
-            st->nviews++;
         }
     }
     return 0;
