@@ -45,6 +45,92 @@ static inline int hexval(unsigned char ch)
     return -1;
 }
 
+/* One byte of a size line, first digit (CS_SIZE_FIRST) or later (CS_SIZE). */
+static inline uint32_t size_step(struct sl_chunked *c, uint32_t st, unsigned char ch)
+{
+    int h;
+
+    if (++c->line_len > MAX_SIZE_LINE)
+        return CS_BAD;
+    h = hexval(ch);
+    if (h >= 0) {
+        if (c->remaining > (UINT64_MAX >> 4))
+            return CS_BAD;
+        c->remaining = (c->remaining << 4) | (uint64_t)h;
+        return CS_SIZE;
+    }
+    if (st == CS_SIZE && ch == ';')
+        return CS_EXT;
+    if (st == CS_SIZE && ch == '\r')
+        return CS_SIZE_LF;
+    return CS_BAD;
+}
+
+static inline uint32_t ext_step(struct sl_chunked *c, unsigned char ch)
+{
+    if (++c->line_len > MAX_SIZE_LINE)
+        return CS_BAD;
+    if (ch == '\r')
+        return CS_SIZE_LF;
+    return SL_CLS(ch, SL_C_VALUE) ? CS_EXT : CS_BAD;
+}
+
+static inline uint32_t trailer_step(struct sl_chunked *c, uint32_t st, unsigned char ch)
+{
+    /* line_len counts the whole trailer section here. */
+    if (++c->line_len > MAX_TRAILERS)
+        return CS_BAD;
+    if (st == CS_TRAILER_START && ch == '\r')
+        return CS_END_LF;
+    if (st != CS_TRAILER_VALUE) {
+        if (ch == ':' && st == CS_TRAILER_NAME)
+            return CS_TRAILER_VALUE;
+        /* no obs-fold: a line may not start with SP */
+        return SL_CLS(ch, SL_C_TOKEN) ? CS_TRAILER_NAME : CS_BAD;
+    }
+    if (ch == '\r')
+        return CS_TRAILER_LF;
+    return SL_CLS(ch, SL_C_VALUE) ? CS_TRAILER_VALUE : CS_BAD;
+}
+
+/* <next> when <ch> is <want>, else CS_BAD. */
+static inline uint32_t expect(unsigned char ch, unsigned char want, uint32_t next)
+{
+    return ch == want ? next : CS_BAD;
+}
+
+/* The state after byte <ch> in state <st> (never CS_DATA, which
+ * sl_chunked_feed() skips in bulk): CS_BAD on a refusal. */
+static inline uint32_t step(struct sl_chunked *c, uint32_t st, unsigned char ch)
+{
+    switch (st) {
+    case CS_SIZE_FIRST:
+    case CS_SIZE:
+        return size_step(c, st, ch);
+    case CS_EXT:
+        return ext_step(c, ch);
+    case CS_SIZE_LF:
+        if (ch != '\n')
+            return CS_BAD;
+        c->line_len = 0;
+        return c->remaining == 0 ? CS_TRAILER_START : CS_DATA;
+    case CS_DATA_CR:
+        return expect(ch, '\r', CS_DATA_LF);
+    case CS_DATA_LF:
+        return expect(ch, '\n', CS_SIZE_FIRST);
+    case CS_TRAILER_START:
+    case CS_TRAILER_NAME:
+    case CS_TRAILER_VALUE:
+        return trailer_step(c, st, ch);
+    case CS_TRAILER_LF:
+        return expect(ch, '\n', CS_TRAILER_START);
+    case CS_END_LF:
+        return expect(ch, '\n', CS_DONE);
+    default:
+        return CS_BAD;
+    }
+}
+
 int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed)
 {
     size_t i = 0;
@@ -56,9 +142,6 @@ int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *c
     if (st == CS_BAD)
         return SL_CHUNKED_BAD;
     while (i < len) {
-        unsigned char ch;
-        int h;
-
         if (st == CS_DATA) {
             size_t n = len - i;
 
@@ -70,84 +153,13 @@ int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *c
                 st = CS_DATA_CR;
             continue;
         }
-        ch = (unsigned char)buf[i++];
-        switch (st) {
-        case CS_SIZE_FIRST:
-        case CS_SIZE:
-            if (++c->line_len > MAX_SIZE_LINE)
-                goto bad;
-            h = hexval(ch);
-            if (h >= 0) {
-                if (c->remaining > (UINT64_MAX >> 4))
-                    goto bad;
-                c->remaining = (c->remaining << 4) | (uint64_t)h;
-                st = CS_SIZE;
-            } else if (st == CS_SIZE && ch == ';') {
-                st = CS_EXT;
-            } else if (st == CS_SIZE && ch == '\r') {
-                st = CS_SIZE_LF;
-            } else {
-                goto bad;
-            }
-            break;
-        case CS_EXT:
-            if (++c->line_len > MAX_SIZE_LINE)
-                goto bad;
-            if (ch == '\r')
-                st = CS_SIZE_LF;
-            else if (!SL_CLS(ch, SL_C_VALUE))
-                goto bad;
-            break;
-        case CS_SIZE_LF:
-            if (ch != '\n')
-                goto bad;
-            c->line_len = 0;
-            st = c->remaining == 0 ? CS_TRAILER_START : CS_DATA;
-            break;
-        case CS_DATA_CR:
-            if (ch != '\r')
-                goto bad;
-            st = CS_DATA_LF;
-            break;
-        case CS_DATA_LF:
-            if (ch != '\n')
-                goto bad;
-            st = CS_SIZE_FIRST;
-            break;
-        case CS_TRAILER_START:
-        case CS_TRAILER_NAME:
-        case CS_TRAILER_VALUE:
-            /* line_len counts the whole trailer section here. */
-            if (++c->line_len > MAX_TRAILERS)
-                goto bad;
-            if (st == CS_TRAILER_START && ch == '\r') {
-                st = CS_END_LF;
-            } else if (st != CS_TRAILER_VALUE) {
-                if (ch == ':' && st == CS_TRAILER_NAME)
-                    st = CS_TRAILER_VALUE;
-                else if (SL_CLS(ch, SL_C_TOKEN))
-                    st = CS_TRAILER_NAME; /* no obs-fold: a line may not start with SP */
-                else
-                    goto bad;
-            } else if (ch == '\r') {
-                st = CS_TRAILER_LF;
-            } else if (!SL_CLS(ch, SL_C_VALUE)) {
-                goto bad;
-            }
-            break;
-        case CS_TRAILER_LF:
-            if (ch != '\n')
-                goto bad;
-            st = CS_TRAILER_START;
-            break;
-        case CS_END_LF:
-            if (ch != '\n')
-                goto bad;
+        st = step(c, st, (unsigned char)buf[i++]);
+        if (st == CS_BAD)
+            goto bad;
+        if (st == CS_DONE) {
             c->state = CS_DONE;
             *consumed = i;
             return SL_CHUNKED_DONE;
-        default:
-            goto bad;
         }
     }
     c->state = st;

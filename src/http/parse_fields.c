@@ -84,36 +84,42 @@ static inline bool ci_equal(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* <id> when <n> is the lower-case <name> of <len> bytes, in any case. */
+static inline enum field_id known(const char *n, const char *name, size_t len, enum field_id id)
+{
+    return token_is(n, name, len) ? id : F_OTHER;
+}
+
 /* Dispatch on length first: most names fail there without a compare. */
 static enum field_id classify(const char *n, size_t len)
 {
     switch (len) {
     case 2:
-        return token_is(n, "te", 2) ? F_HOP : F_OTHER;
+        return known(n, "te", 2, F_HOP);
     case 4:
-        return token_is(n, "host", 4) ? F_HOST : F_OTHER;
+        return known(n, "host", 4, F_HOST);
     case 6:
-        return token_is(n, "expect", 6) ? F_EXPECT : F_OTHER;
+        return known(n, "expect", 6, F_EXPECT);
     case 7:
         if (token_is(n, "upgrade", 7))
             return F_UPGRADE;
-        return token_is(n, "trailer", 7) ? F_HOP : F_OTHER;
+        return known(n, "trailer", 7, F_HOP);
     case 10:
         if (token_is(n, "connection", 10))
             return F_CONNECTION;
-        return token_is(n, "keep-alive", 10) ? F_HOP : F_OTHER;
+        return known(n, "keep-alive", 10, F_HOP);
     case 14:
-        return token_is(n, "content-length", 14) ? F_CONTENT_LENGTH : F_OTHER;
+        return known(n, "content-length", 14, F_CONTENT_LENGTH);
     case 15:
-        return token_is(n, "x-forwarded-for", 15) ? F_XFF : F_OTHER;
+        return known(n, "x-forwarded-for", 15, F_XFF);
     case 16:
         if (token_is(n, "proxy-connection", 16))
             return F_HOP;
-        return token_is(n, "x-forwarded-host", 16) ? F_XFF : F_OTHER;
+        return known(n, "x-forwarded-host", 16, F_XFF);
     case 17:
         if (token_is(n, "transfer-encoding", 17))
             return F_TRANSFER_ENCODING;
-        return token_is(n, "x-forwarded-proto", 17) ? F_XFF : F_OTHER;
+        return known(n, "x-forwarded-proto", 17, F_XFF);
     default:
         return F_OTHER;
     }
@@ -301,42 +307,102 @@ static int apply_field(enum field_id id, struct sl_http_hdr *h, bool is_req, str
     return 0;
 }
 
+/* Framing of a message that has Transfer-Encoding (RFC 9112 6.1). */
+static int te_framing(bool is_req, struct sl_http_msg *m, const struct fstate *fs)
+{
+    if (fs->te_bad)
+        return sl_http_fail(m, 400, "bad Transfer-Encoding");
+    if (fs->has_cl)
+        return sl_http_fail(m, 400, "Content-Length with Transfer-Encoding");
+    if (m->minor_version == 0)
+        return sl_http_fail(m, 400, "Transfer-Encoding in HTTP/1.0");
+    if (!is_req) {
+        m->body = fs->te_last_chunked ? SL_BODY_CHUNKED : SL_BODY_UNTIL_CLOSE;
+        /* The proxy re-frames a bare "chunked" itself; any other coding
+         * is part of the payload's meaning and must reach the client. */
+        m->te_passthrough = fs->te_other;
+        for (size_t i = 0; m->te_passthrough && i < m->nhdrs; i++)
+            if (m->hdrs[i].name_len == 17 && token_is(m->hdrs[i].name, "transfer-encoding", 17))
+                m->hdrs[i].flags &= (uint16_t)~SL_HDR_HOP;
+        return 0;
+    }
+    /* A proxy that forwarded "gzip, chunked" as plain chunked would
+     * hand the backend a body it cannot read: refuse what we do not
+     * pass through (RFC 9110 says 501 for a coding not implemented). */
+    if (fs->te_unknown || (fs->te_other && fs->te_last_chunked && !fs->te_chunked_early))
+        return sl_http_fail(m, 501, "unsupported transfer coding");
+    if (fs->te_chunked_early || !fs->te_last_chunked)
+        return sl_http_fail(m, 400, "chunked is not the final coding");
+    m->body = SL_BODY_CHUNKED;
+    return 0;
+}
+
 /* Body framing from the accumulated fields (RFC 9112 6.1-6.3). */
 static int decide_framing(bool is_req, struct sl_http_msg *m, const struct fstate *fs)
 {
-    if (fs->has_te) {
-        if (fs->te_bad)
-            return sl_http_fail(m, 400, "bad Transfer-Encoding");
-        if (fs->has_cl)
-            return sl_http_fail(m, 400, "Content-Length with Transfer-Encoding");
-        if (m->minor_version == 0)
-            return sl_http_fail(m, 400, "Transfer-Encoding in HTTP/1.0");
-        if (!is_req) {
-            m->body = fs->te_last_chunked ? SL_BODY_CHUNKED : SL_BODY_UNTIL_CLOSE;
-            /* The proxy re-frames a bare "chunked" itself; any other coding
-             * is part of the payload's meaning and must reach the client. */
-            m->te_passthrough = fs->te_other;
-            for (size_t i = 0; m->te_passthrough && i < m->nhdrs; i++)
-                if (m->hdrs[i].name_len == 17 && token_is(m->hdrs[i].name, "transfer-encoding", 17))
-                    m->hdrs[i].flags &= (uint16_t)~SL_HDR_HOP;
-            return 0;
-        }
-        /* A proxy that forwarded "gzip, chunked" as plain chunked would
-         * hand the backend a body it cannot read: refuse what we do not
-         * pass through (RFC 9110 says 501 for a coding not implemented). */
-        if (fs->te_unknown || (fs->te_other && fs->te_last_chunked && !fs->te_chunked_early))
-            return sl_http_fail(m, 501, "unsupported transfer coding");
-        if (fs->te_chunked_early || !fs->te_last_chunked)
-            return sl_http_fail(m, 400, "chunked is not the final coding");
-        m->body = SL_BODY_CHUNKED;
-    } else if (fs->te_bad) {
+    if (fs->has_te)
+        return te_framing(is_req, m, fs);
+    if (fs->te_bad)
         return sl_http_fail(m, 400, "bad Transfer-Encoding");
-    } else if (fs->has_cl) {
+    if (fs->has_cl)
         m->body = SL_BODY_LENGTH;
-    } else {
+    else
         m->body = is_req ? SL_BODY_NONE : SL_BODY_UNTIL_CLOSE;
-    }
     return 0;
+}
+
+/* sl_http_fail() for the helpers that return a position: always NULL. */
+static const char *line_fail(struct sl_http_msg *m, int status, const char *why)
+{
+    (void)sl_http_fail(m, status, why);
+    return NULL;
+}
+
+/* Parses the field line at <p> into the next entry of m->hdrs. Returns
+ * the byte after its CRLF, or NULL once sl_http_fail() has said why. */
+static const char *field_line(const char *p, struct sl_http_msg *m)
+{
+    const char *name = p;
+    const char *v;
+    const char *ve;
+    struct sl_http_hdr *h;
+
+    if (*p == ' ' || *p == '\t')
+        return line_fail(m, 400, "obsolete line folding");
+    while (SL_CLS(*p, SL_C_TOKEN))
+        p++;
+    if (*p != ':') {
+        if (p != name && (*p == ' ' || *p == '\t'))
+            return line_fail(m, 400, "whitespace before colon");
+        return line_fail(m, 400, "invalid field name");
+    }
+    if (p == name)
+        return line_fail(m, 400, "empty field name");
+    if (m->nhdrs == SL_HTTP_MAX_HDRS)
+        return line_fail(m, 431, "too many header fields");
+    if (p - name > UINT16_MAX)
+        return line_fail(m, 431, "field name too long");
+    h = &m->hdrs[m->nhdrs++];
+    h->name = name;
+    h->name_len = (uint16_t)(p - name);
+    h->flags = 0;
+    p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    v = p;
+    while (SL_CLS(*p, SL_C_VALUE))
+        p++;
+    /* The scan stops on any control byte: only CRLF may end a line. */
+    if (p[0] != '\r' || p[1] != '\n')
+        return line_fail(m, 400, "control character in field value");
+    ve = p;
+    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
+    if ((uint64_t)(ve - v) > UINT32_MAX)
+        return line_fail(m, 431, "field value too long");
+    h->value = v;
+    h->value_len = (uint32_t)(ve - v);
+    return p + 2;
 }
 
 int sl_http_parse_fields(const char *p, bool is_req, struct sl_http_msg *m,
@@ -352,48 +418,13 @@ int sl_http_parse_fields(const char *p, bool is_req, struct sl_http_msg *m,
     f->expect_continue = false;
 
     while (*p != '\r') {
-        const char *name = p;
-        const char *v;
-        const char *ve;
-        struct sl_http_hdr *h;
+        p = field_line(p, m);
+        if (p == NULL)
+            return SL_HTTP_BAD;
 
-        if (*p == ' ' || *p == '\t')
-            return sl_http_fail(m, 400, "obsolete line folding");
-        while (SL_CLS(*p, SL_C_TOKEN))
-            p++;
-        if (*p != ':') {
-            if (p != name && (*p == ' ' || *p == '\t'))
-                return sl_http_fail(m, 400, "whitespace before colon");
-            return sl_http_fail(m, 400, "invalid field name");
-        }
-        if (p == name)
-            return sl_http_fail(m, 400, "empty field name");
-        if (m->nhdrs == SL_HTTP_MAX_HDRS)
-            return sl_http_fail(m, 431, "too many header fields");
-        if (p - name > UINT16_MAX)
-            return sl_http_fail(m, 431, "field name too long");
-        h = &m->hdrs[m->nhdrs++];
-        h->name = name;
-        h->name_len = (uint16_t)(p - name);
-        h->flags = 0;
-        p++;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        v = p;
-        while (SL_CLS(*p, SL_C_VALUE))
-            p++;
-        /* The scan stops on any control byte: only CRLF may end a line. */
-        if (p[0] != '\r' || p[1] != '\n')
-            return sl_http_fail(m, 400, "control character in field value");
-        ve = p;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        if ((uint64_t)(ve - v) > UINT32_MAX)
-            return sl_http_fail(m, 431, "field value too long");
-        h->value = v;
-        h->value_len = (uint32_t)(ve - v);
-        p += 2;
-        if (apply_field(classify(name, h->name_len), h, is_req, m, f, &fs) != 0)
+        struct sl_http_hdr *h = &m->hdrs[m->nhdrs - 1];
+
+        if (apply_field(classify(h->name, h->name_len), h, is_req, m, f, &fs) != 0)
             return SL_HTTP_BAD;
     }
     if (p[1] != '\n')
