@@ -74,7 +74,8 @@ typedef enum sluice_outcome {
 
 /* Score health: a backend is usable while score >= 0; the score stays in
  * [low, high]. Defaults {1, -3, 3, -1, 1}. Valid when low <= initial <= high,
- * fail_delta < 0 and success_delta > 0. */
+ * low < 0 <= high (so a mark down makes the backend unusable and a mark up
+ * stays within [low, high]), fail_delta < 0 and success_delta > 0. */
 typedef struct sluice_score_opts {
     int32_t initial;
     int32_t low;

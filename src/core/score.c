@@ -35,7 +35,10 @@ int sl_score_validate(const sluice_score_opts_t *o)
 {
     if (o == NULL)
         return SLUICE_ERR_INVALID_ARG;
-    if (o->low > o->initial || o->initial > o->high || o->fail_delta >= 0 || o->success_delta <= 0)
+    /* low < 0 <= high: marking down (score = low) must make the backend
+     * unusable and marking up (score >= 0) must stay within [low, high]. */
+    if (o->low > o->initial || o->initial > o->high || o->low >= 0 || o->high < 0 ||
+        o->fail_delta >= 0 || o->success_delta <= 0)
         return SLUICE_ERR_INVALID_SCORE;
     return 0;
 }
@@ -139,7 +142,9 @@ void sl_score_clamp(struct sluice_backend *b)
 }
 
 /* 2^-x for x >= 0 without libm: split x into its integer part (a shift)
- * and a fraction, for which a cubic is within 0.1% of 2^-f. The EWMA only
+ * and a fraction f in [0, 1), for which a cubic fitted for the least
+ * maximum relative error (and exact at f = 0 and f = 1, so the result is
+ * continuous across integers) is within 0.025% of 2^-f. The EWMA only
  * needs a weight, not a precise one, and exp2() cost more than the rest of
  * a release together. */
 static double exp2_neg(double x)
@@ -148,7 +153,7 @@ static double exp2_neg(double x)
         return 0.0;
     unsigned whole = (unsigned)x;
     double f = x - (double)whole;
-    double frac = 1.0 + f * (-0.6931472 + f * (0.2402265 + f * -0.0545415));
+    double frac = 1.0 + f * (-0.6931472 + f * (0.2350893 + f * -0.0419421));
 
     return frac / (double)(1ull << whole);
 }

@@ -19,7 +19,8 @@ struct sl_score_cfg *sl_score_cfg_new(void);
 void sl_score_cfg_ref(struct sl_score_cfg *c);
 /* The last unref frees. NULL is a no-op. */
 void sl_score_cfg_unref(struct sl_score_cfg *c);
-/* 0 or SLUICE_ERR_INVALID_SCORE (INVALID_ARG for NULL). */
+/* 0 or SLUICE_ERR_INVALID_SCORE (INVALID_ARG for NULL). Valid: low <=
+ * initial <= high, low < 0 <= high, fail_delta < 0 < success_delta. */
 int sl_score_validate(const sluice_score_opts_t *o);
 /* Stores validated <o> into <c>; existing scores are clamped by the caller. */
 void sl_score_cfg_set(struct sl_score_cfg *c, const sluice_score_opts_t *o);

@@ -130,7 +130,11 @@ static void set_score_validates(void **state)
         int rc;
     } cases[] = {
         {{1, -3, 3, -1, 1}, 0},
-        {{0, 0, 0, -1, 1}, 0},
+        {{0, -1, 0, -1, 1}, 0},
+        {{0, 0, 0, -1, 1}, SLUICE_ERR_INVALID_SCORE},    /* low not negative */
+        {{1, 0, 3, -1, 1}, SLUICE_ERR_INVALID_SCORE},    /* mark down would stay usable */
+        {{-1, -3, -1, -1, 1}, SLUICE_ERR_INVALID_SCORE}, /* high negative */
+        {{-2, -3, -2, -1, 1}, SLUICE_ERR_INVALID_SCORE},
         {{-3, -3, 3, -1, 1}, 0},
         {{3, -3, 3, -1, 1}, 0},
         {{4, -3, 3, -1, 1}, SLUICE_ERR_INVALID_SCORE},  /* initial above high */
@@ -218,6 +222,10 @@ static void ewma_takes_peaks_and_decays(void **state)
     /* One half-life later a sample of 1000 lands half way. */
     sl_ewma_update(b, 1000, t0 + 1 + SL_EWMA_HALF_LIFE_NS);
     assert_int_equal(atomic_load(&b->ewma_ns), 3000);
+    /* 0.9 half-lives later (where the old Taylor cubic was 1.5% off) a
+     * sample of 0 leaves 3000 x 2^-0.9 = 1607.7, within 0.1%. */
+    sl_ewma_update(b, 0, t0 + 1 + SL_EWMA_HALF_LIFE_NS + SL_EWMA_HALF_LIFE_NS / 10 * 9);
+    assert_in_range(atomic_load(&b->ewma_ns), 1606, 1609);
     free(b);
     sl_score_cfg_unref(cfg);
 }
