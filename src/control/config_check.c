@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "control/config_ctx.h"
+#include "core/target.h"
 
 static bool same(const char *a, const char *b)
 {
@@ -35,6 +36,18 @@ static void check_listeners(struct sl_cfg_ctx *c, const struct sl_config *cfg, i
     }
 }
 
+/* Same address however written: "h" and "h:80" are one target to the lb. */
+static bool same_target(const char *a, const char *b)
+{
+    struct sl_target ta, tb;
+
+    if (a == NULL || b == NULL)
+        return false;
+    if (sl_target_parse(a, &ta) != 0 || sl_target_parse(b, &tb) != 0)
+        return strcmp(a, b) == 0;
+    return strcmp(ta.canon, tb.canon) == 0;
+}
+
 static void check_backends(struct sl_cfg_ctx *c, const struct sl_config *cfg)
 {
     for (size_t i = 0; i < cfg->nservices; i++) {
@@ -44,7 +57,7 @@ static void check_backends(struct sl_cfg_ctx *c, const struct sl_config *cfg)
             const struct sl_cfg_backend *b = &s->backends[j];
 
             for (size_t k = 0; k < j; k++) {
-                if (same(b->target, s->backends[k].target))
+                if (same_target(b->target, s->backends[k].target))
                     sl_cfg_err(c, b->line, "service %s: target %s already used on line %d", s->name,
                                b->target, s->backends[k].line);
                 if (same(b->name, s->backends[k].name))

@@ -12,6 +12,9 @@
 static const char *const service_keys[] = {"strategy", "hash_key",      "health",
                                            "timeouts", "retries",       "backends",
                                            "provider", "queue_timeout", NULL};
+/* The checker's limit (INT32_MAX ms, its poll() timeout type). */
+#define SL_CFG_MAX_CHECK_MS 2147483647u
+
 static const char *const health_keys[] = {"check",   "path",  "expect", "interval",
                                           "timeout", "score", NULL};
 static const char *const score_keys[] = {"initial", "low", "high", "fail", "success", NULL};
@@ -132,6 +135,12 @@ static void parse_score(struct sl_cfg_ctx *c, const struct sl_ynode *m, const ch
     if (!(o->low <= o->initial && o->initial <= o->high))
         sl_cfg_err(c, m->line, "%s: need low <= initial <= high (got %d, %d, %d)", w, o->low,
                    o->initial, o->high);
+    /* Usable means score >= 0: a backend must be out after a health mark
+     * down (score low) and in after a mark up (score high). */
+    if (o->low >= 0)
+        sl_cfg_err(c, m->line, "%s: low must be negative (got %d)", w, o->low);
+    if (o->high < 0)
+        sl_cfg_err(c, m->line, "%s: high must be 0 or more (got %d)", w, o->high);
     if (o->fail_delta >= 0)
         sl_cfg_err(c, m->line, "%s: fail must be negative (got %d)", w, o->fail_delta);
     if (o->success_delta <= 0)
@@ -168,6 +177,12 @@ static void parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct 
     sl_cfg_duration(c, sl_ymap_get(m, "interval"), SL_CFG_FIELD(w, "interval"), 10,
                     &h->interval_ms);
     sl_cfg_duration(c, sl_ymap_get(m, "timeout"), SL_CFG_FIELD(w, "timeout"), 1, &h->timeout_ms);
+    /* The checker takes poll() timeouts (int): refuse here what it would
+     * refuse after a reload already changed the backends. */
+    if (h->interval_ms > SL_CFG_MAX_CHECK_MS)
+        sl_cfg_err(c, m->line, "%s.interval: at most %ums", w, (unsigned)SL_CFG_MAX_CHECK_MS);
+    if (h->timeout_ms > SL_CFG_MAX_CHECK_MS)
+        sl_cfg_err(c, m->line, "%s.timeout: at most %ums", w, (unsigned)SL_CFG_MAX_CHECK_MS);
     if (h->timeout_ms > h->interval_ms)
         sl_cfg_warn(c, m->line, "%s: timeout (%ums) is longer than interval (%ums)", w,
                     h->timeout_ms, h->interval_ms);
