@@ -2,8 +2,9 @@
  * The proxy forwards the bytes untouched; this state machine only finds
  * where the body ends, across arbitrary read boundaries, and refuses what
  * two parsers could read differently: whitespace around sizes, bare LF,
- * oversized sizes, lines or trailers. Data bytes are skipped in bulk; only
- * the size and trailer lines are walked byte by byte. */
+ * sizes above INT64_MAX (a next hop reading them into a signed 64-bit
+ * integer would see a different framing), oversized lines or trailers. Data bytes are skipped in
+ * bulk; only the size and trailer lines are walked byte by byte. */
 #include "http/parse_int.h"
 
 /* A size line (digits and extensions) longer than this is refused. */
@@ -54,7 +55,7 @@ static inline uint32_t size_step(struct sl_chunked *c, uint32_t st, unsigned cha
         return CS_BAD;
     h = hexval(ch);
     if (h >= 0) {
-        if (c->remaining > (UINT64_MAX >> 4))
+        if (c->remaining > ((uint64_t)INT64_MAX >> 4))
             return CS_BAD;
         c->remaining = (c->remaining << 4) | (uint64_t)h;
         return CS_SIZE;

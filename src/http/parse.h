@@ -101,7 +101,7 @@ struct sl_http_resp {
  * whitespace before a colon, obs-fold, invalid token characters, HTTP
  * versions other than 1.0/1.1 (505), missing Host on HTTP/1.1, several Host
  * headers, Content-Length with Transfer-Encoding, differing or malformed
- * Content-Length, Transfer-Encoding other than a final "chunked" (501 for
+ * Content-Length or one above INT64_MAX, Transfer-Encoding other than a final "chunked" (501 for
  * an unknown coding), Transfer-Encoding on HTTP/1.0. */
 /* Empty lines (CRLF) before the request line are skipped and counted in
  * the head length (RFC 9112 2.2). While incomplete, the call costs one

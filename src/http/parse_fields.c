@@ -151,7 +151,9 @@ static int list_next(const char **pp, const char *e, const char **tok, size_t *t
 }
 
 /* Content-Length = 1*DIGIT, or a list of identical values (RFC 9110 8.6)
- * which some senders produce when they merge duplicate fields. */
+ * which some senders produce when they merge duplicate fields. Values
+ * above INT64_MAX are refused: a next hop that reads the length into a
+ * signed 64-bit integer would frame the message differently. */
 static int parse_content_length(const char *p, const char *e, uint64_t *out)
 {
     bool have = false;
@@ -163,7 +165,7 @@ static int parse_content_length(const char *p, const char *e, uint64_t *out)
         while (p < e && SL_CLS(*p, SL_C_DIGIT)) {
             unsigned digit = (unsigned)(*p - '0');
 
-            if (v > (UINT64_MAX - digit) / 10)
+            if (v > ((uint64_t)INT64_MAX - digit) / 10)
                 return -1;
             v = v * 10 + digit;
             p++;
