@@ -124,6 +124,10 @@ int sl_lb_add_backend_obj(sluice_lb_t *lb, const char *service, struct sluice_ba
 /* Rebuilds view group <v> (in tx) over its parent's current backends. 0 or
  * NOMEM. Writer only. */
 int sl_view_rebuild(struct sl_txn *tx, const struct sl_group *v);
+/* Puts (or replaces, keeping its seed) view <name> over <service>'s
+ * backends in <tx> as they are there now, with <selector> (already
+ * checked). 0, INVALID_ARG (a service has that name) or NOMEM. Writer only. */
+int sl_view_put(struct sl_txn *tx, const char *name, const char *service, const char *selector);
 
 /* ---- score (score.c), via lb ---- */
 

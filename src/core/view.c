@@ -49,6 +49,27 @@ int sl_view_rebuild(struct sl_txn *tx, const struct sl_group *v)
     return sl_txn_put(tx, g);
 }
 
+int sl_view_put(struct sl_txn *tx, const char *name, const char *service, const char *selector)
+{
+    const struct sl_group *old = sl_txn_find(tx, name);
+    struct sl_selector sel;
+    const char *iname;
+    struct sl_group *g;
+    int rc;
+
+    if (old != NULL && old->parent == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    rc = sl_selector_parse(selector, &sel, NULL, 0);
+    if (rc != 0)
+        return rc;
+    iname = sl_txn_intern(tx, name);
+    g = iname != NULL ? view_build(tx, iname, service, selector != NULL ? selector : "", &sel,
+                                   old != NULL ? old->seed : sl_txn_seed(tx))
+                      : NULL;
+    sl_selector_fini(&sel);
+    return g != NULL ? sl_txn_put(tx, g) : SLUICE_ERR_NOMEM;
+}
+
 int sl_lb_register_view(sluice_lb_t *lb, const char *name, const char *service,
                         const char *selector, char *err, size_t errlen)
 {
