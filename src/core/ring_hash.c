@@ -16,9 +16,17 @@
  * active of the u usable backends. Computing A costs a scan, so it runs
  * only when the first candidate is busy (an idle backend is always under
  * the bound), and above RING_EXACT_SCAN backends it is estimated from a
- * strided sample of that many. The walk visits every point at most once;
- * if all are over the bound (possible only with skips), the first eligible
- * one seen wins. */
+ * strided sample of that many.
+ *
+ * The walk stops after RING_WALK_MAX points: with most backends down a
+ * walk round the whole ring (up to 2^19 points) would cost hundreds of
+ * microseconds. A pick that has not settled by then scans the backends
+ * once from a slot derived from the key (still the same answer for the
+ * same key and health), taking the first eligible one under the bound,
+ * else the first eligible one: at most RING_WALK_MAX + n checks, plus the
+ * bound's scan. If every candidate is over the bound (possible only with
+ * skips), the first eligible one seen wins. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +37,10 @@
 #define RING_VNODES     100
 #define RING_MAX_POINTS (1u << 19)
 #define RING_EXACT_SCAN 1024
+/* Points walked before the scan. With a fraction d of the backends down
+ * (points spread evenly), a walk goes past 64 with probability d^64:
+ * 1 in 10^6 at d = 80%. */
+#define RING_WALK_MAX 64
 /* c = 1.25 as a fraction. */
 #define RING_C_NUM 5
 #define RING_C_DEN 4
@@ -224,17 +236,58 @@ static uint64_t load_bound(const struct sl_group *g)
     return (num + den - 1) / den;
 }
 
+/* True when eligible <b> is under the load bound. *bound is computed on
+ * first need (0: not yet): an idle backend never needs it. */
+static bool under_bound(const struct sl_group *g, const struct sluice_backend *b, uint64_t *bound)
+{
+    uint32_t a = sl_backend_active(b);
+
+    if (a == 0)
+        return true;
+    if (*bound == 0)
+        *bound = load_bound(g);
+    return a < *bound;
+}
+
+/* The fallback after a long walk: backends in list order from <start>,
+ * the first eligible one under the bound, else the first eligible one
+ * (the walk's <first> if it saw one). */
+static struct sluice_backend *ring_scan(struct sl_group *g, const struct sl_pick *p, size_t start,
+                                        uint64_t bound, struct sluice_backend *first)
+{
+    size_t n = g->n;
+
+    for (size_t k = 0; k < n; k++) {
+        size_t i = start + k < n ? start + k : start + k - n;
+        struct sluice_backend *b = g->backends[i];
+
+        if (!sl_pick_eligible(p, b))
+            continue;
+        if (first == NULL)
+            first = b;
+        if (under_bound(g, b, &bound)) {
+            sl_walk_visits += k + 1;
+            return b;
+        }
+    }
+    sl_walk_visits += n;
+    return first;
+}
+
 static struct sluice_backend *ring_pick(struct sl_group *g, const struct sl_pick *p)
 {
     const struct ring_state *st = g->state;
     struct sluice_backend *first = NULL;
     uint64_t bound = 0;
-    size_t i;
+    uint64_t h;
+    size_t i, walk;
 
     if (st == NULL || st->npoints == 0)
         return NULL;
-    i = ring_find(st, sl_hash64(p->key, p->key != NULL ? p->keylen : 0, SL_KEY_SEED));
-    for (size_t k = 0; k < st->npoints; k++) {
+    h = sl_hash64(p->key, p->key != NULL ? p->keylen : 0, SL_KEY_SEED);
+    i = ring_find(st, h);
+    walk = st->npoints < RING_WALK_MAX ? st->npoints : RING_WALK_MAX;
+    for (size_t k = 0; k < walk; k++) {
         struct sluice_backend *b = g->backends[st->pts[i].idx];
 
         i = i + 1 < st->npoints ? i + 1 : 0;
@@ -242,15 +295,15 @@ static struct sluice_backend *ring_pick(struct sl_group *g, const struct sl_pick
             continue;
         if (first == NULL)
             first = b;
-        uint32_t a = sl_backend_active(b);
-        if (a == 0)
+        if (under_bound(g, b, &bound)) {
+            sl_walk_visits += k;
             return b;
-        if (bound == 0)
-            bound = load_bound(g);
-        if (a < bound)
-            return b;
+        }
     }
-    return first;
+    sl_walk_visits += walk;
+    if (walk == st->npoints) /* the whole ring: every backend with a point */
+        return first;
+    return ring_scan(g, p, sl_range32((uint32_t)(h >> 32), g->n), bound, first);
 }
 
 static void ring_destroy(struct sl_group *g)

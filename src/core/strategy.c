@@ -81,6 +81,47 @@ uint64_t sl_group_cursor_next(struct sl_group *g)
     return v;
 }
 
+_Thread_local uint64_t sl_walk_visits;
+
+/* What one eligible backend adds to the draw. */
+static uint64_t share(const struct sluice_backend *b, bool weighted)
+{
+    return weighted ? atomic_load_explicit(&b->weight, memory_order_relaxed) : 1;
+}
+
+struct sluice_backend *sl_scan_fair(struct sl_group *g, const struct sl_pick *p, bool weighted)
+{
+    size_t n = g->n;
+    uint64_t sum = 0, r;
+    struct sluice_backend *last = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        if (sl_pick_eligible(p, g->backends[i]))
+            sum += share(g->backends[i], weighted);
+    sl_walk_visits += n;
+    if (sum == 0)
+        return NULL;
+    /* sum < 2^32 x n: the 64-bit draw modulo it is near uniform. */
+    r = sl_group_rand(g) % sum;
+    for (size_t i = 0; i < n; i++) {
+        struct sluice_backend *b = g->backends[i];
+        uint64_t s;
+
+        if (!sl_pick_eligible(p, b))
+            continue;
+        s = share(b, weighted);
+        last = b;
+        if (r < s) {
+            sl_walk_visits += i + 1;
+            return b;
+        }
+        r -= s;
+    }
+    /* Health or weights moved between the passes: any eligible one. */
+    sl_walk_visits += n;
+    return last;
+}
+
 /* Collects up to two eligible backends scanning from <start>. */
 static size_t scan_two(const struct sl_group *g, const struct sl_pick *p, size_t start,
                        struct sluice_backend *out[2])

@@ -38,6 +38,12 @@ static inline uint64_t sl_mix64(uint64_t x)
     return x;
 }
 
+/* Entries (backends, schedule slots, ring points) that the slow paths of
+ * picks on this thread have looked at: the fast path (first candidate
+ * eligible) does not count. Only tests read it, to show that a pick is
+ * bounded without timing it (strategy.c). */
+extern _Thread_local uint64_t sl_walk_visits;
+
 /* The first eligible backend scanning g->backends from <start> (wrapping),
  * or NULL after n entries. The bounded fallback of the sampling strategies. */
 static inline struct sluice_backend *sl_scan_eligible(const struct sl_group *g,
@@ -52,11 +58,22 @@ static inline struct sluice_backend *sl_scan_eligible(const struct sl_group *g,
         size_t i = start + k < n ? start + k : start + k - n;
         struct sluice_backend *b = g->backends[i];
 
-        if (sl_pick_eligible(p, b))
+        if (sl_pick_eligible(p, b)) {
+            sl_walk_visits += k + 1;
             return b;
+        }
     }
+    sl_walk_visits += n;
     return NULL;
 }
+
+/* An eligible backend drawn at random, uniformly or (<weighted>) in
+ * proportion to the current weights, in two passes over g->backends (at
+ * most 2n checks); NULL when none is eligible. The O(n) fallback of the
+ * walking strategies: unlike "the first eligible one after a point", it
+ * does not hand the ineligible backends' share to their successors.
+ * Any thread; lock-free (strategy.c). */
+struct sluice_backend *sl_scan_fair(struct sl_group *g, const struct sl_pick *p, bool weighted);
 
 /* Load per unit of weight: true when <a> is strictly less loaded than <b>.
  * Cross-multiplied so no division; a weight of 0 never gets here (not

@@ -7,7 +7,14 @@
  * above max(65536, n) they are scaled down to that budget (each nonzero
  * weight keeps at least 1), so ratios become approximate only for weight
  * sets that would need a longer cycle. The schedule then holds at most
- * 2 x max(65536, n) entries. Weight 0 (drained) never enters it. */
+ * 2 x max(65536, n) entries. Weight 0 (drained) never enters it.
+ *
+ * A scheduled backend that is not eligible gives its turn to a slot drawn
+ * at random (a few draws, then a fair O(n) scan weighted like the
+ * schedule), not to the next slot: with 5,1,1 and a down, the next slot
+ * would hand b 5/7 of the picks; random slots give b and c half each, in
+ * proportion to their weights. A pick costs at most 1 + WRR_TRIES + 2n
+ * checks, whatever the schedule's length. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -19,6 +26,8 @@
  * the writer; an earliest-deadline heap gives the same ratios and a
  * similarly interleaved order in O(total log n). */
 #define WRR_NAIVE_MAX (UINT64_C(1) << 24)
+/* Random slots tried before the scan. */
+#define WRR_TRIES 8
 
 struct wrr_state {
     size_t len;
@@ -184,14 +193,15 @@ static struct sluice_backend *wrr_pick(struct sl_group *g, const struct sl_pick 
     if (len == 0)
         return NULL;
     i = (size_t)(sl_group_cursor_next(g) % len);
-    for (size_t k = 0; k < len; k++) {
-        struct sluice_backend *b = st->sched[i];
-
-        if (sl_pick_eligible(p, b))
-            return b;
-        i = i + 1 < len ? i + 1 : 0;
+    if (sl_pick_eligible(p, st->sched[i]))
+        return st->sched[i];
+    for (int t = 0; t < WRR_TRIES; t++) {
+        i = sl_range32((uint32_t)sl_group_rand(g), len);
+        sl_walk_visits++;
+        if (sl_pick_eligible(p, st->sched[i]))
+            return st->sched[i];
     }
-    return NULL;
+    return sl_scan_fair(g, p, true);
 }
 
 static void wrr_destroy(struct sl_group *g)
