@@ -8,6 +8,7 @@
 #include "control/recover.h"
 
 #include "control/control.h"
+#include "core/view.h"
 
 void sl_recover_tick(sluice_lb_t *lb, const struct sl_config *cfg, bool checker_running,
                      uint64_t now_ms, uint64_t *last_ms)
@@ -23,7 +24,7 @@ void sl_recover_tick(sluice_lb_t *lb, const struct sl_config *cfg, bool checker_
             continue;
         for (size_t j = 0; j < snap.n; j++)
             if (snap.backends[j].score < 0)
-                (void)sluice_lb_up(lb, svc, snap.backends[j].name);
+                (void)sl_lb_nudge(lb, svc, snap.backends[j].name);
         sluice_group_snapshot_free(&snap);
     }
 }

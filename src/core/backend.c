@@ -140,7 +140,7 @@ sluice_health_t sluice_backend_health(const sluice_backend_t *b)
 {
     if (b == NULL)
         return SLUICE_HEALTH_UNKNOWN;
-    return (sluice_health_t)atomic_load_explicit(&b->health, memory_order_relaxed);
+    return sl_backend_health_of(b, atomic_load_explicit(&b->score, memory_order_relaxed));
 }
 
 uint32_t sluice_backend_weight(const sluice_backend_t *b)

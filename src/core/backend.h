@@ -45,7 +45,7 @@ struct sluice_backend {
      * and one subtract, not four; the backend is freed when it reaches 0. */
     _Atomic uint64_t active;
     _Atomic uint32_t failures;      /* consecutive downs since the last up or mark */
-    _Atomic uint32_t health;        /* sluice_health_t */
+    _Atomic uint32_t health;        /* UNKNOWN or not: the rest is derived from score */
     _Atomic uint64_t requests;      /* selections */
     _Atomic uint64_t ewma_ns;       /* latency EWMA (peak-sensitive) */
     _Atomic uint64_t ewma_stamp_ns; /* monotonic time of the last EWMA update */
@@ -69,6 +69,18 @@ static inline bool sl_backend_usable(const struct sluice_backend *b)
 {
     return atomic_load_explicit(&b->score, memory_order_relaxed) >= 0 &&
            atomic_load_explicit(&b->weight, memory_order_relaxed) > 0;
+}
+
+/* Health as the API reports it, from <score> (a value just loaded from
+ * b->score): UNKNOWN until something set the health field, then HEALTHY
+ * when usable by score, else UNHEALTHY. Derived rather than read from the
+ * stored field, which a concurrent step may have computed from a score
+ * that another step already replaced. */
+static inline sluice_health_t sl_backend_health_of(const struct sluice_backend *b, int32_t score)
+{
+    if (atomic_load_explicit(&b->health, memory_order_relaxed) == SLUICE_HEALTH_UNKNOWN)
+        return SLUICE_HEALTH_UNKNOWN;
+    return score >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY;
 }
 
 static inline uint32_t sl_backend_active(const struct sluice_backend *b)

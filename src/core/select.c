@@ -78,6 +78,28 @@ static void do_step(struct sluice_backend *b, void *arg)
     sl_score_step(b, *(const bool *)arg);
 }
 
+/* One success step toward 0, failures and health untouched. CAS: a
+ * concurrent step or mark wins and this one applies on top of it. */
+static void do_nudge(struct sluice_backend *b, void *arg)
+{
+    int32_t s = atomic_load_explicit(&b->score, memory_order_relaxed);
+    int32_t step = atomic_load_explicit(&b->score_cfg->success_delta, memory_order_relaxed);
+
+    (void)arg;
+    while (s < 0) {
+        int32_t next = step > 0 && step < -s ? s + step : 0;
+
+        if (atomic_compare_exchange_weak_explicit(&b->score, &s, next, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            break;
+    }
+}
+
+int sl_lb_nudge(sluice_lb_t *lb, const char *service, const char *target)
+{
+    return sl_lb_with_backend(lb, service, target, do_nudge, NULL);
+}
+
 int sluice_lb_mark_health(sluice_lb_t *lb, const char *service, const char *target, bool healthy)
 {
     return sl_lb_with_backend(lb, service, target, do_mark, &healthy);

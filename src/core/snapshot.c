@@ -8,8 +8,8 @@
 
 static void fill(sluice_backend_snapshot_t *s, const struct sluice_backend *b)
 {
-    s->health = (sluice_health_t)atomic_load_explicit(&b->health, memory_order_relaxed);
     s->score = atomic_load_explicit(&b->score, memory_order_relaxed);
+    s->health = sl_backend_health_of(b, s->score); /* agrees with the score shown */
     s->failures = atomic_load_explicit(&b->failures, memory_order_relaxed);
     s->active = sl_backend_active(b);
     s->weight = atomic_load_explicit(&b->weight, memory_order_relaxed);

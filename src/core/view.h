@@ -32,6 +32,13 @@ sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const vo
                                     size_t keylen, const sluice_backend_t *const *skip,
                                     size_t nskip);
 
+/* Passive recovery: raises the score of <target> in <service> by one
+ * success step, but not above 0, without resetting its failure count or
+ * touching anything when the score is already >= 0 (unlike sluice_lb_up(),
+ * nothing succeeded). 0, UNKNOWN_SERVICE, UNKNOWN_BACKEND, INVALID_ARG.
+ * Any thread, lock-free. */
+int sl_lb_nudge(sluice_lb_t *lb, const char *service, const char *target);
+
 /* Resolved address of a backend (resolved once at creation; NULL when the
  * host did not resolve). Borrowed like sluice_backend_target(). */
 const struct sockaddr *sl_backend_sockaddr(const sluice_backend_t *b, unsigned *addrlen);

@@ -20,6 +20,17 @@ static int32_t score_of(sluice_lb_t *lb, const char *svc)
     return s;
 }
 
+static uint32_t failures_of(sluice_lb_t *lb, const char *svc)
+{
+    sluice_group_snapshot_t snap;
+    uint32_t f;
+
+    assert_int_equal(sluice_lb_snapshot(lb, svc, &snap), 0);
+    f = snap.backends[0].failures;
+    sluice_group_snapshot_free(&snap);
+    return f;
+}
+
 static void fixture(sluice_lb_t **lb, struct sl_config *cfg, struct sl_cfg_service *svc)
 {
     static const char *const targets[] = {"127.0.0.1:9"};
@@ -32,7 +43,9 @@ static void fixture(sluice_lb_t **lb, struct sl_config *cfg, struct sl_cfg_servi
     svc->name = "api";
     cfg->services = svc;
     cfg->nservices = 1;
-    assert_int_equal(sluice_lb_mark_health(*lb, "api", "127.0.0.1:9", false), 0);
+    /* Passive failures: 1 -> -3 in four downs. */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sluice_lb_down(*lb, "api", "127.0.0.1:9"), 0);
 }
 
 static void down_backend_regains_a_step_per_interval(void **state)
@@ -53,6 +66,8 @@ static void down_backend_regains_a_step_per_interval(void **state)
     sl_recover_tick(lb, &cfg, false, 8000, &last);
     assert_int_equal(score_of(lb, "api"), 0); /* never raised past 0 */
     assert_int_equal(sluice_lb_healthy_count(lb, "api"), 1);
+    /* Nothing succeeded: the failure streak is still there. */
+    assert_int_equal(failures_of(lb, "api"), 4);
     sluice_lb_free(lb);
 }
 

@@ -11,7 +11,9 @@
 
 #include <cmocka.h>
 
+#include "backend.h"
 #include "sluice.h"
+#include "view.h"
 
 static const char *const three[] = {"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"};
 
@@ -298,6 +300,40 @@ static void readers_race_writers(void **state)
     sluice_lb_free(lb);
 }
 
+static void health_follows_the_score(void **state)
+{
+    sluice_lb_t *lb = lb_three(SLUICE_ROUND_ROBIN);
+    sluice_group_snapshot_t snap;
+    sluice_backend_t *b;
+    (void)state;
+
+    b = sluice_lb_select(lb, "api", NULL, 0);
+    assert_non_null(b);
+    assert_int_equal(sluice_backend_health(b), SLUICE_HEALTH_UNKNOWN);
+    assert_int_equal(sluice_lb_down(lb, "api", sluice_backend_target(b)), 0);
+    assert_int_equal(sluice_lb_down(lb, "api", sluice_backend_target(b)), 0);
+    assert_int_equal(sluice_backend_health(b), SLUICE_HEALTH_UNHEALTHY);
+    /* A stored health left stale by a concurrent step does not show: the
+     * score decides once anything is known. */
+    atomic_store(&b->health, SLUICE_HEALTH_HEALTHY);
+    assert_int_equal(sluice_backend_health(b), SLUICE_HEALTH_UNHEALTHY);
+    /* Nudge: one step up to 0, the failure streak stays. */
+    assert_int_equal(sl_lb_nudge(lb, "api", sluice_backend_target(b)), 0);
+    assert_int_equal(sl_lb_nudge(lb, "api", sluice_backend_target(b)), 0);
+    assert_int_equal(sluice_lb_snapshot(lb, "api", &snap), 0);
+    for (size_t i = 0; i < snap.n; i++) {
+        if (strcmp(snap.backends[i].target, sluice_backend_target(b)) != 0)
+            continue;
+        assert_int_equal(snap.backends[i].score, 0);
+        assert_int_equal(snap.backends[i].failures, 2);
+        assert_int_equal(snap.backends[i].health, SLUICE_HEALTH_HEALTHY);
+    }
+    sluice_group_snapshot_free(&snap);
+    assert_int_equal(sl_lb_nudge(lb, "api", "10.9.9.9:80"), SLUICE_ERR_UNKNOWN_BACKEND);
+    sluice_backend_release(b, SLUICE_OUTCOME_OK, 1);
+    sluice_lb_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +347,7 @@ int main(void)
         cmocka_unit_test(add_remove_and_list),
         cmocka_unit_test(names_and_errors),
         cmocka_unit_test(readers_race_writers),
+        cmocka_unit_test(health_follows_the_score),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
