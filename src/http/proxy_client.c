@@ -1,6 +1,8 @@
 /* The client side of the HTTP proxy: reading and parsing request heads,
  * streaming request bodies, what happens after a response drained, the
  * client's events and the connection timer. */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <unistd.h>
 
@@ -87,7 +89,8 @@ static ssize_t client_read(struct sl_hconn *c)
     if (sl_buf_room(b) == 0)
         return -1;
     do {
-        n = read(c->cw.fd, b->data + b->end, sl_buf_room(b));
+        /* recv, not read: skips the VFS layer (rw_verify_area, fsnotify). */
+        n = recv(c->cw.fd, b->data + b->end, sl_buf_room(b), 0);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         b->end += (uint32_t)n;
