@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/target.h"
+#include "core/apply.h"
+#include "core/score.h"
 #include "core/view.h"
 
 int sl_table_group_name(const char *service, const char *selector, char *out, size_t len)
@@ -50,40 +51,6 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-/* Same address, whatever way it was written ("h" and "h:80"). */
-static bool same_target(const char *a, const char *b)
-{
-    struct sl_target ta, tb;
-
-    if (strcmp(a, b) == 0)
-        return true;
-    return sl_target_parse(a, &ta) == 0 && sl_target_parse(b, &tb) == 0 &&
-           strcmp(ta.canon, tb.canon) == 0;
-}
-
-static bool same_labels(const struct sl_cfg_backend *a, const struct sl_cfg_backend *b)
-{
-    if (a->nlabels != b->nlabels)
-        return false;
-    for (size_t i = 0; i < a->nlabels; i++) /* both sorted by key */
-        if (strcmp(a->labels[i].key, b->labels[i].key) != 0 ||
-            strcmp(a->labels[i].value, b->labels[i].value) != 0)
-            return false;
-    return true;
-}
-
-/* The running backend <snap> (of service <svc>) can stay as it is for
- * <want>: same name, same address, same labels as last applied. */
-static bool keeps(const sluice_backend_snapshot_t *snap, const struct sl_cfg_backend *want,
-                  const struct sl_config *prev, const char *svc)
-{
-    const struct sl_cfg_backend *was =
-        prev != NULL ? sl_config_backend(sl_config_service(prev, svc), snap->name) : NULL;
-
-    return want != NULL && was != NULL && same_target(snap->target, want->target) &&
-           same_labels(was, want);
-}
-
 static bool name_wanted(const struct sl_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->nservices; i++)
@@ -92,18 +59,123 @@ static bool name_wanted(const struct sl_config *cfg, const char *name)
     return false;
 }
 
+/* What one apply hands to the lb: specs borrowing the config's strings. */
+struct specs {
+    struct sl_group_spec *groups;
+    struct sl_backend_spec *backends;
+    struct sl_label *labels;
+    struct sl_view_spec *views;
+    char **view_names; /* owned */
+    size_t nviews;
+    char **remove; /* owned */
+    size_t nremove;
+};
+
+static void specs_fini(struct specs *sp)
+{
+    free(sp->groups);
+    free(sp->backends);
+    free(sp->labels);
+    free(sp->views);
+    free_names(sp->view_names, sp->nviews);
+    free_names(sp->remove, sp->nremove);
+    memset(sp, 0, sizeof(*sp));
+}
+
+/* Services and backends, as the config has them. */
+static int service_specs(const struct sl_config *cfg, struct specs *sp)
+{
+    size_t nb = 0, nl = 0;
+
+    for (size_t i = 0; i < cfg->nservices; i++)
+        for (size_t j = 0; j < cfg->services[i].nbackends; j++, nb++)
+            nl += cfg->services[i].backends[j].nlabels;
+    sp->groups = calloc(cfg->nservices + 1, sizeof(*sp->groups));
+    sp->backends = calloc(nb + 1, sizeof(*sp->backends));
+    sp->labels = calloc(nl + 1, sizeof(*sp->labels));
+    if (sp->groups == NULL || sp->backends == NULL || sp->labels == NULL)
+        return SLUICE_ERR_NOMEM;
+    nb = nl = 0;
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+
+        sp->groups[i] =
+            (struct sl_group_spec){s->name, s->strategy, &sp->backends[nb], s->nbackends};
+        for (size_t j = 0; j < s->nbackends; j++) {
+            const struct sl_cfg_backend *b = &s->backends[j];
+
+            sp->backends[nb++] = (struct sl_backend_spec){.name = b->name,
+                                                          .target = b->target,
+                                                          .weight = b->weight,
+                                                          .labels = &sp->labels[nl],
+                                                          .nlabels = b->nlabels};
+            for (size_t k = 0; k < b->nlabels; k++)
+                sp->labels[nl++] = (struct sl_label){b->labels[k].key, b->labels[k].value};
+        }
+    }
+    return 0;
+}
+
+static bool has_name(char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i] != NULL && strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* One view per distinct (service, selector) that a route uses. A view's
+ * name encodes its selector, so a running one is only rebuilt. */
+static int view_specs(const struct sl_config *cfg, struct specs *sp, struct sl_diag *diag)
+{
+    size_t nr = 0;
+    char name[512];
+
+    for (size_t i = 0; i < cfg->nendpoints; i++)
+        nr += cfg->endpoints[i].nroutes;
+    sp->views = calloc(nr + 1, sizeof(*sp->views));
+    sp->view_names = calloc(nr + 1, sizeof(*sp->view_names));
+    if (sp->views == NULL || sp->view_names == NULL)
+        return SLUICE_ERR_NOMEM;
+    for (size_t i = 0; i < cfg->nendpoints; i++) {
+        for (size_t j = 0; j < cfg->endpoints[i].nroutes; j++) {
+            const struct sl_cfg_route *r = &cfg->endpoints[i].routes[j];
+
+            if (r->selector[0] == '\0')
+                continue;
+            if (sl_table_group_name(r->service, r->selector, name, sizeof(name)) != 0) {
+                sl_diag_add(diag, "route %s: selector too long", r->id);
+                return SLUICE_ERR_INVALID_ARG;
+            }
+            if (has_name(sp->view_names, sp->nviews, name))
+                continue;
+            if ((sp->view_names[sp->nviews] = strdup(name)) == NULL)
+                return SLUICE_ERR_NOMEM;
+            sp->views[sp->nviews] =
+                (struct sl_view_spec){sp->view_names[sp->nviews], r->service, r->selector};
+            sp->nviews++;
+        }
+    }
+    return 0;
+}
+
 /* A service about to vanish is pruned after the swap, so old tables can
  * still reach it; but if one of its backend names moves to another
- * service, it must go now or the name is taken. */
-static int drop_vanished(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_diag *diag)
+ * service, it must go in the same transaction or the name is taken (an
+ * old table's retry on it then finds no service: a 503 at worst). */
+static int removal_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct specs *sp)
 {
     size_t n = 0;
     char **names = service_names(lb, &n);
-    int rc = 0;
 
     if (names == NULL)
         return SLUICE_ERR_NOMEM;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    sp->remove = calloc(n + 1, sizeof(*sp->remove));
+    if (sp->remove == NULL) {
+        free_names(names, n);
+        return SLUICE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
         sluice_group_snapshot_t snap;
         bool conflict = false;
 
@@ -113,181 +185,43 @@ static int drop_vanished(sluice_lb_t *lb, const struct sl_config *cfg, struct sl
         for (size_t j = 0; j < snap.n && !conflict; j++)
             conflict = name_wanted(cfg, snap.backends[j].name);
         sluice_group_snapshot_free(&snap);
-        if (conflict && (rc = sluice_lb_unregister(lb, names[i])) != 0)
-            sl_diag_add(diag, "service %s: cannot remove: %s", names[i], sluice_strerror(rc));
+        if (conflict) {
+            sp->remove[sp->nremove++] = names[i];
+            names[i] = NULL;
+        }
     }
     free_names(names, n);
-    return rc;
+    return 0;
 }
 
-/* Phase 1 for one service: register it if new or if its strategy changed,
- * and remove the backends that do not stay. Sets keep[i] for each
- * backend of <s> that stays, with its running weight in weights[i]. */
-static int prepare_service(sluice_lb_t *lb, const struct sl_cfg_service *s,
-                           const struct sl_config *prev, bool *keep, uint32_t *weights,
-                           struct sl_diag *diag)
+/* Room to remember <more> view names, so that nothing can fail once the
+ * lb has changed. */
+static int reserve_views(struct sl_table_state *st, size_t more)
 {
-    sluice_group_snapshot_t snap;
-    int rc;
+    size_t cap = st->cap;
+    char **v;
 
-    rc = sluice_lb_snapshot(lb, s->name, &snap);
-    if (rc == 0 && snap.strategy != s->strategy) {
-        sluice_group_snapshot_free(&snap); /* no API changes a strategy in place */
-        rc = SLUICE_ERR_UNKNOWN_SERVICE;
-    }
-    if (rc != 0) {
-        rc = sluice_lb_register(lb, s->name, NULL, 0, s->strategy);
-        if (rc != 0)
-            sl_diag_add(diag, "service %s: cannot register: %s", s->name, sluice_strerror(rc));
-        return rc;
-    }
-    rc = 0;
-    for (size_t i = 0; i < snap.n && rc == 0; i++) {
-        const sluice_backend_snapshot_t *b = &snap.backends[i];
-        const struct sl_cfg_backend *want = sl_config_backend(s, b->name);
+    if (st->nviews + more <= st->cap)
+        return 0;
+    while (cap < st->nviews + more)
+        cap = cap != 0 ? cap * 2 : 8;
+    v = realloc(st->views, cap * sizeof(*v));
+    if (v == NULL)
+        return SLUICE_ERR_NOMEM;
+    st->views = v;
+    st->cap = cap;
+    return 0;
+}
 
-        if (keeps(b, want, prev, s->name)) {
-            size_t idx = (size_t)(want - s->backends);
-
-            keep[idx] = true;
-            weights[idx] = b->weight;
+/* Records the views just applied (names move from <sp> to <st>). */
+static void note_views(struct sl_table_state *st, struct specs *sp)
+{
+    for (size_t i = 0; i < sp->nviews; i++) {
+        if (has_name(st->views, st->nviews, sp->view_names[i]))
             continue;
-        }
-        rc = sluice_lb_remove_backend(lb, s->name, b->name);
-        if (rc != 0)
-            sl_diag_add(diag, "service %s: cannot remove backend %s: %s", s->name, b->name,
-                        sluice_strerror(rc));
+        st->views[st->nviews++] = sp->view_names[i];
+        sp->view_names[i] = NULL;
     }
-    sluice_group_snapshot_free(&snap);
-    return rc;
-}
-
-static int add_backend(sluice_lb_t *lb, const char *svc, const struct sl_cfg_backend *b,
-                       struct sl_diag *diag)
-{
-    sluice_backend_builder_t *bb = sluice_backend_builder_new(b->name, b->target);
-    int rc;
-
-    if (bb == NULL)
-        return SLUICE_ERR_NOMEM;
-    sluice_backend_builder_weight(bb, b->weight);
-    for (size_t i = 0; i < b->nlabels; i++)
-        sluice_backend_builder_label(bb, b->labels[i].key, b->labels[i].value);
-    rc = sluice_backend_builder_finish(bb, lb, svc); /* consumes bb */
-    if (rc != 0)
-        sl_diag_add(diag, "service %s: cannot add backend %s (%s): %s", svc, b->name, b->target,
-                    sluice_strerror(rc));
-    return rc;
-}
-
-struct plan {
-    bool *keep;
-    uint32_t *weights;
-};
-
-/* Removals in every service first, then additions: a backend name may
- * move from one service to another in the same reload. */
-static int apply_backends(sluice_lb_t *lb, const struct sl_config *cfg,
-                          const struct sl_config *prev, struct sl_diag *diag)
-{
-    struct plan *plan = calloc(cfg->nservices + 1, sizeof(*plan));
-    int rc;
-
-    if (plan == NULL)
-        return SLUICE_ERR_NOMEM;
-    rc = drop_vanished(lb, cfg, diag);
-    for (size_t i = 0; i < cfg->nservices && rc == 0; i++) {
-        const struct sl_cfg_service *s = &cfg->services[i];
-
-        plan[i].keep = calloc(s->nbackends + 1, sizeof(bool));
-        plan[i].weights = calloc(s->nbackends + 1, sizeof(uint32_t));
-        if (plan[i].keep == NULL || plan[i].weights == NULL)
-            rc = SLUICE_ERR_NOMEM;
-        else
-            rc = prepare_service(lb, s, prev, plan[i].keep, plan[i].weights, diag);
-    }
-    for (size_t i = 0; i < cfg->nservices && rc == 0; i++) {
-        const struct sl_cfg_service *s = &cfg->services[i];
-
-        for (size_t j = 0; j < s->nbackends && rc == 0; j++) {
-            const struct sl_cfg_backend *b = &s->backends[j];
-
-            if (!plan[i].keep[j])
-                rc = add_backend(lb, s->name, b, diag);
-            else if (plan[i].weights[j] != b->weight &&
-                     (rc = sluice_lb_set_weight(lb, s->name, b->name, b->weight)) != 0)
-                sl_diag_add(diag, "service %s: backend %s: cannot set weight: %s", s->name, b->name,
-                            sluice_strerror(rc));
-        }
-    }
-    for (size_t i = 0; i < cfg->nservices; i++) {
-        free(plan[i].keep);
-        free(plan[i].weights);
-    }
-    free(plan);
-    return rc;
-}
-
-static bool has_view(const struct sl_table_state *st, const char *name)
-{
-    for (size_t i = 0; i < st->nviews; i++)
-        if (strcmp(st->views[i], name) == 0)
-            return true;
-    return false;
-}
-
-/* Registers the view route <r> selects from, unless it has none or the
- * view exists already. */
-static int apply_route_view(sluice_lb_t *lb, const struct sl_cfg_route *r,
-                            struct sl_table_state *st, struct sl_diag *diag)
-{
-    char name[512], err[160];
-    int rc;
-
-    if (r->selector[0] == '\0')
-        return 0;
-    if (sl_table_group_name(r->service, r->selector, name, sizeof(name)) != 0) {
-        sl_diag_add(diag, "route %s: selector too long", r->id);
-        return SLUICE_ERR_INVALID_ARG;
-    }
-    if (has_view(st, name))
-        return 0;
-    if (st->nviews == st->cap) {
-        size_t cap = st->cap != 0 ? st->cap * 2 : 8;
-        char **v = realloc(st->views, cap * sizeof(*v));
-
-        if (v == NULL)
-            return SLUICE_ERR_NOMEM;
-        st->views = v;
-        st->cap = cap;
-    }
-    if ((st->views[st->nviews] = strdup(name)) == NULL)
-        return SLUICE_ERR_NOMEM;
-    rc = sl_lb_register_view(lb, name, r->service, r->selector, err, sizeof(err));
-    if (rc != 0) {
-        free(st->views[st->nviews]);
-        sl_diag_add(diag, "route %s: cannot register view: %s", r->id, err);
-        return rc;
-    }
-    st->nviews++;
-    return 0;
-}
-
-/* One view per distinct (service, selector) that a route uses. A view's
- * name encodes its selector, so an existing one never needs replacing:
- * the lb rebuilds it whenever its service changes. */
-static int apply_views(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_table_state *st,
-                       struct sl_diag *diag)
-{
-    for (size_t i = 0; i < cfg->nendpoints; i++) {
-        for (size_t j = 0; j < cfg->endpoints[i].nroutes; j++) {
-            int rc = apply_route_view(lb, &cfg->endpoints[i].routes[j], st, diag);
-
-            if (rc != 0)
-                return rc;
-        }
-    }
-    return 0;
 }
 
 /* One checker for the whole lb, at the tightest interval and timeout any
@@ -326,6 +260,37 @@ static int apply_checker(sluice_lb_t *lb, const struct sl_config *cfg, struct sl
     return 0;
 }
 
+/* Puts the checker back as <was> after a failed apply. */
+static void restore_checker(sluice_lb_t *lb, struct sl_table_state *st,
+                            const struct sl_table_state *was)
+{
+    if (st->checker_running == was->checker_running &&
+        st->checker_interval_ms == was->checker_interval_ms &&
+        st->checker_timeout_ms == was->checker_timeout_ms)
+        return;
+    if (st->checker_running)
+        sluice_lb_stop_health_checker(lb);
+    st->checker_running =
+        was->checker_running &&
+        sluice_lb_start_health_checker(lb, was->checker_interval_ms, was->checker_timeout_ms) == 0;
+    st->checker_interval_ms = was->checker_interval_ms;
+    st->checker_timeout_ms = was->checker_timeout_ms;
+}
+
+static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct specs *sp,
+                       struct sl_diag *diag)
+{
+    int rc = service_specs(cfg, sp);
+
+    if (rc == 0)
+        rc = view_specs(cfg, sp, diag);
+    if (rc == 0)
+        rc = removal_specs(lb, cfg, sp);
+    if (rc == SLUICE_ERR_NOMEM)
+        sl_diag_add(diag, "out of memory");
+    return rc;
+}
+
 int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
                    struct sl_table_state *st, struct sl_diag *diag)
 {
@@ -333,21 +298,38 @@ int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl
     /* Score options are lb-wide in this version: the first service's. */
     const sluice_score_opts_t *score =
         cfg->nservices > 0 ? &cfg->services[0].health.score : &defaults;
+    struct sl_table_state was = *st;
+    struct specs sp = {0};
+    char err[256] = "";
     int rc;
 
-    /* The config's own backends are never "dynamic": let them in, then
-     * restore what the file asks for the API. */
-    sluice_lb_allow_dynamic(lb, true);
-    rc = sluice_lb_set_score(lb, score);
-    if (rc != 0)
+    (void)prev; /* the lb compares names, targets and labels itself */
+    rc = sl_score_validate(score);
+    if (rc != 0) {
         sl_diag_add(diag, "cannot set score options: %s", sluice_strerror(rc));
-    if (rc == 0)
-        rc = apply_backends(lb, cfg, prev, diag);
-    if (rc == 0)
-        rc = apply_views(lb, cfg, st, diag);
+        return rc;
+    }
+    rc = build_specs(lb, cfg, &sp, diag);
+    if (rc == 0 && (rc = reserve_views(st, sp.nviews)) != 0)
+        sl_diag_add(diag, "out of memory");
+    /* First what can fail for want of resources: the checker thread. */
     if (rc == 0)
         rc = apply_checker(lb, cfg, st, diag);
-    sluice_lb_allow_dynamic(lb, cfg->admin.dynamic_backends);
+    if (rc == 0) {
+        rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews,
+                         (const char *const *)sp.remove, sp.nremove, err, sizeof(err));
+        if (rc != 0) {
+            sl_diag_add(diag, "cannot apply the services: %s",
+                        err[0] != '\0' ? err : sluice_strerror(rc));
+            restore_checker(lb, st, &was);
+        }
+    }
+    if (rc == 0) {
+        (void)sluice_lb_set_score(lb, score); /* validated above */
+        note_views(st, &sp);
+        sluice_lb_allow_dynamic(lb, cfg->admin.dynamic_backends);
+    }
+    specs_fini(&sp);
     return rc;
 }
 

@@ -29,15 +29,16 @@ struct sl_table_state {
  * <len> bytes; -1 when it does not fit. */
 int sl_table_group_name(const char *service, const char *selector, char *out, size_t len);
 
-/* Applies <cfg> to <lb>. Backends whose name, target and labels stay are
- * left alone (score, counters and connections kept; a weight change goes
- * through sluice_lb_set_weight); others are removed and created again. A
- * service whose strategy changed is registered anew (its state is lost).
- * <prev> is the model applied before (NULL the first time): it tells which
- * labels the running backends carry. Services that disappeared are left in
- * the lb for sl_table_prune(), unless a name they hold is needed now.
- * Errors go to <diag>; a failure midway leaves the lb partly updated
- * (only NOMEM or a name taken outside the config can cause it). */
+/* Applies <cfg> to <lb> in one lb transaction (sl_lb_apply()): services,
+ * their backends and the route views are published together, so no reader
+ * sees a half-applied service. Backends whose name, target and labels stay
+ * keep their score, counters and connections (a new weight is set in
+ * place); a strategy change keeps them too. <prev> is unused (the lb
+ * compares what runs). Services that disappeared stay in the lb for
+ * sl_table_prune(), unless a backend name they hold moves to another
+ * service: then they go in the same transaction. Score options and the
+ * checker are validated or started first. On error (diag says why) the lb,
+ * score options, checker and <st> are as before. */
 int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
                    struct sl_table_state *st, struct sl_diag *diag);
 

@@ -2,8 +2,10 @@
  * kept, removed services disappear, views follow labels, the table is
  * sorted and published, and old tables are released only once every
  * (fake) worker has moved on. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -324,6 +326,139 @@ static void publish_sync_quiesce(void **state)
     sl_control_close(c);
 }
 
+/* Everything a reload could touch, as text. */
+static void dump(sluice_lb_t *lb, char *out, size_t len)
+{
+    static const char *const groups[] = {"api", "api\x1fv=2"};
+    size_t off = 0;
+
+    for (size_t g = 0; g < 2; g++) {
+        sluice_group_snapshot_t s;
+
+        if (sluice_lb_snapshot(lb, groups[g], &s) != 0)
+            continue;
+        off += (size_t)snprintf(out + off, len - off, "%zu %d:", g, (int)s.strategy);
+        for (size_t i = 0; i < s.n; i++)
+            off += (size_t)snprintf(out + off, len - off, " %s %s %d %u %u", s.backends[i].name,
+                                    s.backends[i].target, s.backends[i].score,
+                                    s.backends[i].failures, s.backends[i].weight);
+        sluice_group_snapshot_free(&s);
+        assert_true(off < len);
+    }
+}
+
+#define API_ROUTES "endpoints:\n  - pattern: /\n    routes: [{service: api, selector: \"v=2\"}]\n"
+
+/* The reviewer's case: "10.9.9.9" and "10.9.9.9:80" are one address. */
+static void duplicate_canonical_target_fails_cleanly(void **state)
+{
+    (void)state;
+    struct sl_control *c = open_cfg(
+        LISTEN "services:\n  api:\n    health: {check: none}\n    backends:\n"
+               "      - {name: b1, target: 127.0.0.1:18081, labels: {v: \"1\"}}\n"
+               "      - {name: b2, target: 127.0.0.1:18082, labels: {v: \"2\"}}\n" API_ROUTES);
+    sluice_lb_t *lb = sl_control_lb(c);
+    struct sl_router *before_table = atomic_load(&sl_control_slot(c)->cur);
+    char before[1024] = "", after[1024] = "";
+    struct sl_diag d;
+
+    assert_int_equal(sluice_lb_down(lb, "api", "b2"), 0);
+    assert_int_equal(sluice_lb_down(lb, "api", "b2"), 0);
+    dump(lb, before, sizeof(before));
+    sl_diag_init(&d);
+    assert_int_equal(reload_cfg(c,
+                                LISTEN
+                                "services:\n  api:\n    health: {check: none}\n    backends:\n"
+                                "      - {name: b1, target: 127.0.0.1:18081, labels: {v: \"2\"}}\n"
+                                "      - {name: b2, target: 127.0.0.1:18082}\n"
+                                "      - {name: b3, target: \"10.9.9.9\"}\n"
+                                "      - {name: b4, target: \"10.9.9.9:80\"}\n" API_ROUTES,
+                                &d),
+                     SLUICE_ERR_CONFIG);
+    assert_true(sl_diag_errors(&d) > 0);
+    sl_diag_fini(&d);
+    dump(lb, after, sizeof(after));
+    assert_string_equal(before, after);
+    assert_ptr_equal(atomic_load(&sl_control_slot(c)->cur), before_table);
+    sl_control_close(c);
+}
+
+struct reader {
+    sluice_lb_t *lb;
+    atomic_bool stop;
+    atomic_ulong nulls;
+};
+
+static void *select_loop(void *arg)
+{
+    struct reader *r = arg;
+
+    while (!atomic_load(&r->stop)) {
+        sluice_backend_t *b = sluice_lb_select(r->lb, "api", NULL, 0);
+        sluice_backend_t *v = sluice_lb_select(r->lb, "api\x1fv=2", NULL, 0);
+
+        if (b == NULL || v == NULL)
+            atomic_fetch_add(&r->nulls, 1);
+        if (b != NULL)
+            sluice_backend_release(b, SLUICE_OUTCOME_OK, 1);
+        if (v != NULL)
+            sluice_backend_release(v, SLUICE_OUTCOME_OK, 1);
+    }
+    return NULL;
+}
+
+/* A strategy or label change used to re-register the service empty and add
+ * backends one by one: selects in between got nothing. */
+static void reload_never_exposes_an_empty_service(void **state)
+{
+    static const char *const strategies[] = {"least_connections", "round_robin", "maglev"};
+    (void)state;
+    struct sl_control *c = open_cfg(
+        LISTEN "services:\n  api:\n    backends:\n"
+               "      - {name: b1, target: 127.0.0.1:18081, labels: {v: \"2\"}}\n"
+               "      - {name: b2, target: 127.0.0.1:18082, labels: {v: \"2\"}}\n" API_ROUTES);
+    struct reader r = {.lb = sl_control_lb(c)};
+    char text[1024];
+    pthread_t th;
+
+    atomic_init(&r.stop, false);
+    atomic_init(&r.nulls, 0);
+    sluice_backend_t *held = sluice_lb_select(r.lb, "api", NULL, 0);
+
+    assert_non_null(held);
+    assert_int_equal(pthread_create(&th, NULL, select_loop, &r), 0);
+    for (int i = 0; i < 60; i++) {
+        struct sl_diag d;
+
+        snprintf(text, sizeof(text),
+                 LISTEN
+                 "services:\n  api:\n    strategy: %s\n    backends:\n"
+                 "      - {name: b1, target: 127.0.0.1:18081, labels: {v: \"2\"}}\n"
+                 "      - {name: b2, target: 127.0.0.1:18082, labels: {v: \"%s\"}}\n"
+                 "      - {name: b3, target: 127.0.0.1:18083, labels: {v: \"2\"}}\n" API_ROUTES,
+                 strategies[i % 3], i % 2 == 0 ? "2" : "1");
+        sl_diag_init(&d);
+        assert_int_equal(reload_cfg(c, text, &d), 0);
+        sl_diag_fini(&d);
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&r.nulls), 0);
+    /* The held backend stayed through every strategy change: same object. */
+    {
+        sluice_group_snapshot_t s;
+
+        assert_int_equal(sluice_lb_snapshot(r.lb, "api", &s), 0);
+        assert_int_equal(s.n, 3);
+        for (size_t i = 0; i < s.n; i++)
+            assert_int_equal(s.backends[i].active,
+                             strcmp(s.backends[i].name, sluice_backend_name(held)) == 0);
+        sluice_group_snapshot_free(&s);
+    }
+    sluice_backend_release(held, SLUICE_OUTCOME_OK, 1);
+    sl_control_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +467,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(removed_service_disappears, setup, teardown),
         cmocka_unit_test_setup_teardown(views_follow_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(publish_sync_quiesce, setup, teardown),
+        cmocka_unit_test_setup_teardown(duplicate_canonical_target_fails_cleanly, setup, teardown),
+        cmocka_unit_test_setup_teardown(reload_never_exposes_an_empty_service, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
