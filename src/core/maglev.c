@@ -6,12 +6,15 @@
  * keep their backend.
  *
  * Table size M: the smallest prime >= max(65537, 100 x n), capped at
- * 524,287 (2^19 - 1, prime; 2 MB). The cap keeps a rebuild of 10,000
- * backends near 10 ms (the fill costs about M ln M probes); the price is
+ * 262,139 (prime; 1 MB). The fill costs about M ln M probes: the cap keeps
+ * a rebuild of 10,000 backends near 5 ms (524,287 took 10 ms, over the
+ * 10 ms update budget once the lb's own work is added). The price is
  * fewer slots per backend in big groups: Maglev gives every backend M/n
- * slots give or take one, so 10,000 backends own 52 or 53 each (2% skew)
- * and 100,000 own 5 or 6 (up to 20% skew), and disruption on a change
- * grows a little above 1/n there. The table is also kept > 2n.
+ * slots give or take one, so up to 2,621 backends keep 100 each (1% skew),
+ * 10,000 own 26 or 27 (measured: max 1.030 x, min 0.992 x the mean, also
+ * with weights 1..3) and 100,000 own 2 or 3 (max 1.14 x), and disruption
+ * on a change grows a little above 1/n there. The table is also kept
+ * > 2n.
  * Weights: after round r a backend of weight w has
  * claimed r x n x w / W slots (W the weight total), so slots follow
  * weights; equal weights give the paper's one slot per backend per round,
@@ -28,7 +31,7 @@
 #include "strategy_util.h"
 
 #define MAGLEV_MIN_SIZE 65537u
-#define MAGLEV_MAX_SIZE 524287u
+#define MAGLEV_MAX_SIZE 262139u /* prime */
 #define MAGLEV_PROBES   32
 
 struct maglev_state {
@@ -36,8 +39,8 @@ struct maglev_state {
     uint32_t table[]; /* slot -> index in g->backends */
 };
 
-/* Occupancy bits for the fill: probing a 128 KB bitmap instead of the
- * 4 MB table keeps the build's random reads in cache. */
+/* Occupancy bits for the fill: probing a 32 KB bitmap instead of the
+ * 1 MB table keeps the build's random reads in cache. */
 struct fill {
     struct maglev_state *st;
     uint64_t *taken;
