@@ -28,6 +28,12 @@ struct sl_control {
     struct pending *pending; /* old tables whose quiesce timed out */
     size_t npending;
     size_t cap;
+    /* Old tables every worker has left, still held by control until the
+     * requests that started on them end: a retry there looks its service
+     * up by name, so pruning waits for them (see reap_retired()). */
+    struct sl_router **retired;
+    size_t nretired;
+    size_t capretired;
     uint32_t quiesce_ms;
     void (*notify)(void *arg);
     void *notify_arg;
@@ -35,7 +41,45 @@ struct sl_control {
     struct sl_router_slot slot;
 };
 
-/* Releases the parked tables that every worker has now moved past. */
+/* Keeps control's reference on <r>, which no worker can adopt any more,
+ * until only that reference is left. */
+static void retire(struct sl_control *c, struct sl_router *r)
+{
+    if (c->nretired == c->capretired) {
+        size_t cap = c->capretired != 0 ? c->capretired * 2 : 4;
+        struct sl_router **v = realloc(c->retired, cap * sizeof(*v));
+
+        if (v == NULL) {
+            sl_router_release(r); /* prune may come early: a retry may 503 */
+            return;
+        }
+        c->retired = v;
+        c->capretired = cap;
+    }
+    c->retired[c->nretired++] = r;
+}
+
+/* Releases the retired tables no request holds any more. Returns whether
+ * one went (its services may now be pruned). */
+static bool reap_retired(struct sl_control *c)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < c->nretired;) {
+        /* acquire: pairs with the release of the requests' references. */
+        if (atomic_load_explicit(&c->retired[i]->refs, memory_order_acquire) != 1) {
+            i++;
+            continue;
+        }
+        sl_router_release(c->retired[i]);
+        c->retired[i] = c->retired[--c->nretired];
+        any = true;
+    }
+    return any;
+}
+
+/* Moves the parked tables that every worker has now moved past to the
+ * retired ones. */
 static void retry_pending(struct sl_control *c)
 {
     for (size_t i = 0; i < c->npending;) {
@@ -43,9 +87,25 @@ static void retry_pending(struct sl_control *c)
             i++;
             continue;
         }
-        sl_router_release(c->pending[i].r);
+        retire(c, c->pending[i].r);
         c->pending[i] = c->pending[--c->npending];
     }
+}
+
+/* Unregisters what neither the config nor a table still in use needs. */
+static void prune(struct sl_control *c)
+{
+    struct sl_router **keep = calloc(c->npending + c->nretired + 1, sizeof(*keep));
+    size_t n = 0;
+
+    if (keep == NULL)
+        return; /* prune at the next publish or tick */
+    for (size_t i = 0; i < c->npending; i++)
+        keep[n++] = c->pending[i].r;
+    for (size_t i = 0; i < c->nretired; i++)
+        keep[n++] = c->retired[i];
+    sl_table_prune(c->lb, c->cfg, &c->st, keep, n);
+    free(keep);
 }
 
 static void park(struct sl_control *c, struct sl_router *old, uint64_t gen)
@@ -58,7 +118,7 @@ static void park(struct sl_control *c, struct sl_router *old, uint64_t gen)
             /* Cannot even remember it: waiting is the only safe choice. */
             while (!sl_router_slot_quiesce(&c->slot, gen, SL_QUIESCE_MS))
                 ;
-            sl_router_release(old);
+            retire(c, old);
             return;
         }
         c->pending = p;
@@ -78,19 +138,13 @@ static void publish(struct sl_control *c, struct sl_router *r)
         c->notify(c->notify_arg);
     if (old != NULL) {
         if (sl_router_slot_quiesce(&c->slot, gen, c->quiesce_ms))
-            sl_router_release(old);
+            retire(c, old);
         else
             park(c, old, gen);
     }
     retry_pending(c);
-    struct sl_router **keep = calloc(c->npending + 1, sizeof(*keep));
-
-    if (keep == NULL)
-        return; /* prune at the next publish */
-    for (size_t i = 0; i < c->npending; i++)
-        keep[i] = c->pending[i].r;
-    sl_table_prune(c->lb, c->cfg, &c->st, keep, c->npending);
-    free(keep);
+    reap_retired(c);
+    prune(c);
 }
 
 static void control_free(struct sl_control *c)
@@ -102,6 +156,9 @@ static void control_free(struct sl_control *c)
     for (size_t i = 0; i < c->npending; i++)
         sl_router_release(c->pending[i].r);
     free(c->pending);
+    for (size_t i = 0; i < c->nretired; i++)
+        sl_router_release(c->retired[i]);
+    free(c->retired);
     sluice_lb_free(c->lb);
     if (c->boot != c->cfg)
         sl_config_free(c->boot);
@@ -282,5 +339,7 @@ void sl_control_close(struct sl_control *c)
 void sl_control_tick(struct sl_control *c, uint64_t now_ms)
 {
     retry_pending(c);
+    if (reap_retired(c))
+        prune(c);
     sl_recover_tick(c->lb, c->cfg, c->st.checker_running, now_ms, &c->last_recover_ms);
 }

@@ -85,7 +85,9 @@ const struct sl_config *sl_control_config(const struct sl_control *c);
  * health checker runs, every SL_RECOVER_STEP_MS each backend whose score is
  * below 0 regains one step, so a backend that passive failures took out of
  * rotation is tried again (after about 6 s from the lowest score). Also
- * releases parked tables whose grace period has passed. */
+ * releases parked tables whose grace period has passed, and old tables no
+ * request holds any more, then unregisters the services and views only
+ * they still used (a request started on an old table may retry there). */
 #define SL_RECOVER_STEP_MS 2000
 void sl_control_tick(struct sl_control *c, uint64_t now_ms);
 

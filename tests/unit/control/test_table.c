@@ -176,6 +176,38 @@ static void removed_service_disappears(void **state)
     sl_control_close(c);
 }
 
+/* A request still running on the old table may retry on a service the
+ * reload removed: the service stays until that table is let go. */
+static void removed_service_outlives_requests_on_old_tables(void **state)
+{
+    (void)state;
+    struct sl_control *c =
+        open_cfg(LISTEN "services:\n  app:\n    backends:\n"
+                        "      - {name: a, target: \"127.0.0.1:9001\"}\n"
+                        "  old:\n    backends:\n"
+                        "      - {name: o, target: \"127.0.0.1:9005\"}\n"
+                        "endpoints:\n  - pattern: /\n    routes: [{service: old}]\n");
+    sluice_lb_t *lb = sl_control_lb(c);
+    struct sl_router *inflight = atomic_load(&sl_control_slot(c)->cur);
+    struct sl_diag d;
+
+    sl_router_acquire(inflight); /* as a request does */
+    sl_diag_init(&d);
+    assert_int_equal(reload_cfg(c,
+                                LISTEN "services:\n  app:\n    backends:\n"
+                                       "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
+                                &d),
+                     0);
+    sl_diag_fini(&d);
+    assert_int_equal(sluice_lb_backend_count(lb, "old"), 1);
+    sl_control_tick(c, 1);
+    assert_int_equal(sluice_lb_backend_count(lb, "old"), 1);
+    sl_router_release(inflight);
+    sl_control_tick(c, 2);
+    assert_int_equal(sluice_lb_backend_count(lb, "old"), 0);
+    sl_control_close(c);
+}
+
 /* Which backend names the group <g> yields over 40 selections. */
 static unsigned picks(sluice_lb_t *lb, const char *g)
 {
@@ -468,6 +500,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(views_follow_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(publish_sync_quiesce, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicate_canonical_target_fails_cleanly, setup, teardown),
+        cmocka_unit_test_setup_teardown(removed_service_outlives_requests_on_old_tables, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(reload_never_exposes_an_empty_service, setup, teardown),
     };
 
