@@ -197,32 +197,80 @@ static const struct sl_group *find_service(const struct sl_txn *tx, const char *
     return g;
 }
 
+/* Index of old->backends by canonical target. */
+static int by_target(const struct sl_group *old, struct sl_strmap *byt)
+{
+    if (sl_strmap_init(byt, old != NULL ? old->n : 0) != 0)
+        return SLUICE_ERR_NOMEM;
+    for (size_t i = 0; old != NULL && i < old->n; i++)
+        sl_strmap_put(byt, old->backends[i]->target, i, NULL);
+    return 0;
+}
+
+/* Off the writer lock: new objects (resolved: DNS may block) for the
+ * targets <service> does not hold in the published table. A writer racing
+ * in between only means carry_over() creates one under the lock. */
+static int precreate(sluice_lb_t *lb, const char *service, const struct sl_target *ts, size_t n,
+                     struct sluice_backend **fresh)
+{
+    struct sl_epoch_token tok;
+    struct sl_strmap byt;
+    bool *need = calloc(n > 0 ? n : 1, sizeof(*need));
+    const struct sl_group *g;
+    int rc;
+
+    if (need == NULL)
+        return SLUICE_ERR_NOMEM;
+    sl_epoch_enter(&lb->epoch, &tok);
+    /* acquire pairs with the publish in sl_txn_commit(). */
+    g = sl_table_find(atomic_load_explicit(&lb->table, memory_order_acquire), service);
+    rc = by_target(g != NULL && g->parent == NULL ? g : NULL, &byt);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t j;
+
+        need[i] = !sl_strmap_get(&byt, ts[i].canon, &j);
+    }
+    if (rc == 0)
+        sl_strmap_fini(&byt);
+    sl_epoch_exit(&lb->epoch, &tok);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (need[i] && (fresh[i] = sl_backend_new(&ts[i], NULL, lb->score)) == NULL)
+            rc = SLUICE_ERR_NOMEM;
+    free(need);
+    return rc;
+}
+
 /* The backends for ts[0..n): the old group's object where the target
- * stays, a new one otherwise; each with a reference for the caller. */
+ * stays, else the precreated one in fresh[] (taken: set to NULL), else a
+ * new one; each with a reference for the caller. */
 static int carry_over(const struct sl_group *old, const struct sl_target *ts, size_t n,
-                      struct sl_score_cfg *cfg, struct sluice_backend **bs)
+                      struct sl_score_cfg *cfg, struct sluice_backend **fresh,
+                      struct sluice_backend **bs)
 {
     struct sl_strmap byt;
     size_t nb = 0;
 
-    if (sl_strmap_init(&byt, old->n) != 0)
+    if (by_target(old, &byt) != 0)
         return SLUICE_ERR_NOMEM;
-    for (size_t i = 0; i < old->n; i++)
-        sl_strmap_put(&byt, old->backends[i]->target, i, NULL);
     for (; nb < n; nb++) {
         size_t j;
 
         if (sl_strmap_get(&byt, ts[nb].canon, &j)) {
             bs[nb] = old->backends[j];
             sl_backend_ref(bs[nb]);
+        } else if (fresh[nb] != NULL) {
+            bs[nb] = fresh[nb];
+            fresh[nb] = NULL;
         } else if ((bs[nb] = sl_backend_new(&ts[nb], NULL, cfg)) == NULL) {
             break;
         }
     }
     sl_strmap_fini(&byt);
     if (nb < n) {
-        for (size_t i = 0; i < nb; i++)
+        for (size_t i = 0; i < nb; i++) {
             sl_backend_unref(bs[i]);
+            bs[i] = NULL;
+        }
         return SLUICE_ERR_NOMEM;
     }
     return 0;
@@ -231,7 +279,7 @@ static int carry_over(const struct sl_group *old, const struct sl_target *ts, si
 int sluice_lb_update_backends(sluice_lb_t *lb, const char *service, const char *const *targets,
                               size_t n)
 {
-    struct sluice_backend **bs;
+    struct sluice_backend **bs, **fresh;
     const struct sl_group *old;
     struct sl_target *ts = NULL;
     struct sl_txn tx;
@@ -243,21 +291,24 @@ int sluice_lb_update_backends(sluice_lb_t *lb, const char *service, const char *
     if (rc != 0)
         return rc;
     bs = calloc(n > 0 ? n : 1, sizeof(*bs));
-    if (bs == NULL || (rc = begin(lb, &tx)) != 0) {
-        free(bs);
-        free(ts);
-        return bs == NULL ? SLUICE_ERR_NOMEM : rc;
+    fresh = calloc(n > 0 ? n : 1, sizeof(*fresh));
+    rc = bs == NULL || fresh == NULL ? SLUICE_ERR_NOMEM : precreate(lb, service, ts, n, fresh);
+    if (rc == 0 && (rc = begin(lb, &tx)) == 0) {
+        old = find_service(&tx, service, &rc);
+        if (old != NULL)
+            rc = carry_over(old, ts, n, lb->score, fresh, bs);
+        if (rc == 0)
+            rc = sl_txn_rebuild(&tx, old, bs, n);
+        rc = finish(lb, &tx, rc);
+        if (old != NULL)
+            for (size_t i = 0; i < n; i++)
+                sl_backend_unref(bs[i]); /* NULL when carry_over failed */
     }
-    old = find_service(&tx, service, &rc);
-    if (old != NULL)
-        rc = carry_over(old, ts, n, lb->score, bs);
+    for (size_t i = 0; fresh != NULL && i < n; i++)
+        sl_backend_unref(fresh[i]);
+    free(fresh);
+    free(bs);
     free(ts);
-    if (rc != 0) {
-        free(bs);
-        return finish(lb, &tx, rc);
-    }
-    rc = finish(lb, &tx, sl_txn_rebuild(&tx, old, bs, n));
-    unref_all(bs, n);
     return rc;
 }
 
