@@ -313,8 +313,8 @@ int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl
     if (rc == 0 && (rc = reserve_views(st, sp.nviews)) != 0)
         sl_diag_add(diag, "out of memory");
     /* First what can fail for want of resources: the checker thread. */
-    if (rc == 0)
-        rc = apply_checker(lb, cfg, st, diag);
+    if (rc == 0 && (rc = apply_checker(lb, cfg, st, diag)) != 0)
+        restore_checker(lb, st, &was); /* the old one may have been stopped */
     if (rc == 0) {
         rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews,
                          (const char *const *)sp.remove, sp.nremove, err, sizeof(err));
@@ -324,7 +324,7 @@ int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl
             restore_checker(lb, st, &was);
         }
     }
-    if (rc == 0) {
+    if (rc == 0) {                            /* nothing below can fail */
         (void)sluice_lb_set_score(lb, score); /* validated above */
         note_views(st, &sp);
         sluice_lb_allow_dynamic(lb, cfg->admin.dynamic_backends);
