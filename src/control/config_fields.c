@@ -136,50 +136,49 @@ static int parse_i64(const char *s, int64_t *v)
     return 0;
 }
 
-int sl_cfg_uint(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint32_t min,
-                uint32_t max, uint32_t *out)
+/* An integer scalar within [min, max]: 1 when <n> is absent, 0 when
+ * *<out> was set, -1 after reporting an error. */
+static int ranged(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, int64_t min,
+                  int64_t max, int64_t *out)
 {
-    int64_t v;
-
     if (n == NULL)
-        return 0;
+        return 1;
     const char *s = scalar(c, n, what, "an integer");
 
     if (s == NULL)
         return -1;
-    if (parse_i64(s, &v) != 0) {
+    if (parse_i64(s, out) != 0) {
         sl_cfg_err(c, n->line, "%s: '%s' is not an integer", what, s);
         return -1;
     }
-    if (v < (int64_t)min || v > (int64_t)max) {
-        sl_cfg_err(c, n->line, "%s: %lld is out of range (%u..%u)", what, (long long)v, min, max);
+    if (*out < min || *out > max) {
+        sl_cfg_err(c, n->line, "%s: %lld is out of range (%lld..%lld)", what, (long long)*out,
+                   (long long)min, (long long)max);
         return -1;
     }
-    *out = (uint32_t)v;
     return 0;
+}
+
+int sl_cfg_uint(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint32_t min,
+                uint32_t max, uint32_t *out)
+{
+    int64_t v;
+    int rc = ranged(c, n, what, min, max, &v);
+
+    if (rc == 0)
+        *out = (uint32_t)v;
+    return rc < 0 ? -1 : 0;
 }
 
 int sl_cfg_int(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, int32_t min,
                int32_t max, int32_t *out)
 {
     int64_t v;
+    int rc = ranged(c, n, what, min, max, &v);
 
-    if (n == NULL)
-        return 0;
-    const char *s = scalar(c, n, what, "an integer");
-
-    if (s == NULL)
-        return -1;
-    if (parse_i64(s, &v) != 0) {
-        sl_cfg_err(c, n->line, "%s: '%s' is not an integer", what, s);
-        return -1;
-    }
-    if (v < min || v > max) {
-        sl_cfg_err(c, n->line, "%s: %lld is out of range (%d..%d)", what, (long long)v, min, max);
-        return -1;
-    }
-    *out = (int32_t)v;
-    return 0;
+    if (rc == 0)
+        *out = (int32_t)v;
+    return rc < 0 ? -1 : 0;
 }
 
 int sl_cfg_bool(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, bool *out)
