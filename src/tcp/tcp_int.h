@@ -1,7 +1,7 @@
 /* Internals shared by the TCP proxy's files: tcp_proxy.c (sessions:
  * accept, select, connect, retries, timers, the end) and tcp_pump.c (the
- * bytes: pipes, splice, the buffer fallback, epoll interest). Worker
- * thread only. */
+ * bytes: buffers, pipes and splice, epoll interest). Worker thread
+ * only. */
 #ifndef SL_TCP_TCP_INT_H
 #define SL_TCP_TCP_INT_H
 
@@ -25,7 +25,9 @@
  * pipes (128 fds) per worker save the pipe2() of busy moments without
  * eating the descriptors sessions need. */
 #define SL_TCP_PIPE_CACHE 64
-/* Fallback buffers (no pipe could be made): size, and how many are kept. */
+/* Buffers of the buffer mode (every direction starts there): size, and
+ * how many idle ones the pool keeps. A direction holds one only while
+ * bytes wait in it. */
 #define SL_TCP_BUF_SIZE 16384u
 #define SL_TCP_BUF_KEEP 64
 /* Spare session structs kept by sl_tcp_trim(). */
@@ -37,15 +39,17 @@ enum sl_tcp_phase {
     SL_TCP_DEAD,           /* on the free list */
 };
 
-/* One direction: bytes read from <src> wait in a pipe (or a buffer) until
- * written to <dst>. */
+/* One direction: bytes read from <src> wait in a buffer (or, in splice
+ * mode, a pipe) until written to <dst>. */
 struct sl_tcp_dir {
-    int pr, pw;         /* pipe ends; -1 in buffer mode */
-    struct sl_buf *buf; /* buffer mode: bytes in data[start, end) */
-    uint32_t pending;   /* pipe mode: bytes in the pipe */
+    int pr, pw;         /* pipe ends once in splice mode; -1 in buffer mode */
+    struct sl_buf *buf; /* buffer mode, while bytes wait: data[start, end) */
+    uint32_t pending;   /* splice mode: bytes in the pipe */
+    uint8_t fills;      /* reads in a row that filled the buffer (capped) */
     bool eof;           /* the source sent its FIN (or the read side is done) */
     bool shut;          /* shutdown(SHUT_WR) sent to the destination */
-    bool full;          /* a splice into a non-empty pipe said EAGAIN: wait for a drain */
+    bool blocked;       /* the destination would block: wait for WRITE, read nothing */
+    bool no_pipe;       /* splice mode was wanted but no pipe could be had */
     uint64_t bytes;     /* delivered to the destination */
 };
 
@@ -99,11 +103,11 @@ struct sl_tcp_worker {
 
 /* tcp_pump.c */
 
-/* Gives both directions of <s> a pipe (cache first, then pipe2()), or a
- * buffer when no pipe can be made. -1 when neither is possible. */
-int sl_tcp_dirs_open(struct sl_tcp_session *s);
+/* Starts both directions of <s> in buffer mode, holding nothing yet
+ * (buffers and pipes are taken when needed). */
+void sl_tcp_dirs_open(struct sl_tcp_session *s);
 /* Returns pipes that are empty to the cache (others are closed) and
- * buffers to the pool. */
+ * buffers to the pool; counts a connected session that never spliced. */
 void sl_tcp_dirs_close(struct sl_tcp_session *s);
 /* Closes every cached pipe. */
 void sl_tcp_pipes_drain(struct sl_tcp_worker *w);

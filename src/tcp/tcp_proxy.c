@@ -236,11 +236,7 @@ static void connected(struct sl_tcp_session *s)
         session_end(s, ST_LOCAL);
         return;
     }
-    if (sl_tcp_dirs_open(s) < 0) {
-        sl_log(SL_LOG_ERROR, "listener %s: out of memory for a session's buffers", s->lname);
-        session_end(s, ST_LOCAL);
-        return;
-    }
+    sl_tcp_dirs_open(s);
     s->cw.cb = sl_tcp_on_io;
     s->bw.cb = sl_tcp_on_io;
     /* The client may have sent (even closed) already: start both ways. */

@@ -1,5 +1,6 @@
 /* The TCP (L4) proxy: one backend connection per client connection, bytes
- * moved both ways with splice() through a pipe per direction.
+ * moved both ways through a pooled buffer (recv/send), or with splice()
+ * through a pipe once a direction carries bulk.
  *
  * Per accepted connection: select a backend of the listener's lb group
  * (hashing strategies hash the client IP, as the HTTP proxy does for
@@ -11,9 +12,9 @@
  * the idle timeout. docs/tcp.md describes the behaviour for users.
  *
  * Per worker there is one sl_tcp_worker: it owns the session structs (a
- * free list), a small cache of empty pipes and a buffer pool for the
- * fallback used when no pipe can be made; it borrows the worker's loop and
- * access log. Nothing is malloc'ed per connection once warm.
+ * free list), a small cache of empty pipes and a pool of buffers; it
+ * borrows the worker's loop and access log. Nothing is malloc'ed per
+ * connection once warm.
  *
  * Threads: a worker and its sessions belong to the thread running its loop;
  * every call below is made from that thread. The only shared state touched
@@ -45,7 +46,9 @@ struct sl_tcp_stats {
     uint64_t no_backend;       /* closed without any backend reached */
     uint64_t bytes_up;         /* client -> backend */
     uint64_t bytes_down;       /* backend -> client */
-    uint64_t buffer_fallbacks; /* directions run through a buffer (no pipe) */
+    uint64_t splice_dirs;      /* directions that went from buffer to splice mode (bulk) */
+    uint64_t pipe_failures;    /* directions that wanted splice, had no pipe, stayed buffered */
+    uint64_t buffer_sessions;  /* connected sessions that ended without any splice */
 };
 
 /* A worker's TCP proxy on <loop>. <alog> (may be NULL) receives one access

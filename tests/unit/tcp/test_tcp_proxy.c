@@ -30,6 +30,7 @@
 #include "http/router.h"
 #include "net/log.h"
 #include "net/loop.h"
+#include "tcp/tcp_int.h"
 #include "tcp/tcp_proxy.h"
 
 #define MAX_TURNS 3000 /* x at most 10 ms each */
@@ -270,8 +271,10 @@ static int fx_connect(struct fx *f)
 }
 
 /* Sends <n> bytes of a pattern (then SHUT_WR when <half_close>) and reads
- * until EOF or <n> bytes back, stepping the loop. Returns bytes read. */
-static size_t exchange(struct fx *f, int c, size_t n, bool half_close, bool *eof)
+ * until EOF or <n> bytes back, stepping the loop; reads nothing during the
+ * first <stall> turns, so every buffer on the way fills up and the proxy
+ * has to wait for its destinations. Returns bytes read. */
+static size_t exchange_stalled(struct fx *f, int c, size_t n, bool half_close, int stall, bool *eof)
 {
     char *out = malloc(n ? n : 1), *in = malloc(n + 1);
     size_t sent = 0, got = 0;
@@ -295,6 +298,8 @@ static size_t exchange(struct fx *f, int c, size_t n, bool half_close, bool *eof
             shut = true;
         }
         turn(f);
+        if (t < stall)
+            continue;
         while ((r = read(c, in + got, n + 1 - got)) > 0)
             got += (size_t)r;
         if (r == 0 || (r < 0 && errno != EAGAIN))
@@ -305,6 +310,11 @@ static size_t exchange(struct fx *f, int c, size_t n, bool half_close, bool *eof
     free(out);
     free(in);
     return got;
+}
+
+static size_t exchange(struct fx *f, int c, size_t n, bool half_close, bool *eof)
+{
+    return exchange_stalled(f, c, n, half_close, 0, eof);
 }
 
 static void wait_idle(struct fx *f)
@@ -349,7 +359,69 @@ static void a_mebibyte_round_trips_byte_exact(void **state)
     assert_int_equal(st.connected, 1);
     assert_int_equal(st.bytes_up, 1 << 20);
     assert_int_equal(st.bytes_down, 1 << 20);
-    assert_int_equal(st.buffer_fallbacks, 0);
+    /* Bulk both ways: both directions left buffer mode for splice. */
+    assert_int_equal(st.splice_dirs, 2);
+    assert_int_equal(st.pipe_failures, 0);
+    assert_int_equal(st.buffer_sessions, 0);
+    fx_free(f);
+}
+
+static void a_stalled_reader_gets_every_byte_in_order(void **state)
+{
+    const uint16_t ports[] = {0};
+    struct fx *f = fx_new(false);
+    struct sl_tcp_stats st;
+    bool eof;
+    int c;
+    (void)state;
+
+    fx_targets(f, ports, 1, 2);
+    c = fx_connect(f);
+    /* The client reads nothing for a while: once the kernel's buffers
+     * are full the proxy's send to it blocks (and the echo's to the
+     * proxy, ...); all of it drains afterwards. (A small SO_RCVBUF would
+     * block sooner, but then the kernel reopens the window by persist
+     * probes only, which takes seconds.) */
+    assert_int_equal(exchange_stalled(f, c, 8 << 20, true, 200, &eof), 8 << 20);
+    assert_true(eof);
+    close(c);
+    wait_idle(f);
+    sl_tcp_stats(f->w, &st);
+    assert_int_equal(st.bytes_up, 8 << 20);
+    assert_int_equal(st.bytes_down, 8 << 20);
+    assert_int_equal(f->w->bufs.out, 0);
+    fx_free(f);
+}
+
+static void small_exchanges_stay_in_buffer_mode_and_hold_nothing_idle(void **state)
+{
+    const uint16_t ports[] = {0};
+    struct fx *f = fx_new(false);
+    struct sl_tcp_stats st;
+    bool eof;
+    int c;
+    (void)state;
+
+    fx_targets(f, ports, 1, 2);
+    c = fx_connect(f);
+    /* Request/response sized messages, one at a time. */
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(exchange(f, c, 200, false, &eof), 200);
+        assert_false(eof);
+        /* Between messages the session holds no buffer and no pipe. */
+        assert_int_equal(f->w->bufs.out, 0);
+    }
+    assert_int_equal(sl_tcp_active(f->w), 1);
+    close(c);
+    wait_idle(f);
+    sl_tcp_stats(f->w, &st);
+    assert_int_equal(st.bytes_up, 50 * 200);
+    assert_int_equal(st.bytes_down, 50 * 200);
+    assert_int_equal(st.splice_dirs, 0);
+    assert_int_equal(st.pipe_failures, 0);
+    assert_int_equal(st.buffer_sessions, 1);
+    /* Nothing was ever spliced, so no pipe was made either. */
+    assert_int_equal(f->w->npipes, 0);
     fx_free(f);
 }
 
@@ -496,7 +568,7 @@ static void a_drain_closes_idle_sessions(void **state)
     fx_free(f);
 }
 
-static void without_pipes_the_bytes_go_through_a_buffer(void **state)
+static void without_pipes_bulk_stays_in_buffer_mode(void **state)
 {
     const uint16_t ports[] = {0};
     struct fx *f = fx_new(true); /* the echo lives outside our fd limit */
@@ -508,19 +580,20 @@ static void without_pipes_the_bytes_go_through_a_buffer(void **state)
     fx_targets(f, ports, 1, 2);
     f->limit_fds = true;
     c = fx_connect(f);
-    for (int t = 0; t < MAX_TURNS; t++) {
-        sl_tcp_stats(f->w, &st);
-        if (st.connected || st.no_backend)
-            break;
-        turn(f);
-    }
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &f->old_limit), 0);
-    assert_int_equal(st.connected, 1);
-    assert_int_equal(st.buffer_fallbacks, 2);
-    assert_int_equal(exchange(f, c, 1 << 20, true, &eof), 1 << 20);
+    /* Bulk asks for a pipe, none can be made: buffer mode goes on, with
+     * backpressure (a stalled reader) and the half-close. */
+    assert_int_equal(exchange_stalled(f, c, 8 << 20, true, 200, &eof), 8 << 20);
     assert_true(eof);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &f->old_limit), 0);
     close(c);
     wait_idle(f);
+    sl_tcp_stats(f->w, &st);
+    assert_int_equal(st.connected, 1);
+    assert_int_equal(st.splice_dirs, 0);
+    assert_true(st.pipe_failures >= 1);
+    assert_int_equal(st.buffer_sessions, 1);
+    assert_int_equal(st.bytes_up, 8 << 20);
+    assert_int_equal(st.bytes_down, 8 << 20);
     fx_free(f);
 }
 
@@ -535,7 +608,9 @@ int main(void)
         cmocka_unit_test(an_idle_session_times_out),
         cmocka_unit_test(freeing_the_worker_closes_live_sessions),
         cmocka_unit_test(a_drain_closes_idle_sessions),
-        cmocka_unit_test(without_pipes_the_bytes_go_through_a_buffer),
+        cmocka_unit_test(a_stalled_reader_gets_every_byte_in_order),
+        cmocka_unit_test(small_exchanges_stay_in_buffer_mode_and_hold_nothing_idle),
+        cmocka_unit_test(without_pipes_bulk_stays_in_buffer_mode),
     };
 
     /* splice() into a closed socket raises SIGPIPE (sluice serve ignores it too). */
