@@ -213,12 +213,12 @@ static int dir_fill(struct sl_tcp_worker *w, struct sl_tcp_dir *d, int src)
 static int dir_pump(struct sl_tcp_worker *w, struct sl_tcp_dir *d, int src, int dst, bool *moved)
 {
     uint64_t before = d->bytes;
-    int r = 0;
 
     if (dir_flush(d, dst) < 0)
         return -1;
     for (int i = 0; i < PUMP_ROUNDS && !d->blocked && !d->eof; i++) {
-        r = dir_fill(w, d, src);
+        int r = dir_fill(w, d, src);
+
         if (r < 0)
             return -1;
         if (!dir_empty(d))

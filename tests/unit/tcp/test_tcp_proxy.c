@@ -302,7 +302,7 @@ static size_t exchange_stalled(struct fx *f, int c, size_t n, bool half_close, i
             continue;
         while ((r = read(c, in + got, n + 1 - got)) > 0)
             got += (size_t)r;
-        if (r == 0 || (r < 0 && errno != EAGAIN))
+        if (r == 0 || errno != EAGAIN) /* r <= 0 here */
             *eof = true;
     }
     assert_true(got <= n);
@@ -430,13 +430,13 @@ static void a_half_close_still_gets_the_whole_echo_then_eof(void **state)
     const uint16_t ports[] = {0};
     struct fx *f = fx_new(false);
     bool eof;
-    int c;
     (void)state;
 
     fx_targets(f, ports, 1, 2);
     /* Twice, so the second session runs on recycled structs and pipes. */
     for (int i = 0; i < 2; i++) {
-        c = fx_connect(f);
+        int c = fx_connect(f);
+
         assert_int_equal(exchange(f, c, 300000, true, &eof), 300000);
         assert_true(eof);
         close(c);
