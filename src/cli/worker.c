@@ -19,12 +19,50 @@ static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr
     sl_proxy_accept(&wl->w->proxy, &wl->rt, fd, peer, len);
 }
 
+static void release_table(void *ref)
+{
+    sl_router_release(ref);
+}
+
+/* The TCP listener named like <ln> in <table>, looked up by name so that a
+ * reload's new service or timeouts apply to the next session. */
+static const struct sl_listener_rt *tcp_listener(const struct sl_router *table,
+                                                 const struct sl_listener_rt *ln)
+{
+    for (size_t i = 0; table != NULL && ln->name != NULL && i < table->nlisteners; i++) {
+        const struct sl_listener_rt *rt = &table->listeners[i];
+
+        if (rt->mode == SL_MODE_TCP && rt->name != NULL && strcmp(rt->name, ln->name) == 0)
+            return rt->svc != NULL && rt->group != NULL ? rt : NULL;
+    }
+    return NULL;
+}
+
 static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr *peer,
                           socklen_t len)
 {
     struct sl_worker_listener *wl = ln->data;
+    struct sl_router *table = wl->w->table;
+    const struct sl_listener_rt *rt = tcp_listener(table, &wl->rt);
+    struct sl_tcp_route route;
 
-    sl_tcp_accept(wl->w->tcp, wl->w->table, &wl->rt, fd, peer, len);
+    if (rt == NULL) {
+        sl_log(SL_LOG_ERROR, "listener %s: no TCP service in the routing table", wl->rt.name);
+        close(fd);
+        return;
+    }
+    route = (struct sl_tcp_route){
+        .lb = table->lb,
+        .group = rt->group,
+        .listener = rt->name,
+        .connect_timeout_ms = rt->svc->connect_timeout_ms,
+        .idle_timeout_ms = rt->svc->idle_timeout_ms,
+        .retries = rt->svc->retries,
+        .ref = table,
+        .release = release_table,
+    };
+    sl_router_acquire(table); /* the session's, dropped by release_table() */
+    sl_tcp_accept(wl->w->tcp, &route, fd, peer, len);
 }
 
 static size_t live_conns(const struct sl_worker *w)

@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http/router.h"
 #include "net/buf.h"
 #include "net/log.h"
 #include "net/loop.h"
@@ -61,10 +60,9 @@ struct sl_tcp_session {
     struct sl_timer timer;              /* connect deadline, then idle checks */
     enum sl_tcp_phase phase;
 
-    struct sl_router *table;         /* referenced */
-    const struct sl_service_rt *svc; /* in table */
-    const char *group;               /* in table (or the caller's listener) */
-    const char *lname;               /* listener name, for logs; in table too */
+    struct sl_tcp_route rt; /* its reference is ours until session_end() */
+    const char *group;      /* rt.group */
+    const char *lname;      /* rt.listener, for logs */
 
     sluice_backend_t *be; /* selected, not yet released */
     const sluice_backend_t *skip[SL_TCP_MAX_SKIP];

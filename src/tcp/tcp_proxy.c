@@ -35,16 +35,6 @@ enum {
 static void start_backend(struct sl_tcp_session *s);
 static void on_timer(struct sl_timer *t, void *arg);
 
-/* sl_router_release() as router.h states it. tcp links core and net only,
- * and that function lives in the http library, so the two lines are
- * repeated here rather than pulling the HTTP proxy into L4 builds. acq_rel:
- * our uses of the table happen before the destroy of whoever drops last. */
-static void table_release(struct sl_router *r)
-{
-    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1 && r->destroy)
-        r->destroy(r);
-}
-
 struct sl_tcp_worker *sl_tcp_worker_new(struct sl_loop *loop, struct sl_access_log *alog)
 {
     struct sl_tcp_worker *w = calloc(1, sizeof(*w));
@@ -136,8 +126,9 @@ static void session_end(struct sl_tcp_session *s, int status)
     w->stats.bytes_up += s->up.bytes;
     w->stats.bytes_down += s->down.bytes;
     sl_tcp_dirs_close(s);
-    table_release(s->table);
-    s->table = NULL;
+    if (s->rt.release)
+        s->rt.release(s->rt.ref);
+    s->rt.release = NULL;
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -182,7 +173,7 @@ static bool fail_backend(struct sl_tcp_session *s, sluice_outcome_t outcome, con
         s->skip[s->nskip++] = s->be;
     sluice_backend_release(s->be, outcome, 0);
     s->be = NULL;
-    if (s->tries < s->svc->retries && s->nskip < SL_TCP_MAX_SKIP) {
+    if (s->tries < s->rt.retries && s->nskip < SL_TCP_MAX_SKIP) {
         s->tries++;
         return true;
     }
@@ -284,7 +275,7 @@ static uint32_t connect_timeout(const struct sl_tcp_session *s)
     uint32_t t = sluice_backend_connect_timeout(s->be);
 
     if (!t)
-        t = s->svc->connect_timeout_ms;
+        t = s->rt.connect_timeout_ms;
     return t ? t : DEFAULT_CONNECT_MS;
 }
 
@@ -338,7 +329,7 @@ static void start_backend(struct sl_tcp_session *s)
     for (;;) {
         int r;
 
-        s->be = sl_lb_select_skip(s->table->lb, s->group, s->client_ip, s->client_ip_len, s->skip,
+        s->be = sl_lb_select_skip(s->rt.lb, s->group, s->client_ip, s->client_ip_len, s->skip,
                                   s->nskip);
         if (!s->be) {
             give_up(s);
@@ -374,20 +365,6 @@ static void on_timer(struct sl_timer *t, void *arg)
     (void)sl_loop_timer_after(l, &s->timer, s->last_io_ms + idle - now);
 }
 
-/* The listener's service and group in <table>: by name, so a reload that
- * changed them is followed; else the caller's own (tests, older tables). */
-static const struct sl_listener_rt *resolve(const struct sl_router *table,
-                                            const struct sl_listener_rt *ln)
-{
-    for (size_t i = 0; ln->name && i < table->nlisteners; i++) {
-        const struct sl_listener_rt *rt = &table->listeners[i];
-
-        if (rt->mode == SL_MODE_TCP && rt->name && strcmp(rt->name, ln->name) == 0)
-            return rt->svc && rt->group ? rt : NULL;
-    }
-    return ln->svc && ln->group ? ln : NULL;
-}
-
 static struct sl_tcp_session *session_get(struct sl_tcp_worker *w)
 {
     struct sl_tcp_session *s = w->free;
@@ -410,34 +387,25 @@ static struct sl_tcp_session *session_get(struct sl_tcp_worker *w)
     return s;
 }
 
-void sl_tcp_accept(struct sl_tcp_worker *w, struct sl_router *table,
-                   const struct sl_listener_rt *ln, int fd, const struct sockaddr *peer,
-                   socklen_t peerlen)
+void sl_tcp_accept(struct sl_tcp_worker *w, const struct sl_tcp_route *rt, int fd,
+                   const struct sockaddr *peer, socklen_t peerlen)
 {
-    const struct sl_listener_rt *rt = table && ln ? resolve(table, ln) : NULL;
-    struct sl_tcp_session *s;
+    struct sl_tcp_session *s = session_get(w);
 
-    if (!rt) {
-        sl_log(SL_LOG_ERROR, "listener %s: no TCP service in the routing table",
-               ln && ln->name ? ln->name : "?");
-        close(fd);
-        return;
-    }
-    s = session_get(w);
     if (!s) {
-        sl_log(SL_LOG_ERROR, "listener %s: out of memory for a session", rt->name);
+        sl_log(SL_LOG_ERROR, "listener %s: out of memory for a session", rt->listener);
+        if (rt->release)
+            rt->release(rt->ref);
         close(fd);
         return;
     }
-    sl_router_acquire(table);
-    s->table = table;
-    s->svc = rt->svc;
+    s->rt = *rt;
     s->group = rt->group;
-    s->lname = rt->name ? rt->name : "?";
+    s->lname = rt->listener ? rt->listener : "?";
     s->cfd = fd;
     s->phase = SL_TCP_CONNECTING;
     s->start_ns = sl_loop_now_ns(w->loop);
-    s->idle_ms = s->svc->idle_timeout_ms ? s->svc->idle_timeout_ms : DEFAULT_IDLE_MS;
+    s->idle_ms = rt->idle_timeout_ms ? rt->idle_timeout_ms : DEFAULT_IDLE_MS;
     if (peer && peerlen > 0)
         s->client_ip_len = (uint32_t)sl_sock_ip_str(peer, s->client_ip, sizeof(s->client_ip));
     else

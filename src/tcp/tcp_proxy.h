@@ -18,8 +18,8 @@
  *
  * Threads: a worker and its sessions belong to the thread running its loop;
  * every call below is made from that thread. The only shared state touched
- * is the routing table (one reference per session) and the library's
- * backend atomics (select/release).
+ * is the reference each session holds for its route (sl_tcp_route) and
+ * the library's backend atomics (select/release).
  *
  * Signals: splice() into a socket cannot ask for MSG_NOSIGNAL, so the
  * process must ignore SIGPIPE (sluice serve does). */
@@ -31,9 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/router.h"
 #include "net/log.h"
 #include "net/loop.h"
+#include "sluice.h"
 
 struct sl_tcp_worker;
 
@@ -62,17 +62,28 @@ struct sl_tcp_worker *sl_tcp_worker_new(struct sl_loop *loop, struct sl_access_l
  * loop callback, before sl_loop_fini(). NULL is a no-op. */
 void sl_tcp_worker_free(struct sl_tcp_worker *w);
 
-/* Takes over <fd>, a client connection accepted on TCP listener <ln>.
- * The listener's service and group are looked up by <ln>->name in <table>
- * (the worker's copy of a listener does not point into any table); when
- * <table> has no such listener, <ln>'s own svc and group are used if set
- * (they must then live as long as <table>). The session takes a reference
- * on <table> for its whole life. On any failure (no table, no listener,
- * no memory, no backend) the fd is closed. <peer> is borrowed for the
- * call. */
-void sl_tcp_accept(struct sl_tcp_worker *w, struct sl_router *table,
-                   const struct sl_listener_rt *ln, int fd, const struct sockaddr *peer,
-                   socklen_t peerlen);
+/* What a session needs of the routing table, resolved by the caller (the
+ * worker), so that L4 knows nothing of HTTP's table. <group> and
+ * <listener> are borrowed until the session calls release(<ref>) at its
+ * end, which keeps whatever owns them alive (the worker passes a reference
+ * on its routing table). */
+struct sl_tcp_route {
+    sluice_lb_t *lb;
+    const char *group;           /* lb group to select from */
+    const char *listener;        /* for logs */
+    uint32_t connect_timeout_ms; /* 0: the backend's, else 2 s */
+    uint32_t idle_timeout_ms;    /* 0: 60 s */
+    uint32_t retries;
+    void *ref;
+    void (*release)(void *ref); /* may be NULL */
+};
+
+/* Takes over <fd>, a client connection accepted on a TCP listener, and the
+ * reference in <rt> (copied): release(ref) runs once the session ends, or
+ * before this returns when it cannot start (no memory; the fd is then
+ * closed too). <peer> is borrowed for the call. */
+void sl_tcp_accept(struct sl_tcp_worker *w, const struct sl_tcp_route *rt, int fd,
+                   const struct sockaddr *peer, socklen_t peerlen);
 
 /* Sessions open (connecting or proxying); a graceful drain waits for 0.
  * sl_tcp_active(), sl_tcp_shutdown() and sl_tcp_trim() accept NULL (a

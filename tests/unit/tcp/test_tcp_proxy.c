@@ -1,4 +1,4 @@
-/* The TCP proxy on loopback: a hand-built routing table, an echo backend
+/* The TCP proxy on loopback: a hand-built route, an echo backend
  * (a thread, or a child process when the test limits descriptors), a
  * front socket whose accepted connections go to sl_tcp_accept(), and the
  * proxy's loop stepped by hand between client reads and writes. Every
@@ -27,7 +27,6 @@
 #include <cmocka.h>
 
 #include "core/view.h"
-#include "http/router.h"
 #include "net/log.h"
 #include "net/loop.h"
 #include "tcp/tcp_int.h"
@@ -45,11 +44,8 @@ struct echo {
 
 struct fx {
     sluice_lb_t *lb;
-    struct sl_service_rt svc;
-    struct sl_listener_rt ln;  /* in the table */
-    struct sl_listener_rt wln; /* the worker's copy: name only, as worker.c keeps it */
-    struct sl_router table;
-    int destroyed;
+    struct sl_tcp_route route; /* what worker.c resolves from its table */
+    int held;                  /* references sessions still hold */
     struct sl_loop loop;
     struct sl_access_log *alog;
     struct sl_tcp_worker *w;
@@ -152,11 +148,11 @@ static void echo_stop(struct echo *e)
     close(e->lfd);
 }
 
-static void no_destroy(struct sl_router *r)
+static void fx_release(void *ref)
 {
-    struct fx *f = (struct fx *)((char *)r - offsetof(struct fx, table));
+    struct fx *f = ref;
 
-    f->destroyed++;
+    f->held--;
 }
 
 /* Registers group "svc" with <n> backends: port 0 in <ports> means the
@@ -173,7 +169,7 @@ static void fx_targets(struct fx *f, const uint16_t *ports, size_t n, uint32_t r
         targets[i] = bufs[i];
     }
     assert_int_equal(sluice_lb_register(f->lb, "svc", targets, n, SLUICE_ROUND_ROBIN), 0);
-    f->svc.retries = retries;
+    f->route.retries = retries;
 }
 
 static struct fx *fx_new(bool echo_in_child)
@@ -184,24 +180,16 @@ static struct fx *fx_new(bool echo_in_child)
     assert_non_null(f);
     f->lb = sluice_lb_new();
     assert_non_null(f->lb);
-    f->svc.name = "svc";
-    f->svc.connect_timeout_ms = 2000;
-    f->svc.idle_timeout_ms = 60000;
-    f->svc.retries = 2;
-    f->ln.name = "pg";
-    f->ln.bind = "127.0.0.1:0";
-    f->ln.mode = SL_MODE_TCP;
-    f->ln.svc = &f->svc;
-    f->ln.group = "svc";
-    f->wln = f->ln;
-    f->wln.svc = NULL;
-    atomic_init(&f->table.refs, 1);
-    f->table.lb = f->lb;
-    f->table.services = &f->svc;
-    f->table.nservices = 1;
-    f->table.listeners = &f->ln;
-    f->table.nlisteners = 1;
-    f->table.destroy = no_destroy;
+    f->route = (struct sl_tcp_route){
+        .lb = f->lb,
+        .group = "svc",
+        .listener = "pg",
+        .connect_timeout_ms = 2000,
+        .idle_timeout_ms = 60000,
+        .retries = 2,
+        .ref = f,
+        .release = fx_release,
+    };
     assert_int_equal(sl_loop_init(&f->loop), 0);
     f->alog = malloc(sizeof(*f->alog));
     assert_non_null(f->alog);
@@ -216,8 +204,7 @@ static struct fx *fx_new(bool echo_in_child)
 static void fx_free(struct fx *f)
 {
     sl_tcp_worker_free(f->w);
-    assert_int_equal(atomic_load(&f->table.refs), 1);
-    assert_int_equal(f->destroyed, 0);
+    assert_int_equal(f->held, 0);
     sl_access_log_flush(f->alog);
     free(f->alog);
     sl_loop_fini(&f->loop);
@@ -265,7 +252,8 @@ static int fx_connect(struct fx *f)
         low.rlim_cur = (rlim_t)lowest_free_fd() + 1;
         assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     }
-    sl_tcp_accept(f->w, &f->table, &f->wln, s, (struct sockaddr *)&peer, plen);
+    f->held++; /* the session's, as worker.c takes one on its table */
+    sl_tcp_accept(f->w, &f->route, s, (struct sockaddr *)&peer, plen);
     assert_int_equal(fcntl(c, F_SETFL, O_NONBLOCK), 0);
     return c;
 }
@@ -520,7 +508,7 @@ static void an_idle_session_times_out(void **state)
     (void)state;
 
     fx_targets(f, ports, 1, 2);
-    f->svc.idle_timeout_ms = 50;
+    f->route.idle_timeout_ms = 50;
     c = fx_connect(f);
     assert_true(wait_closed(f, c));
     close(c);
@@ -541,10 +529,10 @@ static void freeing_the_worker_closes_live_sessions(void **state)
     assert_int_equal(exchange(f, c, 10, false, &eof), 10);
     assert_int_equal(sl_tcp_active(f->w), 1);
     sl_tcp_shutdown(f->w);
-    assert_int_equal(atomic_load(&f->table.refs), 2);
+    assert_int_equal(f->held, 1);
     sl_tcp_worker_free(f->w);
     f->w = NULL;
-    assert_int_equal(atomic_load(&f->table.refs), 1);
+    assert_int_equal(f->held, 0);
     assert_int_equal(read(c, (char[4]){0}, 4), 0);
     close(c);
     fx_free(f);
