@@ -242,6 +242,7 @@ void sl_hconn_update_events(struct sl_hconn *c)
     case SL_PH_LINGER:
         ev |= SL_EV_READ;
         break;
+    case SL_PH_FLUSH: /* pipelined bytes wait in the kernel until the next head */
     case SL_PH_CLOSING:
     case SL_PH_DEAD:
         break;
@@ -337,10 +338,15 @@ void sl_hconn_finish(struct sl_hconn *c, sluice_outcome_t outcome)
     c->linger = c->in_request ? !q->req_done : c->got_bytes;
     c->in_request = false;
     if (q->cout.n > 0) {
-        if (c->close_after)
+        /* Either way the request is over (backend released, table
+         * dropped): the phase must say so, or a timer would take it for a
+         * request still waiting on its backend. */
+        if (c->close_after) {
             c->phase = SL_PH_CLOSING;
-        else
+        } else {
+            c->phase = SL_PH_FLUSH;
             c->next_after = true;
+        }
         sl_hconn_set_deadline(c, c->idle_timeout_ms);
         sl_hconn_update_events(c);
         return;

@@ -85,7 +85,7 @@ static void backend_failed(struct sl_hconn *c, sluice_outcome_t outcome, const c
         c->rq->be = NULL;
     }
     sl_log(SL_LOG_WARN, "backend %s: %s", c->rq->be_name, what);
-    if (!c->rq->sent_any && c->rq->tries < c->rq->route->svc->retries &&
+    if (!c->rq->sent_any && !c->rq->body_taken && c->rq->tries < c->rq->route->svc->retries &&
         c->rq->nskip < SL_MAX_SKIP) {
         c->rq->tries++;
         sl_proxy_start_backend(c);
@@ -208,9 +208,12 @@ static void send_request(struct sl_hconn *c)
 
 int sl_proxy_flush_backend(struct sl_hconn *c)
 {
+    size_t before = sl_out_len(&c->rq->bout);
     int r = sl_out_flush(&c->rq->bout, c->rq->up->w.fd);
 
-    if (r > 0)
+    /* A partial write counts too: the backend may act on what it got, so
+     * the request must not go to another one. */
+    if (r > 0 || (r == 0 && sl_out_len(&c->rq->bout) < before))
         c->rq->sent_any = true;
     return r;
 }
@@ -267,6 +270,16 @@ void sl_proxy_backend_timeout(struct sl_hconn *c)
 {
     if (c->phase == SL_PH_CONNECT) {
         backend_failed(c, SLUICE_OUTCOME_TIMEOUT, "connect timed out");
+        return;
+    }
+    if (!c->rq->req_done && c->rq->bout.n == 0 && !c->rq->resp_got_any) {
+        /* Everything the client sent went out and we wait for the rest of
+         * its body: the client stalled, the backend did nothing wrong. */
+        if (c->rq->be) {
+            sluice_backend_release(c->rq->be, SLUICE_OUTCOME_NEUTRAL, 0);
+            c->rq->be = NULL;
+        }
+        sl_proxy_error(c, 408, "request body not received in time", true);
         return;
     }
     if (!c->rq->resp_got_any) {

@@ -21,7 +21,7 @@ static void reset_request(struct sl_hconn *c)
     q->route = NULL;
     q->nskip = 0;
     q->tries = 0;
-    q->reused = q->retried_stale = q->sent_any = false;
+    q->reused = q->retried_stale = q->sent_any = q->body_taken = false;
     q->be_name[0] = '\0';
     q->status = 0;
     q->resp_head_done = q->resp_done = q->resp_ka = q->resp_got_any = q->be_dirty = false;
@@ -131,6 +131,8 @@ void sl_hconn_pump_request(struct sl_hconn *c)
     }
     sl_out_add(&c->rq->bout, b->data + c->ioff, n);
     c->ioff += (uint32_t)n;
+    if (n > 0)
+        c->rq->body_taken = true;
     if (c->rq->req_done && !c->rq->resp_got_any)
         sl_hconn_set_deadline(c, sl_proxy_response_timeout(c));
 flush:
@@ -295,6 +297,7 @@ void sl_hconn_on_timer(struct sl_timer *t, void *arg)
         sl_proxy_backend_timeout(c);
         break;
     case SL_PH_TUNNEL:
+    case SL_PH_FLUSH: /* the client does not read its response */
     case SL_PH_CLOSING:
         sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
         break;

@@ -6,6 +6,7 @@
 
 #include <sys/uio.h>
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ enum sl_hphase {
     SL_PH_CONNECT,  /* backend connection in progress */
     SL_PH_FORWARD,  /* request and response streaming */
     SL_PH_TUNNEL,   /* after 101: raw bytes both ways */
+    SL_PH_FLUSH,    /* request done, its response still going out; then the next */
     SL_PH_CLOSING,  /* flushing a last response, then close */
     SL_PH_LINGER,   /* our side shut: discard what the client still sends */
     SL_PH_DEAD,     /* closed: the struct is on the free list */
@@ -75,6 +77,7 @@ struct sl_hreq {
     bool reused;        /* the connection came from the pool */
     bool retried_stale; /* already retried once after a stale pooled conn */
     bool sent_any;      /* some request byte reached the backend */
+    bool body_taken;    /* body bytes left ibuf for a backend: a retry could not resend them */
     uint64_t sent_ns;   /* request head handed to the kernel */
     char be_name[96];   /* target of the last backend tried, for logs */
     char be_label[64];  /* its name when that differs from the target */
@@ -208,9 +211,21 @@ static inline void sl_out_add(struct sl_out *o, void *p, size_t len)
 {
     if (len == 0)
         return;
+    /* Callers stop reading while a queue is full (SL_OUT_IOV entries). */
+    assert(o->n < SL_OUT_IOV);
     o->iov[o->n].iov_base = p;
     o->iov[o->n].iov_len = len;
     o->n++;
+}
+
+/* Bytes still queued in <o>. */
+static inline size_t sl_out_len(const struct sl_out *o)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < o->n; i++)
+        n += o->iov[i].iov_len;
+    return n;
 }
 
 #endif /* SL_HTTP_PROXY_INT_H */

@@ -52,6 +52,23 @@ class Timeouts(SluiceCase):
             closed = c.is_closed(timeout=6)
         self.assertTrue(closed, "idle keep-alive connection still open after 6 s")
 
+    def test_stalled_body_is_not_the_backends_fault(self):
+        """a client that stops mid-body gets 408; the backend keeps its health"""
+        self.d.stop()
+        self.d = self.simple([self.b], svc_extra={"timeouts": {"idle": "1s", "response": "5s"}},
+                             listener_extra=LISTENER)
+        for i in range(5):  # five stalls: enough to eject a backend if they counted
+            with Client(self.d.port) as c:
+                c.sock.settimeout(5)
+                c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n"
+                       + b"x" * 10)
+                r = c.read_response()
+                print("  stall %d:" % i, r.status, r.body[:60])
+                self.assertEqual(r.status, 408, r)
+        with Client(self.d.port) as c:
+            r = c.request("GET", "/after")
+            self.assertEqual(r.status, 200, "backend was ejected by client stalls: %r" % r)
+
 
 if __name__ == "__main__":
     main()
