@@ -51,8 +51,9 @@ void sl_proxy_error(struct sl_hconn *c, int status, const char *detail, bool clo
         sl_hconn_close(c);
         return;
     }
-    if (c->rq->resp_head_done) {
-        /* The client already has a response head: all we can do is cut. */
+    if (c->rq->resp_head_done || c->rq->cout.n > 0) {
+        /* The client already has a response head, or part of an interim
+         * (1xx) one is still going out: all we can do is cut. */
         sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
         return;
     }
