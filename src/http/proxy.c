@@ -236,7 +236,7 @@ void sl_hconn_update_events(struct sl_hconn *c)
             ev |= SL_EV_READ;
         break;
     case SL_PH_TUNNEL:
-        if (bout_empty)
+        if (bout_empty && !c->client_eof)
             ev |= SL_EV_READ;
         break;
     case SL_PH_LINGER:

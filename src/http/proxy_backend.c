@@ -244,6 +244,8 @@ void sl_proxy_backend_flushed(struct sl_hconn *c)
         b->end = c->rq->head_len; /* the body bytes are gone: make room */
         c->ioff = c->rq->head_len;
     }
+    if (c->phase == SL_PH_TUNNEL && c->client_eof && c->rq->bout.n == 0 && c->rq->up)
+        (void)shutdown(c->rq->up->w.fd, SHUT_WR); /* the client's half-close, passed on */
     if (c->phase == SL_PH_FORWARD && !c->rq->req_done && b && c->ioff < b->end) {
         sl_hconn_pump_request(c);
         return;

@@ -159,6 +159,15 @@ static void client_more(struct sl_hconn *c)
         sl_hconn_update_events(c);
         return;
     }
+    if (n == 0 && c->phase == SL_PH_TUNNEL) {
+        /* A half-close in a tunnel: pass it on once our queue toward the
+         * backend drained, and keep carrying what the backend still says. */
+        c->client_eof = true;
+        if (c->rq->bout.n == 0 && c->rq->up)
+            (void)shutdown(c->rq->up->w.fd, SHUT_WR);
+        sl_hconn_update_events(c);
+        return;
+    }
     if (n == 0 || n == -2) {
         if (c->phase == SL_PH_TUNNEL || !c->rq->req_done || n == -2) {
             sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);

@@ -154,6 +154,21 @@ class Forwarding(SluiceCase):
             c.sock.shutdown(socket.SHUT_WR)
             self.assertTrue(c.is_closed(timeout=5), "tunnel not closed after the close frame")
 
+    def test_websocket_half_close_keeps_the_backends_side(self):
+        """a client that shuts its side right after a frame still gets the echo"""
+        key = base64.b64encode(os.urandom(16)).decode()
+        with Client(self.port, timeout=5) as c:
+            c.send_request("GET", "/ws", headers=[("Upgrade", "websocket"),
+                                                 ("Connection", "Upgrade"),
+                                                 ("Sec-WebSocket-Key", key),
+                                                 ("Sec-WebSocket-Version", "13")])
+            self.assertEqual(c.read_response().status, 101)
+            c.send(ws_frame(0x1, b"last words"))
+            c.sock.shutdown(socket.SHUT_WR)
+            op, payload = ws_read_frame(c.read_exact)
+            self.assertEqual((op, payload), (0x1, b"last words"))
+            self.assertTrue(c.is_closed(timeout=5), "tunnel not closed after both sides ended")
+
 
 if __name__ == "__main__":
     main()
