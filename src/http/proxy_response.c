@@ -90,6 +90,12 @@ static void final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint
     c->rq->dc_left = 0;
     c->rq->client_ka = c->rq->req_ka && c->rq->req_done && !c->client_eof && !c->ctx->draining &&
                        resp->m.body != SL_BODY_UNTIL_CLOSE && !c->rq->dechunk;
+    /* The request head sits at the front of hbuf; once it is sent (and no
+     * interim head waits) the response head may have the whole buffer:
+     * a large request head must not shrink the room for the response's.
+     * No retry can need the request fields any more: bytes came back. */
+    if (c->rq->bout.n == 0 && c->rq->cout.n == 0)
+        c->rq->hbuf->end = 0;
     len = sl_proxy_build_response(c, resp, c->rq->client_ka);
     if (len == 0) {
         c->rq->resp_head_done = false;
