@@ -10,6 +10,8 @@
 #include "log.h"
 #include "sock.h"
 
+#define SL_ACCEPT_BATCH 64
+
 static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
 
 static void on_pause_over(struct sl_timer *t, void *arg)
@@ -96,7 +98,10 @@ static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events
     struct sl_listener *ln = w->data;
 
     (void)events;
-    for (;;) {
+    /* A bounded batch: a burst of connections must not hold the loop away
+     * from the clients it already has. The socket is level-triggered, so
+     * what is left is reported again on the next turn. */
+    for (int batch = 0; batch < SL_ACCEPT_BATCH; batch++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
