@@ -11,31 +11,34 @@
 
 #define TICK_MS 1000
 
-static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr *peer,
-                           socklen_t len)
-{
-    struct sl_worker_listener *wl = ln->data;
-
-    sl_proxy_accept(&wl->w->proxy, &wl->rt, fd, peer, len);
-}
-
 static void release_table(void *ref)
 {
     sl_router_release(ref);
 }
 
-/* The TCP listener named like <ln> in <table>, looked up by name so that a
- * reload's new service or timeouts apply to the next session. */
-static const struct sl_listener_rt *tcp_listener(const struct sl_router *table,
-                                                 const struct sl_listener_rt *ln)
+/* The listener named like <ln> in <table> (same mode), looked up by name
+ * so that a reload's new timeouts, header limit or (tcp) service apply to
+ * the next connection; NULL when the table has none. */
+static const struct sl_listener_rt *current_listener(const struct sl_router *table,
+                                                     const struct sl_listener_rt *ln)
 {
     for (size_t i = 0; table != NULL && ln->name != NULL && i < table->nlisteners; i++) {
         const struct sl_listener_rt *rt = &table->listeners[i];
 
-        if (rt->mode == SL_MODE_TCP && rt->name != NULL && strcmp(rt->name, ln->name) == 0)
-            return rt->svc != NULL && rt->group != NULL ? rt : NULL;
+        if (rt->mode == ln->mode && rt->name != NULL && strcmp(rt->name, ln->name) == 0)
+            return rt;
     }
     return NULL;
+}
+
+static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr *peer,
+                           socklen_t len)
+{
+    struct sl_worker_listener *wl = ln->data;
+    const struct sl_listener_rt *rt = current_listener(wl->w->table, &wl->rt);
+
+    /* Settings are copied at accept: the table may go before the connection. */
+    sl_proxy_accept(&wl->w->proxy, rt != NULL ? rt : &wl->rt, fd, peer, len);
 }
 
 static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr *peer,
@@ -43,10 +46,10 @@ static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr 
 {
     struct sl_worker_listener *wl = ln->data;
     struct sl_router *table = wl->w->table;
-    const struct sl_listener_rt *rt = tcp_listener(table, &wl->rt);
+    const struct sl_listener_rt *rt = current_listener(table, &wl->rt);
     struct sl_tcp_route route;
 
-    if (rt == NULL) {
+    if (rt == NULL || rt->svc == NULL || rt->group == NULL) {
         sl_log(SL_LOG_ERROR, "listener %s: no TCP service in the routing table", wl->rt.name);
         close(fd);
         return;

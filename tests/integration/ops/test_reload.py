@@ -25,6 +25,22 @@ class Reload(SluiceCase):
             c[r.header("X-Backend") if r.status == 200 else r.status] += 1
         return c
 
+    def test_reload_applies_listener_timeouts(self):
+        """a reload that shortens the header timeout applies to the next connection"""
+        a = self.backend("a")
+        port = free_port()
+        svcs = {"app": service([backend_entry(a.name, a.port)])}
+        eps = [endpoint("/", [route("app")])]
+        d = self.sluice(config([http_listener(port, timeouts={"header": "30s"})], svcs, eps))
+        d.reload(config([http_listener(port, timeouts={"header": "1s"})], svcs, eps))
+        time.sleep(0.3)
+        with Client(port, timeout=10) as c:
+            t0 = time.monotonic()
+            c.send(b"GET / HTTP/1.1\r\nHost: t\r\n")  # and nothing more
+            self.assertTrue(c.is_closed(timeout=8), "partial head not cut after the new 1 s")
+            took = time.monotonic() - t0
+        print("  partial head cut after %.1f s (the old limit was 30 s)" % took)
+
     def test_reload_applies_changes(self):
         """SIGHUP with a backend added and a new route: both take effect"""
         a, b, c = self.backend("a"), self.backend("b"), self.backend("c")
