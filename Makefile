@@ -8,7 +8,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the tools need.
 PKGS := build-essential cmake pkg-config libyaml-dev libcmocka-dev curl wrk \
-        python3 clang clang-format clang-tidy cppcheck
+        python3 clang libclang-rt-14-dev clang-format clang-tidy cppcheck
 
 .PHONY: all build deps run test test-asan test-tsan bench lint fuzz format clean
 
