@@ -3,6 +3,8 @@
  * and then only waits for signals: SIGHUP reloads the configuration
  * (established connections are untouched; workers adopt the new table at
  * their next loop turn), SIGTERM/SIGINT stop gracefully. */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -130,6 +132,32 @@ static uint32_t buffer_size(const struct sl_router *t)
     return max + 4096;
 }
 
+/* The soft descriptor limit raised to the hard one (as nginx's
+ * worker_rlimit_nofile): returns the limit in force. */
+static uint64_t raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur;
+}
+
+static uint64_t nofile_now(void)
+{
+    struct rlimit rl;
+
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+               ? (uint64_t)rl.rlim_cur
+               : 0;
+}
+
 struct workers {
     struct sl_worker *ws;
     size_t n;
@@ -214,6 +242,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     struct sl_worker *ws;
     struct workers all = {NULL, 0};
     char err[512];
+    size_t max_conns;
     size_t ready = 0;
     int rc = 0;
 
@@ -235,6 +264,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
         return 1;
     }
     sl_control_set_workers(ctl, n);
+    max_conns = sl_worker_conn_limit(raise_nofile(), n);
     for (; ready < n; ready++) {
         if (sl_worker_init(&ws[ready], ready, slot, t, buffer_size(t),
                            sl_control_drain_timeout_ms(ctl), err, sizeof(err)) < 0) {
@@ -242,7 +272,10 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
             rc = 1;
             goto out;
         }
+        ws[ready].max_conns = max_conns;
     }
+    sl_log(SL_LOG_INFO, "at most %zu client connections per worker (ulimit -n %llu)", max_conns,
+           (unsigned long long)nofile_now());
     all.ws = ws;
     all.n = n;
     sl_control_set_notify(ctl, wake_workers, &all);

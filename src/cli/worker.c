@@ -31,12 +31,52 @@ static const struct sl_listener_rt *current_listener(const struct sl_router *tab
     return NULL;
 }
 
+/* Descriptors the process keeps besides proxied connections: per worker
+ * its epoll and eventfd, listeners, cached TCP pipes (128) and some slack;
+ * plus stdio, logs and the control plane. */
+#define FDS_PER_WORKER 192
+#define FDS_PROCESS    64
+
+size_t sl_worker_conn_limit(uint64_t nofile, size_t nworkers)
+{
+    uint64_t reserve = FDS_PROCESS + (uint64_t)FDS_PER_WORKER * nworkers;
+
+    if (nworkers == 0 || nofile <= reserve + 2 * nworkers)
+        return 1;
+    return (size_t)((nofile - reserve) / 2 / nworkers);
+}
+
+/* At the limit a new connection is closed at once: better than accepting
+ * it and failing the backend connect of a request already in flight. */
+static bool at_limit(struct sl_worker *w, int fd)
+{
+    uint64_t now;
+
+    if (w->max_conns == 0 || sl_proxy_conns(&w->proxy) + sl_tcp_active(w->tcp) < w->max_conns)
+        return false;
+    close(fd);
+    w->refused++;
+    now = sl_loop_now_ms(&w->loop);
+    if (w->refused_log_ms == 0 || now - w->refused_log_ms >= 1000) {
+        sl_log(SL_LOG_WARN,
+               "worker %zu: %zu connections open, the limit for this worker (RLIMIT_NOFILE split "
+               "over the workers, two descriptors per proxied connection): refused %llu new "
+               "connection(s); raise ulimit -n to serve more",
+               w->idx, w->max_conns, (unsigned long long)w->refused);
+        w->refused_log_ms = now;
+        w->refused = 0;
+    }
+    return true;
+}
+
 static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr *peer,
                            socklen_t len)
 {
     struct sl_worker_listener *wl = ln->data;
     const struct sl_listener_rt *rt = current_listener(wl->w->table, &wl->rt);
 
+    if (at_limit(wl->w, fd))
+        return;
     /* Settings are copied at accept: the table may go before the connection. */
     sl_proxy_accept(&wl->w->proxy, rt != NULL ? rt : &wl->rt, fd, peer, len);
 }
@@ -49,6 +89,8 @@ static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr 
     const struct sl_listener_rt *rt = current_listener(table, &wl->rt);
     struct sl_tcp_route route;
 
+    if (at_limit(wl->w, fd))
+        return;
     if (rt == NULL || rt->svc == NULL || rt->group == NULL) {
         sl_log(SL_LOG_ERROR, "listener %s: no TCP service in the routing table", wl->rt.name);
         close(fd);

@@ -54,6 +54,9 @@ struct sl_worker {
     struct sl_timer tick; /* once a second: housekeeping */
     struct sl_timer drain_timer;
     uint32_t drain_ms;
+    size_t max_conns; /* client connections at most (0: no limit) */
+    uint64_t refused; /* connections closed at the limit since the last log */
+    uint64_t refused_log_ms;
     bool draining;
     _Atomic bool stop_requested;
 };
@@ -65,6 +68,12 @@ struct sl_worker {
 int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
                    const struct sl_router *table, uint32_t bufsize, uint32_t drain_ms, char *err,
                    size_t errlen);
+/* Client connections (HTTP and TCP) one worker accepts at most, so that
+ * with a backend connection each the process stays within <nofile>
+ * descriptors: (nofile - what the process keeps open otherwise) / 2 /
+ * <nworkers>. */
+size_t sl_worker_conn_limit(uint64_t nofile, size_t nworkers);
+
 /* Starts the thread; 0 or an errno value. */
 int sl_worker_start(struct sl_worker *w);
 /* Any thread: asks for a graceful stop. */
