@@ -242,7 +242,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     struct sl_worker *ws;
     struct workers all = {NULL, 0};
     char err[512];
-    size_t max_conns;
+    size_t fd_budget;
     size_t ready = 0;
     int rc = 0;
 
@@ -264,7 +264,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
         return 1;
     }
     sl_control_set_workers(ctl, n);
-    max_conns = sl_worker_conn_limit(raise_nofile(), n);
+    fd_budget = sl_worker_fd_budget(raise_nofile(), n);
     for (; ready < n; ready++) {
         if (sl_worker_init(&ws[ready], ready, slot, t, buffer_size(t),
                            sl_control_drain_timeout_ms(ctl), err, sizeof(err)) < 0) {
@@ -272,9 +272,9 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
             rc = 1;
             goto out;
         }
-        ws[ready].max_conns = max_conns;
+        ws[ready].fd_budget = fd_budget;
     }
-    sl_log(SL_LOG_INFO, "at most %zu client connections per worker (ulimit -n %llu)", max_conns,
+    sl_log(SL_LOG_INFO, "%zu descriptors for connections per worker (ulimit -n %llu)", fd_budget,
            (unsigned long long)nofile_now());
     all.ws = ws;
     all.n = n;

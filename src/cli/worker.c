@@ -37,32 +37,35 @@ static const struct sl_listener_rt *current_listener(const struct sl_router *tab
 #define FDS_PER_WORKER 192
 #define FDS_PROCESS    64
 
-size_t sl_worker_conn_limit(uint64_t nofile, size_t nworkers)
+size_t sl_worker_fd_budget(uint64_t nofile, size_t nworkers)
 {
     uint64_t reserve = FDS_PROCESS + (uint64_t)FDS_PER_WORKER * nworkers;
 
-    if (nworkers == 0 || nofile <= reserve + 2 * nworkers)
-        return 1;
-    return (size_t)((nofile - reserve) / 2 / nworkers);
+    if (nworkers == 0 || nofile <= reserve + 32 * nworkers)
+        return 32;
+    return (size_t)((nofile - reserve) / nworkers);
 }
 
 /* At the limit a new connection is closed at once: better than accepting
- * it and failing the backend connect of a request already in flight. */
+ * it and failing the backend connect of a request already in flight.
+ * Idle clients need no backend connection, so they may use most of the
+ * budget; busy ones count their backend connections too. */
 static bool at_limit(struct sl_worker *w, int fd)
 {
+    size_t margin = w->fd_budget / 16 < 16 ? 16 : w->fd_budget / 16;
+    size_t used = sl_proxy_conns(&w->proxy) + w->ups.nopen + 2 * sl_tcp_active(w->tcp);
     uint64_t now;
 
-    if (w->max_conns == 0 || sl_proxy_conns(&w->proxy) + sl_tcp_active(w->tcp) < w->max_conns)
+    if (w->fd_budget == 0 || used + margin < w->fd_budget)
         return false;
     close(fd);
     w->refused++;
     now = sl_loop_now_ms(&w->loop);
     if (w->refused_log_ms == 0 || now - w->refused_log_ms >= 1000) {
         sl_log(SL_LOG_WARN,
-               "worker %zu: %zu connections open, the limit for this worker (RLIMIT_NOFILE split "
-               "over the workers, two descriptors per proxied connection): refused %llu new "
-               "connection(s); raise ulimit -n to serve more",
-               w->idx, w->max_conns, (unsigned long long)w->refused);
+               "worker %zu: %zu connections open, near this worker's share of the descriptor "
+               "limit (%zu): refused %llu new connection(s); raise ulimit -n to serve more",
+               w->idx, used, w->fd_budget, (unsigned long long)w->refused);
         w->refused_log_ms = now;
         w->refused = 0;
     }

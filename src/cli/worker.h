@@ -54,7 +54,7 @@ struct sl_worker {
     struct sl_timer tick; /* once a second: housekeeping */
     struct sl_timer drain_timer;
     uint32_t drain_ms;
-    size_t max_conns; /* client connections at most (0: no limit) */
+    size_t fd_budget; /* descriptors for connections, this worker's share (0: no limit) */
     uint64_t refused; /* connections closed at the limit since the last log */
     uint64_t refused_log_ms;
     bool draining;
@@ -68,11 +68,12 @@ struct sl_worker {
 int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
                    const struct sl_router *table, uint32_t bufsize, uint32_t drain_ms, char *err,
                    size_t errlen);
-/* Client connections (HTTP and TCP) one worker accepts at most, so that
- * with a backend connection each the process stays within <nofile>
- * descriptors: (nofile - what the process keeps open otherwise) / 2 /
- * <nworkers>. */
-size_t sl_worker_conn_limit(uint64_t nofile, size_t nworkers);
+/* One worker's share of <nofile> descriptors for client and backend
+ * connections: (nofile - what the process keeps open otherwise) /
+ * <nworkers>. A worker refuses new clients once its connections come
+ * within 1/16 of it (at least 16), so requests in flight still find a
+ * descriptor for their backend connection. */
+size_t sl_worker_fd_budget(uint64_t nofile, size_t nworkers);
 
 /* Starts the thread; 0 or an errno value. */
 int sl_worker_start(struct sl_worker *w);
