@@ -396,26 +396,40 @@ int sluice_lb_add_backend(sluice_lb_t *lb, const char *service, const char *targ
     return sl_lb_add_backend_obj(lb, service, b, false);
 }
 
-int sluice_lb_remove_backend(sluice_lb_t *lb, const char *service, const char *target)
+/* Opens a transaction on backend <target> of <service>: 0 with the writer
+ * lock held and *<g>, *<b> set, or an error with nothing held (arguments
+ * NULL, service or backend unknown). */
+static int begin_on_backend(sluice_lb_t *lb, struct sl_txn *tx, const char *service,
+                            const char *target, const struct sl_group **g,
+                            struct sluice_backend **b)
 {
-    struct sluice_backend **bs = NULL;
-    const struct sluice_backend *b;
-    const struct sl_group *g;
-    struct sl_txn tx;
-    size_t n = 0;
     int rc;
 
     if (lb == NULL || service == NULL || target == NULL)
         return SLUICE_ERR_INVALID_ARG;
-    rc = begin(lb, &tx);
+    rc = begin(lb, tx);
     if (rc != 0)
         return rc;
-    g = find_service(&tx, service, &rc);
-    if (g == NULL)
-        return finish(lb, &tx, rc);
-    b = sl_group_find_backend(g, target);
-    if (b == NULL)
-        return finish(lb, &tx, SLUICE_ERR_UNKNOWN_BACKEND);
+    *g = find_service(tx, service, &rc);
+    if (*g == NULL)
+        return finish(lb, tx, rc);
+    *b = sl_group_find_backend(*g, target);
+    if (*b == NULL)
+        return finish(lb, tx, SLUICE_ERR_UNKNOWN_BACKEND);
+    return 0;
+}
+
+int sluice_lb_remove_backend(sluice_lb_t *lb, const char *service, const char *target)
+{
+    struct sluice_backend **bs = NULL;
+    struct sluice_backend *b;
+    const struct sl_group *g;
+    struct sl_txn tx;
+    size_t n = 0;
+    int rc = begin_on_backend(lb, &tx, service, target, &g, &b);
+
+    if (rc != 0)
+        return rc;
     bs = malloc((g->n > 0 ? g->n : 1) * sizeof(*bs));
     if (bs == NULL)
         return finish(lb, &tx, SLUICE_ERR_NOMEM);
@@ -433,19 +447,10 @@ int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *targe
     const struct sl_group *g;
     struct sl_txn tx;
     uint32_t old;
-    int rc;
+    int rc = begin_on_backend(lb, &tx, service, target, &g, &b);
 
-    if (lb == NULL || service == NULL || target == NULL)
-        return SLUICE_ERR_INVALID_ARG;
-    rc = begin(lb, &tx);
     if (rc != 0)
         return rc;
-    g = find_service(&tx, service, &rc);
-    if (g == NULL)
-        return finish(lb, &tx, rc);
-    b = sl_group_find_backend(g, target);
-    if (b == NULL)
-        return finish(lb, &tx, SLUICE_ERR_UNKNOWN_BACKEND);
     /* Weight-aware strategies precompute from weights: rebuild the group
      * (and its views) so schedules follow. */
     old = atomic_exchange_explicit(&b->weight, weight, memory_order_relaxed);
