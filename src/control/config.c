@@ -1,6 +1,7 @@
-/* The configuration file: top-level keys, listeners and endpoints, then the
- * rules that span sections (names unique, references resolve). Services
- * are in config_service.c, field readers in config_fields.c. */
+/* The configuration file: top-level keys, listeners and endpoints. Services
+ * are in config_service.c, field readers in config_fields.c, the rules
+ * that span sections (names unique, references resolve) in
+ * config_check.c, lookups by name in config_lookup.c. */
 #include "control/config.h"
 
 #include <stdio.h>
@@ -286,20 +287,4 @@ void sl_config_free(struct sl_config *cfg)
     free(cfg->state);
     free(cfg->path);
     free(cfg);
-}
-
-const struct sl_cfg_service *sl_config_service(const struct sl_config *cfg, const char *name)
-{
-    for (size_t i = 0; name != NULL && i < cfg->nservices; i++)
-        if (cfg->services[i].name != NULL && strcmp(cfg->services[i].name, name) == 0)
-            return &cfg->services[i];
-    return NULL;
-}
-
-const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc, const char *name)
-{
-    for (size_t i = 0; svc != NULL && i < svc->nbackends; i++)
-        if (svc->backends[i].name != NULL && strcmp(svc->backends[i].name, name) == 0)
-            return &svc->backends[i];
-    return NULL;
 }

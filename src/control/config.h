@@ -128,7 +128,7 @@ struct sl_config {
 int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *diag);
 void sl_config_free(struct sl_config *cfg);
 
-/* Lookups by name; NULL when absent. */
+/* Lookups by name (config_lookup.c); NULL when absent. */
 const struct sl_cfg_service *sl_config_service(const struct sl_config *cfg, const char *name);
 const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc, const char *name);
 
