@@ -134,10 +134,6 @@ const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc,
 
 /* Field parsers, exposed for tests and the admin API (which takes the same
  * shapes in JSON). Each returns 0 or -1 and writes *out only on success. */
-/* "2s", "500ms", "1m", "1h" or a plain number of milliseconds. */
-int sl_config_parse_duration(const char *s, uint32_t *out_ms);
-/* "16k", "1m" (binary units, optional trailing b) or a number of bytes. */
-int sl_config_parse_size(const char *s, uint32_t *out);
 /* ip, host, ip:port, host:port, [v6] or [v6]:port, port 1..65535. */
 int sl_config_check_target(const char *s);
 /* ip:port, [v6]:port, :port or *:port; writes the normalised form into

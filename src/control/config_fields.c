@@ -1,12 +1,13 @@
 /* Field readers: a YAML node to a typed value, or a "FILE:LINE: what: ..."
- * error. */
-#include <errno.h>
+ * error. The syntax of each scalar is scalar.c's; here is what to say
+ * when it does not parse or is out of range. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "control/config_ctx.h"
+#include "control/scalar.h"
 
 __attribute__((format(printf, 4, 0))) static void report(struct sl_cfg_ctx *c, const char *prefix,
                                                          int line, const char *fmt, va_list ap)
@@ -123,19 +124,6 @@ int sl_cfg_str(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
     return 0;
 }
 
-static int parse_i64(const char *s, int64_t *v)
-{
-    char *end;
-
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-
-    if (errno != 0 || end == s || *end != '\0')
-        return -1;
-    *v = x;
-    return 0;
-}
-
 /* An integer scalar within [min, max]: 1 when <n> is absent, 0 when
  * *<out> was set, -1 after reporting an error. */
 static int ranged(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, int64_t min,
@@ -147,7 +135,7 @@ static int ranged(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *wh
 
     if (s == NULL)
         return -1;
-    if (parse_i64(s, out) != 0) {
+    if (sl_scalar_parse_int(s, out) != 0) {
         sl_cfg_err(c, n->line, "%s: '%s' is not an integer", what, s);
         return -1;
     }
@@ -183,25 +171,14 @@ int sl_cfg_int(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
 
 int sl_cfg_bool(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, bool *out)
 {
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "on", NULL};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "off", NULL};
-
     if (n == NULL)
         return 0;
     const char *s = scalar(c, n, what, "true or false");
 
     if (s == NULL)
         return -1;
-    for (size_t i = 0; yes[i] != NULL; i++) {
-        if (strcmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
+    if (sl_scalar_parse_bool(s, out) == 0)
+        return 0;
     sl_cfg_err(c, n->line, "%s: expected true or false, got '%s'", what, s);
     return -1;
 }
@@ -217,7 +194,7 @@ int sl_cfg_duration(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *
 
     if (s == NULL)
         return -1;
-    if (sl_config_parse_duration(s, &v) != 0) {
+    if (sl_scalar_parse_duration(s, &v) != 0) {
         sl_cfg_err(c, n->line,
                    "%s: invalid duration '%s' (write 500ms, 2s, 1m, 1h or milliseconds)", what, s);
         return -1;
@@ -241,7 +218,7 @@ int sl_cfg_size(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what
 
     if (s == NULL)
         return -1;
-    if (sl_config_parse_size(s, &v) != 0) {
+    if (sl_scalar_parse_size(s, &v) != 0) {
         sl_cfg_err(c, n->line, "%s: invalid size '%s' (write 16k, 1m or bytes)", what, s);
         return -1;
     }

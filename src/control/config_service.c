@@ -2,12 +2,12 @@
  * backends and provider of each service. Cross-service rules (unique
  * backend names) are checked in config.c. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "control/config_ctx.h"
+#include "control/scalar.h"
 
 static const char *const service_keys[] = {"strategy", "hash_key",      "health",
                                            "timeouts", "retries",       "backends",
@@ -62,38 +62,6 @@ static void parse_hash_key(struct sl_cfg_ctx *c, const struct sl_ynode *n, const
     free(v);
 }
 
-/* Reads one to three decimal digits at <s>, after blanks, into *<out>.
- * Returns the first byte after them, or NULL when no digit starts the
- * number or it has more than three. */
-static const char *status_code(const char *s, unsigned *out)
-{
-    char *end;
-    unsigned long v;
-
-    while (isspace((unsigned char)*s)) /* as sscanf("%u") did: " 200" stays valid */
-        s++;
-    if (!isdigit((unsigned char)s[0]))
-        return NULL;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || end - s > 3)
-        return NULL;
-    *out = (unsigned)v; /* three digits: fits */
-    return end;
-}
-
-/* "NNN" or "NNN-NNN" into *<lo> and *<hi>; false for anything else. */
-static bool status_range(const char *s, unsigned *lo, unsigned *hi)
-{
-    const char *p = status_code(s, lo);
-
-    if (p != NULL && *p == '\0') {
-        *hi = *lo;
-        return true;
-    }
-    return p != NULL && *p == '-' && (p = status_code(p + 1, hi)) != NULL && *p == '\0';
-}
-
 static void parse_expect(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
                          struct sl_cfg_health *h)
 {
@@ -102,7 +70,7 @@ static void parse_expect(struct sl_cfg_ctx *c, const struct sl_ynode *n, const c
 
     if (sl_cfg_str(c, n, what, &v) != 0 || v == NULL)
         return;
-    if (!status_range(v, &lo, &hi) || lo < 100 || hi > 599 || lo > hi)
+    if (sl_scalar_parse_status_range(v, &lo, &hi) != 0 || lo < 100 || hi > 599 || lo > hi)
         sl_cfg_err(c, n->line, "%s: invalid status range '%s' (e.g. 200-399)", what, v);
     else {
         h->expect_lo = (uint16_t)lo;

@@ -1,6 +1,6 @@
-/* Scalar field syntax: durations, sizes, targets, bind addresses and
- * endpoint patterns. Pure functions, no diagnostics: the callers in
- * config*.c turn a -1 into a line-numbered message. */
+/* Field syntax beyond plain scalars (those are scalar.c's): targets, bind
+ * addresses and endpoint patterns. Pure functions, no diagnostics: the
+ * callers in config*.c turn a -1 into a line-numbered message. */
 #include <arpa/inet.h>
 
 #include <ctype.h>
@@ -24,55 +24,6 @@ static size_t digits(const char *s, uint64_t *v)
         i++;
     }
     return isdigit((unsigned char)s[i]) ? 0 : i; /* 19+ digits: too big anyway */
-}
-
-int sl_config_parse_duration(const char *s, uint32_t *out_ms)
-{
-    uint64_t v, mult;
-    size_t n = digits(s, &v);
-
-    if (n == 0)
-        return -1;
-    const char *u = s + n;
-
-    if (*u == '\0' || strcmp(u, "ms") == 0)
-        mult = 1;
-    else if (strcmp(u, "s") == 0)
-        mult = 1000;
-    else if (strcmp(u, "m") == 0)
-        mult = UINT64_C(60) * 1000;
-    else if (strcmp(u, "h") == 0)
-        mult = UINT64_C(3600) * 1000;
-    else
-        return -1;
-    if (v > UINT32_MAX / mult)
-        return -1;
-    *out_ms = (uint32_t)(v * mult);
-    return 0;
-}
-
-int sl_config_parse_size(const char *s, uint32_t *out)
-{
-    uint64_t v, mult = 1;
-    size_t n = digits(s, &v);
-
-    if (n == 0)
-        return -1;
-    const char *u = s + n;
-
-    if (*u == 'k' || *u == 'K') {
-        mult = 1024;
-        u++;
-    } else if (*u == 'm' || *u == 'M') {
-        mult = UINT64_C(1024) * 1024;
-        u++;
-    }
-    if ((*u == 'b' || *u == 'B') && mult != 1)
-        u++;
-    if (*u != '\0' || v > UINT32_MAX / mult)
-        return -1;
-    *out = (uint32_t)(v * mult);
-    return 0;
 }
 
 static int parse_port(const char *s, bool allow_zero)

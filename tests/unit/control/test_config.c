@@ -1,6 +1,6 @@
 /* Configuration: a full file parses into the expected model; each class of
  * error is reported on its line with a clear message, all at once; field
- * syntax (durations, sizes, binds, targets, patterns). */
+ * syntax (binds, targets, patterns; scalars are test_scalar.c's). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -417,42 +417,6 @@ static void missing_file_is_io(void **state)
     sl_diag_fini(&d);
 }
 
-static void durations_and_sizes(void **state)
-{
-    static const struct {
-        const char *s;
-        int rc;
-        uint32_t v;
-    } dur[] = {{"2s", 0, 2000},       {"500ms", 0, 500},
-               {"1m", 0, 60000},      {"1h", 0, 3600000},
-               {"250", 0, 250},       {"0", 0, 0},
-               {"2", 0, 2},           {"s", -1, 0},
-               {"", -1, 0},           {"2 s", -1, 0},
-               {"-1s", -1, 0},        {"1.5s", -1, 0},
-               {"2d", -1, 0},         {"4294967295", 0, 4294967295u},
-               {"4294967296", -1, 0}, {"1193h", 0, 4294800000u},
-               {"1194h", -1, 0},      {"99999999h", -1, 0}},
-      size[] = {{"16k", 0, 16384},  {"16K", 0, 16384}, {"16kb", 0, 16384}, {"1m", 0, 1048576},
-                {"1M", 0, 1048576}, {"1000", 0, 1000}, {"1b", -1, 0},      {"k", -1, 0},
-                {"16g", -1, 0},     {"4096m", -1, 0}};
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(dur) / sizeof(dur[0]); i++) {
-        uint32_t v = 7;
-        int rc = sl_config_parse_duration(dur[i].s, &v);
-
-        if (rc != dur[i].rc || (rc == 0 && v != dur[i].v))
-            fail_msg("duration '%s': rc %d v %u", dur[i].s, rc, v);
-    }
-    for (size_t i = 0; i < sizeof(size) / sizeof(size[0]); i++) {
-        uint32_t v = 7;
-        int rc = sl_config_parse_size(size[i].s, &v);
-
-        if (rc != size[i].rc || (rc == 0 && v != size[i].v))
-            fail_msg("size '%s': rc %d v %u", size[i].s, rc, v);
-    }
-}
-
 static void binds_targets_patterns(void **state)
 {
     char out[80];
@@ -512,7 +476,6 @@ int main(void)
         cmocka_unit_test(check_warns_about_http_probes),
         cmocka_unit_test(expect_status_ranges),
         cmocka_unit_test(missing_file_is_io),
-        cmocka_unit_test(durations_and_sizes),
         cmocka_unit_test(binds_targets_patterns),
     };
 
