@@ -10,6 +10,7 @@
 
 #include "control/config_ctx.h"
 #include "core/view.h"
+#include "net/sock.h"
 
 static const char *const top_keys[] = {"workers",   "drain_timeout", "admin",     "state", "agents",
                                        "listeners", "services",      "endpoints", NULL};
@@ -37,14 +38,14 @@ static void parse_workers(struct sl_cfg_ctx *c, const struct sl_ynode *n, struct
 
 static void parse_bind(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, char **out)
 {
-    char norm[80];
+    char norm[SL_ADDR_STRLEN];
     char *v = NULL;
 
     if (n == NULL) /* absent: keep the default */
         return;
     if (sl_cfg_str(c, n, what, &v) != 0 || v == NULL)
         return;
-    if (sl_config_parse_bind(v, norm, sizeof(norm)) != 0) {
+    if (sl_sock_normalize_bind(v, norm, sizeof(norm)) != 0) {
         sl_cfg_err(c, n->line, "%s: invalid address '%s' (ip:port, [v6]:port or :port)", what, v);
     } else {
         free(*out);

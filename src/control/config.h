@@ -16,7 +16,7 @@ enum sl_check_kind { SL_CHECK_NONE = 0, SL_CHECK_TCP, SL_CHECK_HTTP };
 
 struct sl_cfg_listener {
     char *name;
-    char *bind; /* normalised: ":80" and "*:80" become "0.0.0.0:80" */
+    char *bind; /* sl_sock_normalize_bind(): ":80" and "*:80" become "0.0.0.0:80" */
     enum sl_listen_mode mode;
     char *service; /* tcp mode only */
     uint32_t header_timeout_ms;
@@ -136,8 +136,5 @@ const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc,
  * shapes in JSON). Each returns 0 or -1 and writes *out only on success. */
 /* ip, host, ip:port, host:port, [v6] or [v6]:port, port 1..65535. */
 int sl_config_check_target(const char *s);
-/* ip:port, [v6]:port, :port or *:port; writes the normalised form into
- * <out> (at least 64 bytes). */
-int sl_config_parse_bind(const char *s, char *out, size_t outlen);
 
 #endif /* SL_CONTROL_CONFIG_H */

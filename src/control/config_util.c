@@ -1,40 +1,16 @@
-/* Field syntax beyond plain scalars (those are scalar.c's): targets, bind
- * addresses and endpoint patterns. Pure functions, no diagnostics: the
- * callers in config*.c turn a -1 into a line-numbered message. */
+/* Field syntax beyond plain scalars (those are scalar.c's, bind addresses
+ * net/sock.c's): targets and endpoint patterns. Pure functions, no
+ * diagnostics: the callers in config*.c turn a -1 into a line-numbered
+ * message. */
 #include <arpa/inet.h>
 
 #include <ctype.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "control/config_ctx.h"
 #include "core/target.h"
-
-/* Leading decimal digits of <s> into *<v> (no sign, no overflow past
- * UINT64 / 10); returns the number of digits. */
-static size_t digits(const char *s, uint64_t *v)
-{
-    size_t i = 0;
-
-    *v = 0;
-    while (i < 18 && isdigit((unsigned char)s[i])) {
-        *v = *v * 10 + (uint64_t)(s[i] - '0');
-        i++;
-    }
-    return isdigit((unsigned char)s[i]) ? 0 : i; /* 19+ digits: too big anyway */
-}
-
-static int parse_port(const char *s, bool allow_zero)
-{
-    uint64_t v;
-    size_t n = digits(s, &v);
-
-    if (n == 0 || s[n] != '\0' || v > 65535 || (v == 0 && !allow_zero))
-        return -1;
-    return (int)v;
-}
 
 /* A DNS name or IPv4 literal: dot-separated labels of letters, digits, '-'
  * and '_', 1..63 bytes each, 253 in all. */
@@ -79,44 +55,6 @@ int sl_config_check_target(const char *s)
     struct sl_target t;
 
     return sl_target_parse(s, &t) == 0 ? 0 : -1;
-}
-
-int sl_config_parse_bind(const char *s, char *out, size_t outlen)
-{
-    const char *colon;
-    int port;
-
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-
-        if (rb == NULL || rb[1] != ':' || !valid_v6(s + 1, (size_t)(rb - s) - 1))
-            return -1;
-        if ((port = parse_port(rb + 2, true)) < 0)
-            return -1;
-        int n = snprintf(out, outlen, "%.*s:%d", (int)(rb - s + 1), s, port);
-
-        return n > 0 && (size_t)n < outlen ? 0 : -1;
-    }
-    colon = strrchr(s, ':');
-    if (colon == NULL || (port = parse_port(colon + 1, true)) < 0)
-        return -1;
-    size_t hlen = (size_t)(colon - s);
-    char host[INET_ADDRSTRLEN + 1];
-    struct in_addr a;
-
-    if (hlen == 0 || (hlen == 1 && s[0] == '*')) {
-        (void)snprintf(host, sizeof(host), "0.0.0.0"); /* 8 bytes into 17 */
-    } else {
-        if (hlen >= sizeof(host))
-            return -1;
-        memcpy(host, s, hlen);
-        host[hlen] = '\0';
-        if (inet_pton(AF_INET, host, &a) != 1)
-            return -1;
-    }
-    int n = snprintf(out, outlen, "%s:%d", host, port);
-
-    return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
 static char *dup_lower(const char *s, size_t len)

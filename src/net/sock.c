@@ -81,6 +81,37 @@ bad:
     return -1;
 }
 
+int sl_sock_normalize_bind(const char *bind, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int n;
+
+    if (sl_sock_parse_bind(bind, &ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+        const char *close_b = strchr(bind, ']'); /* there: the parse saw it */
+
+        n = snprintf(out, cap, "%.*s:%u", (int)(close_b - bind + 1), bind,
+                     (unsigned)ntohs(s6->sin6_port));
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+        char host[INET_ADDRSTRLEN];
+
+        /* inet_pton() takes only the dotted quad inet_ntop() writes, so
+         * this is the address as written, or 0.0.0.0 for "" and "*". */
+        if (inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host)) == NULL)
+            return -1;
+        n = snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(s4->sin_port));
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return 0;
+}
+
 void sl_sock_nodelay(int fd)
 {
     int one = 1;

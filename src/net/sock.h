@@ -15,6 +15,12 @@
 /* Parses "ip:port", "[v6]:port", "*:port" or ":port" (any address) into
  * <ss>; numeric only (a bind address is never resolved). */
 int sl_sock_parse_bind(const char *bind, struct sockaddr_storage *ss, socklen_t *len);
+/* Accepts what sl_sock_parse_bind() accepts and writes its normal form
+ * into out[cap] (SL_ADDR_STRLEN is enough), for messages and for comparing
+ * binds as text: ":80" and "*:80" become "0.0.0.0:80", the port is decimal
+ * ("0080" is 80), an IPv6 address stays as written, in brackets. -1 with
+ * errno EINVAL (not a bind address) or ENOSPC (<cap> too small). */
+int sl_sock_normalize_bind(const char *bind, char *out, size_t cap);
 
 /* A non-blocking, close-on-exec TCP socket with TCP_NODELAY that has
  * started connecting to <sa>. *<in_progress> is true when the connection

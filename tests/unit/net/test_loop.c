@@ -197,6 +197,36 @@ static void bind_addresses_parse(void **state)
         assert_int_equal(sl_sock_parse_bind(bad[i], &ss, &len), -1);
 }
 
+/* The form control compares and prints (two spellings, one listener). */
+static void bind_addresses_normalize(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {{":80", "0.0.0.0:80"},
+                 {"*:81", "0.0.0.0:81"},
+                 {"[::]:82", "[::]:82"},
+                 {"10.0.0.1:0", "10.0.0.1:0"},
+                 {"10.0.0.1:0080", "10.0.0.1:80"},
+                 {"[::1]:443", "[::1]:443"},
+                 {"10.0.0.1", NULL},
+                 {"[::1]", NULL},
+                 {"10.0.0.1:70000", NULL},
+                 {"h:80", NULL}};
+    char out[SL_ADDR_STRLEN];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = sl_sock_normalize_bind(cases[i].in, out, sizeof(out));
+
+        if (cases[i].out == NULL && rc != -1)
+            fail_msg("'%s' accepted as '%s'", cases[i].in, out);
+        if (cases[i].out != NULL && (rc != 0 || strcmp(out, cases[i].out) != 0))
+            fail_msg("'%s': rc %d, '%s'", cases[i].in, rc, rc == 0 ? out : "");
+    }
+    assert_int_equal(sl_sock_normalize_bind("10.0.0.1:80", out, 11), -1);
+    assert_int_equal(sl_sock_normalize_bind("10.0.0.1:80", out, 12), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +235,7 @@ int main(void)
         cmocka_unit_test(wake_runs_the_wake_hook),
         cmocka_unit_test(idle_connections_are_pooled_and_dropped_on_close),
         cmocka_unit_test(bind_addresses_parse),
+        cmocka_unit_test(bind_addresses_normalize),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
