@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control/apply_config.h"
 #include "control/config.h"
 #include "control/recover.h"
-#include "control/table.h"
 
 /* How long a reload waits for every worker to adopt the new table before
  * it parks the old one and moves on. */

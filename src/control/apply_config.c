@@ -1,7 +1,7 @@
 /* Applying a configuration to the lb: services, backends, views, score
  * options and the health checker, keeping the state of what stays. The
  * routing table itself is built in table_build.c. */
-#include "control/table.h"
+#include "control/apply_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

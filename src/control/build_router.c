@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/table.h"
+#include "control/apply_config.h"
 
 static void destroy_router(struct sl_router *r)
 {

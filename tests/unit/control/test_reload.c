@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
+#include "control/apply_config.h"
 #include "control/control.h"
-#include "control/table.h"
 
 static char path[64];
 
