@@ -1,6 +1,6 @@
 /* Applying a configuration to the lb: services, backends, views, score
  * options and the health checker, keeping the state of what stays. The
- * routing table itself is built in table_build.c. */
+ * router itself is built in build_router.c. */
 #include "control/apply_config.h"
 
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include "core/score.h"
 #include "core/view.h"
 
-int sl_table_group_name(const char *service, const char *selector, char *out, size_t len)
+int sl_apply_group_name(const char *service, const char *selector, char *out, size_t len)
 {
     int n = selector == NULL || selector[0] == '\0'
                 ? snprintf(out, len, "%s", service)
@@ -143,7 +143,7 @@ static int view_specs(const struct sl_config *cfg, struct specs *sp, struct sl_d
 
             if (r->selector[0] == '\0')
                 continue;
-            if (sl_table_group_name(r->service, r->selector, name, sizeof(name)) != 0) {
+            if (sl_apply_group_name(r->service, r->selector, name, sizeof(name)) != 0) {
                 sl_diag_add(diag, "route %s: selector too long", r->id);
                 return SLUICE_ERR_INVALID_ARG;
             }
@@ -196,7 +196,7 @@ static int removal_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct sp
 
 /* Room to remember <more> view names, so that nothing can fail once the
  * lb has changed. */
-static int reserve_views(struct sl_table_state *st, size_t more)
+static int reserve_views(struct sl_apply_state *st, size_t more)
 {
     size_t cap = st->cap;
     char **v;
@@ -214,7 +214,7 @@ static int reserve_views(struct sl_table_state *st, size_t more)
 }
 
 /* Records the views just applied (names move from <sp> to <st>). */
-static void note_views(struct sl_table_state *st, struct specs *sp)
+static void note_views(struct sl_apply_state *st, struct specs *sp)
 {
     for (size_t i = 0; i < sp->nviews; i++) {
         if (has_name(st->views, st->nviews, sp->view_names[i]))
@@ -226,7 +226,7 @@ static void note_views(struct sl_table_state *st, struct specs *sp)
 
 /* One checker for the whole lb, at the tightest interval and timeout any
  * service asks for; restarted when those change. */
-static int apply_checker(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_table_state *st,
+static int apply_checker(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_apply_state *st,
                          struct sl_diag *diag)
 {
     uint32_t interval = UINT32_MAX, timeout = UINT32_MAX;
@@ -261,8 +261,8 @@ static int apply_checker(sluice_lb_t *lb, const struct sl_config *cfg, struct sl
 }
 
 /* Puts the checker back as <was> after a failed apply. */
-static void restore_checker(sluice_lb_t *lb, struct sl_table_state *st,
-                            const struct sl_table_state *was)
+static void restore_checker(sluice_lb_t *lb, struct sl_apply_state *st,
+                            const struct sl_apply_state *was)
 {
     if (st->checker_running == was->checker_running &&
         st->checker_interval_ms == was->checker_interval_ms &&
@@ -291,14 +291,14 @@ static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct spec
     return rc;
 }
 
-int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
-                   struct sl_table_state *st, struct sl_diag *diag)
+int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
+                    struct sl_apply_state *st, struct sl_diag *diag)
 {
     static const sluice_score_opts_t defaults = {1, -3, 3, -1, 1};
     /* Score options are lb-wide in this version: the first service's. */
     const sluice_score_opts_t *score =
         cfg->nservices > 0 ? &cfg->services[0].health.score : &defaults;
-    struct sl_table_state was = *st;
+    struct sl_apply_state was = *st;
     struct specs sp = {0};
     char err[256] = "";
     int rc;
@@ -333,7 +333,7 @@ int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl
     return rc;
 }
 
-static bool table_uses(struct sl_router *const *keep, size_t nkeep, const char *group)
+static bool router_uses(struct sl_router *const *keep, size_t nkeep, const char *group)
 {
     for (size_t k = 0; k < nkeep; k++) {
         const struct sl_router *r = keep[k];
@@ -359,21 +359,21 @@ static bool cfg_uses_view(const struct sl_config *cfg, const char *view)
         for (size_t j = 0; j < cfg->endpoints[i].nroutes; j++) {
             const struct sl_cfg_route *r = &cfg->endpoints[i].routes[j];
 
-            if (sl_table_group_name(r->service, r->selector, name, sizeof(name)) == 0 &&
+            if (sl_apply_group_name(r->service, r->selector, name, sizeof(name)) == 0 &&
                 strcmp(name, view) == 0)
                 return true;
         }
     return false;
 }
 
-void sl_table_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_table_state *st,
+void sl_apply_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_apply_state *st,
                     struct sl_router *const *keep, size_t nkeep)
 {
     size_t n = 0;
     char **names;
 
     for (size_t i = 0; i < st->nviews;) {
-        if (cfg_uses_view(cfg, st->views[i]) || table_uses(keep, nkeep, st->views[i])) {
+        if (cfg_uses_view(cfg, st->views[i]) || router_uses(keep, nkeep, st->views[i])) {
             i++;
             continue;
         }
@@ -385,12 +385,12 @@ void sl_table_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_tabl
         return; /* out of memory: pruned at the next publish */
     for (size_t i = 0; i < n; i++)
         if (names[i] != NULL && sl_config_service(cfg, names[i]) == NULL &&
-            !table_uses(keep, nkeep, names[i]))
+            !router_uses(keep, nkeep, names[i]))
             sluice_lb_unregister(lb, names[i]);
     free_names(names, n);
 }
 
-void sl_table_state_fini(sluice_lb_t *lb, struct sl_table_state *st)
+void sl_apply_state_fini(sluice_lb_t *lb, struct sl_apply_state *st)
 {
     if (st->checker_running && lb != NULL)
         sluice_lb_stop_health_checker(lb);

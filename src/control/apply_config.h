@@ -1,8 +1,8 @@
-/* Table build: applies a validated configuration to the lb (services,
- * backends, label views, score options, health checker) and builds the
- * immutable routing table the workers read. Control thread only. */
-#ifndef SL_CONTROL_TABLE_H
-#define SL_CONTROL_TABLE_H
+/* Applying a validated configuration to the lb: services, backends, label
+ * views, score options and the health checker. The router that routes onto
+ * them is build_router.c's. Control thread only. */
+#ifndef SL_CONTROL_APPLY_CONFIG_H
+#define SL_CONTROL_APPLY_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,7 +14,7 @@
 #include "sluice.h"
 
 /* What control has put into the lb beyond the services themselves. */
-struct sl_table_state {
+struct sl_apply_state {
     char **views; /* names of the views registered */
     size_t nviews;
     size_t cap;
@@ -27,7 +27,7 @@ struct sl_table_state {
  * selector, else the view "service\x1fselector" (\x1f cannot appear in a
  * service name, so views never collide with services). Writes at most
  * <len> bytes; -1 when it does not fit. */
-int sl_table_group_name(const char *service, const char *selector, char *out, size_t len);
+int sl_apply_group_name(const char *service, const char *selector, char *out, size_t len);
 
 /* Applies <cfg> to <lb> in one lb transaction (sl_lb_apply()): services,
  * their backends and the route views are published together, so no reader
@@ -35,26 +35,19 @@ int sl_table_group_name(const char *service, const char *selector, char *out, si
  * keep their score, counters and connections (a new weight is set in
  * place); a strategy change keeps them too. <prev> is unused (the lb
  * compares what runs). Services that disappeared stay in the lb for
- * sl_table_prune(), unless a backend name they hold moves to another
+ * sl_apply_prune(), unless a backend name they hold moves to another
  * service: then they go in the same transaction. Score options and the
  * checker are validated or started first. On error (diag says why) the lb,
  * score options, checker and <st> are as before. */
-int sl_table_apply(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
-                   struct sl_table_state *st, struct sl_diag *diag);
+int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
+                    struct sl_apply_state *st, struct sl_diag *diag);
 
-/* Builds the routing table for <cfg> with one reference (the caller's).
- * <ls>[0..nls) are the listeners actually running (their bind and mode);
- * each takes its service and timeouts from the listener of the same name in
- * <cfg> when it is still there. SLUICE_ERR_NOMEM or 0. */
-int sl_table_build(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_cfg_listener *ls,
-                   size_t nls, struct sl_router **out);
-
-/* Unregisters the services and views that neither <cfg> nor any table in
+/* Unregisters the services and views that neither <cfg> nor any router in
  * <keep>[0..nkeep) (still visible to a worker) uses. */
-void sl_table_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_table_state *st,
+void sl_apply_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_apply_state *st,
                     struct sl_router *const *keep, size_t nkeep);
 
 /* Stops the checker (if running) and forgets the views. */
-void sl_table_state_fini(sluice_lb_t *lb, struct sl_table_state *st);
+void sl_apply_state_fini(sluice_lb_t *lb, struct sl_apply_state *st);
 
-#endif /* SL_CONTROL_TABLE_H */
+#endif /* SL_CONTROL_APPLY_CONFIG_H */

@@ -1,6 +1,8 @@
-/* Building the immutable routing table (struct sl_router) from a validated
- * configuration: services' data-plane settings, endpoints sorted most
+/* Building the router (the immutable routing table the workers read) from
+ * a validated configuration: services' data-plane settings, endpoints sorted most
  * specific first with their weighted routes, and the listeners. */
+#include "control/build_router.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,7 +101,7 @@ static int build_endpoint(struct sl_router *r, const struct sl_cfg_endpoint *ce,
         const struct sl_cfg_route *cr = &ce->routes[j];
         struct sl_route *rt = &e->routes[e->nroutes++];
 
-        if (sl_table_group_name(cr->service, cr->selector, group, sizeof(group)) != 0)
+        if (sl_apply_group_name(cr->service, cr->selector, group, sizeof(group)) != 0)
             return -1;
         rt->id = dup(cr->id, &bad);
         rt->group = dup(group, &bad);
@@ -166,8 +168,8 @@ static int build_listeners(struct sl_router *r, const struct sl_config *cfg,
     return bad ? -1 : 0;
 }
 
-int sl_table_build(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_cfg_listener *ls,
-                   size_t nls, struct sl_router **out)
+int sl_build_router(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_cfg_listener *ls,
+                    size_t nls, struct sl_router **out)
 {
     struct sl_router *r = calloc(1, sizeof(*r));
 

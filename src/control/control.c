@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "control/apply_config.h"
+#include "control/build_router.h"
 #include "control/config.h"
 #include "control/recover.h"
 
@@ -24,7 +25,7 @@ struct sl_control {
     sluice_lb_t *lb;
     struct sl_config *cfg;  /* applied now */
     struct sl_config *boot; /* as opened: its listeners are the ones running */
-    struct sl_table_state st;
+    struct sl_apply_state st;
     struct pending *pending; /* old tables whose quiesce timed out */
     size_t npending;
     size_t cap;
@@ -104,7 +105,7 @@ static void prune(struct sl_control *c)
         keep[n++] = c->pending[i].r;
     for (size_t i = 0; i < c->nretired; i++)
         keep[n++] = c->retired[i];
-    sl_table_prune(c->lb, c->cfg, &c->st, keep, n);
+    sl_apply_prune(c->lb, c->cfg, &c->st, keep, n);
     free(keep);
 }
 
@@ -150,7 +151,7 @@ static void publish(struct sl_control *c, struct sl_router *r)
 static void control_free(struct sl_control *c)
 {
     if (c->lb != NULL)
-        sl_table_state_fini(c->lb, &c->st);
+        sl_apply_state_fini(c->lb, &c->st);
     sl_router_release(sl_router_slot_publish(&c->slot, NULL));
     /* The workers have stopped: nobody can still be about to adopt these. */
     for (size_t i = 0; i < c->npending; i++)
@@ -188,9 +189,9 @@ int sl_control_open(const char *path, struct sl_control **out, struct sl_diag *d
     c->cfg = c->boot = cfg;
     c->quiesce_ms = SL_QUIESCE_MS;
     sl_router_slot_init(&c->slot, 0);
-    rc = sl_table_apply(c->lb, cfg, NULL, &c->st, diag);
+    rc = sl_apply_config(c->lb, cfg, NULL, &c->st, diag);
     if (rc == 0)
-        rc = sl_table_build(c->lb, cfg, cfg->listeners, cfg->nlisteners, &r);
+        rc = sl_build_router(c->lb, cfg, cfg->listeners, cfg->nlisteners, &r);
     if (rc != 0)
         goto fail;
     publish(c, r);
@@ -264,9 +265,9 @@ int sl_control_reload(struct sl_control *c, struct sl_diag *diag)
     if (rc != 0)
         return rc;
     warn_listeners(c, ncfg, diag);
-    rc = sl_table_apply(c->lb, ncfg, c->cfg, &c->st, diag);
+    rc = sl_apply_config(c->lb, ncfg, c->cfg, &c->st, diag);
     if (rc == 0)
-        rc = sl_table_build(c->lb, ncfg, c->boot->listeners, c->boot->nlisteners, &r);
+        rc = sl_build_router(c->lb, ncfg, c->boot->listeners, c->boot->nlisteners, &r);
     if (rc != 0) {
         /* The old table stays published; the lb may be partly updated. */
         sl_config_free(ncfg);

@@ -1,4 +1,4 @@
-/* Table build and reload through sl_control: state of staying backends is
+/* Apply, router build and reload through sl_control: state of staying backends is
  * kept, removed services disappear, views follow labels, the table is
  * sorted and published, and old tables are released only once every
  * (fake) worker has moved on. */
@@ -15,7 +15,6 @@
 
 #include <cmocka.h>
 
-#include "control/apply_config.h"
 #include "control/control.h"
 
 static char path[64];
@@ -32,7 +31,7 @@ static void write_cfg(const char *text)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(path, sizeof(path), "/tmp/sluice-table-XXXXXX");
+    snprintf(path, sizeof(path), "/tmp/sluice-reload-XXXXXX");
     int fd = mkstemp(path);
 
     if (fd < 0)
