@@ -48,8 +48,6 @@ const char *sl_cfg_field(char *buf, size_t len, const char *what, const char *ke
 /* strdup that records running out of memory in <c>. */
 char *sl_cfg_strdup(struct sl_cfg_ctx *c, const char *s);
 
-/* The closest of <known> to <word> within two edits, or NULL. */
-const char *sl_config_suggest(const char *word, const char *const *known);
 /* Splits an endpoint pattern into e->host_match, e->host and e->path
  * (allocated). NULL, or why it is invalid. */
 const char *sl_config_parse_pattern(const char *pat, struct sl_cfg_endpoint *e);

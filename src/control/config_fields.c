@@ -2,6 +2,7 @@
  * error. The syntax of each scalar is scalar.c's; here is what to say
  * when it does not parse or is out of range. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,47 @@ int sl_cfg_want_seq(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *
     return -1;
 }
 
+/* Edit distance for "did you mean": small strings, so the two-row DP on
+ * the stack is enough (keys longer than 31 bytes never get a suggestion). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t prev[32], cur[32];
+
+    if (la >= 32 || lb >= 32)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+    }
+    return prev[lb];
+}
+
+/* The closest of <known> to <word> within two edits, or NULL. */
+static const char *suggest(const char *word, const char *const *known)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* two edits at most, or it is not a typo */
+
+    for (size_t i = 0; known[i] != NULL; i++) {
+        size_t d = edit_distance(word, known[i]);
+
+        if (d < best_d) {
+            best_d = d;
+            best = known[i];
+        }
+    }
+    return best;
+}
+
 int sl_cfg_keys(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *what,
                 const char *const *known)
 {
@@ -87,7 +129,7 @@ int sl_cfg_keys(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *what
             ok = strcmp(k->str, known[j]) == 0;
         if (ok)
             continue;
-        const char *hint = sl_config_suggest(k->str, known);
+        const char *hint = suggest(k->str, known);
 
         if (hint != NULL)
             sl_cfg_err(c, k->line, "%s: unknown key '%s' (did you mean '%s'?)", what, k->str, hint);

@@ -1,11 +1,10 @@
-/* Field syntax beyond plain scalars (those are scalar.c's, bind addresses
- * net/sock.c's): targets and endpoint patterns. Pure functions, no
- * diagnostics: the callers in config*.c turn a -1 into a line-numbered
- * message. */
+/* The syntax of structured fields: backend targets and endpoint patterns
+ * (plain scalars are scalar.c's, bind addresses net/sock.c's). Pure
+ * functions, no diagnostics: the callers in config*.c turn a failure into
+ * a line-numbered message. */
 #include <arpa/inet.h>
 
 #include <ctype.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,44 +123,4 @@ const char *sl_config_parse_pattern(const char *pat, struct sl_cfg_endpoint *e)
     if (e->host == NULL || e->path == NULL)
         return "out of memory";
     return NULL;
-}
-
-/* Edit distance for "did you mean": small strings, so the two-row DP on
- * the stack is enough (keys longer than 31 bytes never get a suggestion). */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t prev[32], cur[32];
-
-    if (la >= 32 || lb >= 32)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
-    }
-    return prev[lb];
-}
-
-const char *sl_config_suggest(const char *word, const char *const *known)
-{
-    const char *best = NULL;
-    size_t best_d = 3; /* two edits at most, or it is not a typo */
-
-    for (size_t i = 0; known[i] != NULL; i++) {
-        size_t d = edit_distance(word, known[i]);
-
-        if (d < best_d) {
-            best_d = d;
-            best = known[i];
-        }
-    }
-    return best;
 }
