@@ -1,6 +1,6 @@
 /* The `services` mapping: strategy, hash key, health, timeouts, retries,
  * backends and provider of each service. Cross-service rules (unique
- * backend names) are checked in config.c. */
+ * backend names) are checked in config_check.c. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
