@@ -36,16 +36,19 @@ static bool valid_hostname(const char *s, size_t len)
     return label > 0;
 }
 
-static bool valid_v6(const char *s, size_t len)
+/* "[v6]" (<len> bytes at <s>, brackets included): the library's target
+ * parser decides, as for backends, so the two never disagree on what an
+ * IPv6 literal is. */
+static bool valid_bracketed_v6(const char *s, size_t len)
 {
-    char buf[INET6_ADDRSTRLEN + 1];
-    struct in6_addr a;
+    char buf[INET6_ADDRSTRLEN + 3];
+    struct sl_target t;
 
-    if (len == 0 || len >= sizeof(buf))
+    if (len < 2 || len >= sizeof(buf) || s[len - 1] != ']')
         return false;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    return inet_pton(AF_INET6, buf, &a) == 1;
+    return sl_target_parse(buf, &t) == 0;
 }
 
 /* The library's own parser decides, so check and serve never disagree. */
@@ -110,7 +113,7 @@ const char *sl_config_parse_pattern(const char *pat, struct sl_cfg_endpoint *e)
             if (!valid_hostname(host + 1, hlen - 1))
                 return "invalid host name after '*.'";
         } else if (host[0] == '[') {
-            if (host[hlen - 1] != ']' || !valid_v6(host + 1, hlen - 2))
+            if (!valid_bracketed_v6(host, hlen))
                 return "invalid IPv6 host (write it as [::1], without a port)";
         } else if (memchr(host, ':', hlen) != NULL) {
             return "a pattern host may not have a port";
