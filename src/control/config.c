@@ -171,7 +171,7 @@ static void parse_endpoint(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
     if ((n = sl_ymap_get(m, "pattern")) == NULL) {
         sl_cfg_err(c, m->line, "%s: pattern is required", w);
     } else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "pattern"), &e->pattern) == 0) {
-        if ((why = sl_config_parse_pattern(e->pattern, e)) != NULL)
+        if ((why = sl_cfg_parse_pattern(e->pattern, e)) != NULL)
             sl_cfg_err(c, n->line, "%s: invalid pattern '%s': %s", w, e->pattern, why);
         (void)snprintf(w, sizeof(w), "endpoint %s", e->pattern);
     }

@@ -50,7 +50,7 @@ char *sl_cfg_strdup(struct sl_cfg_ctx *c, const char *s);
 
 /* Splits an endpoint pattern into e->host_match, e->host and e->path
  * (allocated). NULL, or why it is invalid. */
-const char *sl_config_parse_pattern(const char *pat, struct sl_cfg_endpoint *e);
+const char *sl_cfg_parse_pattern(const char *pat, struct sl_cfg_endpoint *e);
 
 /* config_service.c: the `services` mapping. */
 void sl_cfg_parse_services(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_config *cfg);

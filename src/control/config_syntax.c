@@ -87,7 +87,7 @@ static const char *check_path(const char *p, size_t *len)
     return NULL;
 }
 
-const char *sl_config_parse_pattern(const char *pat, struct sl_cfg_endpoint *e)
+const char *sl_cfg_parse_pattern(const char *pat, struct sl_cfg_endpoint *e)
 {
     const char *slash = strchr(pat, '/');
     size_t hlen = slash != NULL ? (size_t)(slash - pat) : strlen(pat);

@@ -435,26 +435,26 @@ static void targets_and_patterns(void **state)
 
     struct sl_cfg_endpoint e = {0};
 
-    assert_null(sl_config_parse_pattern("WWW.Example.com./Blog/", &e));
+    assert_null(sl_cfg_parse_pattern("WWW.Example.com./Blog/", &e));
     assert_int_equal(e.host_match, SL_HOST_EXACT);
     assert_string_equal(e.host, "www.example.com");
     assert_string_equal(e.path, "/Blog");
     free(e.host);
     free(e.path);
-    assert_null(sl_config_parse_pattern("/", &e));
+    assert_null(sl_cfg_parse_pattern("/", &e));
     assert_int_equal(e.host_match, SL_HOST_ANY);
     assert_string_equal(e.host, "");
     assert_string_equal(e.path, "/");
     free(e.host);
     free(e.path);
-    assert_null(sl_config_parse_pattern("[::1]/x", &e));
+    assert_null(sl_cfg_parse_pattern("[::1]/x", &e));
     assert_string_equal(e.host, "[::1]");
     free(e.host);
     free(e.path);
-    assert_non_null(sl_config_parse_pattern("*", &e));
-    assert_non_null(sl_config_parse_pattern("*.", &e));
-    assert_non_null(sl_config_parse_pattern("a.*.com", &e));
-    assert_non_null(sl_config_parse_pattern("", &e));
+    assert_non_null(sl_cfg_parse_pattern("*", &e));
+    assert_non_null(sl_cfg_parse_pattern("*.", &e));
+    assert_non_null(sl_cfg_parse_pattern("a.*.com", &e));
+    assert_non_null(sl_cfg_parse_pattern("", &e));
 }
 
 int main(void)
