@@ -132,9 +132,9 @@ void sl_config_free(struct sl_config *cfg);
 const struct sl_cfg_service *sl_config_service(const struct sl_config *cfg, const char *name);
 const struct sl_cfg_backend *sl_config_backend(const struct sl_cfg_service *svc, const char *name);
 
-/* Field parsers, exposed for tests and the admin API (which takes the same
- * shapes in JSON). Each returns 0 or -1 and writes *out only on success. */
-/* ip, host, ip:port, host:port, [v6] or [v6]:port, port 1..65535. */
+/* A backend target, for tests and the admin API (which takes the same
+ * shapes in JSON; scalars are control/scalar.h's, binds net/sock.h's): ip,
+ * host, ip:port, host:port, [v6] or [v6]:port, port 1..65535. 0 or -1. */
 int sl_config_check_target(const char *s);
 
 #endif /* SL_CONTROL_CONFIG_H */
