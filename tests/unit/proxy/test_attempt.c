@@ -57,7 +57,7 @@ static void a_failover_never_selects_a_backend_twice(void **state)
     sl_attempt_init(&a, 5);
     for (int i = 0; i < 3; i++) {
         assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
-        snprintf(seen[i], sizeof(seen[i]), "%s", a.target);
+        (void)snprintf(seen[i], sizeof(seen[i]), "%s", a.target);
         for (int j = 0; j < i; j++)
             assert_string_not_equal(seen[i], seen[j]);
         assert_true(sl_attempt_fail(&a, SLUICE_OUTCOME_FAIL, true, NULL, "refused"));

@@ -25,7 +25,7 @@ static void capture_log(void)
     const char *failed = NULL;
     int fd;
 
-    snprintf(path, sizeof(path), "/tmp/sluice-test-fdbudget-XXXXXX");
+    (void)snprintf(path, sizeof(path), "/tmp/sluice-test-fdbudget-XXXXXX");
     fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
@@ -44,7 +44,7 @@ static int read_log(char *out, size_t cap)
     assert_non_null(f);
     n = fread(out, 1, cap - 1, f);
     out[n] = '\0';
-    fclose(f);
+    (void)fclose(f);
     unlink(path);
     for (size_t i = 0; i < n; i++)
         lines += out[i] == '\n';
@@ -73,9 +73,9 @@ static void one_line_a_second_names_ulimit_and_the_real_limit(void **state)
 
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
     if (rl.rlim_cur == RLIM_INFINITY)
-        snprintf(limit, sizeof(limit), "(now unlimited)");
+        (void)snprintf(limit, sizeof(limit), "(now unlimited)");
     else
-        snprintf(limit, sizeof(limit), "(now %llu)", (unsigned long long)rl.rlim_cur);
+        (void)snprintf(limit, sizeof(limit), "(now %llu)", (unsigned long long)rl.rlim_cur);
     capture_log();
     assert_true(sl_fdbudget_report(&fl, 5000, "web", EMFILE));
     for (uint64_t t = 5001; t < 6000; t += 100) /* a burst within the second: counted */
