@@ -13,16 +13,17 @@
 #include "net/loop.h"
 #include "net/sock.h"
 #include "net/timer.h"
+#include "proxy/attempt.h"
+#include "proxy/fdbudget.h"
 #include "sluice.h"
 #include "tcp/tcp_proxy.h"
 
-#define SL_TCP_MAX_SKIP 8
 /* Bytes asked of one splice() into a pipe: the default pipe size. */
 #define SL_TCP_PIPE_CAP 65536u
-/* Empty pipes kept for reuse, per worker. RLIMIT_NOFILE is 20000 here and
- * a session costs 2 sockets + 4 pipe fds, so the cache stays small: 64
- * pipes (128 fds) per worker save the pipe2() of busy moments without
- * eating the descriptors sessions need. */
+/* Empty pipes kept for reuse, per worker. A session costs 2 sockets + 4
+ * pipe fds against a descriptor limit of some thousands, so the cache
+ * stays small: 64 pipes (128 fds) per worker save the pipe2() of busy
+ * moments without eating the descriptors sessions need. */
 #define SL_TCP_PIPE_CACHE 64
 /* Buffers of the buffer mode (every direction starts there): size, and
  * how many idle ones the pool keeps. A direction holds one only while
@@ -64,11 +65,7 @@ struct sl_tcp_session {
     const char *group;      /* rt.group */
     const char *lname;      /* rt.listener, for logs */
 
-    sluice_backend_t *be; /* selected, not yet released */
-    const sluice_backend_t *skip[SL_TCP_MAX_SKIP];
-    uint32_t nskip;
-    uint32_t tries;             /* retries used */
-    sluice_outcome_t last_fail; /* of the last failed connect */
+    struct sl_attempt att; /* the backend: selected, tried, retries */
 
     uint64_t start_ns; /* accepted */
     uint64_t connect_start_ns;
@@ -81,7 +78,6 @@ struct sl_tcp_session {
 
     char client_ip[SL_ADDR_STRLEN];
     uint32_t client_ip_len;
-    char be_name[128];
 };
 
 struct sl_tcp_worker {
@@ -95,7 +91,7 @@ struct sl_tcp_worker {
     int pipes[SL_TCP_PIPE_CACHE][2]; /* empty pipes ready for reuse */
     size_t npipes;
     bool draining;
-    uint64_t fd_log_ms; /* next out-of-descriptors log line allowed */
+    struct sl_fdbudget_log fdlog; /* out-of-descriptors lines, rate-limited */
     struct sl_tcp_stats stats;
 };
 

@@ -1,7 +1,7 @@
 /* TCP sessions: accept, select a backend, connect without blocking,
- * retries over a skip list, connect and idle timeouts, the end of a
- * session (release, access log, recycling). The bytes themselves move in
- * tcp_pump.c. */
+ * retries (the backend attempt of proxy/attempt.h), connect and idle
+ * timeouts, the end of a session (release, access log, recycling). The
+ * bytes themselves move in tcp_pump.c. */
 #include "tcp/tcp_proxy.h"
 
 #include <errno.h>
@@ -11,25 +11,19 @@
 #include <unistd.h>
 
 #include "core/view.h"
+#include "proxy/defaults.h"
 #include "tcp/tcp_int.h"
-
-#define DEFAULT_CONNECT_MS 2000u
-#define DEFAULT_IDLE_MS    60000u
-/* Out-of-descriptor errors are logged at most this often per worker. */
-#define FD_LOG_EVERY_MS 1000u
 
 /* Access-log status of a session, after nginx's stream module: 200 once a
  * backend was reached (however the session ended later), 499 the client
  * left while we were connecting, 500 a local failure (descriptors,
- * memory), 502 every backend tried failed, 503 no usable backend, 504 the
- * last connect attempt timed out. */
+ * memory); when no backend was reached, sl_attempt_give_up_status(): 502
+ * every backend tried failed, 503 no usable backend, 504 the last connect
+ * attempt timed out. */
 enum {
     ST_OK = 200,
     ST_CLIENT_GONE = 499,
     ST_LOCAL = 500,
-    ST_UNREACHABLE = 502,
-    ST_NO_BACKEND = 503,
-    ST_TIMEOUT = 504,
 };
 
 static void start_backend(struct sl_tcp_session *s);
@@ -66,27 +60,17 @@ static uint32_t idle_limit(const struct sl_tcp_session *s)
 
 static void log_session(struct sl_tcp_session *s, int status)
 {
-    struct sl_loop *l = s->w->loop;
-    /* Zeroed: fields added to the record later stay "absent". */
-    struct sl_access_rec r = {0};
-    const char *name = s->be ? sluice_backend_name(s->be) : NULL;
+    struct sl_access_rec r;
 
     if (!s->w->alog || !sl_access_log_on())
         return;
-    /* The backend's name only when it differs from its target. */
-    if (name && strcmp(name, s->be_name) != 0)
-        r.backend_name = name;
-    r.wall_s = l->wall_s;
-    r.wall_ms = l->wall_ms;
-    r.client_ip = s->client_ip;
+    sl_attempt_access_rec(&s->att, s->w->loop, s->client_ip, s->start_ns, &r);
     r.method = "TCP";
     r.method_len = 3;
     r.path = s->lname;
     r.path_len = strlen(s->lname);
     r.status = status;
     r.bytes = s->down.bytes;
-    r.backend = s->be_name[0] ? s->be_name : NULL;
-    r.duration_us = (sl_loop_now_ns(l) - s->start_ns) / 1000;
     sl_access_log_add(s->w->alog, &r);
 }
 
@@ -112,13 +96,10 @@ static void session_end(struct sl_tcp_session *s, int status)
     sl_loop_timer_stop(w->loop, &s->timer);
     sl_loop_del(w->loop, &s->cw);
     log_session(s, status);
-    if (s->be) {
-        if (proxying)
-            sluice_backend_release(s->be, SLUICE_OUTCOME_OK, s->connect_ns);
-        else
-            sluice_backend_release(s->be, SLUICE_OUTCOME_NEUTRAL, 0);
-        s->be = NULL;
-    }
+    if (proxying)
+        sl_attempt_release(&s->att, SLUICE_OUTCOME_OK, s->connect_ns);
+    else
+        sl_attempt_release(&s->att, SLUICE_OUTCOME_NEUTRAL, 0);
     close_backend_fd(s);
     if (s->cfd >= 0)
         close(s->cfd);
@@ -146,17 +127,13 @@ static void session_end(struct sl_tcp_session *s, int status)
 /* No backend left to try: the client is closed without a byte. */
 static void give_up(struct sl_tcp_session *s)
 {
-    int status = ST_NO_BACKEND;
-
     s->w->stats.no_backend++;
-    if (s->nskip > 0) {
-        status = s->last_fail == SLUICE_OUTCOME_TIMEOUT ? ST_TIMEOUT : ST_UNREACHABLE;
+    if (s->att.ntried > 0)
         sl_log(SL_LOG_WARN, "listener %s: no backend of %s could be reached (%u tried)", s->lname,
-               s->group, s->nskip);
-    } else {
+               s->group, s->att.ntried);
+    else
         sl_log(SL_LOG_WARN, "listener %s: no usable backend in %s", s->lname, s->group);
-    }
-    session_end(s, status);
+    session_end(s, sl_attempt_give_up_status(&s->att));
 }
 
 /* The current backend failed to connect: count it against the backend and
@@ -167,17 +144,7 @@ static bool fail_backend(struct sl_tcp_session *s, sluice_outcome_t outcome, con
     sl_loop_timer_stop(s->w->loop, &s->timer);
     close_backend_fd(s);
     s->w->stats.connect_failures++;
-    s->last_fail = outcome;
-    sl_log(SL_LOG_WARN, "listener %s: backend %s: %s", s->lname, s->be_name, what);
-    if (s->nskip < SL_TCP_MAX_SKIP)
-        s->skip[s->nskip++] = s->be;
-    sluice_backend_release(s->be, outcome, 0);
-    s->be = NULL;
-    if (s->tries < s->rt.retries && s->nskip < SL_TCP_MAX_SKIP) {
-        s->tries++;
-        return true;
-    }
-    return false;
+    return sl_attempt_fail(&s->att, outcome, true, s->lname, what);
 }
 
 static void retry_or_give_up(struct sl_tcp_session *s, sluice_outcome_t outcome, const char *what)
@@ -248,12 +215,7 @@ static void on_connect(struct sl_loop *l, struct sl_watcher *wt, uint32_t events
         connected(s);
         return;
     }
-    if (err == ECONNREFUSED)
-        (void)snprintf(what, sizeof(what), "connect failed: connection refused");
-    else if (err == EHOSTUNREACH || err == ENETUNREACH)
-        (void)snprintf(what, sizeof(what), "connect failed: unreachable");
-    else
-        (void)snprintf(what, sizeof(what), "connect failed: socket error %d", err);
+    sl_attempt_connect_error(err, what, sizeof(what));
     retry_or_give_up(s, SLUICE_OUTCOME_FAIL, what);
 }
 
@@ -270,21 +232,7 @@ static void on_client_wait(struct sl_loop *l, struct sl_watcher *wt, uint32_t ev
         session_end(s, ST_CLIENT_GONE);
 }
 
-static uint32_t connect_timeout(const struct sl_tcp_session *s)
-{
-    uint32_t t = sluice_backend_connect_timeout(s->be);
-
-    if (!t)
-        t = s->rt.connect_timeout_ms;
-    return t ? t : DEFAULT_CONNECT_MS;
-}
-
-static bool out_of_fds(int e)
-{
-    return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS;
-}
-
-/* Starts connecting to s->be. 1: in progress or done (the session goes on
+/* Starts connecting to s->att.be. 1: in progress or done (the session goes on
  * by itself), 0: this backend failed and another may be tried, -1: the
  * session has ended, -2: this backend failed and no retry is left. */
 static int try_connect(struct sl_tcp_session *s)
@@ -295,16 +243,13 @@ static int try_connect(struct sl_tcp_session *s)
     bool inprog = false;
     int fd;
 
-    sa = sl_backend_sockaddr(s->be, &salen);
+    sa = sl_backend_sockaddr(s->att.be, &salen);
     if (!sa)
         return fail_backend(s, SLUICE_OUTCOME_FAIL, "address did not resolve") ? 0 : -2;
     s->connect_start_ns = sl_loop_now_ns(w->loop);
     fd = sl_sock_connect(sa, salen, &inprog);
-    if (fd < 0 && out_of_fds(errno)) {
-        if (sl_loop_now_ms(w->loop) >= w->fd_log_ms) {
-            sl_log(SL_LOG_ERROR, "listener %s: out of file descriptors: raise ulimit -n", s->lname);
-            w->fd_log_ms = sl_loop_now_ms(w->loop) + FD_LOG_EVERY_MS;
-        }
+    if (fd < 0 &&
+        sl_attempt_out_of_fds(&s->att, &w->fdlog, errno, sl_loop_now_ms(w->loop), s->lname)) {
         session_end(s, ST_LOCAL);
         return -1;
     }
@@ -317,7 +262,8 @@ static int try_connect(struct sl_tcp_session *s)
     }
     s->bw.cb = on_connect;
     if (sl_loop_add(w->loop, &s->bw, fd, SL_EV_WRITE) < 0 ||
-        sl_loop_timer_after(w->loop, &s->timer, connect_timeout(s)) < 0) {
+        sl_loop_timer_after(w->loop, &s->timer,
+                            sl_attempt_connect_timeout(&s->att, s->rt.connect_timeout_ms)) < 0) {
         session_end(s, ST_LOCAL);
         return -1;
     }
@@ -329,13 +275,10 @@ static void start_backend(struct sl_tcp_session *s)
     for (;;) {
         int r;
 
-        s->be = sl_lb_select_skip(s->rt.lb, s->group, s->client_ip, s->client_ip_len, s->skip,
-                                  s->nskip);
-        if (!s->be) {
+        if (!sl_attempt_select(&s->att, s->rt.lb, s->group, s->client_ip, s->client_ip_len)) {
             give_up(s);
             return;
         }
-        (void)snprintf(s->be_name, sizeof(s->be_name), "%s", sluice_backend_target(s->be));
         r = try_connect(s);
         if (r == -2)
             give_up(s);
@@ -405,7 +348,8 @@ void sl_tcp_accept(struct sl_tcp_worker *w, const struct sl_tcp_route *rt, int f
     s->cfd = fd;
     s->phase = SL_TCP_CONNECTING;
     s->start_ns = sl_loop_now_ns(w->loop);
-    s->idle_ms = rt->idle_timeout_ms ? rt->idle_timeout_ms : DEFAULT_IDLE_MS;
+    s->idle_ms = rt->idle_timeout_ms ? rt->idle_timeout_ms : SL_DEFAULT_IDLE_TIMEOUT_MS;
+    sl_attempt_init(&s->att, rt->retries);
     if (peer && peerlen > 0)
         s->client_ip_len = (uint32_t)sl_sock_ip_str(peer, s->client_ip, sizeof(s->client_ip));
     else

@@ -5,8 +5,8 @@
  * Per accepted connection: select a backend of the listener's lb group
  * (hashing strategies hash the client IP, as the HTTP proxy does for
  * source_ip), connect without blocking within the connect timeout, and on
- * refusal or timeout report FAIL or TIMEOUT and try another backend (a skip
- * list) up to the service's retries. Then both directions run until each
+ * refusal or timeout report FAIL or TIMEOUT and try another backend (one
+ * not tried yet) up to the service's retries. Then both directions run until each
  * has seen EOF (half-close: a FIN from one side becomes shutdown(SHUT_WR)
  * toward the other once every byte before it was delivered), an error, or
  * the idle timeout. docs/tcp.md describes the behaviour for users.

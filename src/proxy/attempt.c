@@ -1,0 +1,141 @@
+/* Backend attempts shared by the HTTP and TCP proxies (see attempt.h). */
+#include "proxy/attempt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/view.h"
+#include "proxy/defaults.h"
+
+void sl_attempt_init(struct sl_attempt *a, uint32_t retries)
+{
+    a->be = NULL;
+    a->ntried = 0;
+    a->tries = 0;
+    a->retries = retries;
+    a->last_fail = SLUICE_OUTCOME_OK;
+    a->target[0] = '\0';
+    a->name[0] = '\0';
+}
+
+/* Plain copies, not snprintf: this runs per request. */
+static void copy_str(char *dst, size_t cap, const char *src, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+sluice_backend_t *sl_attempt_select(struct sl_attempt *a, sluice_lb_t *lb, const char *group,
+                                    const void *key, size_t keylen)
+{
+    const char *target, *name;
+
+    a->be = sl_lb_select_skip(lb, group, key, keylen, a->tried, a->ntried);
+    if (!a->be)
+        return NULL;
+    target = sluice_backend_target(a->be);
+    name = sluice_backend_name(a->be);
+    copy_str(a->target, sizeof(a->target), target, strlen(target));
+    a->name[0] = '\0';
+    if (strcmp(name, target) != 0)
+        copy_str(a->name, sizeof(a->name), name, strlen(name));
+    return a->be;
+}
+
+bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retryable,
+                     const char *listener, const char *what)
+{
+    a->last_fail = outcome;
+    if (a->be) {
+        if (a->ntried < SL_ATTEMPT_MAX_TRIED)
+            a->tried[a->ntried++] = a->be;
+        sluice_backend_release(a->be, outcome, 0);
+        a->be = NULL;
+    }
+    if (listener)
+        sl_log(SL_LOG_WARN, "listener %s: backend %s: %s", listener, a->target, what);
+    else
+        sl_log(SL_LOG_WARN, "backend %s: %s", a->target, what);
+    if (retryable && a->tries < a->retries && a->ntried < SL_ATTEMPT_MAX_TRIED) {
+        a->tries++;
+        return true;
+    }
+    return false;
+}
+
+void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t outcome, uint64_t latency_ns)
+{
+    if (!a->be)
+        return;
+    sluice_backend_release(a->be, outcome, latency_ns);
+    a->be = NULL;
+}
+
+bool sl_attempt_out_of_fds(struct sl_attempt *a, struct sl_fdbudget_log *fl, int err,
+                           uint64_t now_ms, const char *listener)
+{
+    if (!sl_fdbudget_exhausted(err))
+        return false;
+    (void)sl_fdbudget_report(fl, now_ms, listener, err);
+    sl_attempt_release(a, SLUICE_OUTCOME_NEUTRAL, 0);
+    return true;
+}
+
+int sl_attempt_give_up_status(const struct sl_attempt *a)
+{
+    if (a->ntried == 0)
+        return 503;
+    return a->last_fail == SLUICE_OUTCOME_TIMEOUT ? 504 : 502;
+}
+
+static uint32_t pick(uint32_t backend_ms, uint32_t service_ms, uint32_t default_ms)
+{
+    if (backend_ms)
+        return backend_ms;
+    return service_ms ? service_ms : default_ms;
+}
+
+uint32_t sl_attempt_connect_timeout(const struct sl_attempt *a, uint32_t service_ms)
+{
+    return pick(a->be ? sluice_backend_connect_timeout(a->be) : 0, service_ms,
+                SL_DEFAULT_CONNECT_TIMEOUT_MS);
+}
+
+uint32_t sl_attempt_response_timeout(const struct sl_attempt *a, uint32_t service_ms)
+{
+    return pick(a->be ? sluice_backend_first_byte_timeout(a->be) : 0, service_ms,
+                SL_DEFAULT_RESPONSE_TIMEOUT_MS);
+}
+
+uint32_t sl_attempt_idle_timeout(const struct sl_attempt *a, uint32_t service_ms)
+{
+    return pick(a->be ? sluice_backend_between_bytes_timeout(a->be) : 0, service_ms,
+                SL_DEFAULT_IDLE_TIMEOUT_MS);
+}
+
+void sl_attempt_connect_error(int err, char *out, size_t cap)
+{
+    if (err == ECONNREFUSED)
+        (void)snprintf(out, cap, "connect failed: connection refused");
+    else if (err == EHOSTUNREACH || err == ENETUNREACH)
+        (void)snprintf(out, cap, "connect failed: unreachable");
+    else
+        (void)snprintf(out, cap, "connect failed: socket error %d", err);
+}
+
+void sl_attempt_access_rec(const struct sl_attempt *a, const struct sl_loop *l,
+                           const char *client_ip, uint64_t start_ns, struct sl_access_rec *r)
+{
+    /* Zeroed first: fields added to the record later stay "absent". */
+    *r = (struct sl_access_rec){
+        .wall_s = l->wall_s,
+        .wall_ms = l->wall_ms,
+        .client_ip = client_ip,
+        .backend = a->target[0] ? a->target : NULL,
+        .backend_name = a->target[0] && a->name[0] ? a->name : NULL,
+        .duration_us = (sl_loop_now_ns(l) - start_ns) / 1000,
+    };
+}

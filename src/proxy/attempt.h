@@ -1,0 +1,110 @@
+/* Backend attempts shared by the HTTP and TCP proxies: select a backend
+ * that this request (or session) has not tried yet, the timeouts that
+ * apply to it, failover within the retry budget, the outcome reported to
+ * the library, running out of descriptors, and the backend fields of the
+ * access-log record.
+ *
+ * A struct sl_attempt is embedded in the HTTP request or TCP session, so
+ * nothing here allocates; selection is the library's lock-free select.
+ * The protocol keeps what differs: how it connects (the HTTP pool, a
+ * plain socket for TCP), when a failure may be retried (HTTP: nothing
+ * sent yet), and what the client is told.
+ *
+ *   sl_attempt_init(a, retries);
+ *   while (sl_attempt_select(a, ...)) {
+ *       connect, within sl_attempt_connect_timeout(a, service's);
+ *       on success: go on; later sl_attempt_release(a, outcome, latency)
+ *       on failure: if (!sl_attempt_fail(a, outcome, ...)) give up
+ *   }
+ *   nothing (left) to select: sl_attempt_give_up_status(a)
+ *
+ * Threads: an attempt belongs to the worker thread of its request. */
+#ifndef SL_PROXY_ATTEMPT_H
+#define SL_PROXY_ATTEMPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/log.h"
+#include "net/loop.h"
+#include "proxy/fdbudget.h"
+#include "sluice.h"
+
+/* Backends one request may fail on; the retry budget is capped by it. */
+#define SL_ATTEMPT_MAX_TRIED 8
+/* Copies kept for logs and error bodies (longer ones are truncated). */
+#define SL_ATTEMPT_TARGET_MAX 128
+#define SL_ATTEMPT_NAME_MAX   64
+
+struct sl_attempt {
+    sluice_backend_t *be;       /* selected, not yet released; NULL when none */
+    uint32_t ntried;            /* backends in tried[] */
+    uint32_t tries;             /* retries used */
+    uint32_t retries;           /* retries allowed */
+    sluice_outcome_t last_fail; /* of the last failure (OK while none failed) */
+    const sluice_backend_t *tried[SL_ATTEMPT_MAX_TRIED]; /* failed: not selected again */
+    char target[SL_ATTEMPT_TARGET_MAX]; /* of the last backend selected; "" before */
+    char name[SL_ATTEMPT_NAME_MAX];     /* its name when that differs from target, else "" */
+};
+
+/* Starts over: nothing tried, <retries> retries allowed. A backend still
+ * held is forgotten, not released: release it first. Calling it again
+ * before the first select only changes the budget. */
+void sl_attempt_init(struct sl_attempt *a, uint32_t retries);
+
+/* Selects a backend of <group> in <lb> for <key> (<keylen> bytes, for
+ * hashing strategies) that this attempt has not failed on, and copies its
+ * target and name. Returns it (also a->be, to be released through this
+ * attempt), or NULL when no usable backend is left. No backend may be
+ * held (a->be == NULL). Lock-free, allocation-free. */
+sluice_backend_t *sl_attempt_select(struct sl_attempt *a, sluice_lb_t *lb, const char *group,
+                                    const void *key, size_t keylen);
+
+/* The selected backend failed before it served anything: logs a warning
+ * ("[listener <listener>: ]backend <target>: <what>"), releases it with
+ * <outcome> (FAIL or TIMEOUT), and keeps it out of the next selections.
+ * Returns true, and uses one retry, when another backend may be tried:
+ * <retryable> (the protocol says the request can be sent again), a retry
+ * is left, and the tried set has room. Works with no backend held (then
+ * it only decides). The caller closes its connection first. */
+bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retryable,
+                     const char *listener, const char *what);
+
+/* Ends the use of the selected backend with <outcome> (OK with the
+ * latency, or NEUTRAL); a no-op when none is held. */
+void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t outcome, uint64_t latency_ns);
+
+/* After a connect to the selected backend failed with <err>: when <err>
+ * means out of descriptors (sl_fdbudget_exhausted), reports it through
+ * <fl> (rate-limited), releases the backend as NEUTRAL (not its fault)
+ * and returns true: the caller fails the request locally, without a
+ * retry. Returns false, changing nothing, for any other error. */
+bool sl_attempt_out_of_fds(struct sl_attempt *a, struct sl_fdbudget_log *fl, int err,
+                           uint64_t now_ms, const char *listener);
+
+/* What the client is told when no backend was reached: 503 nothing usable
+ * was tried, 504 the last backend tried timed out, 502 otherwise. */
+int sl_attempt_give_up_status(const struct sl_attempt *a);
+
+/* The timeouts for the selected backend: its own setting, else
+ * <service_ms> (the service's, 0 for none), else the default of
+ * proxy/defaults.h. Any backend may be held, or none. */
+uint32_t sl_attempt_connect_timeout(const struct sl_attempt *a, uint32_t service_ms);
+uint32_t sl_attempt_response_timeout(const struct sl_attempt *a, uint32_t service_ms);
+uint32_t sl_attempt_idle_timeout(const struct sl_attempt *a, uint32_t service_ms);
+
+/* Describes a failed non-blocking connect (SO_ERROR <err>) in <out>[cap]
+ * for sl_attempt_fail(): "connect failed: connection refused", "...:
+ * unreachable" or "...: socket error N". */
+void sl_attempt_connect_error(int err, char *out, size_t cap);
+
+/* Fills the common fields of the access-log record of a request or
+ * session that started at <start_ns> (loop time) from <client_ip>: time,
+ * client, backend target and name (of the last backend selected), the
+ * duration so far. The other fields are zeroed: the caller sets method,
+ * path, status and bytes. <client_ip> and <a> are borrowed by <r>. */
+void sl_attempt_access_rec(const struct sl_attempt *a, const struct sl_loop *l,
+                           const char *client_ip, uint64_t start_ns, struct sl_access_rec *r);
+
+#endif /* SL_PROXY_ATTEMPT_H */
