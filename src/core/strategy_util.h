@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "backend_types.h"
 #include "group.h"
 
 /* Fixed seed for key hashing: consistent strategies must map a key to the

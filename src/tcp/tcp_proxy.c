@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/view.h"
+#include "core/backend.h"
+#include "core/select.h"
 #include "tcp/tcp_int.h"
 
 #define DEFAULT_CONNECT_MS 2000u
