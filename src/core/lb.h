@@ -27,7 +27,7 @@ struct sluice_lb {
      * epoch read section. */
     _Atomic(struct sl_table *) table;
     struct sl_epoch epoch;
-    pthread_mutex_t wlock;      /* serialises writers; readers never take it */
+    pthread_mutex_t wlock;      /* serialises writers (taken in txn.c only); readers never */
     struct sl_score_cfg *score; /* shared by every backend of the lb */
     _Atomic bool allow_dynamic;
     _Atomic uint64_t seed_ctr;  /* per-group seeds */
