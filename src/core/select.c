@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend_types.h"
+#include "group.h"
 #include "lb.h"
 #include "score.h"
 
