@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend.h"
+#include "backend_types.h"
 #include "group.h"
 #include "sluice.h"
 

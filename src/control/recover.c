@@ -8,7 +8,7 @@
 #include "control/recover.h"
 
 #include "control/control.h"
-#include "core/view.h"
+#include "core/score.h"
 
 void sl_recover_tick(sluice_lb_t *lb, const struct sl_config *cfg, bool checker_running,
                      uint64_t now_ms, uint64_t *last_ms)

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_types.h"
 #include "lb.h"
-#include "selector.h"
+#include "target.h"
+#include "txn.h"
+#include "view.h"
 
 /* How often the off-lock creation of new backends is retried when another
  * writer changed the lb meanwhile; the last attempt creates what is still
@@ -24,7 +27,6 @@ struct prep {
     const char *name;             /* s->name, or t.canon */
     struct sluice_backend *fresh; /* created here, one reference; or NULL */
     struct sluice_backend *use;   /* chosen under the lock (borrowed) */
-    uint32_t old_weight;          /* of <use> before this apply */
 };
 
 struct batch {
@@ -155,17 +157,14 @@ static int check_specs(struct batch *b)
             rc = fail(b, SLUICE_ERR_INVALID_ARG, "service %s listed twice", b->groups[i].name);
     for (size_t i = 0; i < b->nviews && rc == 0; i++) {
         const struct sl_view_spec *v = &b->views[i];
-        struct sl_selector sel;
         char msg[128] = "";
 
         if (v->name == NULL || v->service == NULL)
             rc = fail(b, SLUICE_ERR_INVALID_ARG, "view: missing name or service");
         else if (sl_strmap_put(&names, v->name, i, NULL))
             rc = fail(b, SLUICE_ERR_INVALID_ARG, "view %s: name listed twice", v->name);
-        else if ((rc = sl_selector_parse(v->selector, &sel, msg, sizeof(msg))) != 0)
+        else if ((rc = sl_selector_check(v->selector, msg, sizeof(msg))) != 0)
             rc = fail(b, rc, "view %s: %s", v->name, msg[0] != '\0' ? msg : sluice_strerror(rc));
-        else
-            sl_selector_fini(&sel);
     }
     sl_strmap_fini(&names);
     return rc;
@@ -216,31 +215,6 @@ static struct sluice_backend *carried(const struct sl_group *g, const struct pre
     return NULL;
 }
 
-/* A new backend object for <p> with one reference; resolves (DNS). */
-static struct sluice_backend *create(const struct prep *p, struct sl_score_cfg *cfg)
-{
-    const struct sl_backend_spec *s = p->s;
-    struct sluice_backend *o = sl_backend_new(&p->t, p->name, cfg);
-
-    if (o == NULL)
-        return NULL;
-    atomic_store_explicit(&o->weight, s->weight, memory_order_relaxed);
-    o->connect_timeout_ms = s->connect_timeout_ms;
-    o->first_byte_timeout_ms = s->first_byte_timeout_ms;
-    o->between_bytes_timeout_ms = s->between_bytes_timeout_ms;
-    if (s->override_host != NULL && (o->override_host = strdup(s->override_host)) == NULL)
-        goto nomem;
-    for (size_t i = 0; i < s->nlabels; i++)
-        if (s->labels[i].key == NULL || s->labels[i].value == NULL ||
-            sl_backend_set_label(o, s->labels[i].key, s->labels[i].value) != 0)
-            goto nomem;
-    return o;
-
-nomem:
-    sl_backend_unref(o);
-    return NULL;
-}
-
 /* Off the writer lock: looks at the published table and creates (and
  * resolves) every backend that cannot be carried over and has no fresh
  * object yet. */
@@ -260,7 +234,8 @@ static int prefetch(struct batch *b)
             b->p[k].fresh == NULL && carried(sl_table_find(t, b->p[k].g->name), &b->p[k]) == NULL;
     sl_epoch_exit(&b->lb->epoch, &tok);
     for (size_t k = 0; k < b->np; k++) {
-        if (need[k] && (b->p[k].fresh = create(&b->p[k], b->lb->score)) == NULL) {
+        if (need[k] &&
+            (b->p[k].fresh = sl_backend_new_spec(&b->p[k].t, b->p[k].s, b->lb->score)) == NULL) {
             free(need);
             return fail(b, SLUICE_ERR_NOMEM, "out of memory");
         }
@@ -345,18 +320,14 @@ static int remove_listed(struct batch *b, struct sl_txn *tx)
     return 0;
 }
 
-static void set_weights(struct batch *b)
+/* In place, undone by an abort (txn.c). */
+static int set_weights(struct batch *b, struct sl_txn *tx)
 {
-    for (size_t k = 0; k < b->np; k++)
-        b->p[k].old_weight =
-            atomic_exchange_explicit(&b->p[k].use->weight, b->p[k].s->weight, memory_order_relaxed);
-}
+    int rc = 0;
 
-static void restore_weights(struct batch *b)
-{
-    /* In reverse: an object listed twice gets its first old value back. */
-    for (size_t k = b->np; k-- > 0;)
-        atomic_store_explicit(&b->p[k].use->weight, b->p[k].old_weight, memory_order_relaxed);
+    for (size_t k = 0; k < b->np && rc == 0; k++)
+        rc = sl_txn_set_weight(tx, b->p[k].use, b->p[k].s->weight);
+    return rc;
 }
 
 static int put_services(struct batch *b, struct sl_txn *tx)
@@ -368,69 +339,53 @@ static int put_services(struct batch *b, struct sl_txn *tx)
         return SLUICE_ERR_NOMEM;
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         const struct sl_group_spec *gs = &b->groups[i];
-        const struct sl_group *old = sl_txn_find(tx, gs->name);
         const char *iname = sl_txn_intern(tx, gs->name);
         struct sl_group *g = NULL;
 
         for (size_t j = 0; j < gs->n; j++)
             bs[j] = b->p[b->first[i] + j].use;
         if (iname != NULL)
-            g = sl_group_new(iname, gs->strategy, bs, gs->n, NULL, NULL,
-                             old != NULL ? old->seed : sl_txn_seed(tx));
+            g = sl_group_new(iname, gs->strategy, bs, gs->n, NULL, NULL, sl_txn_seed(tx, gs->name));
         rc = g != NULL ? sl_txn_put(tx, g) : SLUICE_ERR_NOMEM;
     }
     free(bs);
     return rc;
 }
 
-/* Builds and commits; on failure the transaction is aborted and the
- * weights are back. */
-static int build_and_commit(struct batch *b, struct sl_txn *tx)
+/* Puts the services and views of the batch into <tx>. */
+static int build(struct batch *b, struct sl_txn *tx)
 {
-    int rc;
+    int rc = set_weights(b, tx);
 
-    set_weights(b);
-    rc = put_services(b, tx);
+    if (rc == 0)
+        rc = put_services(b, tx);
     for (size_t i = 0; i < b->nviews && rc == 0; i++)
         rc = sl_view_put(tx, b->views[i].name, b->views[i].service, b->views[i].selector);
-    if (rc == 0)
-        rc = sl_txn_commit(tx); /* aborts on failure */
-    else
-        sl_txn_abort(tx);
-    if (rc != 0) {
-        restore_weights(b);
-        fail(b, rc, "%s", sluice_strerror(rc));
-    }
     return rc;
 }
 
-/* One attempt under the writer lock. 1: retry (new backends missing). */
+/* One transaction. 1: retry (new backends missing). */
 static int attempt(struct batch *b, bool last)
 {
     struct sl_txn tx;
     int rc;
 
-    pthread_mutex_lock(&b->lb->wlock);
     rc = sl_txn_begin(&tx, b->lb);
-    if (rc != 0) {
-        free(tx.groups);
-        pthread_mutex_unlock(&b->lb->wlock);
+    if (rc != 0)
         return fail(b, rc, "out of memory");
-    }
     rc = remove_listed(b, &tx);
     if (rc == 0 && !choose(b, &tx)) {
         rc = 1;
         if (last) /* DNS under the lock: only after SL_APPLY_TRIES races */
             rc = prefetch(b) == 0 && choose(b, &tx) ? 0 : SLUICE_ERR_NOMEM;
     }
-    if (rc == 0)
-        rc = check_lb(b, &tx);
-    if (rc == 0)
-        rc = build_and_commit(b, &tx);
-    else
+    if (rc != 0 || (rc = check_lb(b, &tx)) != 0) {
         sl_txn_abort(&tx);
-    pthread_mutex_unlock(&b->lb->wlock);
-    return rc;
+        return rc;
+    }
+    /* Commits, or aborts with the weights back. */
+    rc = sl_txn_end(&tx, build(b, &tx));
+    return rc != 0 ? fail(b, rc, "%s", sluice_strerror(rc)) : 0;
 }
 
 int sl_lb_apply(sluice_lb_t *lb, const struct sl_group_spec *groups, size_t n,

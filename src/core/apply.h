@@ -9,21 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "backend.h" /* struct sl_backend_spec */
 #include "sluice.h"
-
-/* One backend as wanted. Strings are borrowed for the call. */
-struct sl_backend_spec {
-    const char *name;   /* NULL: the canonical target */
-    const char *target; /* ip, host, ip:port, host:port, [v6]:port */
-    uint32_t weight;
-    const struct sl_label *labels; /* keys unique */
-    size_t nlabels;
-    uint32_t connect_timeout_ms; /* 0: the service's */
-    uint32_t first_byte_timeout_ms;
-    uint32_t between_bytes_timeout_ms;
-    const char *override_host; /* NULL: keep the client's Host */
-};
 
 /* A service as wanted: registered when new, replaced when present. */
 struct sl_group_spec {

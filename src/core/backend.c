@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lb.h"
+#include "backend_types.h"
 #include "score.h"
-#include "view.h"
+#include "target.h"
 
 struct sluice_backend *sl_backend_new(const struct sl_target *t, const char *name,
                                       struct sl_score_cfg *cfg)
@@ -69,13 +69,44 @@ int sl_backend_set_label(struct sluice_backend *b, const char *key, const char *
     return 0;
 }
 
+struct sluice_backend *sl_backend_new_spec(const struct sl_target *t,
+                                           const struct sl_backend_spec *s,
+                                           struct sl_score_cfg *cfg)
+{
+    struct sluice_backend *b = sl_backend_new(t, s->name, cfg);
+
+    if (b == NULL)
+        return NULL;
+    atomic_store_explicit(&b->weight, s->weight, memory_order_relaxed);
+    b->connect_timeout_ms = s->connect_timeout_ms;
+    b->first_byte_timeout_ms = s->first_byte_timeout_ms;
+    b->between_bytes_timeout_ms = s->between_bytes_timeout_ms;
+    if (s->override_host != NULL && (b->override_host = strdup(s->override_host)) == NULL)
+        goto nomem;
+    /* In order: a later label of the same key replaces an earlier one. */
+    for (size_t i = 0; i < s->nlabels; i++)
+        if (s->labels[i].key == NULL || s->labels[i].value == NULL ||
+            sl_backend_set_label(b, s->labels[i].key, s->labels[i].value) != 0)
+            goto nomem;
+    return b;
+
+nomem:
+    sl_backend_unref(b);
+    return NULL;
+}
+
+void sl_labels_free(struct sl_label *labels, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(labels[i].key);
+        free(labels[i].value);
+    }
+    free(labels);
+}
+
 static void backend_free(struct sluice_backend *b)
 {
-    for (size_t i = 0; i < b->nlabels; i++) {
-        free(b->labels[i].key);
-        free(b->labels[i].value);
-    }
-    free(b->labels);
+    sl_labels_free(b->labels, b->nlabels);
     free(b->override_host);
     free(b->name);
     free(b->target);

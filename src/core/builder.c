@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "lb.h"
-#include "view.h"
+#include "target.h"
 
 struct sluice_backend_builder {
     char *name;
@@ -42,11 +43,7 @@ void sluice_backend_builder_free(sluice_backend_builder_t *b)
 {
     if (b == NULL)
         return;
-    for (size_t i = 0; i < b->nlabels; i++) {
-        free(b->labels[i].key);
-        free(b->labels[i].value);
-    }
-    free(b->labels);
+    sl_labels_free(b->labels, b->nlabels);
     free(b->name);
     free(b->target);
     free(b->override_host);
@@ -137,25 +134,20 @@ int sluice_backend_builder_override_host(sluice_backend_builder_t *b, const char
 static int make_backend(const sluice_backend_builder_t *bb, const struct sl_target *t,
                         struct sl_score_cfg *cfg, struct sluice_backend **out)
 {
-    struct sluice_backend *b = sl_backend_new(t, bb->name, cfg);
+    const struct sl_backend_spec spec = {
+        .name = bb->name,
+        .target = bb->target,
+        .weight = bb->weight,
+        .labels = bb->labels,
+        .nlabels = bb->nlabels,
+        .connect_timeout_ms = bb->connect_timeout_ms,
+        .first_byte_timeout_ms = bb->first_byte_timeout_ms,
+        .between_bytes_timeout_ms = bb->between_bytes_timeout_ms,
+        .override_host = bb->override_host,
+    };
 
-    if (b == NULL)
-        return SLUICE_ERR_NOMEM;
-    atomic_store_explicit(&b->weight, bb->weight, memory_order_relaxed);
-    b->connect_timeout_ms = bb->connect_timeout_ms;
-    b->first_byte_timeout_ms = bb->first_byte_timeout_ms;
-    b->between_bytes_timeout_ms = bb->between_bytes_timeout_ms;
-    if (bb->override_host != NULL && (b->override_host = strdup(bb->override_host)) == NULL)
-        goto nomem;
-    for (size_t i = 0; i < bb->nlabels; i++)
-        if (sl_backend_set_label(b, bb->labels[i].key, bb->labels[i].value) != 0)
-            goto nomem;
-    *out = b;
-    return 0;
-
-nomem:
-    sl_backend_unref(b);
-    return SLUICE_ERR_NOMEM;
+    *out = sl_backend_new_spec(t, &spec, cfg);
+    return *out != NULL ? 0 : SLUICE_ERR_NOMEM;
 }
 
 int sluice_backend_builder_finish(sluice_backend_builder_t *bb, sluice_lb_t *lb,

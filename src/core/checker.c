@@ -16,9 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend_types.h"
+#include "group.h"
 #include "lb.h"
 #include "score.h"
-#include "view.h"
 
 #define STOP_TAG UINT64_MAX
 

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lb.h"
-#include "view.h"
+#include "backend.h"
+#include "selector.h"
+#include "target.h"
 
 struct sl_group *sl_group_new(const char *name, sluice_strategy_t s,
                               struct sluice_backend *const *bs, size_t n, const char *parent,
@@ -55,6 +56,36 @@ fail:
     free(g->selector);
     free(g);
     return NULL;
+}
+
+int sl_group_new_view(const char *name, const struct sl_group *parent, const char *parent_name,
+                      const char *selector, uint64_t seed, struct sl_group **out)
+{
+    struct sluice_backend **bs = NULL;
+    struct sl_selector sel;
+    size_t n = 0;
+    int rc;
+
+    if (parent != NULL && parent->parent != NULL)
+        parent = NULL; /* a view of a view is not a thing: stay empty */
+    rc = sl_selector_parse(selector, &sel, NULL, 0);
+    if (rc != 0)
+        return rc;
+    if (parent != NULL && parent->n > 0) {
+        bs = malloc(parent->n * sizeof(*bs));
+        if (bs == NULL) {
+            sl_selector_fini(&sel);
+            return SLUICE_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < parent->n; i++)
+            if (sl_selector_match(&sel, parent->backends[i]))
+                bs[n++] = parent->backends[i];
+    }
+    sl_selector_fini(&sel);
+    *out = sl_group_new(name, parent != NULL ? parent->strategy : SLUICE_ROUND_ROBIN, bs, n,
+                        parent_name, selector != NULL ? selector : "", seed);
+    free(bs);
+    return *out != NULL ? 0 : SLUICE_ERR_NOMEM;
 }
 
 void sl_group_free(struct sl_group *g)

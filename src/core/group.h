@@ -6,10 +6,11 @@
 #define SL_CORE_GROUP_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "backend_types.h"
 #include "sluice.h"
 
 /* What one pick may use: the hashing key and the backends a retry must not
@@ -49,6 +50,33 @@ struct sl_group {
     _Alignas(64) _Atomic uint64_t cursor;
     _Alignas(64) char pad_;
 };
+
+/* ---- building and finding (group.c; the writer's side) ---- */
+
+/* A group <name> (borrowed: the lb keeps service names alive while any
+ * group uses them) over bs[0..n), taking one reference on each, built with
+ * <s>'s strategy. <parent> and <selector> (views only, else NULL) are
+ * copied. NULL when out of memory or <s> is not a strategy. Writer only. */
+struct sl_group *sl_group_new(const char *name, sluice_strategy_t s,
+                              struct sluice_backend *const *bs, size_t n, const char *parent,
+                              const char *selector, uint64_t seed);
+/* View group <name> over the backends of service group <parent> whose
+ * labels match <selector> (NULL or "": all), with <parent>'s strategy.
+ * <parent> may be NULL or a view: the view is then empty, round robin, but
+ * still remembers <parent_name>, so the first change of that service fills
+ * it. 0 with *out set; INVALID_ARG (bad selector) or NOMEM. Writer only. */
+int sl_group_new_view(const char *name, const struct sl_group *parent, const char *parent_name,
+                      const char *selector, uint64_t seed, struct sl_group **out);
+/* Destroys the strategy state and drops the backend references; the name is
+ * not freed. Only after a grace period. NULL is a no-op. */
+void sl_group_free(struct sl_group *g);
+/* The backend whose name or target is <key>, or whose target is <key> in
+ * canonical form ("10.0.0.1" finds "10.0.0.1:80"). NULL when absent. */
+struct sluice_backend *sl_group_find_backend(const struct sl_group *g, const char *key);
+/* Whether a service (not a view) of gs[0..n) has a backend named <name>. */
+bool sl_groups_name_in_use(struct sl_group *const *gs, size_t n, const char *name);
+
+/* ---- the pick side ---- */
 
 /* Eligible for this pick: usable and not in p->skip. */
 static inline bool sl_pick_eligible(const struct sl_pick *p, const struct sluice_backend *b)

@@ -1,13 +1,16 @@
 /* The lb's lifetime and its writers: register, update, unregister, add,
- * remove, weights and score options. Each runs one transaction under
- * lb->wlock (see lb.h). */
+ * remove, weights and score options. Each runs one transaction (txn.h). */
 #include "lb.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_types.h"
 #include "checker.h"
+#include "group.h"
 #include "score.h"
+#include "target.h"
+#include "txn.h"
 
 sluice_lb_t *sluice_lb_new(void)
 {
@@ -118,34 +121,10 @@ static int put_service(struct sl_txn *tx, const char *name, sluice_strategy_t s,
     iname = sl_txn_intern(tx, name);
     if (iname == NULL)
         return SLUICE_ERR_NOMEM;
-    g = sl_group_new(iname, s, bs, n, NULL, NULL, old != NULL ? old->seed : sl_txn_seed(tx));
+    g = sl_group_new(iname, s, bs, n, NULL, NULL, sl_txn_seed(tx, name));
     if (g == NULL)
         return SLUICE_ERR_NOMEM;
     return sl_txn_put(tx, g);
-}
-
-/* Ends <tx> after <rc>: commit on success, abort otherwise. Unlocks. */
-static int finish(sluice_lb_t *lb, struct sl_txn *tx, int rc)
-{
-    if (rc == 0)
-        rc = sl_txn_commit(tx);
-    else
-        sl_txn_abort(tx);
-    pthread_mutex_unlock(&lb->wlock);
-    return rc;
-}
-
-static int begin(sluice_lb_t *lb, struct sl_txn *tx)
-{
-    int rc;
-
-    pthread_mutex_lock(&lb->wlock);
-    rc = sl_txn_begin(tx, lb);
-    if (rc != 0) {
-        free(tx->groups);
-        pthread_mutex_unlock(&lb->wlock);
-    }
-    return rc;
 }
 
 int sluice_lb_register(sluice_lb_t *lb, const char *service, const char *const *targets, size_t n,
@@ -178,23 +157,11 @@ int sluice_lb_register(sluice_lb_t *lb, const char *service, const char *const *
         unref_all(bs, nb);
         return SLUICE_ERR_NOMEM;
     }
-    rc = begin(lb, &tx);
+    rc = sl_txn_begin(&tx, lb);
     if (rc == 0)
-        rc = finish(lb, &tx, put_service(&tx, service, strategy, bs, n));
+        rc = sl_txn_end(&tx, put_service(&tx, service, strategy, bs, n));
     unref_all(bs, n); /* the group holds its own references */
     return rc;
-}
-
-/* Finds the service <name> (not a view) in <tx>, or sets *rc. */
-static const struct sl_group *find_service(const struct sl_txn *tx, const char *name, int *rc)
-{
-    const struct sl_group *g = sl_txn_find(tx, name);
-
-    if (g == NULL || g->parent != NULL) {
-        *rc = SLUICE_ERR_UNKNOWN_SERVICE;
-        return NULL;
-    }
-    return g;
 }
 
 /* Index of old->backends by canonical target. */
@@ -293,13 +260,13 @@ int sluice_lb_update_backends(sluice_lb_t *lb, const char *service, const char *
     bs = calloc(n > 0 ? n : 1, sizeof(*bs));
     fresh = calloc(n > 0 ? n : 1, sizeof(*fresh));
     rc = bs == NULL || fresh == NULL ? SLUICE_ERR_NOMEM : precreate(lb, service, ts, n, fresh);
-    if (rc == 0 && (rc = begin(lb, &tx)) == 0) {
-        old = find_service(&tx, service, &rc);
+    if (rc == 0 && (rc = sl_txn_begin(&tx, lb)) == 0) {
+        old = sl_txn_find_service(&tx, service, &rc);
         if (old != NULL)
             rc = carry_over(old, ts, n, lb->score, fresh, bs);
         if (rc == 0)
             rc = sl_txn_rebuild(&tx, old, bs, n);
-        rc = finish(lb, &tx, rc);
+        rc = sl_txn_end(&tx, rc);
         if (old != NULL)
             for (size_t i = 0; i < n; i++)
                 sl_backend_unref(bs[i]); /* NULL when carry_over failed */
@@ -319,12 +286,12 @@ int sluice_lb_unregister(sluice_lb_t *lb, const char *service)
 
     if (lb == NULL || service == NULL)
         return SLUICE_ERR_INVALID_ARG;
-    rc = begin(lb, &tx);
+    rc = sl_txn_begin(&tx, lb);
     if (rc != 0)
         return rc;
-    if (find_service(&tx, service, &rc) != NULL)
+    if (sl_txn_find_service(&tx, service, &rc) != NULL)
         rc = sl_txn_del(&tx, service);
-    return finish(lb, &tx, rc);
+    return sl_txn_end(&tx, rc);
 }
 
 static bool has_target(const struct sl_group *g, const char *target)
@@ -343,7 +310,7 @@ int sl_lb_add_backend_obj(sluice_lb_t *lb, const char *service, struct sluice_ba
     struct sl_txn tx;
     int rc;
 
-    rc = begin(lb, &tx);
+    rc = sl_txn_begin(&tx, lb);
     if (rc != 0)
         goto out;
     g = sl_txn_find(&tx, service);
@@ -358,21 +325,21 @@ int sl_lb_add_backend_obj(sluice_lb_t *lb, const char *service, struct sluice_ba
     else if (g != NULL && has_target(g, b->target))
         rc = SLUICE_ERR_DUPLICATE_TARGET;
     if (rc != 0) {
-        finish(lb, &tx, rc);
+        sl_txn_abort(&tx);
         goto out;
     }
     if (g == NULL) {
-        rc = finish(lb, &tx, put_service(&tx, service, SLUICE_ROUND_ROBIN, &b, 1));
+        rc = sl_txn_end(&tx, put_service(&tx, service, SLUICE_ROUND_ROBIN, &b, 1));
         goto out;
     }
     bs = malloc((g->n + 1) * sizeof(*bs));
     if (bs == NULL) {
-        rc = finish(lb, &tx, SLUICE_ERR_NOMEM);
+        rc = sl_txn_end(&tx, SLUICE_ERR_NOMEM);
         goto out;
     }
     memcpy(bs, g->backends, g->n * sizeof(*bs));
     bs[g->n] = b;
-    rc = finish(lb, &tx, sl_txn_rebuild(&tx, g, bs, g->n + 1));
+    rc = sl_txn_end(&tx, sl_txn_rebuild(&tx, g, bs, g->n + 1));
     free(bs);
 out:
     sl_backend_unref(b);
@@ -407,15 +374,15 @@ static int begin_on_backend(sluice_lb_t *lb, struct sl_txn *tx, const char *serv
 
     if (lb == NULL || service == NULL || target == NULL)
         return SLUICE_ERR_INVALID_ARG;
-    rc = begin(lb, tx);
+    rc = sl_txn_begin(tx, lb);
     if (rc != 0)
         return rc;
-    *g = find_service(tx, service, &rc);
+    *g = sl_txn_find_service(tx, service, &rc);
     if (*g == NULL)
-        return finish(lb, tx, rc);
+        return sl_txn_end(tx, rc);
     *b = sl_group_find_backend(*g, target);
     if (*b == NULL)
-        return finish(lb, tx, SLUICE_ERR_UNKNOWN_BACKEND);
+        return sl_txn_end(tx, SLUICE_ERR_UNKNOWN_BACKEND);
     return 0;
 }
 
@@ -432,11 +399,11 @@ int sluice_lb_remove_backend(sluice_lb_t *lb, const char *service, const char *t
         return rc;
     bs = malloc((g->n > 0 ? g->n : 1) * sizeof(*bs));
     if (bs == NULL)
-        return finish(lb, &tx, SLUICE_ERR_NOMEM);
+        return sl_txn_end(&tx, SLUICE_ERR_NOMEM);
     for (size_t i = 0; i < g->n; i++)
         if (g->backends[i] != b)
             bs[n++] = g->backends[i];
-    rc = finish(lb, &tx, sl_txn_rebuild(&tx, g, bs, n));
+    rc = sl_txn_end(&tx, sl_txn_rebuild(&tx, g, bs, n));
     free(bs);
     return rc;
 }
@@ -446,42 +413,35 @@ int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *targe
     struct sluice_backend *b;
     const struct sl_group *g;
     struct sl_txn tx;
-    uint32_t old;
     int rc = begin_on_backend(lb, &tx, service, target, &g, &b);
 
     if (rc != 0)
         return rc;
     /* Weight-aware strategies precompute from weights: rebuild the group
-     * (and its views) so schedules follow. */
-    old = atomic_exchange_explicit(&b->weight, weight, memory_order_relaxed);
-    rc = sl_txn_rebuild(&tx, g, g->backends, g->n);
+     * (and its views) so schedules follow. An abort restores the weight. */
+    rc = sl_txn_set_weight(&tx, b, weight);
     if (rc == 0)
-        rc = sl_txn_commit(&tx);
-    else
-        sl_txn_abort(&tx);
-    if (rc != 0)
-        atomic_store_explicit(&b->weight, old, memory_order_relaxed);
-    pthread_mutex_unlock(&lb->wlock);
-    return rc;
+        rc = sl_txn_rebuild(&tx, g, g->backends, g->n);
+    return sl_txn_end(&tx, rc);
+}
+
+/* Under the writer lock: no group is freed under us. */
+static void set_score(sluice_lb_t *lb, const struct sl_table *t, const void *arg)
+{
+    sl_score_cfg_set(lb->score, arg);
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t j = 0; j < t->groups[i]->n; j++)
+            sl_score_clamp(t->groups[i]->backends[j]);
 }
 
 int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts)
 {
-    const struct sl_table *t;
     int rc;
 
     if (lb == NULL)
         return SLUICE_ERR_INVALID_ARG;
     rc = sl_score_validate(opts);
-    if (rc != 0)
-        return rc;
-    pthread_mutex_lock(&lb->wlock);
-    sl_score_cfg_set(lb->score, opts);
-    /* Under the writer lock the table cannot be freed under us. */
-    t = atomic_load_explicit(&lb->table, memory_order_relaxed);
-    for (size_t i = 0; i < t->n; i++)
-        for (size_t j = 0; j < t->groups[i]->n; j++)
-            sl_score_clamp(t->groups[i]->backends[j]);
-    pthread_mutex_unlock(&lb->wlock);
-    return 0;
+    if (rc == 0)
+        sl_txn_exclusive(lb, set_score, opts);
+    return rc;
 }

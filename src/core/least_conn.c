@@ -19,12 +19,6 @@
 
 #define LC_WINDOW 16
 
-static int lc_build(struct sl_group *g)
-{
-    g->state = NULL;
-    return 0;
-}
-
 static struct sluice_backend *lc_pick(struct sl_group *g, const struct sl_pick *p)
 {
     size_t n = g->n;
@@ -50,14 +44,9 @@ static struct sluice_backend *lc_pick(struct sl_group *g, const struct sl_pick *
     return best;
 }
 
-static void lc_destroy(struct sl_group *g)
-{
-    g->state = NULL;
-}
-
 const struct sl_strategy_ops sl_least_conn_ops = {
     .name = "least_connections",
-    .build = lc_build,
+    .build = sl_strategy_build_stateless,
     .pick = lc_pick,
-    .destroy = lc_destroy,
+    .destroy = sl_strategy_destroy_stateless,
 };

@@ -195,15 +195,9 @@ static struct sluice_backend *maglev_pick(struct sl_group *g, const struct sl_pi
     return sl_scan_eligible(g, p, (size_t)(h >> 32));
 }
 
-static void maglev_destroy(struct sl_group *g)
-{
-    free(g->state);
-    g->state = NULL;
-}
-
 const struct sl_strategy_ops sl_maglev_ops = {
     .name = "maglev",
     .build = maglev_build,
     .pick = maglev_pick,
-    .destroy = maglev_destroy,
+    .destroy = sl_strategy_free_state,
 };

@@ -8,12 +8,6 @@
 #include "group.h"
 #include "strategy_util.h"
 
-static int p2c_build(struct sl_group *g)
-{
-    g->state = NULL;
-    return 0;
-}
-
 static struct sluice_backend *p2c_pick(struct sl_group *g, const struct sl_pick *p)
 {
     struct sluice_backend *c[2];
@@ -26,14 +20,9 @@ static struct sluice_backend *p2c_pick(struct sl_group *g, const struct sl_pick 
     return sl_less_loaded(c[1], c[0]) ? c[1] : c[0];
 }
 
-static void p2c_destroy(struct sl_group *g)
-{
-    g->state = NULL;
-}
-
 const struct sl_strategy_ops sl_p2c_ops = {
     .name = "least_request",
-    .build = p2c_build,
+    .build = sl_strategy_build_stateless,
     .pick = p2c_pick,
-    .destroy = p2c_destroy,
+    .destroy = sl_strategy_destroy_stateless,
 };

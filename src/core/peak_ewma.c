@@ -12,12 +12,6 @@
 #include "group.h"
 #include "strategy_util.h"
 
-static int ewma_build(struct sl_group *g)
-{
-    g->state = NULL;
-    return 0;
-}
-
 static uint64_t cost(const struct sluice_backend *b)
 {
     uint64_t e = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
@@ -45,14 +39,9 @@ static struct sluice_backend *ewma_pick(struct sl_group *g, const struct sl_pick
     return sl_backend_active(c[1]) < sl_backend_active(c[0]) ? c[1] : c[0];
 }
 
-static void ewma_destroy(struct sl_group *g)
-{
-    g->state = NULL;
-}
-
 const struct sl_strategy_ops sl_peak_ewma_ops = {
     .name = "peak_ewma",
-    .build = ewma_build,
+    .build = sl_strategy_build_stateless,
     .pick = ewma_pick,
-    .destroy = ewma_destroy,
+    .destroy = sl_strategy_destroy_stateless,
 };

@@ -121,15 +121,9 @@ static struct sluice_backend *random_pick(struct sl_group *g, const struct sl_pi
     return sl_scan_eligible(g, p, sl_range32((uint32_t)(r >> 16), st->n));
 }
 
-static void random_destroy(struct sl_group *g)
-{
-    free(g->state);
-    g->state = NULL;
-}
-
 const struct sl_strategy_ops sl_random_ops = {
     .name = "random",
     .build = random_build,
     .pick = random_pick,
-    .destroy = random_destroy,
+    .destroy = sl_strategy_free_state,
 };

@@ -302,15 +302,9 @@ static struct sluice_backend *ring_pick(struct sl_group *g, const struct sl_pick
     return ring_scan(g, p, sl_range32((uint32_t)(h >> 32), g->n), bound, first);
 }
 
-static void ring_destroy(struct sl_group *g)
-{
-    free(g->state);
-    g->state = NULL;
-}
-
 const struct sl_strategy_ops sl_ring_hash_ops = {
     .name = "ring_hash",
     .build = ring_build,
     .pick = ring_pick,
-    .destroy = ring_destroy,
+    .destroy = sl_strategy_free_state,
 };

@@ -13,39 +13,14 @@
  * falls through to it. */
 #define RR_TRIES 8
 
-static int rr_build(struct sl_group *g)
-{
-    g->state = NULL;
-    return 0;
-}
-
 static struct sluice_backend *rr_pick(struct sl_group *g, const struct sl_pick *p)
 {
-    size_t n = g->n;
-    size_t i;
-
-    if (n == 0)
-        return NULL;
-    i = (size_t)(sl_group_cursor_next(g) % n);
-    if (sl_pick_eligible(p, g->backends[i]))
-        return g->backends[i];
-    for (int t = 0; t < RR_TRIES; t++) {
-        i = sl_range32((uint32_t)sl_group_rand(g), n);
-        sl_walk_visits++;
-        if (sl_pick_eligible(p, g->backends[i]))
-            return g->backends[i];
-    }
-    return sl_scan_fair(g, p, false);
-}
-
-static void rr_destroy(struct sl_group *g)
-{
-    g->state = NULL;
+    return sl_pick_rotating(g, p, g->backends, g->n, RR_TRIES, false);
 }
 
 const struct sl_strategy_ops sl_rr_ops = {
     .name = "round_robin",
-    .build = rr_build,
+    .build = sl_strategy_build_stateless,
     .pick = rr_pick,
-    .destroy = rr_destroy,
+    .destroy = sl_strategy_destroy_stateless,
 };

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "backend_types.h"
+
 #define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
 
@@ -126,6 +128,21 @@ void sl_score_mark(struct sluice_backend *b, bool healthy)
         STORE(b->score, LOAD(c->low));
         atomic_fetch_add_explicit(&b->failures, 1, memory_order_relaxed);
         STORE(b->health, SLUICE_HEALTH_UNHEALTHY);
+    }
+}
+
+void sl_score_nudge(struct sluice_backend *b)
+{
+    int32_t s = LOAD(b->score);
+    int32_t step = LOAD(b->score_cfg->success_delta);
+
+    /* CAS: a concurrent step or mark wins and this one applies on top. */
+    while (s < 0) {
+        int32_t next = step > 0 && step < -s ? s + step : 0;
+
+        if (atomic_compare_exchange_weak_explicit(&b->score, &s, next, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            break;
     }
 }
 

@@ -1,14 +1,17 @@
 /* Score health and the latency EWMA: the only code that moves a backend's
  * score, failures, health and ewma_ns. Every function here is lock-free and
- * allocation-free (except sl_score_cfg_new) and callable from any thread. */
+ * allocation-free (except sl_score_cfg_new) and callable from any thread.
+ * No layout here (backends are pointers): control includes this header to
+ * validate score options and to nudge. */
 #ifndef SL_CORE_SCORE_H
 #define SL_CORE_SCORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "backend.h"
 #include "sluice.h"
+
+struct sl_score_cfg;
 
 /* Half-life of the latency EWMA. */
 #define SL_EWMA_HALF_LIFE_NS 10000000000ull
@@ -35,6 +38,10 @@ int32_t sl_score_step(struct sluice_backend *b, bool up);
 /* An operator's mark: true raises the score to at least max(initial, 0),
  * false sets it to low (see sluice_lb_mark_health()). */
 void sl_score_mark(struct sluice_backend *b, bool healthy);
+/* One success step toward 0 (never above it), failures and health
+ * untouched: passive recovery, since nothing succeeded. A concurrent step
+ * or mark wins and this one applies on top of it. */
+void sl_score_nudge(struct sluice_backend *b);
 /* Pulls the score back into the config's [low, high]. */
 void sl_score_clamp(struct sluice_backend *b);
 
@@ -45,5 +52,11 @@ void sl_ewma_update(struct sluice_backend *b, uint64_t latency_ns, uint64_t now_
 uint64_t sl_now_ns(void);
 /* Monotonic, coarse (last timer tick): for the latency EWMA. */
 uint64_t sl_coarse_now_ns(void);
+
+/* Passive recovery: sl_score_nudge() on <target> in <service> (select.c).
+ * Unlike sluice_lb_up() it does not reset the failure count and does
+ * nothing when the score is already >= 0. 0, UNKNOWN_SERVICE,
+ * UNKNOWN_BACKEND, INVALID_ARG. Any thread, lock-free. */
+int sl_lb_nudge(sluice_lb_t *lb, const char *service, const char *target);
 
 #endif /* SL_CORE_SCORE_H */

@@ -1,11 +1,14 @@
 /* The read side: selection (the hot path), marks and counts. Nothing here
  * takes a lock or allocates; each call is one epoch read section. */
+#include "select.h"
+
 #include <errno.h>
 #include <string.h>
 
+#include "backend_types.h"
+#include "group.h"
 #include "lb.h"
 #include "score.h"
-#include "view.h"
 
 sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const void *key,
                                     size_t keylen, const sluice_backend_t *const *skip,
@@ -78,21 +81,10 @@ static void do_step(struct sluice_backend *b, void *arg)
     sl_score_step(b, *(const bool *)arg);
 }
 
-/* One success step toward 0, failures and health untouched. CAS: a
- * concurrent step or mark wins and this one applies on top of it. */
 static void do_nudge(struct sluice_backend *b, void *arg)
 {
-    int32_t s = atomic_load_explicit(&b->score, memory_order_relaxed);
-    int32_t step = atomic_load_explicit(&b->score_cfg->success_delta, memory_order_relaxed);
-
     (void)arg;
-    while (s < 0) {
-        int32_t next = step > 0 && step < -s ? s + step : 0;
-
-        if (atomic_compare_exchange_weak_explicit(&b->score, &s, next, memory_order_relaxed,
-                                                  memory_order_relaxed))
-            break;
-    }
+    sl_score_nudge(b);
 }
 
 int sl_lb_nudge(sluice_lb_t *lb, const char *service, const char *target)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
+#include "backend_types.h"
 #include "sluice.h"
 #include "view.h"
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "backend.h"
+#include "sluice.h"
 
 enum sl_sel_op {
     SL_SEL_EQ = 0, /* key=value */

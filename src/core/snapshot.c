@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_types.h"
+#include "group.h"
 #include "lb.h"
 
 static void fill(sluice_backend_snapshot_t *s, const struct sluice_backend *b)

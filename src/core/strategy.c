@@ -2,6 +2,7 @@
  * the random source, the batched cursor and the two-choices draw. */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "group.h"
 #include "strategy_util.h"
@@ -29,6 +30,23 @@ const struct sl_strategy_ops *sl_strategy_ops(sluice_strategy_t s)
  * different threads never share a cache line; seeded lazily from the
  * address of the state (unique per live thread) and the group's seed. */
 static _Thread_local uint64_t rand_state;
+
+int sl_strategy_build_stateless(struct sl_group *g)
+{
+    g->state = NULL;
+    return 0;
+}
+
+void sl_strategy_destroy_stateless(struct sl_group *g)
+{
+    g->state = NULL;
+}
+
+void sl_strategy_free_state(struct sl_group *g)
+{
+    free(g->state);
+    g->state = NULL;
+}
 
 uint64_t sl_group_rand(struct sl_group *g)
 {

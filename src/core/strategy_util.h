@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "backend_types.h"
 #include "group.h"
 
 /* Fixed seed for key hashing: consistent strategies must map a key to the
@@ -89,6 +89,36 @@ static inline bool sl_less_loaded(const struct sluice_backend *a, const struct s
     wb = wb ? wb : 1;
     return aa * wb < ab * wa;
 }
+
+/* The rotating walk of round_robin and weighted_round_robin over
+ * list[0..len) (the backends, or a schedule of them): the entry at the
+ * group's cursor when eligible, else up to <tries> entries drawn at random,
+ * else sl_scan_fair(g, p, <weighted>). Inline: it is the whole pick. */
+static inline struct sluice_backend *sl_pick_rotating(struct sl_group *g, const struct sl_pick *p,
+                                                      struct sluice_backend *const *list,
+                                                      size_t len, int tries, bool weighted)
+{
+    size_t i;
+
+    if (len == 0)
+        return NULL;
+    i = (size_t)(sl_group_cursor_next(g) % len);
+    if (sl_pick_eligible(p, list[i]))
+        return list[i];
+    for (int t = 0; t < tries; t++) {
+        i = sl_range32((uint32_t)sl_group_rand(g), len);
+        sl_walk_visits++;
+        if (sl_pick_eligible(p, list[i]))
+            return list[i];
+    }
+    return sl_scan_fair(g, p, weighted);
+}
+
+/* build() and destroy() of a strategy that precomputes nothing, and the
+ * destroy() of one whose g->state is a single allocation (strategy.c). */
+int sl_strategy_build_stateless(struct sl_group *g);
+void sl_strategy_destroy_stateless(struct sl_group *g);
+void sl_strategy_free_state(struct sl_group *g);
 
 /* Two distinct eligible candidates drawn uniformly (power of two choices).
  * Writes up to two into out[] and returns how many (0: none eligible; 1:

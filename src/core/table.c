@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "group.h"
 #include "sluice.h"
 
 uint64_t sl_strhash(const char *s)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "group.h"
+struct sl_group;
 
 /* Open addressing, linear probing, keys borrowed. Capacity is fixed at init
  * for <n_hint> keys: putting more is a bug (asserted). */

@@ -1,10 +1,17 @@
-/* Writer transactions: edit a copy of the group list, rebuild the views of
- * what changed, publish a new table, wait a grace period, free. */
+/* Writer transactions (see txn.h): edit a copy of the group list, rebuild
+ * the views of what changed, publish a new table, wait a grace period,
+ * free. The writer lock is taken and released here only.
+ *
+ * Calls run one way: writers (lb.c, view.c, apply.c) call the transaction,
+ * and the transaction rebuilds views from the data a view group carries
+ * (parent name, selector, seed) with sl_group_new_view(); it never calls
+ * back into the writers. */
+#include "txn.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "lb.h"
-#include "view.h"
 
 /* Appends <val> to the growable array <arr>; sets <rc> to 0 or NOMEM. A
  * macro so each array keeps its own element type. */
@@ -28,12 +35,15 @@ int sl_txn_begin(struct sl_txn *tx, sluice_lb_t *lb)
 {
     memset(tx, 0, sizeof(*tx));
     tx->lb = lb;
+    pthread_mutex_lock(&lb->wlock);
     /* Only writers store the pointer, and we hold their mutex. */
     tx->old = atomic_load_explicit(&lb->table, memory_order_relaxed);
     tx->cap = tx->old->n + 4;
     tx->groups = malloc(tx->cap * sizeof(*tx->groups));
-    if (tx->groups == NULL)
+    if (tx->groups == NULL) {
+        pthread_mutex_unlock(&lb->wlock);
         return SLUICE_ERR_NOMEM;
+    }
     memcpy(tx->groups, tx->old->groups, tx->old->n * sizeof(*tx->groups));
     tx->n = tx->old->n;
     return 0;
@@ -76,11 +86,26 @@ const char *sl_txn_intern(struct sl_txn *tx, const char *name)
     return copy;
 }
 
-uint64_t sl_txn_seed(struct sl_txn *tx)
+const struct sl_group *sl_txn_find_service(const struct sl_txn *tx, const char *name, int *rc)
 {
+    const struct sl_group *g = sl_txn_find(tx, name);
+
+    if (g == NULL || g->parent != NULL) {
+        *rc = SLUICE_ERR_UNKNOWN_SERVICE;
+        return NULL;
+    }
+    return g;
+}
+
+uint64_t sl_txn_seed(struct sl_txn *tx, const char *name)
+{
+    const struct sl_group *old = sl_txn_find(tx, name);
+    uint64_t z;
+
+    if (old != NULL)
+        return old->seed;
     /* splitmix64 of a counter: distinct, well-spread seeds per group. */
-    uint64_t z =
-        atomic_fetch_add_explicit(&tx->lb->seed_ctr, 0x9e3779b97f4a7c15ull, memory_order_relaxed);
+    z = atomic_fetch_add_explicit(&tx->lb->seed_ctr, 0x9e3779b97f4a7c15ull, memory_order_relaxed);
 
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -192,18 +217,48 @@ static bool parent_changed(const struct sl_txn *tx, const struct sl_group *v)
     return false;
 }
 
+int sl_txn_set_weight(struct sl_txn *tx, struct sluice_backend *b, uint32_t weight)
+{
+    struct sl_txn_weight w = {b, 0};
+    int rc;
+
+    PUSH(rc, tx->weights, tx->nweights, tx->capweights, w);
+    if (rc == 0)
+        tx->weights[tx->nweights - 1].old =
+            atomic_exchange_explicit(&b->weight, weight, memory_order_relaxed);
+    return rc;
+}
+
+/* Rebuilds view <v> over its parent as it is in <tx> now. */
+static int rebuild_view(struct sl_txn *tx, const struct sl_group *v)
+{
+    struct sl_group *g;
+    int rc =
+        sl_group_new_view(v->name, sl_txn_find(tx, v->parent), v->parent, v->selector, v->seed, &g);
+
+    /* The selector parsed when the view was put: only NOMEM is left. */
+    return rc == 0 ? sl_txn_put(tx, g) : SLUICE_ERR_NOMEM;
+}
+
+/* Frees the edit arrays and releases the writer lock: the end of every
+ * transaction. */
 static void txn_fini(struct sl_txn *tx)
 {
+    free(tx->weights);
     free(tx->groups);
     free(tx->fresh);
     free(tx->retired);
     free(tx->new_names);
     free(tx->dead_names);
     free(tx->changed);
+    pthread_mutex_unlock(&tx->lb->wlock);
 }
 
 void sl_txn_abort(struct sl_txn *tx)
 {
+    /* Last first: a backend changed twice gets its first old value back. */
+    for (size_t i = tx->nweights; i-- > 0;)
+        atomic_store_explicit(&tx->weights[i].b->weight, tx->weights[i].old, memory_order_relaxed);
     for (size_t i = 0; i < tx->nfresh; i++)
         sl_group_free(tx->fresh[i]);
     for (size_t i = 0; i < tx->nnew; i++)
@@ -219,7 +274,7 @@ int sl_txn_commit(struct sl_txn *tx)
     for (size_t i = 0; i < tx->n; i++) {
         const struct sl_group *v = tx->groups[i];
 
-        if (v->parent != NULL && parent_changed(tx, v) && sl_view_rebuild(tx, v) != 0)
+        if (v->parent != NULL && parent_changed(tx, v) && rebuild_view(tx, v) != 0)
             goto fail;
     }
     t = sl_table_new(tx->groups, tx->n);
@@ -244,4 +299,22 @@ int sl_txn_commit(struct sl_txn *tx)
 fail:
     sl_txn_abort(tx);
     return SLUICE_ERR_NOMEM;
+}
+
+int sl_txn_end(struct sl_txn *tx, int rc)
+{
+    if (rc == 0)
+        return sl_txn_commit(tx);
+    sl_txn_abort(tx);
+    return rc;
+}
+
+void sl_txn_exclusive(sluice_lb_t *lb,
+                      void (*fn)(sluice_lb_t *lb, const struct sl_table *t, const void *arg),
+                      const void *arg)
+{
+    pthread_mutex_lock(&lb->wlock);
+    /* Only writers store the pointer, and we hold their mutex. */
+    fn(lb, atomic_load_explicit(&lb->table, memory_order_relaxed), arg);
+    pthread_mutex_unlock(&lb->wlock);
 }

@@ -187,32 +187,15 @@ cleanup:
 static struct sluice_backend *wrr_pick(struct sl_group *g, const struct sl_pick *p)
 {
     const struct wrr_state *st = g->state;
-    size_t len = st != NULL ? st->len : 0;
-    size_t i;
 
-    if (len == 0)
+    if (st == NULL)
         return NULL;
-    i = (size_t)(sl_group_cursor_next(g) % len);
-    if (sl_pick_eligible(p, st->sched[i]))
-        return st->sched[i];
-    for (int t = 0; t < WRR_TRIES; t++) {
-        i = sl_range32((uint32_t)sl_group_rand(g), len);
-        sl_walk_visits++;
-        if (sl_pick_eligible(p, st->sched[i]))
-            return st->sched[i];
-    }
-    return sl_scan_fair(g, p, true);
-}
-
-static void wrr_destroy(struct sl_group *g)
-{
-    free(g->state);
-    g->state = NULL;
+    return sl_pick_rotating(g, p, st->sched, st->len, WRR_TRIES, true);
 }
 
 const struct sl_strategy_ops sl_wrr_ops = {
     .name = "weighted_round_robin",
     .build = wrr_build,
     .pick = wrr_pick,
-    .destroy = wrr_destroy,
+    .destroy = sl_strategy_free_state,
 };

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/view.h"
+#include "core/backend.h"
 #include "http/proxy_int.h"
 #include "net/sock.h"
 

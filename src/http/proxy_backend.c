@@ -7,7 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/view.h"
+#include "core/backend.h"
+#include "core/select.h"
 #include "http/proxy_int.h"
 #include "net/log.h"
 #include "net/sock.h"

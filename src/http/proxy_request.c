@@ -3,8 +3,8 @@
  * with plain memcpy (no allocation, no printf on the hot path). */
 #include <string.h>
 
-#include "core/view.h"
 #include "http/proxy_int.h"
+#include "sluice.h"
 
 /* A bounded writer over hbuf; <over> records any truncation. */
 struct wb {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/view.h"
+#include "core/select.h"
 #include "proxy/defaults.h"
 
 void sl_attempt_init(struct sl_attempt *a, uint32_t retries)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/view.h"
+#include "core/backend.h"
 #include "proxy/defaults.h"
 #include "tcp/tcp_int.h"
 

@@ -16,7 +16,6 @@
 
 #include "apply.h"
 #include "sluice.h"
-#include "view.h"
 
 static const struct sl_label V1[] = {{"version", "v1"}};
 static const struct sl_label V2[] = {{"version", "v2"}};

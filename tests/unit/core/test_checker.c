@@ -15,8 +15,10 @@
 #include <cmocka.h>
 
 #include "checker.h"
+#include "group.h"
 #include "lb.h"
 #include "sluice.h"
+#include "view.h"
 
 /* A socket bound to 127.0.0.1:0; listening when <listen_too>. */
 static int bound(int listen_too, unsigned *port)

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
+#include "backend_types.h"
+#include "score.h"
 #include "sluice.h"
-#include "view.h"
 
 static const char *const three[] = {"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"};
 

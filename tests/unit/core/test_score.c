@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
+#include "backend_types.h"
 #include "score.h"
 #include "sluice.h"
 

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "backend.h"
+#include "backend_types.h"
 #include "selector.h"
 #include "view.h"
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
+#include "backend_types.h"
 #include "group.h"
 
 struct fixture {

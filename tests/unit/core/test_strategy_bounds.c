@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
+#include "backend_types.h"
 #include "group.h"
 #include "strategy_util.h"
 

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "backend.h"
+#include "select.h"
 #include "sluice.h"
 #include "view.h"
 

@@ -26,9 +26,9 @@
 
 #include <cmocka.h>
 
-#include "core/view.h"
 #include "net/log.h"
 #include "net/loop.h"
+#include "sluice.h"
 #include "tcp/tcp_int.h"
 #include "tcp/tcp_proxy.h"
 
