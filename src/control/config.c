@@ -11,6 +11,7 @@
 #include "control/config_ctx.h"
 #include "core/view.h"
 #include "net/sock.h"
+#include "proxy/defaults.h"
 
 static const char *const top_keys[] = {"workers",   "drain_timeout", "admin",     "state", "agents",
                                        "listeners", "services",      "endpoints", NULL};
@@ -86,9 +87,9 @@ static void parse_listener(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
      * still points at the right place. */
     (void)snprintf(w, sizeof(w), "listeners[%zu]", idx);
     l->line = m->line;
-    l->header_timeout_ms = 10000;
-    l->idle_timeout_ms = 60000;
-    l->max_header_size = 16384;
+    l->header_timeout_ms = SL_DEFAULT_HEADER_TIMEOUT_MS;
+    l->idle_timeout_ms = SL_DEFAULT_CLIENT_IDLE_TIMEOUT_MS;
+    l->max_header_size = SL_DEFAULT_MAX_HEADER_SIZE;
     if (sl_cfg_keys(c, m, w, listener_keys) != 0)
         return;
     if ((n = sl_ymap_get(m, "name")) == NULL)
@@ -134,7 +135,7 @@ static void parse_route(struct sl_cfg_ctx *c, const struct sl_ynode *m, const ch
     char err[160];
 
     r->line = m->line;
-    r->weight = 1;
+    r->weight = SL_DEFAULT_WEIGHT;
     if (sl_cfg_keys(c, m, w, route_keys) != 0)
         return;
     if ((n = sl_ymap_get(m, "service")) == NULL)
@@ -235,10 +236,10 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *dia
         sl_ytree_free(root);
         return SLUICE_ERR_NOMEM;
     }
-    cfg->drain_timeout_ms = 10000;
+    cfg->drain_timeout_ms = SL_DEFAULT_DRAIN_TIMEOUT_MS;
     cfg->admin.dynamic_backends = true;
-    cfg->agents.lease_ms = 10000;
-    cfg->agents.expire_ms = 300000;
+    cfg->agents.lease_ms = SL_DEFAULT_AGENT_LEASE_MS;
+    cfg->agents.expire_ms = SL_DEFAULT_AGENT_EXPIRE_MS;
     if (root == NULL || sl_ynode_is_null(root)) {
         sl_cfg_err(&c, 1, "the configuration is empty");
     } else if (sl_cfg_keys(&c, root, "configuration", top_keys) == 0) {

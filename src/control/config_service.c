@@ -8,6 +8,7 @@
 
 #include "control/config_ctx.h"
 #include "control/scalar.h"
+#include "proxy/defaults.h"
 
 static const char *const service_keys[] = {"strategy", "hash_key",      "health",
                                            "timeouts", "retries",       "backends",
@@ -234,7 +235,7 @@ static void parse_backend(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t
         return;
     s->nbackends++;
     b->line = m->line;
-    b->weight = 1;
+    b->weight = SL_DEFAULT_WEIGHT;
     if ((n = sl_ymap_get(m, "name")) == NULL)
         sl_cfg_err(c, m->line, "%s: name is required", w);
     else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "name"), &b->name) == 0 && !valid_name(b->name))
@@ -298,20 +299,20 @@ static void parse_provider(struct sl_cfg_ctx *c, const struct sl_ynode *m, struc
 static void service_defaults(struct sl_cfg_service *s)
 {
     s->strategy = SLUICE_ROUND_ROBIN;
-    s->health.interval_ms = 2000;
-    s->health.timeout_ms = 1000;
-    s->health.expect_lo = 200;
-    s->health.expect_hi = 399;
+    s->health.interval_ms = SL_DEFAULT_HEALTH_INTERVAL_MS;
+    s->health.timeout_ms = SL_DEFAULT_HEALTH_TIMEOUT_MS;
+    s->health.expect_lo = SL_DEFAULT_HEALTH_EXPECT_LO;
+    s->health.expect_hi = SL_DEFAULT_HEALTH_EXPECT_HI;
     s->health.score = (sluice_score_opts_t){1, -3, 3, -1, 1};
-    s->connect_timeout_ms = 2000;
-    s->response_timeout_ms = 30000;
-    s->idle_timeout_ms = 60000;
-    s->retries = 2;
-    s->queue_timeout_ms = 15000;
-    s->provider.max_instances = 1;
-    s->provider.target_concurrency = 10;
-    s->provider.idle_timeout_ms = 60000;
-    s->provider.start_timeout_ms = 10000;
+    s->connect_timeout_ms = SL_DEFAULT_CONNECT_TIMEOUT_MS;
+    s->response_timeout_ms = SL_DEFAULT_RESPONSE_TIMEOUT_MS;
+    s->idle_timeout_ms = SL_DEFAULT_IDLE_TIMEOUT_MS;
+    s->retries = SL_DEFAULT_RETRIES;
+    s->queue_timeout_ms = SL_DEFAULT_QUEUE_TIMEOUT_MS;
+    s->provider.max_instances = SL_DEFAULT_MAX_INSTANCES;
+    s->provider.target_concurrency = SL_DEFAULT_TARGET_CONCURRENCY;
+    s->provider.idle_timeout_ms = SL_DEFAULT_INSTANCE_IDLE_MS;
+    s->provider.start_timeout_ms = SL_DEFAULT_INSTANCE_START_MS;
 }
 
 static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
@@ -323,7 +324,7 @@ static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
     service_defaults(s);
     s->line = key->line;
     s->name = sl_cfg_strdup(c, key->str);
-    s->health.path = sl_cfg_strdup(c, "/");
+    s->health.path = sl_cfg_strdup(c, SL_DEFAULT_HEALTH_PATH);
     if (s->name == NULL)
         return;
     (void)snprintf(w, sizeof(w), "service %s", s->name);
