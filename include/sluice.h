@@ -27,24 +27,32 @@ typedef struct sluice_lb sluice_lb_t;
 typedef struct sluice_backend sluice_backend_t;
 typedef struct sluice_backend_builder sluice_backend_builder_t;
 
+/* Every error: its name, its value and its message, from which the enum
+ * and sluice_strerror() are both made. Values never change once released.
+ * Each comment says when the error is returned. */
+#define SLUICE_ERR_MAP(X)                                                                        \
+    X(NOMEM, -1, "out of memory")                                                                \
+    X(INVALID_ARG, -2, "invalid argument")    /* NULL or out-of-range argument */                \
+    X(INVALID_TARGET, -3, "invalid target")   /* not ip, host, ip:port, [v6]:port, ... */        \
+    X(UNKNOWN_SERVICE, -4, "unknown service") /* no group of that name */                        \
+    X(UNKNOWN_BACKEND, -5, "unknown backend") /* no backend of that target or name */            \
+    X(NAME_IN_USE, -6, "backend name in use") /* a backend of that name exists in the lb */      \
+    X(DISALLOWED, -7, "dynamic backends are disallowed")                                         \
+    X(INVALID_SCORE, -8, "invalid score options") /* out of order or deltas of the wrong sign */ \
+    X(DUPLICATE_TARGET, -9, "duplicate target")   /* the same target twice in one group */       \
+    X(NO_BACKEND, -10, "no usable backend")                                                      \
+    X(THREAD, -11, "thread could not be started")                                                \
+    X(STATE, -12, "call not valid in this state") /* e.g. checker already running */             \
+    X(NOT_FOUND, -13, "not found")                /* generic lookup failure (daemon use) */      \
+    X(STORE, -14, "state store failure")          /* daemon use */                               \
+    X(CONFIG, -15, "invalid configuration")       /* daemon use */                               \
+    X(IO, -16, "system call failure")             /* see errno */
+
 typedef enum sluice_err {
     SLUICE_OK = 0,
-    SLUICE_ERR_NOMEM = -1,            /* out of memory */
-    SLUICE_ERR_INVALID_ARG = -2,      /* NULL or out-of-range argument */
-    SLUICE_ERR_INVALID_TARGET = -3,   /* target is not ip, host, ip:port, [v6]:port, ... */
-    SLUICE_ERR_UNKNOWN_SERVICE = -4,  /* no group of that name */
-    SLUICE_ERR_UNKNOWN_BACKEND = -5,  /* no backend of that target or name in the group */
-    SLUICE_ERR_NAME_IN_USE = -6,      /* a backend of that name exists in the lb */
-    SLUICE_ERR_DISALLOWED = -7,       /* dynamic backends are turned off */
-    SLUICE_ERR_INVALID_SCORE = -8,    /* score options out of order or deltas of the wrong sign */
-    SLUICE_ERR_DUPLICATE_TARGET = -9, /* the same target twice in one group */
-    SLUICE_ERR_NO_BACKEND = -10,      /* no usable backend */
-    SLUICE_ERR_THREAD = -11,          /* a thread could not be started */
-    SLUICE_ERR_STATE = -12,           /* call not valid now (e.g. checker already running) */
-    SLUICE_ERR_NOT_FOUND = -13,       /* generic lookup failure (daemon use) */
-    SLUICE_ERR_STORE = -14,           /* state store failure (daemon use) */
-    SLUICE_ERR_CONFIG = -15,          /* invalid configuration (daemon use) */
-    SLUICE_ERR_IO = -16,              /* system call failure; see errno */
+#define SLUICE_ERR_ENUM(name, value, message) SLUICE_ERR_##name = (value),
+    SLUICE_ERR_MAP(SLUICE_ERR_ENUM)
+#undef SLUICE_ERR_ENUM
 } sluice_err_t;
 
 typedef enum sluice_strategy {
