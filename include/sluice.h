@@ -110,6 +110,10 @@ typedef struct sluice_group_snapshot {
     sluice_backend_snapshot_t *backends; /* n entries, owned by the snapshot */
 } sluice_group_snapshot_t;
 
+/* The library's version, "MAJOR.MINOR.PATCH" (static storage): that of the
+ * libsluice actually linked, which pkg-config --modversion sluice gives at
+ * build time. */
+const char *sluice_version(void);
 /* Message for a sluice_err_t (static storage; never NULL). */
 const char *sluice_strerror(int err);
 /* "round_robin", "maglev", ... (static storage), NULL when out of range. */

@@ -1,7 +1,13 @@
-/* Names and messages: static strings only. */
+/* Names, messages and the version: static strings only. */
 #include <string.h>
 
 #include "sluice.h"
+#include "sluice_version.h"
+
+const char *sluice_version(void)
+{
+    return SLUICE_VERSION_STRING;
+}
 
 const char *sluice_strerror(int err)
 {
