@@ -12,7 +12,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PKGS := build-essential cmake pkg-config libyaml-dev libcmocka-dev curl wrk \
         python3 clang libclang-rt-14-dev clang-format clang-tidy cppcheck
 
-.PHONY: all build deps run test test-asan test-tsan bench lint fuzz format clean
+.PHONY: all build deps run test test-asan test-tsan bench lint fuzz format install clean
 
 all: build
 
@@ -30,6 +30,15 @@ deps:
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_OPTS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+# Installs include/sluice.h, libsluice.a, libsluice.so*, sluice.pc and the
+# sluice binary under PREFIX (GNU layout: bin/, include/, lib/ or Debian's
+# lib/<multiarch>/ when PREFIX is /usr), into DESTDIR if set, for packaging.
+PREFIX ?= /usr/local
+install: deps
+	cmake -S . -B $(BUILD) $(CMAKE_OPTS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 run: build
 	./examples/run.sh $(BUILD)/sluice
