@@ -34,9 +34,11 @@ build: deps
 # Installs include/sluice.h, libsluice.a, libsluice.so*, sluice.pc and the
 # sluice binary under PREFIX (GNU layout: bin/, include/, lib/ or Debian's
 # lib/<multiarch>/ when PREFIX is /usr), into DESTDIR if set, for packaging.
+# Leaves SLUICE_WERROR as the build directory has it (off in a new one):
+# installing is what users and packagers do, with their own compilers.
 PREFIX ?= /usr/local
 install: deps
-	cmake -S . -B $(BUILD) $(CMAKE_OPTS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
