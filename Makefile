@@ -4,13 +4,15 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc)
+# Our own builds treat warnings as errors; a plain cmake build does not.
+CMAKE_OPTS := -DSLUICE_WERROR=ON
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the tools need.
 PKGS := build-essential cmake pkg-config libyaml-dev libcmocka-dev curl wrk \
         python3 clang libclang-rt-14-dev clang-format clang-tidy cppcheck
 
-.PHONY: all build deps run test test-asan test-tsan bench lint fuzz format clean
+.PHONY: all build deps run test test-asan test-tsan bench lint fuzz format install clean
 
 all: build
 
@@ -23,11 +25,22 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(BUILD)/Makefile:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-
-build: deps $(BUILD)/Makefile
+# Configures every time (a second or so) so that a build directory made by
+# hand gets SLUICE_WERROR too. The build type defaults to RelWithDebInfo.
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_OPTS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+# Installs include/sluice.h, libsluice.a, libsluice.so*, sluice.pc and the
+# sluice binary under PREFIX (GNU layout: bin/, include/, lib/ or Debian's
+# lib/<multiarch>/ when PREFIX is /usr), into DESTDIR if set, for packaging.
+# Leaves SLUICE_WERROR as the build directory has it (off in a new one):
+# installing is what users and packagers do, with their own compilers.
+PREFIX ?= /usr/local
+install: deps
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 run: build
 	./examples/run.sh $(BUILD)/sluice
@@ -36,12 +49,13 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps
-	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=address,undefined >/dev/null
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=address,undefined \
+	  $(CMAKE_OPTS) >/dev/null
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
 
 test-tsan: deps
-	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=thread >/dev/null
+	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=thread $(CMAKE_OPTS) >/dev/null
 	cmake --build $(BUILD_TSAN) -j $(JOBS)
 	cd $(BUILD_TSAN) && ctest --output-on-failure -R 'unit/' -j $(JOBS)
 
@@ -51,7 +65,7 @@ bench: build
 
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	./fuzz/run.sh $(FUZZ_SECONDS)
+	SLUICE_WERROR=ON ./fuzz/run.sh $(FUZZ_SECONDS)
 
 # Fails on the first tool with a finding. clang-tidy reads .clang-tidy
 # (every warning is an error there) and the flags in $(BUILD)'s

@@ -1,7 +1,7 @@
 /* libsluice in one page: register a service, add a dynamic backend, pick
  * backends, report outcomes, and read the state back.
  *
- *   cc library_example.c -Iinclude build/libsluice.a -lpthread -lm
+ *   cc library_example.c $(pkg-config --cflags --libs sluice)
  */
 #include <stdio.h>
 #include <string.h>

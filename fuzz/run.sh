@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets into build-fuzz/ and runs each for
 # SECONDS/3 seconds (default 60 in all) from its seed corpus.
 #   ./fuzz/run.sh [SECONDS]
+# SLUICE_WERROR=ON (as `make fuzz` sets) makes warnings errors, as in CMake.
 # New inputs go to build-fuzz/corpus/<target>; crashes to build-fuzz/.
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,7 +13,10 @@ out=build-fuzz
 mkdir -p "$out"
 CC=${CC:-clang}
 CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined
-        -fno-sanitize-recover=all -fno-omit-frame-pointer -Isrc -Iinclude"
+        -fno-sanitize-recover=all -fno-omit-frame-pointer -Isrc -Iinclude
+        -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 -Wundef
+        -Wpointer-arith -Wmissing-prototypes"
+[ "${SLUICE_WERROR:-OFF}" = ON ] && CFLAGS="$CFLAGS -Werror"
 lib="src/http/parse.c src/http/parse_fields.c src/http/chunked.c"
 status=0
 for t in fuzz_http_request fuzz_http_response fuzz_chunked; do

@@ -19,6 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Marks the functions libsluice exports; the library builds with
+ * -fvisibility=hidden, so nothing else is visible to a program. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SLUICE_API __attribute__((visibility("default")))
+#else
+#define SLUICE_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -27,24 +35,32 @@ typedef struct sluice_lb sluice_lb_t;
 typedef struct sluice_backend sluice_backend_t;
 typedef struct sluice_backend_builder sluice_backend_builder_t;
 
+/* Every error: its name, its value and its message, from which the enum
+ * and sluice_strerror() are both made. Values never change once released.
+ * Each comment says when the error is returned. */
+#define SLUICE_ERR_MAP(X)                                                                        \
+    X(NOMEM, -1, "out of memory")                                                                \
+    X(INVALID_ARG, -2, "invalid argument")    /* NULL or out-of-range argument */                \
+    X(INVALID_TARGET, -3, "invalid target")   /* not ip, host, ip:port, [v6]:port, ... */        \
+    X(UNKNOWN_SERVICE, -4, "unknown service") /* no group of that name */                        \
+    X(UNKNOWN_BACKEND, -5, "unknown backend") /* no backend of that target or name */            \
+    X(NAME_IN_USE, -6, "backend name in use") /* a backend of that name exists in the lb */      \
+    X(DISALLOWED, -7, "dynamic backends are disallowed")                                         \
+    X(INVALID_SCORE, -8, "invalid score options") /* out of order or deltas of the wrong sign */ \
+    X(DUPLICATE_TARGET, -9, "duplicate target")   /* the same target twice in one group */       \
+    X(NO_BACKEND, -10, "no usable backend")                                                      \
+    X(THREAD, -11, "thread could not be started")                                                \
+    X(STATE, -12, "call not valid in this state") /* e.g. checker already running */             \
+    X(NOT_FOUND, -13, "not found")                /* generic lookup failure (daemon use) */      \
+    X(STORE, -14, "state store failure")          /* daemon use */                               \
+    X(CONFIG, -15, "invalid configuration")       /* daemon use */                               \
+    X(IO, -16, "system call failure")             /* see errno */
+
 typedef enum sluice_err {
     SLUICE_OK = 0,
-    SLUICE_ERR_NOMEM = -1,            /* out of memory */
-    SLUICE_ERR_INVALID_ARG = -2,      /* NULL or out-of-range argument */
-    SLUICE_ERR_INVALID_TARGET = -3,   /* target is not ip, host, ip:port, [v6]:port, ... */
-    SLUICE_ERR_UNKNOWN_SERVICE = -4,  /* no group of that name */
-    SLUICE_ERR_UNKNOWN_BACKEND = -5,  /* no backend of that target or name in the group */
-    SLUICE_ERR_NAME_IN_USE = -6,      /* a backend of that name exists in the lb */
-    SLUICE_ERR_DISALLOWED = -7,       /* dynamic backends are turned off */
-    SLUICE_ERR_INVALID_SCORE = -8,    /* score options out of order or deltas of the wrong sign */
-    SLUICE_ERR_DUPLICATE_TARGET = -9, /* the same target twice in one group */
-    SLUICE_ERR_NO_BACKEND = -10,      /* no usable backend */
-    SLUICE_ERR_THREAD = -11,          /* a thread could not be started */
-    SLUICE_ERR_STATE = -12,           /* call not valid now (e.g. checker already running) */
-    SLUICE_ERR_NOT_FOUND = -13,       /* generic lookup failure (daemon use) */
-    SLUICE_ERR_STORE = -14,           /* state store failure (daemon use) */
-    SLUICE_ERR_CONFIG = -15,          /* invalid configuration (daemon use) */
-    SLUICE_ERR_IO = -16,              /* system call failure; see errno */
+#define SLUICE_ERR_ENUM(name, value, message) SLUICE_ERR_##name = (value),
+    SLUICE_ERR_MAP(SLUICE_ERR_ENUM)
+#undef SLUICE_ERR_ENUM
 } sluice_err_t;
 
 typedef enum sluice_strategy {
@@ -102,62 +118,69 @@ typedef struct sluice_group_snapshot {
     sluice_backend_snapshot_t *backends; /* n entries, owned by the snapshot */
 } sluice_group_snapshot_t;
 
+/* The library's version, "MAJOR.MINOR.PATCH" (static storage): that of the
+ * libsluice actually linked, which pkg-config --modversion sluice gives at
+ * build time. */
+SLUICE_API const char *sluice_version(void);
 /* Message for a sluice_err_t (static storage; never NULL). */
-const char *sluice_strerror(int err);
+SLUICE_API const char *sluice_strerror(int err);
 /* "round_robin", "maglev", ... (static storage), NULL when out of range. */
-const char *sluice_strategy_name(sluice_strategy_t s);
+SLUICE_API const char *sluice_strategy_name(sluice_strategy_t s);
 /* Parses a strategy name as written by sluice_strategy_name(); 0 or
  * SLUICE_ERR_INVALID_ARG. */
-int sluice_strategy_parse(const char *name, sluice_strategy_t *out);
+SLUICE_API int sluice_strategy_parse(const char *name, sluice_strategy_t *out);
 
 /* A new empty lb with default score options and dynamic backends allowed.
  * NULL when out of memory. Free with sluice_lb_free(). */
-sluice_lb_t *sluice_lb_new(void);
+SLUICE_API sluice_lb_t *sluice_lb_new(void);
 /* Stops the health checker if running and frees everything. Backends still
  * selected (not yet released) stay valid until released. NULL is a no-op.
  * No other call on <lb> may run concurrently or follow. */
-void sluice_lb_free(sluice_lb_t *lb);
+SLUICE_API void sluice_lb_free(sluice_lb_t *lb);
 
 /* Registers <service> with targets[0..n) (n may be 0), or replaces it:
  * replacing keeps nothing of the old group's state. Errors:
  * INVALID_TARGET, DUPLICATE_TARGET, INVALID_ARG, NOMEM. */
-int sluice_lb_register(sluice_lb_t *lb, const char *service, const char *const *targets, size_t n,
-                       sluice_strategy_t strategy);
+SLUICE_API int sluice_lb_register(sluice_lb_t *lb, const char *service, const char *const *targets,
+                                  size_t n, sluice_strategy_t strategy);
 /* Replaces the group's targets, keeping score, counters, weight, labels and
  * active connections of targets that stay. UNKNOWN_SERVICE if absent. */
-int sluice_lb_update_backends(sluice_lb_t *lb, const char *service, const char *const *targets,
-                              size_t n);
-int sluice_lb_unregister(sluice_lb_t *lb, const char *service);
+SLUICE_API int sluice_lb_update_backends(sluice_lb_t *lb, const char *service,
+                                         const char *const *targets, size_t n);
+SLUICE_API int sluice_lb_unregister(sluice_lb_t *lb, const char *service);
 /* Adds one target (named after itself); DUPLICATE_TARGET when present. */
-int sluice_lb_add_backend(sluice_lb_t *lb, const char *service, const char *target);
+SLUICE_API int sluice_lb_add_backend(sluice_lb_t *lb, const char *service, const char *target);
 /* Removes by target or by builder name. */
-int sluice_lb_remove_backend(sluice_lb_t *lb, const char *service, const char *target);
+SLUICE_API int sluice_lb_remove_backend(sluice_lb_t *lb, const char *service, const char *target);
 
 /* 0 for an unknown service. */
-size_t sluice_lb_backend_count(const sluice_lb_t *lb, const char *service);
+SLUICE_API size_t sluice_lb_backend_count(const sluice_lb_t *lb, const char *service);
 /* Backends usable now (score >= 0, weight > 0). 0 for an unknown service. */
-size_t sluice_lb_healthy_count(const sluice_lb_t *lb, const char *service);
+SLUICE_API size_t sluice_lb_healthy_count(const sluice_lb_t *lb, const char *service);
 
 /* true: usable now (score raised to at least max(initial, 0)), failures
  * reset. false: unusable now (score set to low), failures + 1. The backend
  * is found by target or by name. */
-int sluice_lb_mark_health(sluice_lb_t *lb, const char *service, const char *target, bool healthy);
+SLUICE_API int sluice_lb_mark_health(sluice_lb_t *lb, const char *service, const char *target,
+                                     bool healthy);
 /* score + success_delta (up) or + fail_delta (down), clamped. */
-int sluice_lb_up(sluice_lb_t *lb, const char *service, const char *target);
-int sluice_lb_down(sluice_lb_t *lb, const char *service, const char *target);
+SLUICE_API int sluice_lb_up(sluice_lb_t *lb, const char *service, const char *target);
+SLUICE_API int sluice_lb_down(sluice_lb_t *lb, const char *service, const char *target);
 /* Sets the score options of every group in the lb, present and future.
  * Scores already outside the new [low, high] are clamped. INVALID_SCORE. */
-int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts);
+SLUICE_API int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts);
 /* Sets the weight of one backend (0 drains it). */
-int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target, uint32_t weight);
+SLUICE_API int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target,
+                                    uint32_t weight);
 
 /* Writes up to <cap> service names to names[] and returns how many services
  * exist (may exceed cap). Names are borrowed until the service is
  * unregistered or the lb freed: copy them if other threads change groups. */
-size_t sluice_lb_list_services(const sluice_lb_t *lb, const char **names, size_t cap);
+SLUICE_API size_t sluice_lb_list_services(const sluice_lb_t *lb, const char **names, size_t cap);
 /* Fills <out> (free with sluice_group_snapshot_free()). UNKNOWN_SERVICE. */
-int sluice_lb_snapshot(const sluice_lb_t *lb, const char *service, sluice_group_snapshot_t *out);
-void sluice_group_snapshot_free(sluice_group_snapshot_t *snap);
+SLUICE_API int sluice_lb_snapshot(const sluice_lb_t *lb, const char *service,
+                                  sluice_group_snapshot_t *out);
+SLUICE_API void sluice_group_snapshot_free(sluice_group_snapshot_t *snap);
 
 /* A usable backend of <service> by its strategy; <key> is used by MAGLEV
  * and RING_HASH (NULL/0 hashes as the empty key) and ignored by others.
@@ -165,56 +188,61 @@ void sluice_group_snapshot_free(sluice_group_snapshot_t *snap);
  * with errno ENOENT (unknown service) or EHOSTUNREACH (nothing usable).
  * Lock-free, allocation-free. The backend stays valid until released, even
  * if removed from its group meanwhile. */
-sluice_backend_t *sluice_lb_select(sluice_lb_t *lb, const char *service, const void *key,
-                                   size_t keylen);
+SLUICE_API sluice_backend_t *sluice_lb_select(sluice_lb_t *lb, const char *service, const void *key,
+                                              size_t keylen);
 /* Ends a selection: feeds passive health (OK: up; FAIL, TIMEOUT: down;
  * NEUTRAL: nothing) and, for OK, the latency EWMA. <b> must not be used
  * afterwards. Lock-free. */
-void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns);
+SLUICE_API void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome,
+                                       uint64_t latency_ns);
 /* Borrowed while the backend is selected (or its group unchanged). */
-const char *sluice_backend_target(const sluice_backend_t *b);
-const char *sluice_backend_name(const sluice_backend_t *b);
-sluice_health_t sluice_backend_health(const sluice_backend_t *b);
+SLUICE_API const char *sluice_backend_target(const sluice_backend_t *b);
+SLUICE_API const char *sluice_backend_name(const sluice_backend_t *b);
+SLUICE_API sluice_health_t sluice_backend_health(const sluice_backend_t *b);
 
 /* Starts a thread that TCP-connects to every backend of every group each
  * <interval_ms>, at most 64 probes in flight, each bounded by <timeout_ms>:
  * success -> up, failure or timeout -> down. STATE if already running,
  * THREAD if the thread could not start, INVALID_ARG for a 0 interval. */
-int sluice_lb_start_health_checker(sluice_lb_t *lb, uint32_t interval_ms, uint32_t timeout_ms);
+SLUICE_API int sluice_lb_start_health_checker(sluice_lb_t *lb, uint32_t interval_ms,
+                                              uint32_t timeout_ms);
 /* Stops and joins the checker; no-op when not running. */
-void sluice_lb_stop_health_checker(sluice_lb_t *lb);
+SLUICE_API void sluice_lb_stop_health_checker(sluice_lb_t *lb);
 
 /* Dynamic backends. false: sluice_backend_builder_finish() answers
  * DISALLOWED. */
-void sluice_lb_allow_dynamic(sluice_lb_t *lb, bool allow);
+SLUICE_API void sluice_lb_allow_dynamic(sluice_lb_t *lb, bool allow);
 
 /* A builder for backend <name> at <target> (both copied; target checked at
  * finish). NULL when out of memory or an argument is NULL. Setters return
  * 0 or a negative sluice_err_t (INVALID_ARG, NOMEM) and record the first
  * error, which finish() then returns. */
-sluice_backend_builder_t *sluice_backend_builder_new(const char *name, const char *target);
-int sluice_backend_builder_weight(sluice_backend_builder_t *b, uint32_t weight);
-int sluice_backend_builder_label(sluice_backend_builder_t *b, const char *key, const char *value);
-int sluice_backend_builder_connect_timeout(sluice_backend_builder_t *b, uint32_t ms);
-int sluice_backend_builder_first_byte_timeout(sluice_backend_builder_t *b, uint32_t ms);
-int sluice_backend_builder_between_bytes_timeout(sluice_backend_builder_t *b, uint32_t ms);
-int sluice_backend_builder_override_host(sluice_backend_builder_t *b, const char *host);
+SLUICE_API sluice_backend_builder_t *sluice_backend_builder_new(const char *name,
+                                                                const char *target);
+SLUICE_API int sluice_backend_builder_weight(sluice_backend_builder_t *b, uint32_t weight);
+SLUICE_API int sluice_backend_builder_label(sluice_backend_builder_t *b, const char *key,
+                                            const char *value);
+SLUICE_API int sluice_backend_builder_connect_timeout(sluice_backend_builder_t *b, uint32_t ms);
+SLUICE_API int sluice_backend_builder_first_byte_timeout(sluice_backend_builder_t *b, uint32_t ms);
+SLUICE_API int sluice_backend_builder_between_bytes_timeout(sluice_backend_builder_t *b,
+                                                            uint32_t ms);
+SLUICE_API int sluice_backend_builder_override_host(sluice_backend_builder_t *b, const char *host);
 /* Adds the backend to <service> (created as round robin if absent).
  * Consumes <b>, even on failure. 0, NAME_IN_USE, INVALID_TARGET,
  * DUPLICATE_TARGET, DISALLOWED, NOMEM. */
-int sluice_backend_builder_finish(sluice_backend_builder_t *b, sluice_lb_t *lb,
-                                  const char *service);
+SLUICE_API int sluice_backend_builder_finish(sluice_backend_builder_t *b, sluice_lb_t *lb,
+                                             const char *service);
 /* Frees a builder that will not be finished. NULL is a no-op. */
-void sluice_backend_builder_free(sluice_backend_builder_t *b);
+SLUICE_API void sluice_backend_builder_free(sluice_backend_builder_t *b);
 
 /* Read accessors for the settings a builder gave (0 / NULL when unset).
  * Borrowed like sluice_backend_target(). */
-uint32_t sluice_backend_weight(const sluice_backend_t *b);
-const char *sluice_backend_label(const sluice_backend_t *b, const char *key);
-uint32_t sluice_backend_connect_timeout(const sluice_backend_t *b);
-uint32_t sluice_backend_first_byte_timeout(const sluice_backend_t *b);
-uint32_t sluice_backend_between_bytes_timeout(const sluice_backend_t *b);
-const char *sluice_backend_override_host(const sluice_backend_t *b);
+SLUICE_API uint32_t sluice_backend_weight(const sluice_backend_t *b);
+SLUICE_API const char *sluice_backend_label(const sluice_backend_t *b, const char *key);
+SLUICE_API uint32_t sluice_backend_connect_timeout(const sluice_backend_t *b);
+SLUICE_API uint32_t sluice_backend_first_byte_timeout(const sluice_backend_t *b);
+SLUICE_API uint32_t sluice_backend_between_bytes_timeout(const sluice_backend_t *b);
+SLUICE_API const char *sluice_backend_override_host(const sluice_backend_t *b);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
 #ifndef SL_CLI_CLI_H
 #define SL_CLI_CLI_H
 
-#define SLUICE_VERSION_STRING "0.1.0"
+#include "sluice_version.h" /* SLUICE_VERSION_STRING, from CMake's project(VERSION) */
 
 int sl_cli_serve(int argc, char **argv);
 int sl_cli_check(int argc, char **argv);

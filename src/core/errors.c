@@ -1,35 +1,29 @@
-/* Names and messages: static tables only. */
+/* Names, messages and the version: static strings only. */
 #include <string.h>
 
 #include "sluice.h"
+#include "sluice_version.h"
 
-static const char *const messages[] = {
-    [0] = "success",
-    [1] = "out of memory",
-    [2] = "invalid argument",
-    [3] = "invalid target",
-    [4] = "unknown service",
-    [5] = "unknown backend",
-    [6] = "backend name in use",
-    [7] = "dynamic backends are disallowed",
-    [8] = "invalid score options",
-    [9] = "duplicate target",
-    [10] = "no usable backend",
-    [11] = "thread could not be started",
-    [12] = "call not valid in this state",
-    [13] = "not found",
-    [14] = "state store failure",
-    [15] = "invalid configuration",
-    [16] = "system call failure",
-};
+const char *sluice_version(void)
+{
+    return SLUICE_VERSION_STRING;
+}
 
 const char *sluice_strerror(int err)
 {
-    unsigned i = err <= 0 ? (unsigned)-(long)err : 0;
-
-    if (err > 0 || i >= sizeof(messages) / sizeof(messages[0]))
+    /* One case per entry of SLUICE_ERR_MAP: a value listed twice fails to
+     * compile (duplicate case). */
+    switch (err) {
+    case SLUICE_OK:
+        return "success";
+#define SLUICE_ERR_MESSAGE(name, value, message) \
+    case SLUICE_ERR_##name:                      \
+        return message;
+        SLUICE_ERR_MAP(SLUICE_ERR_MESSAGE)
+#undef SLUICE_ERR_MESSAGE
+    default:
         return "unknown error";
-    return messages[i];
+    }
 }
 
 static const char *const strategy_names[SLUICE_STRATEGY_COUNT] = {

@@ -275,7 +275,7 @@ static void each_error_has_its_line(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct sl_diag d;
         struct sl_config *cfg = NULL;
-        char want[64];
+        char want[sizeof(tmp_path) + 16]; /* path, ":", a line number, ": " */
         bool found = false;
         const char *path = write_tmp(bad[i].yaml);
 
