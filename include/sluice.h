@@ -89,9 +89,9 @@ typedef enum sluice_outcome {
 } sluice_outcome_t;
 
 /* Score health: a backend is usable while score >= 0; the score stays in
- * [low, high]. Defaults {1, -3, 3, -1, 1}. Valid when low <= initial <= high,
- * low < 0 <= high (so a mark down makes the backend unusable and a mark up
- * stays within [low, high]), fail_delta < 0 and success_delta > 0. */
+ * [low, high]. Defaults SLUICE_SCORE_DEFAULTS: {1, -3, 3, -1, 1}. Valid when low <= initial <=
+ * high, low < 0 <= high (so a mark down makes the backend unusable and a mark up stays within [low,
+ * high]), fail_delta < 0 and success_delta > 0. */
 typedef struct sluice_score_opts {
     int32_t initial;
     int32_t low;
@@ -99,6 +99,12 @@ typedef struct sluice_score_opts {
     int32_t fail_delta;
     int32_t success_delta;
 } sluice_score_opts_t;
+
+/* The defaults as an initializer: sluice_score_opts_t o = SLUICE_SCORE_DEFAULTS; */
+#define SLUICE_SCORE_DEFAULTS \
+    {                         \
+        1, -3, 3, -1, 1       \
+    }
 
 typedef struct sluice_backend_snapshot {
     char *target; /* "host:port" as registered */

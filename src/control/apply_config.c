@@ -294,7 +294,7 @@ static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct spec
 int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
                     struct sl_apply_state *st, struct sl_diag *diag)
 {
-    static const sluice_score_opts_t defaults = {1, -3, 3, -1, 1};
+    static const sluice_score_opts_t defaults = SLUICE_SCORE_DEFAULTS;
     /* Score options are lb-wide in this version: the first service's. */
     const sluice_score_opts_t *score =
         cfg->nservices > 0 ? &cfg->services[0].health.score : &defaults;

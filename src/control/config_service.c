@@ -303,7 +303,7 @@ static void service_defaults(struct sl_cfg_service *s)
     s->health.timeout_ms = SL_DEFAULT_HEALTH_TIMEOUT_MS;
     s->health.expect_lo = SL_DEFAULT_HEALTH_EXPECT_LO;
     s->health.expect_hi = SL_DEFAULT_HEALTH_EXPECT_HI;
-    s->health.score = (sluice_score_opts_t){1, -3, 3, -1, 1};
+    s->health.score = (sluice_score_opts_t)SLUICE_SCORE_DEFAULTS;
     s->connect_timeout_ms = SL_DEFAULT_CONNECT_TIMEOUT_MS;
     s->response_timeout_ms = SL_DEFAULT_RESPONSE_TIMEOUT_MS;
     s->idle_timeout_ms = SL_DEFAULT_IDLE_TIMEOUT_MS;

@@ -9,7 +9,7 @@
 #define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
 
-static const sluice_score_opts_t default_opts = {1, -3, 3, -1, 1};
+static const sluice_score_opts_t default_opts = SLUICE_SCORE_DEFAULTS;
 
 struct sl_score_cfg *sl_score_cfg_new(void)
 {

@@ -16,7 +16,7 @@ struct sl_score_cfg;
 /* Half-life of the latency EWMA. */
 #define SL_EWMA_HALF_LIFE_NS 10000000000ull
 
-/* A config holding the defaults {1, -3, 3, -1, 1} and one reference, or
+/* A config holding SLUICE_SCORE_DEFAULTS and one reference, or
  * NULL when out of memory. */
 struct sl_score_cfg *sl_score_cfg_new(void);
 void sl_score_cfg_ref(struct sl_score_cfg *c);
