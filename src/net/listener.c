@@ -35,8 +35,7 @@ int sl_listener_open(struct sl_listener *ln, struct sl_loop *loop, const char *n
     ln->on_accept = on_accept;
     ln->data = data;
     ln->pause_ms = 100;
-    ln->logged_ms = 0;
-    ln->refused = 0;
+    ln->fdlog = (struct sl_fdbudget_log){0};
     ln->w.fd = -1;
     ln->w.cb = on_readable;
     ln->w.data = ln;
@@ -122,16 +121,9 @@ static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events
         case EMFILE:
         case ENFILE:
         case ENOBUFS:
-        case ENOMEM:
-            ln->refused++;
-            if (ln->logged_ms == 0 || sl_loop_now_ms(l) - ln->logged_ms >= 1000) {
-                sl_log(SL_LOG_ERROR,
-                       "listener %s: out of file descriptors: raise ulimit -n (hard limit 20000 "
-                       "here); accept paused %llu time(s), %u ms each",
-                       ln->name, (unsigned long long)ln->refused, ln->pause_ms);
-                ln->logged_ms = sl_loop_now_ms(l);
-                ln->refused = 0;
-            }
+        case ENOMEM: /* sl_fdbudget_exhausted() */
+            (void)sl_fdbudget_report(&ln->fdlog, sl_loop_now_ms(l), ln->name,
+                                     "accepting a client (accept paused)", errno);
             /* Level-triggered and still readable: stop watching for a while. */
             sl_loop_mod(l, &ln->w, 0);
             sl_loop_timer_after(l, &ln->pause, ln->pause_ms);

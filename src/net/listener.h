@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "fdbudget.h"
 #include "loop.h"
 #include "timer.h"
 
@@ -29,10 +30,9 @@ struct sl_listener {
     struct sl_loop *loop;
     const char *name; /* borrowed, for log lines */
     sl_accept_cb_t on_accept;
-    void *data;         /* free for the owner */
-    uint32_t pause_ms;  /* default 100 */
-    uint64_t logged_ms; /* last "out of file descriptors" line (one a second at most) */
-    uint64_t refused;   /* pauses since that line */
+    void *data;                   /* free for the owner */
+    uint32_t pause_ms;            /* default 100 */
+    struct sl_fdbudget_log fdlog; /* "out of file descriptors" lines, rate-limited */
 };
 
 /* Binds <addr> ("ip:port", "[v6]:port", "*:port") with SO_REUSEADDR and

@@ -79,7 +79,7 @@ bool sl_attempt_out_of_fds(struct sl_attempt *a, struct sl_fdbudget_log *fl, int
 {
     if (!sl_fdbudget_exhausted(err))
         return false;
-    (void)sl_fdbudget_report(fl, now_ms, listener, err);
+    (void)sl_fdbudget_report(fl, now_ms, listener, "connecting to a backend", err);
     sl_attempt_release(a, SLUICE_OUTCOME_NEUTRAL, 0);
     return true;
 }

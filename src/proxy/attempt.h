@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/fdbudget.h"
 #include "net/log.h"
 #include "net/loop.h"
-#include "proxy/fdbudget.h"
 #include "sluice.h"
 
 /* Backends one request may fail on; the retry budget is capped by it. */

@@ -14,7 +14,7 @@
 #include "net/sock.h"
 #include "net/timer.h"
 #include "proxy/attempt.h"
-#include "proxy/fdbudget.h"
+#include "net/fdbudget.h"
 #include "sluice.h"
 #include "tcp/tcp_proxy.h"
 

@@ -1,5 +1,6 @@
-/* Running out of descriptors while opening a backend connection: which
- * errors mean it, and the one error-log line that says so.
+/* Running out of descriptors (accepting a client, opening a backend
+ * connection): which errors mean it, and the one error-log line that says
+ * so, shared by the listener and both proxies.
  *
  * When the process hits its descriptor limit every new connection fails
  * the same way, thousands a second under load; a line per failure would
@@ -9,12 +10,9 @@
  * the line is written, so a limit raised at run time shows; nothing is
  * read or formatted for the failures that stay quiet).
  *
- * Depends on net/log.h and libc only, so it can move down to net if the
- * listener's accept path (which has its own copy) wants it too.
- *
  * Threads: a struct sl_fdbudget_log belongs to one worker thread. */
-#ifndef SL_PROXY_FDBUDGET_H
-#define SL_PROXY_FDBUDGET_H
+#ifndef SL_NET_FDBUDGET_H
+#define SL_NET_FDBUDGET_H
 
 #include <errno.h>
 #include <stdbool.h>
@@ -37,9 +35,12 @@ static inline bool sl_fdbudget_exhausted(int err)
 }
 
 /* Counts one failure with <err> at loop time <now_ms>; writes the error
- * line ("listener <listener>: out of file descriptors ...: raise ulimit -n
- * (now N)") when the last one is at least SL_FDBUDGET_LOG_EVERY_MS old.
- * <listener> may be NULL (no prefix). Returns true when it wrote a line. */
-bool sl_fdbudget_report(struct sl_fdbudget_log *fl, uint64_t now_ms, const char *listener, int err);
+ * line ("listener <listener>: out of file descriptors <doing> (<err>):
+ * raise ulimit -n (now N)") when the last one is at least
+ * SL_FDBUDGET_LOG_EVERY_MS old. <listener> may be NULL (no prefix);
+ * <doing> says what failed ("connecting to a backend"). Returns true when
+ * it wrote a line. */
+bool sl_fdbudget_report(struct sl_fdbudget_log *fl, uint64_t now_ms, const char *listener,
+                        const char *doing, int err);
 
-#endif /* SL_PROXY_FDBUDGET_H */
+#endif /* SL_NET_FDBUDGET_H */

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
+#include "net/fdbudget.h"
 #include "net/log.h"
-#include "proxy/fdbudget.h"
 
 static char path[64];
 
@@ -77,11 +77,11 @@ static void one_line_a_second_names_ulimit_and_the_real_limit(void **state)
     else
         (void)snprintf(limit, sizeof(limit), "(now %llu)", (unsigned long long)rl.rlim_cur);
     capture_log();
-    assert_true(sl_fdbudget_report(&fl, 5000, "web", EMFILE));
+    assert_true(sl_fdbudget_report(&fl, 5000, "web", "connecting to a backend", EMFILE));
     for (uint64_t t = 5001; t < 6000; t += 100) /* a burst within the second: counted */
-        assert_false(sl_fdbudget_report(&fl, t, "web", EMFILE));
-    assert_true(sl_fdbudget_report(&fl, 6000, NULL, ENFILE));
-    assert_false(sl_fdbudget_report(&fl, 6001, NULL, ENFILE));
+        assert_false(sl_fdbudget_report(&fl, t, "web", "connecting to a backend", EMFILE));
+    assert_true(sl_fdbudget_report(&fl, 6000, NULL, "connecting to a backend", ENFILE));
+    assert_false(sl_fdbudget_report(&fl, 6001, NULL, "connecting to a backend", ENFILE));
     assert_int_equal(fl.quiet, 1);
     assert_int_equal(read_log(log, sizeof(log)), 2);
 

@@ -1,5 +1,5 @@
 /* The rate-limited "out of file descriptors" line (see fdbudget.h). */
-#include "proxy/fdbudget.h"
+#include "net/fdbudget.h"
 
 #include <sys/resource.h>
 
@@ -20,7 +20,8 @@ static void nofile_str(char *out, size_t cap)
         (void)snprintf(out, cap, "%llu", (unsigned long long)rl.rlim_cur);
 }
 
-bool sl_fdbudget_report(struct sl_fdbudget_log *fl, uint64_t now_ms, const char *listener, int err)
+bool sl_fdbudget_report(struct sl_fdbudget_log *fl, uint64_t now_ms, const char *listener,
+                        const char *doing, int err)
 {
     char limit[32], quiet[64] = "";
 
@@ -33,9 +34,9 @@ bool sl_fdbudget_report(struct sl_fdbudget_log *fl, uint64_t now_ms, const char 
         (void)snprintf(quiet, sizeof(quiet), "; %llu more since the last line",
                        (unsigned long long)fl->quiet);
     sl_log(SL_LOG_ERROR,
-           "%s%s%sout of file descriptors connecting to a backend (%s): raise ulimit -n "
+           "%s%s%sout of file descriptors %s (%s): raise ulimit -n "
            "(now %s)%s",
-           listener ? "listener " : "", listener ? listener : "", listener ? ": " : "",
+           listener ? "listener " : "", listener ? listener : "", listener ? ": " : "", doing,
            sl_errstr(err), limit, quiet);
     fl->next_ms = now_ms + SL_FDBUDGET_LOG_EVERY_MS;
     fl->quiet = 0;
