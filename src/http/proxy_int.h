@@ -89,8 +89,6 @@ struct sl_hreq {
     uint64_t resp_left;
     struct sl_chunked resp_chunk;
     bool dechunk; /* HTTP/1.0 client: strip the chunked framing */
-    uint8_t dc_state;
-    uint64_t dc_left;
     bool client_ka;     /* the response told the client keep-alive */
     uint64_t bytes_out; /* to the client for this request */
 };

@@ -86,8 +86,6 @@ static void final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint
     if (resp->m.body == SL_BODY_CHUNKED)
         sl_chunked_init(&c->rq->resp_chunk);
     c->rq->dechunk = resp->m.body == SL_BODY_CHUNKED && c->rq->req_http10;
-    c->rq->dc_state = 0;
-    c->rq->dc_left = 0;
     c->rq->client_ka = c->rq->req_ka && c->rq->req_done && !c->client_eof && !c->ctx->draining &&
                        resp->m.body != SL_BODY_UNTIL_CLOSE && !c->rq->dechunk;
     /* The request head sits at the front of hbuf; once it is sent (and no
@@ -184,95 +182,11 @@ static void parse_heads(struct sl_hconn *c)
     sl_hconn_update_events(c);
 }
 
-enum {
-    DC_SIZE = 0,
-    DC_EXT,
-    DC_SIZE_LF,
-    DC_DATA,
-    DC_DATA_CR,
-    DC_DATA_LF,
-    DC_TRAILER_START,
-    DC_TRAILER,
-    DC_END_LF,
-    DC_DONE
-};
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = (char)(ch | 0x20);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* One framing byte (any state but DC_DATA). */
-static void dechunk_step(struct sl_hreq *q, char ch)
-{
-    int v;
-
-    switch (q->dc_state) {
-    case DC_SIZE:
-        v = hexval(ch);
-        if (v >= 0)
-            q->dc_left = q->dc_left * 16 + (uint64_t)v;
-        else
-            q->dc_state = ch == '\r' ? DC_SIZE_LF : DC_EXT;
-        break;
-    case DC_EXT:
-        if (ch == '\r')
-            q->dc_state = DC_SIZE_LF;
-        break;
-    case DC_SIZE_LF:
-        q->dc_state = q->dc_left ? DC_DATA : DC_TRAILER_START;
-        break;
-    case DC_DATA_CR:
-        q->dc_state = DC_DATA_LF;
-        break;
-    case DC_DATA_LF:
-        q->dc_state = DC_SIZE;
-        break;
-    case DC_TRAILER_START:
-        q->dc_state = ch == '\r' ? DC_END_LF : DC_TRAILER;
-        break;
-    case DC_TRAILER:
-        if (ch == '\n')
-            q->dc_state = DC_TRAILER_START;
-        break;
-    default:
-        q->dc_state = DC_DONE;
-        break;
-    }
-}
-
-/* Strips chunked framing from p[0..len) in place (already validated by
- * sl_chunked_feed) and returns the data length left at p. */
-static size_t dechunk(struct sl_hreq *q, char *p, size_t len)
-{
-    size_t out = 0;
-
-    for (size_t i = 0; i < len;) {
-        size_t n;
-
-        if (q->dc_state != DC_DATA) {
-            dechunk_step(q, p[i++]);
-            continue;
-        }
-        n = len - i < q->dc_left ? len - i : (size_t)q->dc_left;
-        memmove(p + out, p + i, n);
-        out += n;
-        i += n;
-        q->dc_left -= n;
-        if (q->dc_left == 0)
-            q->dc_state = DC_DATA_CR;
-    }
-    return out;
-}
-
 static void resp_body(struct sl_hconn *c)
 {
     struct sl_buf *rb = c->rq->rbuf;
     uint32_t avail = rb->end - rb->start;
-    size_t n = 0;
+    size_t n = 0, data = 0;
     int r;
 
     switch (c->rq->resp_body) {
@@ -285,7 +199,11 @@ static void resp_body(struct sl_hconn *c)
         c->rq->resp_done = c->rq->resp_left == 0;
         break;
     case SL_BODY_CHUNKED:
-        r = sl_chunked_feed(&c->rq->resp_chunk, rb->data + rb->start, avail, &n);
+        /* An HTTP/1.0 client gets the data without the framing. */
+        if (c->rq->dechunk)
+            r = sl_chunked_decode(&c->rq->resp_chunk, rb->data + rb->start, avail, &n, &data);
+        else
+            r = sl_chunked_feed(&c->rq->resp_chunk, rb->data + rb->start, avail, &n);
         if (r == SL_CHUNKED_BAD) {
             sl_log(SL_LOG_WARN, "backend %s: malformed chunked response body", c->rq->be_name);
             sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
@@ -297,15 +215,10 @@ static void resp_body(struct sl_hconn *c)
         n = avail;
         break;
     }
-    if (c->rq->dechunk) {
-        size_t data = dechunk(c->rq, rb->data + rb->start, n);
-
-        sl_out_add(&c->rq->cout, rb->data + rb->start, data);
-        c->rq->bytes_out += data;
-    } else {
-        sl_out_add(&c->rq->cout, rb->data + rb->start, n);
-        c->rq->bytes_out += n;
-    }
+    if (!c->rq->dechunk)
+        data = n;
+    sl_out_add(&c->rq->cout, rb->data + rb->start, data);
+    c->rq->bytes_out += data;
     rb->start += (uint32_t)n;
     if (c->rq->resp_done && rb->start < rb->end) {
         c->rq->be_dirty = true; /* bytes past the response: the connection is out of step */
