@@ -1,8 +1,9 @@
 /* Internals shared by the HTTP proxy's files. Worker thread only.
  *
- * The files form layers, and calls only go down (no file calls a file of
- * its own layer or one above; function pointers are handed down as
- * arguments):
+ * The files are layers: each calls only files listed below it (and the
+ * parser, chunked.c and the router), never one above, and the sides never
+ * call each other. The event callbacks are handed down as arguments.
+ * `python3 ../shared/tools/mutual_calls.py src` checks the pairs.
  *
  *   proxy.c           the public API (proxy.h): per-worker context,
  *                     accept, drain, trim, fini.
