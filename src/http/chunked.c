@@ -136,13 +136,14 @@ static inline uint32_t step(struct sl_chunked *c, uint32_t st, unsigned char ch)
     }
 }
 
-/* The one walk over a chunked body, for both callers. With <dst> NULL it
- * only validates (sl_chunked_feed); with <dst> it also copies each data
- * byte to dst[*out...] (sl_chunked_decode, where dst is the input itself,
- * so the copy only ever moves bytes down). Inlined into each caller, so the
- * validating walk pays nothing for the copy. */
-static inline __attribute__((always_inline)) int
-walk(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed, char *dst, size_t *out)
+/* The one walk over a chunked body, for both callers. It validates; with
+ * <decode> it also copies each data byte to dst[*out...]
+ * (sl_chunked_decode, where dst is the input itself, so the copy only ever
+ * moves bytes down). Inlined into each caller with <decode> constant, so
+ * the validating walk pays nothing for the copy. */
+static inline __attribute__((always_inline)) int walk(struct sl_chunked *c, const char *buf,
+                                                      size_t len, size_t *consumed, bool decode,
+                                                      char *dst, size_t *out)
 {
     size_t i = 0;
     uint32_t st = c->state;
@@ -158,7 +159,7 @@ walk(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed, char *
 
             if (n > c->remaining)
                 n = (size_t)c->remaining;
-            if (dst) {
+            if (decode) {
                 memmove(dst + *out, buf + i, n);
                 *out += n;
             }
@@ -189,12 +190,12 @@ bad:
 
 int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed)
 {
-    return walk(c, buf, len, consumed, NULL, NULL);
+    return walk(c, buf, len, consumed, false, NULL, NULL);
 }
 
 int sl_chunked_decode(struct sl_chunked *c, char *buf, size_t len, size_t *consumed,
                       size_t *data_len)
 {
     *data_len = 0;
-    return walk(c, buf, len, consumed, buf, data_len);
+    return walk(c, buf, len, consumed, true, buf, data_len);
 }
