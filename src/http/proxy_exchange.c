@@ -55,8 +55,9 @@ static inline void sl_hconn_set_phase(struct sl_hconn *c, enum sl_hphase to)
 }
 
 static void on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
+static void try_parse(struct sl_hconn *c);
+static void send_request(struct sl_hconn *c);
 static void pump_request(struct sl_hconn *c);
-static void response_bytes(struct sl_hconn *c);
 
 /* ---- the end of a request and of a connection ---- */
 
@@ -202,8 +203,6 @@ static bool push_client(struct sl_hconn *c)
 
 /* ---- the start of a request ---- */
 
-static void try_parse(struct sl_hconn *c);
-
 /* Between requests: keep only the bytes of pipelined requests, give the
  * request state and idle buffers back, and parse at once if a request is
  * already waiting. */
@@ -233,8 +232,6 @@ void sl_hconn_start_head(struct sl_hconn *c)
 }
 
 /* ---- the backend attempt ---- */
-
-static void send_request(struct sl_hconn *c);
 
 /* Goes on from what a backend attempt reported. */
 static void attempt_next(struct sl_hconn *c, enum sl_attempt_r r, const struct sl_answer *a)
