@@ -222,7 +222,10 @@ static void *race_worker(void *arg)
     struct sl_router *mine = NULL;
     uint64_t gen = 0;
 
-    for (unsigned long turns = 0; turns < 50000000UL; turns++) {
+    /* Until told to stop, not for a number of turns: a worker that quit
+     * early (the main thread slowed by a loaded machine) would never sync
+     * again, and the main thread's quiesce would wait out its timeout. */
+    for (;;) {
         sl_router_sync(w->slot, w->idx, &mine, &gen);
         if (mine != NULL) {
             sl_router_acquire(mine);   /* a request */
