@@ -1,10 +1,14 @@
-/* Streaming validator for the chunked transfer coding (RFC 9112 7.1).
- * The proxy forwards the bytes untouched; this state machine only finds
- * where the body ends, across arbitrary read boundaries, and refuses what
+/* The decoder of the chunked transfer coding (RFC 9112 7.1), the only one
+ * in sluice. The proxy mostly forwards the bytes untouched and uses it
+ * only to find where the body ends (sl_chunked_feed); for an HTTP/1.0
+ * client it also strips the framing (sl_chunked_decode). Either way it
+ * finds the end, across arbitrary read boundaries, and refuses what
  * two parsers could read differently: whitespace around sizes, bare LF,
  * sizes above INT64_MAX (a next hop reading them into a signed 64-bit
  * integer would see a different framing), oversized lines or trailers. Data bytes are skipped in
  * bulk; only the size and trailer lines are walked byte by byte. */
+#include <string.h>
+
 #include "http/parse_int.h"
 
 /* A size line (digits and extensions) longer than this is refused. */
@@ -132,7 +136,14 @@ static inline uint32_t step(struct sl_chunked *c, uint32_t st, unsigned char ch)
     }
 }
 
-int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed)
+/* The one walk over a chunked body, for both callers. It validates; with
+ * <decode> it also copies each data byte to dst[*out...]
+ * (sl_chunked_decode, where dst is the input itself, so the copy only ever
+ * moves bytes down). Inlined into each caller with <decode> constant, so
+ * the validating walk pays nothing for the copy. */
+static inline __attribute__((always_inline)) int walk(struct sl_chunked *c, const char *buf,
+                                                      size_t len, size_t *consumed, bool decode,
+                                                      char *dst, size_t *out)
 {
     size_t i = 0;
     uint32_t st = c->state;
@@ -148,6 +159,10 @@ int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *c
 
             if (n > c->remaining)
                 n = (size_t)c->remaining;
+            if (decode) {
+                memmove(dst + *out, buf + i, n);
+                *out += n;
+            }
             c->remaining -= n;
             i += n;
             if (c->remaining == 0)
@@ -171,4 +186,16 @@ bad:
     c->state = CS_BAD;
     *consumed = i;
     return SL_CHUNKED_BAD;
+}
+
+int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed)
+{
+    return walk(c, buf, len, consumed, false, NULL, NULL);
+}
+
+int sl_chunked_decode(struct sl_chunked *c, char *buf, size_t len, size_t *consumed,
+                      size_t *data_len)
+{
+    *data_len = 0;
+    return walk(c, buf, len, consumed, true, buf, data_len);
 }

@@ -143,8 +143,9 @@ const struct sl_http_hdr *sl_http_find(const struct sl_http_msg *m, const char *
  * Threads: any; pure function. */
 bool sl_http_authority_valid(const char *s, size_t n, bool need_port);
 
-/* Streaming chunked-body validator. Bytes are forwarded verbatim by the
- * caller; this only finds where the body ends and refuses bad framing
+/* Streaming chunked-body decoder. Usually the bytes are forwarded verbatim
+ * by the caller and this only finds where the body ends (sl_chunked_feed);
+ * sl_chunked_decode also strips the framing. Both refuse bad framing
  * (invalid or overflowing chunk sizes, missing CRLF, oversized extensions
  * or trailers). */
 struct sl_chunked {
@@ -167,5 +168,11 @@ void sl_chunked_init(struct sl_chunked *c);
  * BAD where the error was found). After DONE or BAD every call returns
  * the same with *consumed 0. */
 int sl_chunked_feed(struct sl_chunked *c, const char *buf, size_t len, size_t *consumed);
+/* As sl_chunked_feed (same result and *consumed), and also strips the
+ * framing in place: the data bytes of buf[0..*consumed) move to
+ * buf[0..*data_len) (the size lines, CRLFs and trailers go). On BAD the
+ * buffer is partly rewritten: throw it away. */
+int sl_chunked_decode(struct sl_chunked *c, char *buf, size_t len, size_t *consumed,
+                      size_t *data_len);
 
 #endif /* SL_HTTP_PARSE_H */

@@ -20,6 +20,7 @@
 #include "http/parse.h"
 #include "http/router.h"
 #include "net/buf.h"
+#include "net/fdbudget.h"
 #include "net/log.h"
 #include "net/loop.h"
 #include "net/upstream.h"
@@ -41,6 +42,7 @@ struct sl_proxy_ctx {
     size_t nrq_free;
     size_t nconns;
     bool draining;
+    struct sl_fdbudget_log fdlog; /* out-of-descriptors lines, rate-limited */
     /* Scratch for parsing: only valid during one call, never kept. */
     struct sl_http_req req;
     struct sl_http_resp resp;

@@ -1,6 +1,8 @@
-/* Canned responses the proxy answers itself (400, 404, 408, 431, 502,
- * 503, 504, ...): text/plain, a one-line body that says what happened,
- * and Connection: close whenever the connection cannot go on. */
+/* Leaf of the HTTP proxy: the canned responses it answers itself (400,
+ * 404, 408, 431, 502, 503, 504, ...): text/plain, a one-line body that
+ * says what happened, Connection: close when the connection cannot go on.
+ * It only writes bytes and queues them; whether to answer, and what to
+ * drop first, is the exchange core's (proxy_exchange.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -40,34 +42,18 @@ static const char *reason_of(int status)
     }
 }
 
-void sl_proxy_error(struct sl_hconn *c, int status, const char *detail, bool close_conn)
+int sl_proxy_error_queue(struct sl_hconn *c, int status, const char *detail, bool close_conn)
 {
-    struct sl_proxy_ctx *ctx = c->ctx;
+    struct sl_hreq *q = c->rq;
     char body[512];
     int blen, hlen;
     struct sl_buf *b;
 
-    if (!sl_hconn_attach(c)) {
-        sl_hconn_close(c);
-        return;
-    }
-    if (c->rq->resp_head_done || c->rq->cout.n > 0) {
-        /* The client already has a response head, or part of an interim
-         * (1xx) one is still going out: all we can do is cut. */
-        sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
-        return;
-    }
-    sl_proxy_drop_backend(c, false);
-    if (!c->rq->hbuf)
-        c->rq->hbuf = sl_buf_get(ctx->bufs);
-    b = c->rq->hbuf;
-    if (!b) {
-        sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
-        return;
-    }
-    /* Anything that cannot leave the request boundary clean closes. */
-    if (!c->in_request || !c->rq->req_done || c->client_eof || ctx->draining)
-        close_conn = true;
+    if (!q->hbuf)
+        q->hbuf = sl_buf_get(c->ctx->bufs);
+    b = q->hbuf;
+    if (!b)
+        return -1;
     blen = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason_of(status),
                     detail ? detail : reason_of(status));
     if (blen < 0)
@@ -78,28 +64,21 @@ void sl_proxy_error(struct sl_hconn *c, int status, const char *detail, bool clo
                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                     "Connection: %s\r\nVia: 1.1 sluice\r\n\r\n",
                     status, reason_of(status), blen, close_conn ? "close" : "keep-alive");
-    if (hlen < 0 || (size_t)hlen + (size_t)blen > b->cap) {
-        sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
-        return;
-    }
-    if (c->rq->method_id != SL_METHOD_HEAD || !c->in_request) {
+    if (hlen < 0 || (size_t)hlen + (size_t)blen > b->cap)
+        return -1;
+    if (q->method_id != SL_METHOD_HEAD || !c->in_request) {
         memcpy(b->data + hlen, body, (size_t)blen);
         hlen += blen;
     }
     b->start = 0;
     b->end = (uint32_t)hlen;
-    c->rq->cout.n = 0;
-    sl_out_add(&c->rq->cout, b->data, (size_t)hlen);
-    c->rq->bytes_out += (uint64_t)hlen;
-    c->rq->status = status;
-    c->rq->resp_head_done = true;
-    c->rq->client_ka = !close_conn;
+    q->cout.n = 0;
+    sl_out_add(&q->cout, b->data, (size_t)hlen);
+    q->bytes_out += (uint64_t)hlen;
+    q->status = status;
+    q->resp_head_done = true;
+    q->client_ka = !close_conn;
     if (close_conn)
         c->close_after = true;
-    /* Send now: waiting for EPOLLOUT would cost two epoll_ctl per error. */
-    if (sl_hconn_flush_client(c) < 0) {
-        sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
-        return;
-    }
-    sl_hconn_finish(c, SLUICE_OUTCOME_NEUTRAL);
+    return 0;
 }

@@ -1,9 +1,37 @@
-/* Internals shared by the proxy's files (proxy.c: client side and request
- * lifecycle; proxy_backend.c: backend side; proxy_request.c: head
- * rewriting; proxy_errors.c: canned responses). Worker thread only. */
+/* Internals shared by the HTTP proxy's files. Worker thread only.
+ *
+ * The files are layers: each calls only files listed below it (and the
+ * parser, chunked.c and the router), never one above, and the sides never
+ * call each other. The event callbacks are handed down as arguments.
+ * `python3 ../shared/tools/mutual_calls.py src` checks the pairs.
+ *
+ *   proxy.c           the public API (proxy.h): per-worker context,
+ *                     accept, drain, trim, fini.
+ *   proxy_exchange.c  the exchange core: event callbacks and the
+ *                     connection timer, the phase (its one table of legal
+ *                     transitions and sl_hconn_set_phase), every deadline,
+ *                     and each decision: retry, answer, finish, cut, close.
+ *   proxy_conn.c      a connection's resources: struct free lists, request
+ *                     state attach/detach/reuse, the deadline timer, the
+ *                     epoll mask for the current phase.
+ *   -- sides: do one thing and return what happened; never set the phase
+ *      or a deadline --
+ *   proxy_client.c    client input: reads, request body into bout, linger.
+ *   proxy_route.c     parse, route and rewrite a request head.
+ *   proxy_backend.c   the backend attempt: select, connect or reuse,
+ *                     failover and retries, the stale keep-alive retry,
+ *                     timeouts, the backend's queue, the access-log record.
+ *   proxy_response.c  backend input: response heads (1xx, 101, final),
+ *                     response body into cout.
+ *   -- leaves: only write bytes --
+ *   proxy_request.c   request and response head builders, hashing key.
+ *   proxy_errors.c    the canned error response builder.
+ *   proxy_out.c       flushing an sl_out queue.
+ */
 #ifndef SL_HTTP_PROXY_INT_H
 #define SL_HTTP_PROXY_INT_H
 
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <assert.h>
@@ -16,8 +44,11 @@
 #include "net/buf.h"
 #include "net/timer.h"
 #include "net/upstream.h"
+#include "proxy/attempt.h"
 #include "sluice.h"
 
+/* The exchange's phases. Only sl_hconn_set_phase() (proxy_exchange.c)
+ * changes c->phase, and only along its table of legal transitions. */
 enum sl_hphase {
     SL_PH_HEAD = 0, /* reading a request head (or idle between requests) */
     SL_PH_CONNECT,  /* backend connection in progress */
@@ -29,8 +60,7 @@ enum sl_hphase {
     SL_PH_DEAD,     /* closed: the struct is on the free list */
 };
 
-#define SL_OUT_IOV  6
-#define SL_MAX_SKIP 8
+#define SL_OUT_IOV 6
 /* Longest IPv6 text (45) plus its NUL, rounded to keep sl_hconn aligned. */
 #define SL_CLIENT_IP_MAX 48
 
@@ -70,17 +100,12 @@ struct sl_hreq {
     /* Routing and backend. */
     struct sl_router *table; /* referenced while in_request */
     const struct sl_route *route;
-    sluice_backend_t *be; /* selected, not yet released */
-    const sluice_backend_t *skip[SL_MAX_SKIP];
-    uint32_t nskip;
-    uint32_t tries;
-    bool reused;        /* the connection came from the pool */
-    bool retried_stale; /* already retried once after a stale pooled conn */
-    bool sent_any;      /* some request byte reached the backend */
-    bool body_taken;    /* body bytes left ibuf for a backend: a retry could not resend them */
-    uint64_t sent_ns;   /* request head handed to the kernel */
-    char be_name[96];   /* target of the last backend tried, for logs */
-    char be_label[64];  /* its name when that differs from the target */
+    struct sl_attempt att; /* the backend: selected, tried, retries, names for logs */
+    bool reused;           /* the connection came from the pool */
+    bool retried_stale;    /* already retried once after a stale pooled conn */
+    bool sent_any;         /* some request byte reached the backend */
+    bool body_taken;       /* body bytes left ibuf for a backend: a retry could not resend them */
+    uint64_t sent_ns;      /* request head handed to the kernel */
 
     /* Response. */
     int status;
@@ -88,9 +113,7 @@ struct sl_hreq {
     enum sl_http_body resp_body;
     uint64_t resp_left;
     struct sl_chunked resp_chunk;
-    bool dechunk; /* HTTP/1.0 client: strip the chunked framing */
-    uint8_t dc_state;
-    uint64_t dc_left;
+    bool dechunk;       /* HTTP/1.0 client: strip the chunked framing */
     bool client_ka;     /* the response told the client keep-alive */
     uint64_t bytes_out; /* to the client for this request */
 };
@@ -105,8 +128,8 @@ struct sl_hconn {
     struct sl_hreq *rq;   /* the request in progress, or NULL when idle */
     struct sl_buf *ibuf;  /* client input: head at [0, head_len), then body */
     uint32_t ioff;        /* ibuf: first byte not yet forwarded or parsed */
-    enum sl_hphase phase;
-    uint32_t wait_ms; /* loop ms (truncated) when waiting for this head began */
+    enum sl_hphase phase; /* set by sl_hconn_set_phase() only */
+    uint32_t wait_ms;     /* loop ms (truncated) when waiting for this head began */
 
     /* Listener settings, copied at accept. */
     uint32_t header_timeout_ms, idle_timeout_ms, max_head;
@@ -122,71 +145,151 @@ struct sl_hconn {
     char client_ip[SL_CLIENT_IP_MAX]; /* text, for logs, X-Forwarded-For, hashing */
 };
 
-/* proxy.c */
+/* A response the proxy answers itself, as a side reports it; the exchange
+ * core drops the backend, then queues it (sl_proxy_error_queue). */
+struct sl_answer {
+    int status;
+    bool close;         /* Connection: close after it */
+    const char *detail; /* the body's text: a literal, or msg; NULL: the reason */
+    char msg[300];
+};
+
+/* ---- proxy_exchange.c: the exchange core (for proxy.c) ---- */
+
+void sl_hconn_on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
+void sl_hconn_on_timer(struct sl_timer *t, void *arg);
+/* Waits for (or parses at once) the connection's next request head. */
+void sl_hconn_start_head(struct sl_hconn *c);
+/* Closes the connection now (no response); the struct goes to the free
+ * list, so callers up the stack may still test c->phase == SL_PH_DEAD. */
+void sl_hconn_close(struct sl_hconn *c);
+/* Fatal for the whole connection: report <outcome>, log a request in
+ * progress, close. */
+void sl_hconn_abort(struct sl_hconn *c, sluice_outcome_t outcome);
+
+/* ---- proxy_conn.c: a connection's resources ---- */
+
+/* A zeroed connection struct from ctx's free list (or malloc), NULL when
+ * out of memory. */
+struct sl_hconn *sl_hconn_new(struct sl_proxy_ctx *ctx);
+/* Links <c> into ctx->all (it counts as open). */
+void sl_hconn_link(struct sl_hconn *c);
+/* Unlinks <c> from ctx->all and puts it on the free list (never free()d
+ * here, so a caller up the stack may still test c->phase == SL_PH_DEAD). */
+void sl_hconn_recycle(struct sl_hconn *c);
+/* Puts a struct that was never linked back on the free list. */
+void sl_hconn_unused(struct sl_hconn *c);
 /* The connection's request state, attached from the free list when it has
  * none (zeroed); NULL when out of memory. */
 struct sl_hreq *sl_hconn_attach(struct sl_hconn *c);
 /* Gives the request state back (buffers, backend, table released first). */
 void sl_hconn_detach(struct sl_hconn *c);
-/* Closes the connection now (no response); the struct goes to the free
- * list, so callers up the stack may still test c->phase == SL_PH_DEAD. */
-void sl_hconn_close(struct sl_hconn *c);
-/* Closes after the last response: lingers first when input is unread. */
-void sl_hconn_close_client(struct sl_hconn *c);
-/* SL_PH_LINGER: discard input; close on EOF or error. */
-void sl_hconn_linger_read(struct sl_hconn *c);
-/* Writes <o> to <fd> (one sendmsg when it all fits): 1 all sent, 0 would
- * block, -1 error. */
-int sl_out_flush(struct sl_out *o, int fd);
+/* Readies the attached request state for the next pipelined request. */
+void sl_hconn_reuse_request(struct sl_hconn *c);
+/* The connection's deadline, <ms> from now. */
 void sl_hconn_set_deadline(struct sl_hconn *c, uint32_t ms);
+/* Sets the client's and the backend's epoll masks for the phase and the
+ * queues. */
 void sl_hconn_update_events(struct sl_hconn *c);
-/* Flushes cout; 1 all sent, 0 blocked (WRITE armed), -1 client gone. */
-int sl_hconn_flush_client(struct sl_hconn *c);
-/* The response (or error) is complete: report, log, then the next request
- * or close. */
-void sl_hconn_finish(struct sl_hconn *c, sluice_outcome_t outcome);
-/* Fatal for the whole connection: release everything, close both sides. */
-void sl_hconn_abort(struct sl_hconn *c, sluice_outcome_t outcome);
-/* Hands the request body bytes waiting in ibuf to bout. */
-void sl_hconn_pump_request(struct sl_hconn *c);
 
-/* proxy_client.c */
-/* Between requests: keep pipelined bytes, return idle buffers, parse a
- * waiting request at once. */
-void sl_hconn_start_head(struct sl_hconn *c);
-void sl_hconn_on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
-void sl_hconn_on_timer(struct sl_timer *t, void *arg);
+/* ---- proxy_client.c: client input ---- */
 
-/* proxy_route.c */
-/* Parses the head in ibuf; on a full head routes the request and starts
- * the backend side; answers errors itself. */
-void sl_proxy_try_parse(struct sl_hconn *c);
+/* Reads from the client into ibuf: > 0 bytes, 0 EOF, -1 nothing now, -2
+ * error or no buffer. */
+ssize_t sl_client_read(struct sl_hconn *c);
+/* Between requests: keeps only the bytes of pipelined requests in ibuf
+ * (ioff 0), returning an empty ibuf to the pool. True when bytes wait. */
+bool sl_client_keep_pipelined(struct sl_hconn *c);
 
-/* proxy_backend.c */
+enum sl_take {
+    SL_TAKE_NONE, /* nothing taken: no body bytes, or bout is full */
+    SL_TAKE_SOME, /* body bytes moved to bout (req_done set at the end) */
+    SL_TAKE_BAD,  /* malformed chunked body: answer 400 and close */
+};
+/* Moves the request body bytes waiting in ibuf to bout. */
+enum sl_take sl_client_take_body(struct sl_hconn *c);
+/* SL_PH_LINGER: discards input; true when the client closed or failed. */
+bool sl_client_linger_read(struct sl_hconn *c);
+
+/* ---- proxy_route.c: the start of a request ---- */
+
+enum sl_route_r {
+    SL_ROUTE_PARTIAL, /* head incomplete: read more */
+    SL_ROUTE_OK,      /* routed, fields rewritten: start a backend attempt */
+    SL_ROUTE_REFUSE,  /* answer *a */
+};
+/* Parses the head in ibuf; on a full head copies the request into c->rq
+ * (in_request from then on), routes it and rewrites its fields into hbuf. */
+enum sl_route_r sl_route_request(struct sl_hconn *c, struct sl_answer *a);
+
+/* ---- proxy_backend.c: the backend attempt ---- */
+
 /* Timeouts that apply to the current backend (its override or the
  * service's). */
+uint32_t sl_proxy_connect_timeout(const struct sl_hconn *c);
 uint32_t sl_proxy_response_timeout(const struct sl_hconn *c);
 uint32_t sl_proxy_idle_timeout(const struct sl_hconn *c);
-/* A write to the backend failed: retry on a fresh connection when safe,
- * else 502 (or cut, once the response started). */
-void sl_proxy_backend_error(struct sl_hconn *c);
+
+enum sl_proxy_attempt_r {
+    SL_ATTEMPT_READY,      /* connected or reused: send the request */
+    SL_ATTEMPT_CONNECTING, /* connect in progress: wait for the backend */
+    SL_ATTEMPT_GIVE_UP,    /* no backend left (or no descriptor): answer *a */
+    SL_ATTEMPT_CUT,        /* the response had begun: cut the client (FAIL) */
+};
+/* Selects a backend (skipping those tried) and connects or reuses one;
+ * failures are counted and retried here while the budget lasts. <on_io>
+ * becomes the backend watcher's callback (data: c). */
+enum sl_proxy_attempt_r sl_proxy_attempt_start(struct sl_hconn *c, sl_watcher_cb_t on_io,
+                                               struct sl_answer *a);
+/* The attempt failed before any response (<what> says how; outcome FAIL
+ * or TIMEOUT): counts it, then retries on another backend when safe. */
+enum sl_proxy_attempt_r sl_proxy_attempt_failed(struct sl_hconn *c, sluice_outcome_t outcome,
+                                                const char *what, sl_watcher_cb_t on_io,
+                                                struct sl_answer *a);
 /* The connect in progress finished (or failed). */
-void sl_proxy_connect_done(struct sl_hconn *c);
-/* bout drained: pump more request body, re-arm events. */
-void sl_proxy_backend_flushed(struct sl_hconn *c);
-/* cout drained: go on with what rbuf still holds, then read the backend. */
-void sl_proxy_backend_resume(struct sl_hconn *c);
-/* Selects a backend (skipping c->skip) and connects or reuses one. */
-void sl_proxy_start_backend(struct sl_hconn *c);
-void sl_proxy_on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t events);
+enum sl_proxy_attempt_r sl_proxy_attempt_connected(struct sl_hconn *c, sl_watcher_cb_t on_io,
+                                                   struct sl_answer *a);
+/* The backend connection broke (write error, reset, EOF before any
+ * response): once more on a fresh connection after the keep-alive race,
+ * else as sl_proxy_attempt_failed, or CUT once the response began. */
+enum sl_proxy_attempt_r sl_proxy_attempt_lost(struct sl_hconn *c, sl_watcher_cb_t on_io,
+                                              struct sl_answer *a);
+/* Queues the request head for the connected backend on bout (its line and
+ * Host, then the rewritten fields); false when it does not fit. */
+bool sl_proxy_attempt_queue_request(struct sl_hconn *c);
 /* Flushes bout; 1 all sent, 0 blocked, -1 error. */
 int sl_proxy_flush_backend(struct sl_hconn *c);
-/* The backend timer fired in CONNECT or FORWARD. */
-void sl_proxy_backend_timeout(struct sl_hconn *c);
 /* Drops the backend connection: back to the pool when <reuse>. */
 void sl_proxy_drop_backend(struct sl_hconn *c, bool reuse);
+/* Adds the request's access-log record (when the log is on). */
+void sl_proxy_log_request(const struct sl_hconn *c);
 
-/* proxy_request.c */
+/* ---- proxy_response.c: backend input ---- */
+
+/* Reads from the backend into rbuf: > 0, 0 EOF, -1 nothing now, -2 error. */
+ssize_t sl_resp_read(struct sl_hconn *c);
+
+enum sl_resp_r {
+    SL_RESP_WAIT,        /* more bytes needed, or cout must drain first */
+    SL_RESP_FINAL,       /* a final head is on cout: its body follows */
+    SL_RESP_UPGRADE,     /* a 101 head is on cout: tunnel */
+    SL_RESP_BAD,         /* answer 502 with *detail, count a FAIL */
+    SL_RESP_CLIENT_GONE, /* sending an interim head failed */
+};
+/* Parses the response heads in rbuf until a final one; 1xx heads go to
+ * the client as they come. */
+enum sl_resp_r sl_resp_heads(struct sl_hconn *c, const char **detail);
+
+enum sl_resp_body_r {
+    SL_RESP_BODY_MORE,
+    SL_RESP_BODY_DONE, /* resp_done; bytes past it were dropped (be_dirty) */
+    SL_RESP_BODY_BAD,  /* malformed chunked body (logged): cut (FAIL) */
+};
+/* Moves the response body bytes in rbuf to cout (dechunked for HTTP/1.0). */
+enum sl_resp_body_r sl_resp_body(struct sl_hconn *c);
+
+/* ---- proxy_request.c: head builders ---- */
+
 /* Writes the rewritten header fields of <req> (everything after the Host
  * line, through the blank line) at hbuf[0]; sets hbuf->end. Length, or 0
  * when they do not fit. */
@@ -202,10 +305,19 @@ uint32_t sl_proxy_build_response(struct sl_hconn *c, const struct sl_http_resp *
 void sl_proxy_hash_key(const struct sl_hconn *c, const struct sl_http_req *req,
                        const struct sl_service_rt *svc, const void **key, size_t *keylen);
 
-/* proxy_errors.c */
-/* Queues a canned response (status, text body) and sets the connection to
- * close or to go on after it. <detail> may be NULL. */
-void sl_proxy_error(struct sl_hconn *c, int status, const char *detail, bool close_conn);
+/* ---- proxy_errors.c: canned responses ---- */
+
+/* Writes a canned response (status, text body; <detail> may be NULL) into
+ * hbuf and queues it on cout; sets status, client_ka and, when
+ * <close_conn>, close_after. The request state is attached and no
+ * response has begun. 0, or -1 when no buffer or it does not fit. */
+int sl_proxy_error_queue(struct sl_hconn *c, int status, const char *detail, bool close_conn);
+
+/* ---- proxy_out.c: queues ---- */
+
+/* Writes <o> to <fd> (one sendmsg when it all fits): 1 all sent, 0 would
+ * block, -1 error. */
+int sl_out_flush(struct sl_out *o, int fd);
 
 static inline void sl_out_add(struct sl_out *o, void *p, size_t len)
 {
@@ -226,6 +338,12 @@ static inline size_t sl_out_len(const struct sl_out *o)
     for (int i = 0; i < o->n; i++)
         n += o->iov[i].iov_len;
     return n;
+}
+
+/* Flushes cout; 1 all sent, 0 blocked, -1 client gone. */
+static inline int sl_hconn_flush_client(struct sl_hconn *c)
+{
+    return sl_out_flush(&c->rq->cout, c->cw.fd);
 }
 
 #endif /* SL_HTTP_PROXY_INT_H */

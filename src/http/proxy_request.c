@@ -1,6 +1,7 @@
-/* Head rewriting for the proxy: the request head toward a backend and the
- * response head toward the client, written into the connection's hbuf
- * with plain memcpy (no allocation, no printf on the hot path). */
+/* Leaf of the HTTP proxy: head rewriting. The request head toward a
+ * backend and the response head toward the client, written into the
+ * connection's hbuf with plain memcpy (no allocation, no printf on the hot
+ * path), and the request's hashing key. Calls nothing of the proxy. */
 #include <string.h>
 
 #include "http/proxy_int.h"

@@ -1,6 +1,8 @@
-/* The response side of the HTTP proxy: backend events, the response head
- * (1xx forwarded, 101 into a tunnel, final heads rewritten), body
- * streaming with backpressure, and the tunnel. */
+/* Side of the HTTP proxy: the backend's input. Reads into rbuf, parses
+ * response heads (1xx to the client as they come, except to HTTP/1.0
+ * clients; a final or 101 head rewritten onto cout) and moves the
+ * response body to cout (dechunked for HTTP/1.0 clients). It reports what
+ * it found; the exchange core (proxy_exchange.c) decides what follows. */
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -9,12 +11,8 @@
 
 #include "http/proxy_int.h"
 #include "net/log.h"
-#include "net/sock.h"
 
-static void resp_body(struct sl_hconn *c);
-
-/* Reads from the backend into rbuf: > 0, 0 EOF, -1 nothing now, -2 error. */
-static ssize_t backend_read(struct sl_hconn *c)
+ssize_t sl_resp_read(struct sl_hconn *c)
 {
     struct sl_buf *b = c->rq->rbuf;
     ssize_t n;
@@ -43,85 +41,40 @@ static ssize_t backend_read(struct sl_hconn *c)
     return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
 }
 
-/* Sends cout; false when the connection is gone. */
-static bool push_client(struct sl_hconn *c)
+/* A final (or 101) response head of <hlen> bytes sits at rbuf->start:
+ * rewritten onto cout. */
+static enum sl_resp_r final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint32_t hlen,
+                                 const char **detail)
 {
-    int r = sl_hconn_flush_client(c);
-
-    if (r < 0) {
-        sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
-        return false;
-    }
-    return true;
-}
-
-static void enter_tunnel(struct sl_hconn *c)
-{
-    struct sl_buf *ib = c->ibuf;
-
-    c->phase = SL_PH_TUNNEL;
-    c->rq->req_done = true;
-    if (ib && c->ioff < ib->end) {
-        sl_out_add(&c->rq->bout, ib->data + c->ioff, ib->end - c->ioff);
-        c->ioff = ib->end;
-        if (sl_proxy_flush_backend(c) < 0) {
-            sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
-            return;
-        }
-    }
-    sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
-}
-
-/* A final (or 101) response head of <hlen> bytes sits at rbuf->start. */
-static void final_head(struct sl_hconn *c, const struct sl_http_resp *resp, uint32_t hlen)
-{
-    struct sl_buf *rb = c->rq->rbuf;
+    struct sl_hreq *q = c->rq;
     uint32_t len;
 
-    c->rq->status = resp->status;
-    c->rq->resp_head_done = true;
-    c->rq->resp_ka = resp->m.keep_alive;
-    c->rq->resp_body = resp->m.body;
-    c->rq->resp_left = resp->m.content_length;
+    q->status = resp->status;
+    q->resp_head_done = true;
+    q->resp_ka = resp->m.keep_alive;
+    q->resp_body = resp->m.body;
+    q->resp_left = resp->m.content_length;
     if (resp->m.body == SL_BODY_CHUNKED)
-        sl_chunked_init(&c->rq->resp_chunk);
-    c->rq->dechunk = resp->m.body == SL_BODY_CHUNKED && c->rq->req_http10;
-    c->rq->dc_state = 0;
-    c->rq->dc_left = 0;
-    c->rq->client_ka = c->rq->req_ka && c->rq->req_done && !c->client_eof && !c->ctx->draining &&
-                       resp->m.body != SL_BODY_UNTIL_CLOSE && !c->rq->dechunk;
+        sl_chunked_init(&q->resp_chunk);
+    q->dechunk = resp->m.body == SL_BODY_CHUNKED && q->req_http10;
+    q->client_ka = q->req_ka && q->req_done && !c->client_eof && !c->ctx->draining &&
+                   resp->m.body != SL_BODY_UNTIL_CLOSE && !q->dechunk;
     /* The request head sits at the front of hbuf; once it is sent (and no
      * interim head waits) the response head may have the whole buffer:
      * a large request head must not shrink the room for the response's.
      * No retry can need the request fields any more: bytes came back. */
-    if (c->rq->bout.n == 0 && c->rq->cout.n == 0)
-        c->rq->hbuf->end = 0;
-    len = sl_proxy_build_response(c, resp, c->rq->client_ka);
+    if (q->bout.n == 0 && q->cout.n == 0)
+        q->hbuf->end = 0;
+    len = sl_proxy_build_response(c, resp, q->client_ka);
     if (len == 0) {
-        c->rq->resp_head_done = false;
-        sluice_backend_release(c->rq->be, SLUICE_OUTCOME_FAIL, 0);
-        c->rq->be = NULL;
-        sl_proxy_error(c, 502, "response head too large", true);
-        return;
+        q->resp_head_done = false;
+        *detail = "response head too large";
+        return SL_RESP_BAD;
     }
-    sl_out_add(&c->rq->cout, c->rq->hbuf->data + c->rq->hbuf->end - len, len);
-    c->rq->bytes_out += len;
-    rb->start += hlen;
-    if (resp->status == 101) {
-        enter_tunnel(c);
-        if (c->phase == SL_PH_DEAD)
-            return;
-        if (rb->start < rb->end) {
-            sl_out_add(&c->rq->cout, rb->data + rb->start, rb->end - rb->start);
-            c->rq->bytes_out += rb->end - rb->start;
-            rb->start = rb->end;
-        }
-        if (push_client(c))
-            sl_hconn_update_events(c);
-        return;
-    }
-    sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
-    resp_body(c);
+    sl_out_add(&q->cout, q->hbuf->data + q->hbuf->end - len, len);
+    q->bytes_out += len;
+    q->rbuf->start += hlen;
+    return resp->status == 101 ? SL_RESP_UPGRADE : SL_RESP_FINAL;
 }
 
 /* A 1xx head of <len> bytes at rbuf->start: to the client (not to
@@ -136,20 +89,17 @@ static bool interim_head(struct sl_hconn *c, uint32_t len)
         q->bytes_out += len;
     }
     rb->start += len;
-    return push_client(c);
+    return sl_hconn_flush_client(c) >= 0;
 }
 
-static void bad_response(struct sl_hconn *c, const char *why)
+static enum sl_resp_r bad_response(struct sl_hconn *c, const char *why, const char **detail)
 {
-    sl_log(SL_LOG_WARN, "backend %s: bad response: %s", c->rq->be_name, why);
-    sluice_backend_release(c->rq->be, SLUICE_OUTCOME_FAIL, 0);
-    c->rq->be = NULL;
-    sl_proxy_error(c, 502, "bad response from backend", true);
+    sl_log(SL_LOG_WARN, "backend %s: bad response: %s", c->rq->att.target, why);
+    *detail = "bad response from backend";
+    return SL_RESP_BAD;
 }
 
-/* Parses response heads in rbuf until a final one; 1xx go to the client
- * as they come. */
-static void parse_heads(struct sl_hconn *c)
+enum sl_resp_r sl_resp_heads(struct sl_hconn *c, const char **detail)
 {
     struct sl_http_resp *resp = &c->ctx->resp;
     struct sl_hreq *q = c->rq;
@@ -160,274 +110,66 @@ static void parse_heads(struct sl_hconn *c)
                                        q->method_id, resp);
 
         if (r == SL_HTTP_PARTIAL) {
-            if (rb->start == 0 && rb->end == rb->cap) {
-                bad_response(c, "response head too large");
-                return;
-            }
+            if (rb->start == 0 && rb->end == rb->cap)
+                return bad_response(c, "response head too large", detail);
             break;
         }
-        if (r == SL_HTTP_BAD) {
-            bad_response(c, resp->m.error ? resp->m.error : "malformed response head");
-            return;
-        }
-        if (resp->status == 101 && !q->req_upgrade) {
-            bad_response(c, "101 without an upgrade request");
-            return;
-        }
-        if (resp->status >= 200 || resp->status == 101) {
-            final_head(c, resp, (uint32_t)r);
-            return;
-        }
+        if (r == SL_HTTP_BAD)
+            return bad_response(c, resp->m.error ? resp->m.error : "malformed response head",
+                                detail);
+        if (resp->status == 101 && !q->req_upgrade)
+            return bad_response(c, "101 without an upgrade request", detail);
+        if (resp->status >= 200 || resp->status == 101)
+            return final_head(c, resp, (uint32_t)r, detail);
         if (!interim_head(c, (uint32_t)r))
-            return;
+            return SL_RESP_CLIENT_GONE;
     }
-    sl_hconn_update_events(c);
+    return SL_RESP_WAIT;
 }
 
-enum {
-    DC_SIZE = 0,
-    DC_EXT,
-    DC_SIZE_LF,
-    DC_DATA,
-    DC_DATA_CR,
-    DC_DATA_LF,
-    DC_TRAILER_START,
-    DC_TRAILER,
-    DC_END_LF,
-    DC_DONE
-};
-
-static int hexval(char ch)
+enum sl_resp_body_r sl_resp_body(struct sl_hconn *c)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = (char)(ch | 0x20);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* One framing byte (any state but DC_DATA). */
-static void dechunk_step(struct sl_hreq *q, char ch)
-{
-    int v;
-
-    switch (q->dc_state) {
-    case DC_SIZE:
-        v = hexval(ch);
-        if (v >= 0)
-            q->dc_left = q->dc_left * 16 + (uint64_t)v;
-        else
-            q->dc_state = ch == '\r' ? DC_SIZE_LF : DC_EXT;
-        break;
-    case DC_EXT:
-        if (ch == '\r')
-            q->dc_state = DC_SIZE_LF;
-        break;
-    case DC_SIZE_LF:
-        q->dc_state = q->dc_left ? DC_DATA : DC_TRAILER_START;
-        break;
-    case DC_DATA_CR:
-        q->dc_state = DC_DATA_LF;
-        break;
-    case DC_DATA_LF:
-        q->dc_state = DC_SIZE;
-        break;
-    case DC_TRAILER_START:
-        q->dc_state = ch == '\r' ? DC_END_LF : DC_TRAILER;
-        break;
-    case DC_TRAILER:
-        if (ch == '\n')
-            q->dc_state = DC_TRAILER_START;
-        break;
-    default:
-        q->dc_state = DC_DONE;
-        break;
-    }
-}
-
-/* Strips chunked framing from p[0..len) in place (already validated by
- * sl_chunked_feed) and returns the data length left at p. */
-static size_t dechunk(struct sl_hreq *q, char *p, size_t len)
-{
-    size_t out = 0;
-
-    for (size_t i = 0; i < len;) {
-        size_t n;
-
-        if (q->dc_state != DC_DATA) {
-            dechunk_step(q, p[i++]);
-            continue;
-        }
-        n = len - i < q->dc_left ? len - i : (size_t)q->dc_left;
-        memmove(p + out, p + i, n);
-        out += n;
-        i += n;
-        q->dc_left -= n;
-        if (q->dc_left == 0)
-            q->dc_state = DC_DATA_CR;
-    }
-    return out;
-}
-
-static void resp_body(struct sl_hconn *c)
-{
-    struct sl_buf *rb = c->rq->rbuf;
+    struct sl_hreq *q = c->rq;
+    struct sl_buf *rb = q->rbuf;
     uint32_t avail = rb->end - rb->start;
-    size_t n = 0;
+    size_t n = 0, data = 0;
     int r;
 
-    switch (c->rq->resp_body) {
+    switch (q->resp_body) {
     case SL_BODY_NONE:
-        c->rq->resp_done = true;
+        q->resp_done = true;
         break;
     case SL_BODY_LENGTH:
-        n = avail < c->rq->resp_left ? avail : (size_t)c->rq->resp_left;
-        c->rq->resp_left -= n;
-        c->rq->resp_done = c->rq->resp_left == 0;
+        n = avail < q->resp_left ? avail : (size_t)q->resp_left;
+        q->resp_left -= n;
+        q->resp_done = q->resp_left == 0;
         break;
     case SL_BODY_CHUNKED:
-        r = sl_chunked_feed(&c->rq->resp_chunk, rb->data + rb->start, avail, &n);
+        /* An HTTP/1.0 client gets the data without the framing. */
+        if (q->dechunk)
+            r = sl_chunked_decode(&q->resp_chunk, rb->data + rb->start, avail, &n, &data);
+        else
+            r = sl_chunked_feed(&q->resp_chunk, rb->data + rb->start, avail, &n);
         if (r == SL_CHUNKED_BAD) {
-            sl_log(SL_LOG_WARN, "backend %s: malformed chunked response body", c->rq->be_name);
-            sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
-            return;
+            sl_log(SL_LOG_WARN, "backend %s: malformed chunked response body", q->att.target);
+            return SL_RESP_BODY_BAD;
         }
-        c->rq->resp_done = r == SL_CHUNKED_DONE;
+        q->resp_done = r == SL_CHUNKED_DONE;
         break;
     case SL_BODY_UNTIL_CLOSE:
         n = avail;
         break;
     }
-    if (c->rq->dechunk) {
-        size_t data = dechunk(c->rq, rb->data + rb->start, n);
-
-        sl_out_add(&c->rq->cout, rb->data + rb->start, data);
-        c->rq->bytes_out += data;
-    } else {
-        sl_out_add(&c->rq->cout, rb->data + rb->start, n);
-        c->rq->bytes_out += n;
-    }
+    if (!q->dechunk)
+        data = n;
+    sl_out_add(&q->cout, rb->data + rb->start, data);
+    q->bytes_out += data;
     rb->start += (uint32_t)n;
-    if (c->rq->resp_done && rb->start < rb->end) {
-        c->rq->be_dirty = true; /* bytes past the response: the connection is out of step */
+    if (!q->resp_done)
+        return SL_RESP_BODY_MORE;
+    if (rb->start < rb->end) {
+        q->be_dirty = true; /* bytes past the response: the connection is out of step */
         rb->start = rb->end;
     }
-    if (!push_client(c))
-        return;
-    if (c->rq->resp_done) {
-        sl_hconn_finish(c, SLUICE_OUTCOME_OK);
-        return;
-    }
-    sl_hconn_update_events(c);
-}
-
-static void backend_eof(struct sl_hconn *c)
-{
-    if (c->phase == SL_PH_TUNNEL) {
-        c->rq->be_dirty = true;
-        c->rq->client_ka = false;
-        sl_hconn_finish(c, SLUICE_OUTCOME_OK);
-        return;
-    }
-    if (!c->rq->resp_got_any) {
-        sl_proxy_backend_error(c);
-        return;
-    }
-    if (c->rq->resp_head_done && c->rq->resp_body == SL_BODY_UNTIL_CLOSE) {
-        c->rq->resp_done = true;
-        c->rq->be_dirty = true;
-        sl_hconn_finish(c, SLUICE_OUTCOME_OK);
-        return;
-    }
-    sl_log(SL_LOG_WARN, "backend %s: connection closed in the middle of a response",
-           c->rq->be_name);
-    if (c->rq->resp_head_done) {
-        sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
-        return;
-    }
-    sluice_backend_release(c->rq->be, SLUICE_OUTCOME_FAIL, 0);
-    c->rq->be = NULL;
-    sl_proxy_error(c, 502, "backend closed the connection in the response head", true);
-}
-
-static void backend_data(struct sl_hconn *c)
-{
-    struct sl_buf *rb = c->rq->rbuf;
-
-    c->rq->resp_got_any = true;
-    if (c->phase == SL_PH_TUNNEL) {
-        sl_out_add(&c->rq->cout, rb->data + rb->start, rb->end - rb->start);
-        c->rq->bytes_out += rb->end - rb->start;
-        rb->start = rb->end;
-        sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
-        if (push_client(c))
-            sl_hconn_update_events(c);
-        return;
-    }
-    if (!c->rq->resp_head_done)
-        parse_heads(c);
-    else
-        resp_body(c);
-}
-
-void sl_proxy_on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
-{
-    struct sl_hconn *c = w->data;
-    ssize_t n;
-
-    (void)l;
-    if (c->phase == SL_PH_CONNECT) {
-        if (events & (SL_EV_WRITE | SL_EV_ERROR | SL_EV_HUP))
-            sl_proxy_connect_done(c);
-        return;
-    }
-    if (c->rq->bout.n > 0 && (events & (SL_EV_WRITE | SL_EV_ERROR | SL_EV_HUP))) {
-        int r = sl_proxy_flush_backend(c);
-
-        if (r < 0) {
-            sl_proxy_backend_error(c);
-            return;
-        }
-        if (r > 0) {
-            sl_proxy_backend_flushed(c);
-            if (c->phase == SL_PH_DEAD || !c->rq->up || &c->rq->up->w != w)
-                return;
-        }
-    }
-    if (!(events & (SL_EV_READ | SL_EV_ERROR | SL_EV_HUP)))
-        return;
-    if (!(w->events & SL_EV_READ)) {
-        /* Backpressure: not reading. ERR/HUP come anyway (and would come
-         * every turn): the backend reset the connection mid-response. */
-        if (events & (SL_EV_ERROR | SL_EV_HUP)) {
-            if (c->rq->resp_head_done)
-                sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
-            else
-                sl_proxy_backend_error(c);
-        }
-        return;
-    }
-    n = backend_read(c);
-    if (n == -1)
-        return;
-    if (n <= 0) {
-        backend_eof(c);
-        return;
-    }
-    backend_data(c);
-}
-
-void sl_proxy_backend_resume(struct sl_hconn *c)
-{
-    struct sl_buf *rb = c->rq->rbuf;
-
-    if (rb && rb->start == rb->end)
-        rb->start = rb->end = 0;
-    if (c->phase == SL_PH_FORWARD && c->rq->up && rb && rb->start < rb->end) {
-        if (!c->rq->resp_head_done)
-            parse_heads(c);
-        else
-            resp_body(c);
-        return;
-    }
-    sl_hconn_update_events(c);
+    return SL_RESP_BODY_DONE;
 }

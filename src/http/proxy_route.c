@@ -1,6 +1,7 @@
-/* The start of a request: parse the head, route it (endpoint, route by
- * weight, hashing key), rewrite the header fields for the backend, and hand
- * over to the backend side. Every refusal is answered here. */
+/* Side of the HTTP proxy: the start of a request. Parses the head, routes
+ * it (endpoint, route by weight, hashing key) and rewrites its header
+ * fields for the backend; reports a refusal as the answer to give, which
+ * the exchange core (proxy_exchange.c) sends. */
 #include <stdio.h>
 #include <string.h>
 
@@ -40,55 +41,54 @@ static void copy_request(struct sl_hconn *c, const struct sl_http_req *req, uint
         sl_chunked_init(&c->rq->req_chunk);
 }
 
-static void begin_request(struct sl_hconn *c, const struct sl_http_req *req, uint32_t head_len)
+static enum sl_route_r refuse(struct sl_answer *a, int status, const char *detail, bool close)
 {
-    struct sl_proxy_ctx *ctx = c->ctx;
-    const struct sl_endpoint *ep;
-    char msg[300];
-
-    copy_request(c, req, head_len);
-    c->rq->table = *ctx->table;
-    if (!c->rq->table) {
-        sl_proxy_error(c, 503, "no routing table loaded yet", true);
-        return;
-    }
-    sl_router_acquire(c->rq->table);
-    if (req->method_id == SL_METHOD_CONNECT) {
-        sl_proxy_error(c, 501, "CONNECT is not supported", true);
-        return;
-    }
-    ep = sl_router_match(c->rq->table, req->host ? req->host : "", c->rq->host_len, req->path,
-                         req->path_len);
-    if (!ep) {
-        (void)snprintf(msg, sizeof(msg), "no endpoint for %.*s%.*s",
-                       (int)(c->rq->host_len > 100 ? 100 : c->rq->host_len),
-                       c->rq->host ? c->rq->host : "",
-                       (int)(req->path_len > 150 ? 150 : req->path_len), req->path);
-        sl_proxy_error(c, 404, msg, false);
-        return;
-    }
-    c->rq->route = sl_router_pick_route(ep, rng_next(ctx));
-    if (!c->rq->route) {
-        (void)snprintf(msg, sizeof(msg), "endpoint %.200s has no route with weight", ep->pattern);
-        sl_proxy_error(c, 503, msg, false);
-        return;
-    }
-    sl_proxy_hash_key(c, req, c->rq->route->svc, &c->rq->key, &c->rq->keylen);
-    if (!c->rq->hbuf)
-        c->rq->hbuf = sl_buf_get(ctx->bufs);
-    if (!c->rq->hbuf) {
-        sl_proxy_error(c, 503, "out of memory", true);
-        return;
-    }
-    c->rq->rest_len = sl_proxy_build_request(c, req, NULL);
-    if (c->rq->rest_len == 0) {
-        sl_proxy_error(c, 431, "request head too large to forward", true);
-        return;
-    }
-    sl_proxy_start_backend(c);
+    a->status = status;
+    a->detail = detail;
+    a->close = close;
+    return SL_ROUTE_REFUSE;
 }
 
-void sl_proxy_try_parse(struct sl_hconn *c)
+static enum sl_route_r begin_request(struct sl_hconn *c, const struct sl_http_req *req,
+                                     uint32_t head_len, struct sl_answer *a)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+    struct sl_hreq *q = c->rq;
+    const struct sl_endpoint *ep;
+
+    copy_request(c, req, head_len);
+    q->table = *ctx->table;
+    if (!q->table)
+        return refuse(a, 503, "no routing table loaded yet", true);
+    sl_router_acquire(q->table);
+    if (req->method_id == SL_METHOD_CONNECT)
+        return refuse(a, 501, "CONNECT is not supported", true);
+    ep = sl_router_match(q->table, req->host ? req->host : "", q->host_len, req->path,
+                         req->path_len);
+    if (!ep) {
+        (void)snprintf(a->msg, sizeof(a->msg), "no endpoint for %.*s%.*s",
+                       (int)(q->host_len > 100 ? 100 : q->host_len), q->host ? q->host : "",
+                       (int)(req->path_len > 150 ? 150 : req->path_len), req->path);
+        return refuse(a, 404, a->msg, false);
+    }
+    q->route = sl_router_pick_route(ep, rng_next(ctx));
+    if (!q->route) {
+        (void)snprintf(a->msg, sizeof(a->msg), "endpoint %.200s has no route with weight",
+                       ep->pattern);
+        return refuse(a, 503, a->msg, false);
+    }
+    sl_proxy_hash_key(c, req, q->route->svc, &q->key, &q->keylen);
+    if (!q->hbuf)
+        q->hbuf = sl_buf_get(ctx->bufs);
+    if (!q->hbuf)
+        return refuse(a, 503, "out of memory", true);
+    q->rest_len = sl_proxy_build_request(c, req, NULL);
+    if (q->rest_len == 0)
+        return refuse(a, 431, "request head too large to forward", true);
+    return SL_ROUTE_OK;
+}
+
+enum sl_route_r sl_route_request(struct sl_hconn *c, struct sl_answer *a)
 {
     struct sl_http_req *req = &c->ctx->req;
     struct sl_buf *b = c->ibuf;
@@ -96,14 +96,10 @@ void sl_proxy_try_parse(struct sl_hconn *c)
 
     if (r == SL_HTTP_PARTIAL) {
         if (sl_buf_room(b) == 0 || b->end >= c->max_head)
-            sl_proxy_error(c, 431, "request head too large", true);
-        else
-            sl_hconn_update_events(c);
-        return;
+            return refuse(a, 431, "request head too large", true);
+        return SL_ROUTE_PARTIAL;
     }
-    if (r == SL_HTTP_BAD) {
-        sl_proxy_error(c, req->m.status ? req->m.status : 400, req->m.error, true);
-        return;
-    }
-    begin_request(c, req, (uint32_t)r);
+    if (r == SL_HTTP_BAD)
+        return refuse(a, req->m.status ? req->m.status : 400, req->m.error, true);
+    return begin_request(c, req, (uint32_t)r, a);
 }

@@ -93,16 +93,25 @@ static void test_byte_by_byte(void **state)
     }
 }
 
+/* Writes the body, then the next message's first line, at <in>; their
+ * length. */
+static size_t body_then_next(char *in)
+{
+    size_t n = sizeof(body) - 1;
+
+    memcpy(in, body, n);
+    memcpy(in + n, next, sizeof(next) - 1);
+    return n + sizeof(next) - 1;
+}
+
 /* Every split point, with the next message's bytes after the body. */
 static void test_two_pieces(void **state)
 {
     char in[sizeof(body) + sizeof(next)];
     size_t n = sizeof(body) - 1;
-    size_t total = n + sizeof(next) - 1;
+    size_t total = body_then_next(in);
 
     (void)state;
-    memcpy(in, body, n);
-    memcpy(in + n, next, sizeof(next) - 1);
     for (size_t cut = 0; cut <= total; cut++) {
         struct sl_chunked c;
         size_t used;
@@ -224,12 +233,95 @@ static void test_bounds(void **state)
     fail_msg("unbounded trailers");
 }
 
+static const char body_data[] = "hello"
+                                "abcdefghijklmnopqrstuvwxyz"
+                                "0123456789a";
+
+/* Decodes in[0..n) as reads would deliver it: <first> bytes, then pieces
+ * of at most <step>, each copied to a fresh buffer. The data must come out
+ * whole, and the body must end where it does. */
+static void decode_split(const char *in, size_t n, size_t first, size_t step)
+{
+    char out[sizeof(body_data) + 16];
+    size_t olen = 0, off = 0, k = first;
+    struct sl_chunked c;
+    int r = SL_CHUNKED_MORE;
+
+    sl_chunked_init(&c);
+    while (r == SL_CHUNKED_MORE && off < n) {
+        char piece[sizeof(body) + sizeof(next)];
+        size_t used, data;
+
+        if (k > n - off)
+            k = n - off;
+        memcpy(piece, in + off, k);
+        r = sl_chunked_decode(&c, piece, k, &used, &data);
+        assert_true(used <= k);
+        assert_true(data <= used);
+        assert_true(olen + data < sizeof(out));
+        memcpy(out + olen, piece, data);
+        olen += data;
+        off += used;
+        k = step;
+    }
+    assert_int_equal(r, SL_CHUNKED_DONE);
+    assert_int_equal(off, sizeof(body) - 1);
+    assert_int_equal(olen, sizeof(body_data) - 1);
+    assert_memory_equal(out, body_data, olen);
+}
+
+static void test_decode(void **state)
+{
+    char in[sizeof(body) + sizeof(next)];
+    size_t n = sizeof(body) - 1;
+    size_t total = body_then_next(in);
+
+    (void)state;
+    /* Whole, byte by byte, and every piece size between. */
+    for (size_t step = 1; step <= total; step++)
+        decode_split(in, total, step, step);
+    /* Every split point into two reads (the first may be empty). */
+    for (size_t cut = 0; cut <= n; cut++)
+        decode_split(in, total, cut, total);
+}
+
+/* Decoding refuses exactly what validating refuses, at the same byte. */
+static void test_decode_agrees(void **state)
+{
+    static const char *const cases[] = {
+        "5\r\nhelloX\r\n0\r\n\r\n", "5\r\nhello\n0\r\n\r\n", "0\r\nX : a\r\n\r\n",
+        " 5\r\nhello\r\n0\r\n\r\n", "8000000000000000\r\n",  "3\r\nabc\r\n0\r\n\r\nrest",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[64];
+        size_t n = strlen(cases[i]);
+        size_t used_f, used_d, data;
+        struct sl_chunked c;
+        int rf, rd;
+
+        sl_chunked_init(&c);
+        rf = feed(&c, cases[i], n, &used_f);
+        memcpy(buf, cases[i], n);
+        sl_chunked_init(&c);
+        rd = sl_chunked_decode(&c, buf, n, &used_d, &data);
+        assert_int_equal(rf, rd);
+        assert_int_equal(used_f, used_d);
+        /* Done and bad stay so, and decode nothing more. */
+        assert_int_equal(sl_chunked_decode(&c, buf, n, &used_d, &data), rd);
+        assert_int_equal(used_d, 0);
+        assert_int_equal(data, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole),      cmocka_unit_test(test_byte_by_byte),
         cmocka_unit_test(test_two_pieces), cmocka_unit_test(test_large_sizes),
         cmocka_unit_test(test_bad),        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_decode),     cmocka_unit_test(test_decode_agrees),
     };
 
     return cmocka_run_group_tests(tests, guard_setup, NULL);

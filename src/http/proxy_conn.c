@@ -1,0 +1,184 @@
+/* A client connection's resources, below the exchange core: the free
+ * lists of connection and request structs (no malloc per request once
+ * warm), attaching the request state when a request starts and giving it
+ * back when the connection goes idle, the lazy deadline timer, and the
+ * epoll masks that follow from the phase and the queues. It reads the
+ * phase, never changes it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/proxy_int.h"
+
+struct sl_hconn *sl_hconn_new(struct sl_proxy_ctx *ctx)
+{
+    struct sl_hconn *c = ctx->free;
+
+    if (c) {
+        ctx->free = c->next;
+        ctx->nfree--;
+    } else {
+        c = malloc(sizeof(*c));
+        if (!c)
+            return NULL;
+    }
+    memset(c, 0, sizeof(*c));
+    c->ctx = ctx;
+    return c;
+}
+
+void sl_hconn_link(struct sl_hconn *c)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+
+    c->next = ctx->all;
+    c->prev = NULL;
+    if (ctx->all)
+        ctx->all->prev = c;
+    ctx->all = c;
+    ctx->nconns++;
+}
+
+void sl_hconn_unused(struct sl_hconn *c)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+
+    c->next = ctx->free;
+    ctx->free = c;
+    ctx->nfree++;
+}
+
+void sl_hconn_recycle(struct sl_hconn *c)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        ctx->all = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = NULL;
+    sl_hconn_unused(c);
+    ctx->nconns--;
+}
+
+struct sl_hreq *sl_hconn_attach(struct sl_hconn *c)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+    struct sl_hreq *q = c->rq;
+
+    if (q)
+        return q;
+    q = ctx->rq_free;
+    if (q) {
+        ctx->rq_free = q->next_free;
+        ctx->nrq_free--;
+    } else {
+        q = malloc(sizeof(*q));
+        if (!q)
+            return NULL;
+    }
+    memset(q, 0, sizeof(*q));
+    q->method_id = SL_METHOD_OTHER;
+    /* From when the connection began waiting for this head, as a 408's
+     * log line says; the first byte of a head resets it. */
+    q->start_ns = sl_loop_now_ns(ctx->loop) -
+                  (uint64_t)((uint32_t)sl_loop_now_ms(ctx->loop) - c->wait_ms) * 1000000u;
+    c->rq = q;
+    return q;
+}
+
+void sl_hconn_detach(struct sl_hconn *c)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+    struct sl_hreq *q = c->rq;
+
+    if (!q)
+        return;
+    sl_proxy_drop_backend(c, false);
+    sl_attempt_release(&c->rq->att, SLUICE_OUTCOME_NEUTRAL, 0);
+    if (q->table)
+        sl_router_release(q->table);
+    sl_buf_put(ctx->bufs, q->rbuf);
+    sl_buf_put(ctx->bufs, q->hbuf);
+    c->rq = NULL;
+    q->next_free = ctx->rq_free;
+    ctx->rq_free = q;
+    ctx->nrq_free++;
+}
+
+void sl_hconn_reuse_request(struct sl_hconn *c)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+    struct sl_hreq *q = c->rq;
+
+    sl_buf_put(ctx->bufs, q->rbuf);
+    q->rbuf = NULL;
+    sl_buf_put(ctx->bufs, q->hbuf);
+    q->hbuf = NULL;
+    q->head_len = 0;
+    q->method_id = SL_METHOD_OTHER;
+    q->method = q->target = q->host = NULL;
+    q->method_len = q->target_len = q->host_len = 0;
+    q->req_done = false;
+    q->route = NULL;
+    sl_attempt_init(&q->att, 0); /* the backend was released when the response ended */
+    q->reused = q->retried_stale = q->sent_any = q->body_taken = false;
+    q->status = 0;
+    q->resp_head_done = q->resp_done = q->resp_ka = q->resp_got_any = q->be_dirty = false;
+    q->client_ka = false;
+    q->bytes_out = 0;
+    q->start_ns = sl_loop_now_ns(ctx->loop);
+}
+
+void sl_hconn_set_deadline(struct sl_hconn *c, uint32_t ms)
+{
+    struct sl_loop *l = c->ctx->loop;
+    uint64_t when = sl_loop_now_ms(l) + ms;
+
+    c->deadline_ms = when;
+    /* Lazy: a later deadline leaves the heap alone; the timer fires at the
+     * old time, sees the new deadline and re-arms. */
+    if (!sl_timer_armed(&c->timer) || c->timer.when_ms > when)
+        sl_timer_set(&l->timers, &c->timer, when);
+}
+
+void sl_hconn_update_events(struct sl_hconn *c)
+{
+    struct sl_loop *l = c->ctx->loop;
+    struct sl_hreq *q = c->rq;
+    uint32_t ev = q && q->cout.n ? SL_EV_WRITE : 0;
+    bool room = !c->ibuf || sl_buf_room(c->ibuf) > 0;
+    bool bout_empty = !q || q->bout.n == 0; /* no request state: nothing queued */
+
+    switch (c->phase) {
+    case SL_PH_HEAD:
+        ev |= SL_EV_READ;
+        break;
+    case SL_PH_CONNECT:
+    case SL_PH_FORWARD:
+        if (!c->client_eof && room && bout_empty)
+            ev |= SL_EV_READ;
+        break;
+    case SL_PH_TUNNEL:
+        if (bout_empty && !c->client_eof)
+            ev |= SL_EV_READ;
+        break;
+    case SL_PH_LINGER:
+        ev |= SL_EV_READ;
+        break;
+    case SL_PH_FLUSH: /* pipelined bytes wait in the kernel until the next head */
+    case SL_PH_CLOSING:
+    case SL_PH_DEAD:
+        break;
+    }
+    if (c->cw.fd >= 0)
+        sl_loop_mod(l, &c->cw, ev | (ev & SL_EV_READ ? SL_EV_RDHUP : 0));
+    if (q && q->up) {
+        if (c->phase == SL_PH_CONNECT)
+            ev = SL_EV_READ | SL_EV_WRITE;
+        else
+            ev = (q->bout.n ? SL_EV_WRITE : 0) | (q->cout.n == 0 ? SL_EV_READ : 0);
+        sl_loop_mod(l, &q->up->w, ev);
+    }
+}
