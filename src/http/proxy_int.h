@@ -18,9 +18,12 @@
  *      or a deadline --
  *   proxy_client.c    client input: reads, request body into bout, linger.
  *   proxy_route.c     parse, route and rewrite a request head.
- *   proxy_backend.c   the backend attempt: select, connect or reuse,
- *                     failover and retries, the stale keep-alive retry,
- *                     timeouts, the backend's queue, the access-log record.
+ *   proxy_backend.c   HTTP's backend attempt, on proxy/attempt.c (the
+ *                     tried set, retry budget, outcomes, timeouts and
+ *                     descriptor errors shared with TCP): connect or reuse
+ *                     a pooled connection, when a request may be resent,
+ *                     the stale keep-alive retry, the backend's queue, the
+ *                     access-log record.
  *   proxy_response.c  backend input: response heads (1xx, 101, final),
  *                     response body into cout.
  *   -- leaves: only write bytes --
