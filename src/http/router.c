@@ -1,5 +1,5 @@
 /* Routing table reads (match, pick) and its RCU-style publication. The
- * table itself is built by control (src/control/table.c); everything here
+ * table itself is built by control (src/control/build_router.c); everything here
  * runs on worker threads except publish/quiesce, and none of it allocates
  * or locks. */
 #include "http/router.h"
