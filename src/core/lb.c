@@ -372,14 +372,16 @@ static int begin_on_backend(sluice_lb_t *lb, struct sl_txn *tx, const char *serv
 {
     int rc;
 
+    *g = NULL;
+    *b = NULL;
     if (lb == NULL || service == NULL || target == NULL)
         return SLUICE_ERR_INVALID_ARG;
     rc = sl_txn_begin(tx, lb);
     if (rc != 0)
         return rc;
     *g = sl_txn_find_service(tx, service, &rc);
-    if (*g == NULL)
-        return sl_txn_end(tx, rc);
+    if (*g == NULL) /* rc says why; never 0, which would commit and go on */
+        return sl_txn_end(tx, rc != 0 ? rc : SLUICE_ERR_UNKNOWN_SERVICE);
     *b = sl_group_find_backend(*g, target);
     if (*b == NULL)
         return sl_txn_end(tx, SLUICE_ERR_UNKNOWN_BACKEND);

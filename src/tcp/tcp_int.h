@@ -9,12 +9,12 @@
 #include <stdint.h>
 
 #include "net/buf.h"
+#include "net/fdbudget.h"
 #include "net/log.h"
 #include "net/loop.h"
 #include "net/sock.h"
 #include "net/timer.h"
 #include "proxy/attempt.h"
-#include "net/fdbudget.h"
 #include "sluice.h"
 #include "tcp/tcp_proxy.h"
 

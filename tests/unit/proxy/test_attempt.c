@@ -11,11 +11,11 @@
 
 #include <cmocka.h>
 
+#include "net/fdbudget.h"
 #include "net/log.h"
 #include "net/loop.h"
 #include "proxy/attempt.h"
 #include "proxy/defaults.h"
-#include "net/fdbudget.h"
 
 /* An lb whose service "svc" has <n> backends 127.0.0.1:9001.. */
 static sluice_lb_t *lb_with(size_t n)
