@@ -4,7 +4,6 @@
  * (proxy_exchange.c); proxy_int.h maps the proxy's files. */
 #include "http/proxy.h"
 
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "core/backend.h"
@@ -37,52 +36,30 @@ void sl_proxy_ctx_init(struct sl_proxy_ctx *ctx, struct sl_loop *loop, struct sl
     ctx->alog = alog;
     ctx->table = table;
     ctx->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
-    ctx->all = NULL;
-    ctx->free = NULL;
-    ctx->nfree = 0;
-    ctx->rq_free = NULL;
-    ctx->nrq_free = 0;
+    sl_dlist_init(&ctx->conns);
+    ctx->conn_free = SL_FREELIST_INIT(struct sl_hconn, spare);
+    ctx->rq_free = SL_FREELIST_INIT(struct sl_hreq, spare);
     ctx->fdlog = (struct sl_fdbudget_log){0};
-    ctx->nconns = 0;
     ctx->draining = false;
+}
+
+static struct sl_hconn *conn_of(struct sl_dlink *l)
+{
+    return sl_dlist_entry(l, struct sl_hconn, link);
 }
 
 void sl_proxy_ctx_fini(struct sl_proxy_ctx *ctx)
 {
-    while (ctx->all)
-        sl_hconn_abort(ctx->all, SLUICE_OUTCOME_NEUTRAL);
-    while (ctx->free) {
-        struct sl_hconn *c = ctx->free;
-
-        ctx->free = c->next;
-        free(c);
-    }
-    ctx->nfree = 0;
-    while (ctx->rq_free) {
-        struct sl_hreq *q = ctx->rq_free;
-
-        ctx->rq_free = q->next_free;
-        free(q);
-    }
-    ctx->nrq_free = 0;
+    while (!sl_dlist_empty(&ctx->conns))
+        sl_hconn_abort(conn_of(sl_dlist_first(&ctx->conns)), SLUICE_OUTCOME_NEUTRAL);
+    sl_freelist_fini(&ctx->conn_free);
+    sl_freelist_fini(&ctx->rq_free);
 }
 
 void sl_proxy_trim(struct sl_proxy_ctx *ctx)
 {
-    while (ctx->nfree > KEEP_FREE_CONNS) {
-        struct sl_hconn *c = ctx->free;
-
-        ctx->free = c->next;
-        ctx->nfree--;
-        free(c);
-    }
-    while (ctx->nrq_free > KEEP_FREE_REQS) {
-        struct sl_hreq *q = ctx->rq_free;
-
-        ctx->rq_free = q->next_free;
-        ctx->nrq_free--;
-        free(q);
-    }
+    sl_freelist_trim(&ctx->conn_free, KEEP_FREE_CONNS);
+    sl_freelist_trim(&ctx->rq_free, KEEP_FREE_REQS);
 }
 
 void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, int fd,
@@ -118,14 +95,14 @@ void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, 
 
 void sl_proxy_drain(struct sl_proxy_ctx *ctx)
 {
-    struct sl_hconn *c = ctx->all;
+    struct sl_dlink *l = sl_dlist_first(&ctx->conns), *next;
 
     ctx->draining = true;
-    while (c) {
-        struct sl_hconn *next = c->next;
+    for (; l; l = next) {
+        struct sl_hconn *c = conn_of(l);
 
+        next = l->next;
         if (c->phase == SL_PH_HEAD && !c->got_bytes && (!c->rq || c->rq->cout.n == 0))
             sl_hconn_close(c);
-        c = next;
     }
 }

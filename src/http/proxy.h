@@ -20,7 +20,9 @@
 #include "http/parse.h"
 #include "http/router.h"
 #include "net/buf.h"
+#include "net/dlist.h"
 #include "net/fdbudget.h"
+#include "net/freelist.h"
 #include "net/log.h"
 #include "net/loop.h"
 #include "net/upstream.h"
@@ -33,14 +35,11 @@ struct sl_proxy_ctx {
     struct sl_buf_pool *bufs; /* buffers at least max_head + 1 KiB big */
     struct sl_upstream *ups;  /* keyed by sluice_backend_t; refs via sl_backend_ref */
     struct sl_access_log *alog;
-    struct sl_router **table; /* the worker's current table (sl_router_sync) */
-    uint64_t rng;             /* xorshift state for route picks */
-    struct sl_hconn *all;     /* every open connection (for draining) */
-    struct sl_hconn *free;    /* spare connection structs */
-    size_t nfree;
-    struct sl_hreq *rq_free; /* spare request states (struct sl_hreq) */
-    size_t nrq_free;
-    size_t nconns;
+    struct sl_router **table;     /* the worker's current table (sl_router_sync) */
+    uint64_t rng;                 /* xorshift state for route picks */
+    struct sl_dlist conns;        /* every open struct sl_hconn (for draining) */
+    struct sl_freelist conn_free; /* spare struct sl_hconn */
+    struct sl_freelist rq_free;   /* spare request states (struct sl_hreq) */
     bool draining;
     struct sl_fdbudget_log fdlog; /* out-of-descriptors lines, rate-limited */
     /* Scratch for parsing: only valid during one call, never kept. */
@@ -74,7 +73,7 @@ void sl_proxy_trim(struct sl_proxy_ctx *ctx);
 
 static inline size_t sl_proxy_conns(const struct sl_proxy_ctx *ctx)
 {
-    return ctx->nconns;
+    return ctx->conns.n;
 }
 
 #endif /* SL_HTTP_PROXY_H */

@@ -4,62 +4,31 @@
  * back when the connection goes idle, the lazy deadline timer, and the
  * epoll masks that follow from the phase and the queues. It reads the
  * phase, never changes it. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "http/proxy_int.h"
 
 struct sl_hconn *sl_hconn_new(struct sl_proxy_ctx *ctx)
 {
-    struct sl_hconn *c = ctx->free;
+    struct sl_hconn *c = sl_freelist_get_zeroed(&ctx->conn_free);
 
-    if (c) {
-        ctx->free = c->next;
-        ctx->nfree--;
-    } else {
-        c = malloc(sizeof(*c));
-        if (!c)
-            return NULL;
-    }
-    memset(c, 0, sizeof(*c));
-    c->ctx = ctx;
+    if (c)
+        c->ctx = ctx;
     return c;
 }
 
 void sl_hconn_link(struct sl_hconn *c)
 {
-    struct sl_proxy_ctx *ctx = c->ctx;
-
-    c->next = ctx->all;
-    c->prev = NULL;
-    if (ctx->all)
-        ctx->all->prev = c;
-    ctx->all = c;
-    ctx->nconns++;
+    sl_dlist_push(&c->ctx->conns, &c->link);
 }
 
 void sl_hconn_unused(struct sl_hconn *c)
 {
-    struct sl_proxy_ctx *ctx = c->ctx;
-
-    c->next = ctx->free;
-    ctx->free = c;
-    ctx->nfree++;
+    sl_freelist_put(&c->ctx->conn_free, c);
 }
 
 void sl_hconn_recycle(struct sl_hconn *c)
 {
-    struct sl_proxy_ctx *ctx = c->ctx;
-
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        ctx->all = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = NULL;
+    sl_dlist_unlink(&c->ctx->conns, &c->link);
     sl_hconn_unused(c);
-    ctx->nconns--;
 }
 
 struct sl_hreq *sl_hconn_attach(struct sl_hconn *c)
@@ -69,16 +38,9 @@ struct sl_hreq *sl_hconn_attach(struct sl_hconn *c)
 
     if (q)
         return q;
-    q = ctx->rq_free;
-    if (q) {
-        ctx->rq_free = q->next_free;
-        ctx->nrq_free--;
-    } else {
-        q = malloc(sizeof(*q));
-        if (!q)
-            return NULL;
-    }
-    memset(q, 0, sizeof(*q));
+    q = sl_freelist_get_zeroed(&ctx->rq_free);
+    if (!q)
+        return NULL;
     q->method_id = SL_METHOD_OTHER;
     /* From when the connection began waiting for this head, as a 408's
      * log line says; the first byte of a head resets it. */
@@ -102,9 +64,7 @@ void sl_hconn_detach(struct sl_hconn *c)
     sl_buf_put(ctx->bufs, q->rbuf);
     sl_buf_put(ctx->bufs, q->hbuf);
     c->rq = NULL;
-    q->next_free = ctx->rq_free;
-    ctx->rq_free = q;
-    ctx->nrq_free++;
+    sl_freelist_put(&ctx->rq_free, q);
 }
 
 void sl_hconn_reuse_request(struct sl_hconn *c)

@@ -78,12 +78,12 @@ struct sl_out {
  * given back when the connection goes idle or closes, so an idle
  * keep-alive connection holds only its small struct sl_hconn. */
 struct sl_hreq {
-    struct sl_hreq *next_free; /* on ctx->rq_free */
-    struct sl_upconn *up;      /* the backend connection we hold */
-    struct sl_buf *rbuf;       /* backend input */
-    struct sl_buf *hbuf;       /* rewritten heads */
-    struct sl_out cout;        /* toward the client */
-    struct sl_out bout;        /* toward the backend */
+    struct sl_freelink spare; /* on ctx->rq_free while unused */
+    struct sl_upconn *up;     /* the backend connection we hold */
+    struct sl_buf *rbuf;      /* backend input */
+    struct sl_buf *hbuf;      /* rewritten heads */
+    struct sl_out cout;       /* toward the client */
+    struct sl_out bout;       /* toward the backend */
 
     /* Current request (pointers into ibuf[0, head_len)). */
     uint32_t head_len;
@@ -124,8 +124,9 @@ struct sl_hreq {
 /* One client connection: only what an idle keep-alive connection needs. */
 struct sl_hconn {
     struct sl_proxy_ctx *ctx;
-    struct sl_hconn *prev, *next; /* ctx->all, or ctx->free (next only) */
-    struct sl_watcher cw;         /* the client */
+    struct sl_dlink link;     /* on ctx->conns while open */
+    struct sl_freelink spare; /* on ctx->conn_free once dead (phase stays readable) */
+    struct sl_watcher cw;     /* the client */
     struct sl_timer timer;
     uint64_t deadline_ms; /* lazy: the timer may fire early and re-arm */
     struct sl_hreq *rq;   /* the request in progress, or NULL when idle */
@@ -175,9 +176,9 @@ void sl_hconn_abort(struct sl_hconn *c, sluice_outcome_t outcome);
 /* A zeroed connection struct from ctx's free list (or malloc), NULL when
  * out of memory. */
 struct sl_hconn *sl_hconn_new(struct sl_proxy_ctx *ctx);
-/* Links <c> into ctx->all (it counts as open). */
+/* Links <c> into ctx->conns (it counts as open). */
 void sl_hconn_link(struct sl_hconn *c);
-/* Unlinks <c> from ctx->all and puts it on the free list (never free()d
+/* Unlinks <c> from ctx->conns and puts it on the free list (never free()d
  * here, so a caller up the stack may still test c->phase == SL_PH_DEAD). */
 void sl_hconn_recycle(struct sl_hconn *c);
 /* Puts a struct that was never linked back on the free list. */

@@ -9,11 +9,10 @@
 #define SWEEP_MS 1000
 
 struct sl_upkey {
-    const void *key;               /* compared only; the connections hold the refs */
-    struct sl_upkey *next;         /* bucket chain */
-    struct sl_upconn *head, *tail; /* head: most recently parked */
-    uint32_t n;
-    bool empty_seen; /* empty at the last sweep: freed at the next */
+    const void *key;       /* compared only; the connections hold the refs */
+    struct sl_upkey *next; /* bucket chain */
+    struct sl_dlist idle;  /* of struct sl_upconn; head: most recently parked */
+    bool empty_seen;       /* empty at the last sweep: freed at the next */
 };
 
 static size_t bucket_of(const void *key)
@@ -31,21 +30,15 @@ static struct sl_upkey *find_key(struct sl_upstream *u, const void *key)
     return NULL;
 }
 
+static struct sl_upconn *conn_of(struct sl_dlink *l)
+{
+    return l ? sl_dlist_entry(l, struct sl_upconn, link) : NULL;
+}
+
 static void unlink_idle(struct sl_upstream *u, struct sl_upconn *c)
 {
-    struct sl_upkey *k = c->k;
-
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        k->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        k->tail = c->prev;
-    c->prev = c->next = NULL;
+    sl_dlist_unlink(&c->k->idle, &c->link);
     c->k = NULL;
-    k->n--;
     u->nidle--;
 }
 
@@ -70,29 +63,23 @@ static void sweep(struct sl_timer *t, void *arg)
 
         while (*pk) {
             struct sl_upkey *k = *pk;
+            struct sl_upconn *c;
 
-            while (k->tail && now - k->tail->idle_since_ms >= u->idle_timeout_ms) {
-                struct sl_upconn *c = k->tail;
-
+            while ((c = conn_of(sl_dlist_last(&k->idle))) &&
+                   now - c->idle_since_ms >= u->idle_timeout_ms) {
                 unlink_idle(u, c);
                 sl_upstream_close(u, c);
             }
-            if (k->n == 0 && k->empty_seen) {
+            if (sl_dlist_empty(&k->idle) && k->empty_seen) {
                 *pk = k->next;
                 free(k);
                 continue;
             }
-            k->empty_seen = k->n == 0;
+            k->empty_seen = sl_dlist_empty(&k->idle);
             pk = &k->next;
         }
     }
-    while (u->nfree > u->keep_free) {
-        struct sl_upconn *c = u->free;
-
-        u->free = c->next;
-        u->nfree--;
-        free(c);
-    }
+    sl_freelist_trim(&u->free, u->keep_free);
     sl_loop_timer_after(u->loop, t, SWEEP_MS);
 }
 
@@ -103,8 +90,7 @@ void sl_upstream_init(struct sl_upstream *u, struct sl_loop *loop,
     u->ops = *ops;
     for (size_t i = 0; i < SL_UPSTREAM_BUCKETS; i++)
         u->buckets[i] = NULL;
-    u->free = NULL;
-    u->nfree = 0;
+    u->free = SL_FREELIST_INIT(struct sl_upconn, spare);
     u->keep_free = 1024;
     u->nidle = 0;
     u->nopen = 0;
@@ -119,8 +105,8 @@ void sl_upstream_close_idle(struct sl_upstream *u)
 {
     for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++) {
         for (struct sl_upkey *k = u->buckets[b]; k; k = k->next) {
-            while (k->head) {
-                struct sl_upconn *c = k->head;
+            while (!sl_dlist_empty(&k->idle)) {
+                struct sl_upconn *c = conn_of(sl_dlist_first(&k->idle));
 
                 unlink_idle(u, c);
                 sl_upstream_close(u, c);
@@ -141,30 +127,18 @@ void sl_upstream_fini(struct sl_upstream *u)
             free(k);
         }
     }
-    while (u->free) {
-        struct sl_upconn *c = u->free;
-
-        u->free = c->next;
-        free(c);
-    }
-    u->nfree = 0;
+    sl_freelist_fini(&u->free);
 }
 
 struct sl_upconn *sl_upstream_connect(struct sl_upstream *u, void *key, const struct sockaddr *sa,
                                       socklen_t len, sl_watcher_cb_t cb, void *data,
                                       bool *in_progress)
 {
-    struct sl_upconn *c = u->free;
+    struct sl_upconn *c = sl_freelist_get(&u->free);
     int fd, e;
 
-    if (c) {
-        u->free = c->next;
-        u->nfree--;
-    } else {
-        c = malloc(sizeof(*c));
-        if (!c)
-            return NULL;
-    }
+    if (!c)
+        return NULL;
     fd = sl_sock_connect(sa, len, in_progress);
     if (fd < 0)
         goto fail;
@@ -179,7 +153,6 @@ struct sl_upconn *sl_upstream_connect(struct sl_upstream *u, void *key, const st
     }
     c->key = key;
     c->pool = u;
-    c->prev = c->next = NULL;
     c->k = NULL;
     c->idle_since_ms = 0;
     c->uses = 0;
@@ -189,9 +162,7 @@ struct sl_upconn *sl_upstream_connect(struct sl_upstream *u, void *key, const st
     return c;
 fail:
     e = errno;
-    c->next = u->free;
-    u->free = c;
-    u->nfree++;
+    sl_freelist_put(&u->free, c);
     errno = e;
     return NULL;
 }
@@ -202,9 +173,9 @@ struct sl_upconn *sl_upstream_take(struct sl_upstream *u, const void *key, sl_wa
     struct sl_upkey *k = find_key(u, key);
     uint64_t now = sl_loop_now_ms(u->loop);
 
-    while (k && k->head) {
-        struct sl_upconn *c = k->head;
+    struct sl_upconn *c;
 
+    while (k && (c = conn_of(sl_dlist_first(&k->idle)))) {
         unlink_idle(u, c);
         if (now - c->idle_since_ms >= u->check_after_ms && !sl_sock_idle_alive(c->w.fd)) {
             sl_upstream_close(u, c);
@@ -232,7 +203,7 @@ void sl_upstream_put(struct sl_upstream *u, struct sl_upconn *c)
         k->next = u->buckets[bucket_of(c->key)];
         u->buckets[bucket_of(c->key)] = k;
     }
-    if (k->n >= u->max_idle_per_key || sl_loop_mod(u->loop, &c->w, SL_EV_READ) < 0) {
+    if (k->idle.n >= u->max_idle_per_key || sl_loop_mod(u->loop, &c->w, SL_EV_READ) < 0) {
         sl_upstream_close(u, c);
         return;
     }
@@ -240,14 +211,7 @@ void sl_upstream_put(struct sl_upstream *u, struct sl_upconn *c)
     c->w.data = c;
     c->idle_since_ms = sl_loop_now_ms(u->loop);
     c->k = k;
-    c->prev = NULL;
-    c->next = k->head;
-    if (k->head)
-        k->head->prev = c;
-    else
-        k->tail = c;
-    k->head = c;
-    k->n++;
+    sl_dlist_push(&k->idle, &c->link);
     k->empty_seen = false;
     u->nidle++;
 }
@@ -267,7 +231,5 @@ void sl_upstream_close(struct sl_upstream *u, struct sl_upconn *c)
     u->nopen--;
     /* Always to the free list (the sweep trims it): callers walking the
      * idle lists never see a struct they hold freed under them. */
-    c->next = u->free;
-    u->free = c;
-    u->nfree++;
+    sl_freelist_put(&u->free, c);
 }

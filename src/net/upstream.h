@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dlist.h"
+#include "freelist.h"
 #include "loop.h"
 #include "timer.h"
 
@@ -36,7 +38,8 @@ struct sl_upconn {
     void *key;           /* referenced (ops.key_ref) */
     struct sl_upstream *pool;
     /* Pool-private while idle. */
-    struct sl_upconn *prev, *next;
+    struct sl_dlink link;     /* on k->idle */
+    struct sl_freelink spare; /* on the pool's free list once closed */
     struct sl_upkey *k;
     uint64_t idle_since_ms;
     uint32_t uses; /* requests carried before this one (0: fresh) */
@@ -53,8 +56,7 @@ struct sl_upstream {
     struct sl_loop *loop;
     struct sl_upstream_ops ops;
     struct sl_upkey *buckets[SL_UPSTREAM_BUCKETS];
-    struct sl_upconn *free; /* spare structs, linked by ->next */
-    size_t nfree;
+    struct sl_freelist free;   /* spare structs */
     size_t keep_free;          /* spare structs kept past each sweep */
     size_t nidle;              /* connections parked */
     size_t nopen;              /* connections alive (idle or in use) */

@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 #include "net/buf.h"
+#include "net/dlist.h"
 #include "net/fdbudget.h"
+#include "net/freelist.h"
 #include "net/log.h"
 #include "net/loop.h"
 #include "net/sock.h"
@@ -55,10 +57,11 @@ struct sl_tcp_dir {
 
 struct sl_tcp_session {
     struct sl_tcp_worker *w;
-    struct sl_tcp_session *prev, *next; /* w->live, or w->free (next only) */
-    struct sl_watcher cw, bw;           /* client, backend (fd -1 while not registered) */
-    int cfd, bfd;                       /* the sockets (-1 when none) */
-    struct sl_timer timer;              /* connect deadline, then idle checks */
+    struct sl_dlink link;     /* on w->live while open */
+    struct sl_freelink spare; /* on w->free once dead (phase stays readable) */
+    struct sl_watcher cw, bw; /* client, backend (fd -1 while not registered) */
+    int cfd, bfd;             /* the sockets (-1 when none) */
+    struct sl_timer timer;    /* connect deadline, then idle checks */
     enum sl_tcp_phase phase;
 
     struct sl_tcp_route rt; /* its reference is ours until session_end() */
@@ -84,10 +87,8 @@ struct sl_tcp_worker {
     struct sl_loop *loop;
     struct sl_access_log *alog; /* borrowed, may be NULL */
     struct sl_buf_pool bufs;
-    struct sl_tcp_session *live; /* every open session */
-    size_t nlive;
-    struct sl_tcp_session *free;
-    size_t nfree;
+    struct sl_dlist live;            /* every open session */
+    struct sl_freelist free;         /* spare sessions */
     int pipes[SL_TCP_PIPE_CACHE][2]; /* empty pipes ready for reuse */
     size_t npipes;
     bool draining;

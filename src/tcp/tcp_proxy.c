@@ -38,12 +38,13 @@ struct sl_tcp_worker *sl_tcp_worker_new(struct sl_loop *loop, struct sl_access_l
     w->loop = loop;
     w->alog = alog;
     sl_buf_pool_init(&w->bufs, SL_TCP_BUF_SIZE, SL_TCP_BUF_KEEP);
+    w->free = SL_FREELIST_INIT(struct sl_tcp_session, spare);
     return w;
 }
 
 size_t sl_tcp_active(const struct sl_tcp_worker *w)
 {
-    return w ? w->nlive : 0;
+    return w ? w->live.n : 0;
 }
 
 void sl_tcp_stats(const struct sl_tcp_worker *w, struct sl_tcp_stats *out)
@@ -110,18 +111,9 @@ static void session_end(struct sl_tcp_session *s, int status)
     if (s->rt.release)
         s->rt.release(s->rt.ref);
     s->rt.release = NULL;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        w->live = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    w->nlive--;
+    sl_dlist_unlink(&w->live, &s->link);
     s->phase = SL_TCP_DEAD;
-    s->prev = NULL;
-    s->next = w->free;
-    w->free = s;
-    w->nfree++;
+    sl_freelist_put(&w->free, s);
 }
 
 /* No backend left to try: the client is closed without a byte. */
@@ -308,19 +300,17 @@ static void on_timer(struct sl_timer *t, void *arg)
     (void)sl_loop_timer_after(l, &s->timer, s->last_io_ms + idle - now);
 }
 
+static struct sl_tcp_session *session_of(struct sl_dlink *l)
+{
+    return sl_dlist_entry(l, struct sl_tcp_session, link);
+}
+
 static struct sl_tcp_session *session_get(struct sl_tcp_worker *w)
 {
-    struct sl_tcp_session *s = w->free;
+    struct sl_tcp_session *s = sl_freelist_get_zeroed(&w->free);
 
-    if (s) {
-        w->free = s->next;
-        w->nfree--;
-    } else {
-        s = calloc(1, sizeof(*s));
-        if (!s)
-            return NULL;
-    }
-    memset(s, 0, sizeof(*s));
+    if (!s)
+        return NULL;
     s->w = w;
     s->cfd = s->bfd = -1;
     s->cw.fd = s->bw.fd = -1;
@@ -354,11 +344,7 @@ void sl_tcp_accept(struct sl_tcp_worker *w, const struct sl_tcp_route *rt, int f
         s->client_ip_len = (uint32_t)sl_sock_ip_str(peer, s->client_ip, sizeof(s->client_ip));
     else
         s->client_ip_len = (uint32_t)snprintf(s->client_ip, sizeof(s->client_ip), "?");
-    s->next = w->live;
-    if (w->live)
-        w->live->prev = s;
-    w->live = s;
-    w->nlive++;
+    sl_dlist_push(&w->live, &s->link);
     w->stats.sessions++;
     s->cw.cb = on_client_wait;
     if (sl_loop_add(w->loop, &s->cw, fd, SL_EV_RDHUP | SL_EV_EDGE) < 0) {
@@ -373,7 +359,8 @@ void sl_tcp_shutdown(struct sl_tcp_worker *w)
     if (!w)
         return;
     w->draining = true;
-    for (struct sl_tcp_session *s = w->live; s; s = s->next) {
+    for (struct sl_dlink *l = sl_dlist_first(&w->live); l; l = l->next) {
+        struct sl_tcp_session *s = session_of(l);
         uint64_t when = s->last_io_ms + SL_TCP_DRAIN_IDLE_MS;
 
         if (s->phase == SL_TCP_PROXYING && sl_timer_armed(&s->timer) && when < s->timer.when_ms)
@@ -383,27 +370,20 @@ void sl_tcp_shutdown(struct sl_tcp_worker *w)
 
 void sl_tcp_trim(struct sl_tcp_worker *w)
 {
-    while (w && w->nfree > SL_TCP_KEEP_FREE) {
-        struct sl_tcp_session *s = w->free;
-
-        w->free = s->next;
-        w->nfree--;
-        free(s);
-    }
+    if (w)
+        sl_freelist_trim(&w->free, SL_TCP_KEEP_FREE);
 }
 
 void sl_tcp_worker_free(struct sl_tcp_worker *w)
 {
     if (!w)
         return;
-    while (w->live)
-        session_end(w->live, w->live->phase == SL_TCP_PROXYING ? ST_OK : ST_LOCAL);
-    while (w->free) {
-        struct sl_tcp_session *s = w->free;
+    while (!sl_dlist_empty(&w->live)) {
+        struct sl_tcp_session *s = session_of(sl_dlist_first(&w->live));
 
-        w->free = s->next;
-        free(s);
+        session_end(s, s->phase == SL_TCP_PROXYING ? ST_OK : ST_LOCAL);
     }
+    sl_freelist_fini(&w->free);
     sl_tcp_pipes_drain(w);
     sl_buf_pool_fini(&w->bufs);
     free(w);
