@@ -66,14 +66,6 @@ bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retrya
     return false;
 }
 
-void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t outcome, uint64_t latency_ns)
-{
-    if (!a->be)
-        return;
-    sluice_backend_release(a->be, outcome, latency_ns);
-    a->be = NULL;
-}
-
 bool sl_attempt_out_of_fds(struct sl_attempt *a, struct sl_fdbudget_log *fl, int err,
                            uint64_t now_ms, const char *listener)
 {
@@ -89,31 +81,6 @@ int sl_attempt_give_up_status(const struct sl_attempt *a)
     if (a->ntried == 0)
         return 503;
     return a->last_fail == SLUICE_OUTCOME_TIMEOUT ? 504 : 502;
-}
-
-static uint32_t pick(uint32_t backend_ms, uint32_t service_ms, uint32_t default_ms)
-{
-    if (backend_ms)
-        return backend_ms;
-    return service_ms ? service_ms : default_ms;
-}
-
-uint32_t sl_attempt_connect_timeout(const struct sl_attempt *a, uint32_t service_ms)
-{
-    return pick(a->be ? sluice_backend_connect_timeout(a->be) : 0, service_ms,
-                SL_DEFAULT_CONNECT_TIMEOUT_MS);
-}
-
-uint32_t sl_attempt_response_timeout(const struct sl_attempt *a, uint32_t service_ms)
-{
-    return pick(a->be ? sluice_backend_first_byte_timeout(a->be) : 0, service_ms,
-                SL_DEFAULT_RESPONSE_TIMEOUT_MS);
-}
-
-uint32_t sl_attempt_idle_timeout(const struct sl_attempt *a, uint32_t service_ms)
-{
-    return pick(a->be ? sluice_backend_between_bytes_timeout(a->be) : 0, service_ms,
-                SL_DEFAULT_IDLE_TIMEOUT_MS);
 }
 
 void sl_attempt_connect_error(int err, char *out, size_t cap)

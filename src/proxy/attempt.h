@@ -29,6 +29,7 @@
 #include "net/fdbudget.h"
 #include "net/log.h"
 #include "net/loop.h"
+#include "proxy/defaults.h"
 #include "sluice.h"
 
 /* Backends one request may fail on; the retry budget is capped by it. */
@@ -72,8 +73,16 @@ bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retrya
                      const char *listener, const char *what);
 
 /* Ends the use of the selected backend with <outcome> (OK with the
- * latency, or NEUTRAL); a no-op when none is held. */
-void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t outcome, uint64_t latency_ns);
+ * latency, or NEUTRAL); a no-op when none is held. Inline, as the
+ * timeouts below: every request calls them. */
+static inline void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t outcome,
+                                      uint64_t latency_ns)
+{
+    if (!a->be)
+        return;
+    sluice_backend_release(a->be, outcome, latency_ns);
+    a->be = NULL;
+}
 
 /* After a connect to the selected backend failed with <err>: when <err>
  * means out of descriptors (sl_fdbudget_exhausted), reports it through
@@ -90,9 +99,31 @@ int sl_attempt_give_up_status(const struct sl_attempt *a);
 /* The timeouts for the selected backend: its own setting, else
  * <service_ms> (the service's, 0 for none), else the default of
  * proxy/defaults.h. Any backend may be held, or none. */
-uint32_t sl_attempt_connect_timeout(const struct sl_attempt *a, uint32_t service_ms);
-uint32_t sl_attempt_response_timeout(const struct sl_attempt *a, uint32_t service_ms);
-uint32_t sl_attempt_idle_timeout(const struct sl_attempt *a, uint32_t service_ms);
+static inline uint32_t sl_attempt_pick_ms(uint32_t backend_ms, uint32_t service_ms,
+                                          uint32_t default_ms)
+{
+    if (backend_ms)
+        return backend_ms;
+    return service_ms ? service_ms : default_ms;
+}
+
+static inline uint32_t sl_attempt_connect_timeout(const struct sl_attempt *a, uint32_t service_ms)
+{
+    return sl_attempt_pick_ms(a->be ? sluice_backend_connect_timeout(a->be) : 0, service_ms,
+                              SL_DEFAULT_CONNECT_TIMEOUT_MS);
+}
+
+static inline uint32_t sl_attempt_response_timeout(const struct sl_attempt *a, uint32_t service_ms)
+{
+    return sl_attempt_pick_ms(a->be ? sluice_backend_first_byte_timeout(a->be) : 0, service_ms,
+                              SL_DEFAULT_RESPONSE_TIMEOUT_MS);
+}
+
+static inline uint32_t sl_attempt_idle_timeout(const struct sl_attempt *a, uint32_t service_ms)
+{
+    return sl_attempt_pick_ms(a->be ? sluice_backend_between_bytes_timeout(a->be) : 0, service_ms,
+                              SL_DEFAULT_IDLE_TIMEOUT_MS);
+}
 
 /* Describes a failed non-blocking connect (SO_ERROR <err>) in <out>[cap]
  * for sl_attempt_fail(): "connect failed: connection refused", "...:
