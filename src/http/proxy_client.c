@@ -12,26 +12,13 @@
 ssize_t sl_client_read(struct sl_hconn *c)
 {
     struct sl_buf *b = c->ibuf;
-    ssize_t n;
 
     if (!b) {
         b = c->ibuf = sl_buf_get(c->ctx->bufs);
         if (!b)
             return -2;
     }
-    if (sl_buf_room(b) == 0)
-        return -1;
-    do {
-        /* recv, not read: skips the VFS layer (rw_verify_area, fsnotify). */
-        n = recv(c->cw.fd, b->data + b->end, sl_buf_room(b), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        b->end += (uint32_t)n;
-        return n;
-    }
-    if (n == 0)
-        return 0;
-    return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    return sl_buf_recv(b, c->cw.fd);
 }
 
 bool sl_client_keep_pipelined(struct sl_hconn *c)
@@ -54,6 +41,7 @@ enum sl_take sl_client_take_body(struct sl_hconn *c)
 {
     struct sl_hreq *q = c->rq;
     struct sl_buf *b = c->ibuf;
+
     uint32_t avail = b->end - c->ioff;
     size_t n = 0;
 

@@ -3,11 +3,7 @@
  * clients; a final or 101 head rewritten onto cout) and moves the
  * response body to cout (dechunked for HTTP/1.0 clients). It reports what
  * it found; the exchange core (proxy_exchange.c) decides what follows. */
-#include <sys/socket.h>
-
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "http/proxy_int.h"
 #include "net/log.h"
@@ -15,7 +11,6 @@
 ssize_t sl_resp_read(struct sl_hconn *c)
 {
     struct sl_buf *b = c->rq->rbuf;
-    ssize_t n;
 
     if (!b) {
         b = c->rq->rbuf = sl_buf_get(c->ctx->bufs);
@@ -26,19 +21,7 @@ ssize_t sl_resp_read(struct sl_hconn *c)
         b->start = b->end = 0;
     if (sl_buf_room(b) == 0)
         sl_buf_compact(b);
-    if (sl_buf_room(b) == 0)
-        return -1;
-    do {
-        /* recv, not read: skips the VFS layer (rw_verify_area, fsnotify). */
-        n = recv(c->rq->up->w.fd, b->data + b->end, sl_buf_room(b), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        b->end += (uint32_t)n;
-        return n;
-    }
-    if (n == 0)
-        return 0;
-    return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    return sl_buf_recv(b, c->rq->up->w.fd);
 }
 
 /* A final (or 101) response head of <hlen> bytes sits at rbuf->start:

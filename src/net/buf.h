@@ -6,6 +6,10 @@
 #ifndef SL_NET_BUF_H
 #define SL_NET_BUF_H
 
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,5 +48,27 @@ static inline uint32_t sl_buf_room(const struct sl_buf *b)
 }
 /* Moves the live bytes to the front so the tail has room again. */
 void sl_buf_compact(struct sl_buf *b);
+
+/* Reads what <fd> has into the room at the end of <b>: the count (> 0),
+ * 0 at EOF, -1 when nothing can be read now (would block, or no room),
+ * -2 on an error (errno). */
+static inline ssize_t sl_buf_recv(struct sl_buf *b, int fd)
+{
+    ssize_t n;
+
+    if (sl_buf_room(b) == 0)
+        return -1;
+    do {
+        /* recv, not read: skips the VFS layer (rw_verify_area, fsnotify). */
+        n = recv(fd, b->data + b->end, sl_buf_room(b), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        b->end += (uint32_t)n;
+        return n;
+    }
+    if (n == 0)
+        return 0;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+}
 
 #endif /* SL_NET_BUF_H */
