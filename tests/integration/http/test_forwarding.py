@@ -107,6 +107,16 @@ class Forwarding(SluiceCase):
             r = c.request("GET", "/chunked?n=0")  # empty chunked body, same connection
             self.assertEqual((r.status, r.body), (200, b""))
 
+    def test_chunked_download_to_http10(self):
+        """an HTTP/1.0 client gets a chunked response unframed, byte-exact, ended by close"""
+        for n in (0, 1, 5000, MIB):
+            with Client(self.port) as c:
+                r = c.request("GET", "/chunked?n=%d" % n, version="1.0")
+                self.assertEqual(r.status, 200, r)
+                self.assertNotIn("chunked", (r.header("Transfer-Encoding") or "").lower())
+                self.assertEqual(sha256(r.body), sha256(pattern(n)), "n=%d" % n)
+                self.assertTrue(c.is_closed(), "n=%d: connection left open" % n)
+
     def test_content_length_both_ways(self):
         """1 MiB Content-Length bodies up and down, byte-exact, on one connection"""
         body = pattern(MIB, 5)
