@@ -105,4 +105,10 @@ void sl_attempt_access_rec(const struct sl_attempt *a, const struct sl_loop *l,
         .backend_name = a->target[0] && a->name[0] ? a->name : NULL,
         .duration_us = (sl_loop_now_ns(l) - start_ns) / 1000,
     };
+    /* While the backend is held its own strings are valid and whole; the
+     * copies (cut at SL_ATTEMPT_NAME_MAX) only stand in once it is gone. */
+    if (a->be && a->name[0]) {
+        r->backend = sluice_backend_target(a->be);
+        r->backend_name = sluice_backend_name(a->be);
+    }
 }

@@ -133,7 +133,8 @@ void sl_attempt_connect_error(int err, char *out, size_t cap);
 /* Fills the common fields of the access-log record of a request or
  * session that started at <start_ns> (loop time) from <client_ip>: time,
  * client, backend target and name (of the last backend selected), the
- * duration so far. The other fields are zeroed: the caller sets method,
+ * duration so far (the held backend's own strings while it is held,
+ * the copies after). The other fields are zeroed: the caller sets method,
  * path, status and bytes. <client_ip> and <a> are borrowed by <r>. */
 void sl_attempt_access_rec(const struct sl_attempt *a, const struct sl_loop *l,
                            const char *client_ip, uint64_t start_ns, struct sl_access_rec *r);
