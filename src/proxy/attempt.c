@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/select.h"
-#include "proxy/defaults.h"
 
 void sl_attempt_init(struct sl_attempt *a, uint32_t retries)
 {
