@@ -39,6 +39,7 @@ class KeepAliveBackend:
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.lsock, selectors.EVENT_READ, None)
         self.stopped = threading.Event()
+        self.open = 0  # connections open now (written by the server thread only)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -55,6 +56,7 @@ class KeepAliveBackend:
                         s.setblocking(False)
                         bufs[s] = b""
                         self.sel.register(s, selectors.EVENT_READ, True)
+                    self.open = len(bufs)
                     continue
                 s = key.fileobj
                 try:
@@ -67,6 +69,7 @@ class KeepAliveBackend:
                     self.sel.unregister(s)
                     bufs.pop(s, None)
                     s.close()
+                    self.open = len(bufs)
                     continue
                 buf = bufs[s] + d
                 n = buf.count(b"\r\n\r\n")
@@ -102,10 +105,41 @@ class PoolsFollowTheTable(SluiceCase):
         return config([http_listener(port)], {"app": svc}, [endpoint("/", [route("app")])],
                       workers=2)
 
-    def test_reload_storm_closes_replaced_pools(self):
-        """100 reloads alternating a label change on two backends under wrk -c32"""
+    def start_load(self, port):
+        """wrk -c CONNS on <port> (stopped by the caller, or at cleanup)."""
         if shutil.which("wrk") is None:
             self.skipTest("wrk not installed")
+        wrk = track_process(subprocess.Popen(
+            ["wrk", "-t2", "-c%d" % CONNS, "-d%ds" % int(STORM_LIMIT + 10),
+             "http://127.0.0.1:%d/" % port],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        self.addCleanup(stop_process, wrk, 3.0)
+        return wrk
+
+    def stop_load(self, wrk):
+        """SIGINT: wrk prints its totals. Returns its "N requests in" line."""
+        wrk.send_signal(2)
+        out = wrk.communicate(timeout=10)[0].decode("utf-8", "replace")
+        reqs = [l.strip() for l in out.splitlines() if "requests in" in l]
+        return reqs[0] if reqs else "?"
+
+    def storm(self, d, cfgs):
+        """Reloads each config of <cfgs> in turn, each once the one before
+        was applied (its "reloaded" log line). Returns (done, seconds)."""
+        t0 = time.monotonic()
+        done = 0
+        for cfg in cfgs:
+            d.reload(cfg, settle=0)
+            ok = wait_until(lambda: d.stderr().count("reloaded ") >= done + 1, timeout=5,
+                            step=0.01)
+            self.assertTrue(ok, "reload %d not applied within 5 s" % (done + 1))
+            done += 1
+            if time.monotonic() - t0 > STORM_LIMIT:
+                break
+        return done, time.monotonic() - t0
+
+    def test_reload_storm_closes_replaced_pools(self):
+        """100 reloads alternating a label change on two backends under wrk -c32"""
         a, b = KeepAliveBackend(), KeepAliveBackend()
         self.addCleanup(a.stop)
         self.addCleanup(b.stop)
@@ -116,11 +150,7 @@ class PoolsFollowTheTable(SluiceCase):
         baseline = fds(pid)
         print("  idle baseline: %d descriptors" % baseline)
 
-        wrk = track_process(subprocess.Popen(
-            ["wrk", "-t2", "-c%d" % CONNS, "-d%ds" % int(STORM_LIMIT + 10),
-             "http://127.0.0.1:%d/" % port],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-        self.addCleanup(stop_process, wrk, 3.0)
+        wrk = self.start_load(port)
         peak = [baseline]
         sampling = threading.Event()
 
@@ -131,27 +161,14 @@ class PoolsFollowTheTable(SluiceCase):
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        self.addCleanup(sampling.set)
         self.assertTrue(wait_until(lambda: fds(pid) > baseline + 4, timeout=5),
                         "wrk load never reached the daemon")
-
-        def reloads_done():
-            return d.stderr().count("reloaded ")
-
-        t0 = time.monotonic()
-        done = 0
-        for gen in range(1, RELOADS + 1):
-            d.reload(self.cfg(port, a, b, gen), settle=0)
-            ok = wait_until(lambda: reloads_done() >= gen, timeout=5, step=0.01)
-            self.assertTrue(ok, "reload %d not applied within 5 s" % gen)
-            done = gen
-            if time.monotonic() - t0 > STORM_LIMIT:
-                break
+        done, took = self.storm(d, [self.cfg(port, a, b, g) for g in range(1, RELOADS + 1)])
         last_reload = time.monotonic()
-        storm = last_reload - t0
-        wrk.send_signal(2)  # SIGINT: wrk prints its totals; load stops right after the last reload
-        out = wrk.communicate(timeout=10)[0].decode("utf-8", "replace")
+        reqs = self.stop_load(wrk)  # the load stops right after the last reload
         during = peak[0]
-        self.assertEqual(done, RELOADS, "only %d reloads in %.0f s" % (done, storm))
+        self.assertEqual(done, RELOADS, "only %d reloads in %.0f s" % (done, took))
 
         # Idle pools of the two live backends may stay (30 s idle timeout):
         # a worker opens a connection to a backend only when none of its
@@ -160,23 +177,55 @@ class PoolsFollowTheTable(SluiceCase):
         # close to that). Plus 8 for descriptors of the moment (the control
         # thread reading the config, a resolver socket).
         slack = 2 * CONNS + 8
-        settled = wait_until(lambda: fds(pid) <= baseline + slack,
-                             timeout=max(0.1, last_reload + 2.0 - time.monotonic()), step=0.02)
+        # What is still open 2 s after the last reload (closing clients and
+        # their exchanges have had that long to go).
+        time.sleep(max(0.0, last_reload + 2.0 - time.monotonic()))
         after = fds(pid)
+        settled = after <= baseline + slack
         sampling.set()
         sampler.join(2)
-        reqs = [l.strip() for l in out.splitlines() if "requests in" in l]
-        print("  %d reloads in %.1f s under wrk -c%d (%s)" % (done, storm, CONNS,
-                                                            reqs[0] if reqs else "?"))
-        print("  descriptors: baseline %d, peak %d, %d within 2 s of the last reload "
+        print("  %d reloads in %.1f s under wrk -c%d (%s)" % (done, took, CONNS, reqs))
+        print("  descriptors: baseline %d, peak %d, %d 2 s after the last reload "
               "(slack %d)" % (baseline, during, after, slack))
-        self.assertTrue(settled, "descriptors at %d, not back to %d + %d within 2 s of the last "
-                        "reload" % (after, baseline, slack))
+        self.assertTrue(settled, "descriptors at %d 2 s after the last reload, not back to "
+                        "%d + %d" % (after, baseline, slack))
         # Clients (CONNS), connections to the live backends of the table
         # (2 x CONNS) and to those of the table just replaced (2 x CONNS):
         # proportional to the load, not to the number of reloads.
         bound = baseline + 6 * CONNS
         self.assertLessEqual(during, bound, "peak %d descriptors during the storm" % during)
+        self.assertTrue(d.alive())
+
+    def test_changed_target_closes_the_old_pool(self):
+        """a backend whose target alternates: the target it left keeps no connection"""
+        old, new = KeepAliveBackend(), KeepAliveBackend()
+        self.addCleanup(old.stop)
+        self.addCleanup(new.stop)
+        port = free_port()
+
+        def cfg(gen):
+            target = old if gen % 2 == 0 else new
+            svc = service([backend_entry("a", target.port)])
+            return config([http_listener(port)], {"app": svc}, [endpoint("/", [route("app")])],
+                          workers=2)
+
+        d = self.sluice(cfg(0))
+        wrk = self.start_load(port)
+        self.assertTrue(wait_until(lambda: old.open > 0, timeout=5),
+                        "wrk load never reached the backend")
+        reloads = 41  # odd: the last one moves "a" from <old> to <new>
+        done, took = self.storm(d, [cfg(g) for g in range(1, reloads + 1)])
+        last_reload = time.monotonic()
+        reqs = self.stop_load(wrk)
+        self.assertEqual(done, reloads, "only %d reloads in %.0f s" % (done, took))
+        # Nothing selects <old> any more: its idle connections went when the
+        # workers adopted the table, its busy ones when their exchange ended.
+        left = wait_until(lambda: old.open == 0,
+                          timeout=max(0.1, last_reload + 2.0 - time.monotonic()), step=0.02)
+        print("  %d reloads in %.1f s under wrk -c%d (%s); connections left at the old "
+              "target: %d, at the new one: %d" % (done, took, CONNS, reqs, old.open, new.open))
+        self.assertTrue(left, "%d connections still open at the target the backend left, 2 s "
+                        "after the last reload" % old.open)
         self.assertTrue(d.alive())
 
 
