@@ -121,8 +121,11 @@ static size_t live_conns(const struct sl_worker *w)
 static void on_turn(struct sl_loop *l, void *arg)
 {
     struct sl_worker *w = arg;
+    uint64_t gen = w->table_gen;
 
     sl_router_sync(w->slot, w->idx, &w->table, &w->table_gen);
+    if (w->table_gen != gen)
+        sl_upstream_prune(&w->ups); /* pools follow the table */
     sl_access_log_flush(w->alog);
     if (w->draining && live_conns(w) == 0)
         sl_loop_stop(l);

@@ -132,6 +132,13 @@ void sl_backend_unref(sluice_backend_t *b)
         backend_free(b);
 }
 
+bool sl_backend_listed(const sluice_backend_t *b)
+{
+    /* acquire pairs with the release decrement in sl_group_free(): a
+     * caller that sees 0 sees a table without <b>. */
+    return atomic_load_explicit(&b->listed, memory_order_acquire) > 0;
+}
+
 void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns)
 {
     if (b == NULL)

@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,15 @@ const struct sockaddr *sl_backend_sockaddr(const sluice_backend_t *b, unsigned *
  * frees a backend removed from every group. Unref of NULL is a no-op. */
 void sl_backend_ref(sluice_backend_t *b);
 void sl_backend_unref(sluice_backend_t *b);
+
+/* Whether any group (a service, or a view of one) still lists <b>: false
+ * once a reload or a change replaced or removed it and the grace period
+ * after that publish ended, so the proxies' per-backend state (idle pooled
+ * connections) can go. Never true again once false: a new table never
+ * takes a backend no table lists. False also for a backend not yet in any
+ * group (only its creator sees it then).
+ * Threads   any thread; one acquire load, no lock. */
+bool sl_backend_listed(const sluice_backend_t *b);
 
 /* A backend for parsed <t> named <name> (NULL: the canonical target), with
  * weight 1, the initial score and one reference held by the caller; the

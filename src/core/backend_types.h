@@ -35,6 +35,11 @@ struct sluice_backend {
 
     /* Written by writers (under the lb's writer mutex), read by picks. */
     _Atomic uint32_t weight; /* 0: drained */
+    /* Groups (services and views) listing this backend: +1 when a group
+     * taking it is built, -1 when that group is freed, i.e. after the grace
+     * period that follows the publish replacing it. Off the hot line:
+     * writers change it, the proxies' pools read it (sl_backend_listed()). */
+    _Atomic uint32_t listed;
 
     /* Hot run-time state; select and release write these. */
     _Alignas(64) _Atomic int32_t score;

@@ -9,6 +9,19 @@
 #include "selector.h"
 #include "target.h"
 
+/* Undoes what sl_group_new() took on each backend: the listing, then the
+ * reference (which may free the backend). */
+static void drop_backends(struct sl_group *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        /* release: everything this group did with the backend happens
+         * before a pool that sees it unlisted lets go of its state. */
+        atomic_fetch_sub_explicit(&g->backends[i]->listed, 1, memory_order_release);
+        sl_backend_unref(g->backends[i]);
+    }
+    g->n = 0;
+}
+
 struct sl_group *sl_group_new(const char *name, sluice_strategy_t s,
                               struct sluice_backend *const *bs, size_t n, const char *parent,
                               const char *selector, uint64_t seed)
@@ -38,6 +51,7 @@ struct sl_group *sl_group_new(const char *name, sluice_strategy_t s,
         goto fail;
     for (size_t i = 0; i < n; i++) {
         sl_backend_ref(bs[i]);
+        atomic_fetch_add_explicit(&bs[i]->listed, 1, memory_order_relaxed);
         g->backends[i] = bs[i];
     }
     g->n = n;
@@ -47,9 +61,7 @@ struct sl_group *sl_group_new(const char *name, sluice_strategy_t s,
     return g;
 
 fail_built:
-    for (size_t i = 0; i < g->n; i++)
-        sl_backend_unref(g->backends[i]);
-    g->n = 0;
+    drop_backends(g);
 fail:
     free(g->backends);
     free(g->parent);
@@ -94,8 +106,7 @@ void sl_group_free(struct sl_group *g)
         return;
     if (g->n > 0 && g->ops->destroy != NULL)
         g->ops->destroy(g);
-    for (size_t i = 0; i < g->n; i++)
-        sl_backend_unref(g->backends[i]);
+    drop_backends(g);
     free(g->backends);
     free(g->parent);
     free(g->selector);

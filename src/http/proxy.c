@@ -24,7 +24,14 @@ static void backend_unref(void *key)
     sl_backend_unref(key);
 }
 
-const struct sl_upstream_ops sl_proxy_upstream_ops = {backend_ref, backend_unref};
+/* A backend no group lists any more (a reload replaced or removed it) is
+ * never selected again: its pooled connections can only waste descriptors. */
+static bool backend_live(const void *key)
+{
+    return sl_backend_listed(key);
+}
+
+const struct sl_upstream_ops sl_proxy_upstream_ops = {backend_ref, backend_unref, backend_live};
 
 void sl_proxy_ctx_init(struct sl_proxy_ctx *ctx, struct sl_loop *loop, struct sl_buf_pool *bufs,
                        struct sl_upstream *ups, struct sl_access_log *alog,

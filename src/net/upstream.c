@@ -53,10 +53,49 @@ static void on_idle_event(struct sl_loop *l, struct sl_watcher *w, uint32_t even
     sl_upstream_close(c->pool, c);
 }
 
+static bool key_live(const struct sl_upstream *u, const void *key)
+{
+    return u->ops.key_live == NULL || u->ops.key_live(key);
+}
+
+/* Closes the idle connections of <k>. */
+static void close_key_idle(struct sl_upstream *u, struct sl_upkey *k)
+{
+    while (!sl_dlist_empty(&k->idle)) {
+        struct sl_upconn *c = conn_of(sl_dlist_first(&k->idle));
+
+        unlink_idle(u, c);
+        sl_upstream_close(u, c);
+    }
+}
+
+void sl_upstream_prune(struct sl_upstream *u)
+{
+    for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++) {
+        struct sl_upkey **pk = &u->buckets[b];
+
+        while (*pk) {
+            struct sl_upkey *k = *pk;
+
+            /* An empty entry holds no reference: its key may be freed
+             * already, so it is not asked about (the sweep frees it). */
+            if (sl_dlist_empty(&k->idle) || key_live(u, k->key)) {
+                pk = &k->next;
+                continue;
+            }
+            close_key_idle(u, k);
+            *pk = k->next;
+            free(k);
+        }
+    }
+}
+
 static void sweep(struct sl_timer *t, void *arg)
 {
     struct sl_upstream *u = arg;
     uint64_t now = sl_loop_now_ms(u->loop);
+
+    sl_upstream_prune(u);
 
     for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++) {
         struct sl_upkey **pk = &u->buckets[b];
@@ -103,16 +142,9 @@ void sl_upstream_init(struct sl_upstream *u, struct sl_loop *loop,
 
 void sl_upstream_close_idle(struct sl_upstream *u)
 {
-    for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++) {
-        for (struct sl_upkey *k = u->buckets[b]; k; k = k->next) {
-            while (!sl_dlist_empty(&k->idle)) {
-                struct sl_upconn *c = conn_of(sl_dlist_first(&k->idle));
-
-                unlink_idle(u, c);
-                sl_upstream_close(u, c);
-            }
-        }
-    }
+    for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++)
+        for (struct sl_upkey *k = u->buckets[b]; k; k = k->next)
+            close_key_idle(u, k);
 }
 
 void sl_upstream_fini(struct sl_upstream *u)
@@ -191,8 +223,15 @@ struct sl_upconn *sl_upstream_take(struct sl_upstream *u, const void *key, sl_wa
 
 void sl_upstream_put(struct sl_upstream *u, struct sl_upconn *c)
 {
-    struct sl_upkey *k = find_key(u, c->key);
+    struct sl_upkey *k;
 
+    /* Busy when its backend left the table: it goes now, not into a pool
+     * nobody will take from. */
+    if (!key_live(u, c->key)) {
+        sl_upstream_close(u, c);
+        return;
+    }
+    k = find_key(u, c->key);
     if (!k) {
         k = calloc(1, sizeof(*k));
         if (!k) {

@@ -13,6 +13,12 @@
  * Keys: every connection holds a reference on its key, taken with
  * ops.key_ref when the connection is made and dropped with ops.key_unref
  * when it is closed, so an idle connection never outlives its backend.
+ * A key can also die before its last reference goes (a reload replaced or
+ * removed the backend): ops.key_live says so, and the pool then keeps no
+ * connection of it: sl_upstream_prune() closes its idle ones and frees its
+ * entry, sl_upstream_put() closes instead of parking, so connections busy
+ * at the reload go when their exchange ends. The sweep prunes once a
+ * second; the owner also prunes when it adopts a new table.
  *
  * Threads: one pool per worker; nothing here is thread-safe. Connection
  * structs come from a free list (no malloc per request once warm). */
@@ -48,6 +54,9 @@ struct sl_upconn {
 struct sl_upstream_ops {
     void (*key_ref)(void *key);
     void (*key_unref)(void *key);
+    /* Whether <key> may still be asked for (NULL: always). Called only on
+     * a key some connection references; once false, it must stay false. */
+    bool (*key_live)(const void *key);
 };
 
 #define SL_UPSTREAM_BUCKETS 256
@@ -92,6 +101,10 @@ void sl_upstream_put(struct sl_upstream *u, struct sl_upconn *c);
 /* Closes a connection the caller holds: unregisters and closes the fd,
  * drops the key reference, recycles the struct. */
 void sl_upstream_close(struct sl_upstream *u, struct sl_upconn *c);
+/* Closes every idle connection whose key is no longer live (ops.key_live)
+ * and frees those keys' entries. Cheap when nothing died: one walk of the
+ * key entries, one key_live call per key with idle connections. */
+void sl_upstream_prune(struct sl_upstream *u);
 /* Closes every idle connection (graceful shutdown). */
 void sl_upstream_close_idle(struct sl_upstream *u);
 

@@ -140,7 +140,7 @@ static void key_unref(void *key)
 
 static void idle_connections_are_pooled_and_dropped_on_close(void **state)
 {
-    static const struct sl_upstream_ops ops = {key_ref, key_unref};
+    static const struct sl_upstream_ops ops = {key_ref, key_unref, NULL};
     struct sl_loop l;
     struct sl_listener ln;
     struct sl_upstream u;
