@@ -9,6 +9,7 @@
  * pool, when a request may be resent, and the answers.
  * Each entry point returns what to do next (enum sl_proxy_attempt_r); the
  * exchange core (proxy_exchange.c) sets the phase and the deadline. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,7 @@ void sl_proxy_drop_backend(struct sl_hconn *c, bool reuse)
         sl_upstream_close(c->ctx->ups, up);
 }
 
+/* For the stale keep-alive retry only (same backend, nothing processed). */
 static bool idempotent(const struct sl_hconn *c)
 {
     switch (c->rq->method_id) {
@@ -73,6 +75,38 @@ static enum sl_proxy_attempt_r give_up(struct sl_answer *a, int status, bool clo
     a->detail = a->msg;
     a->close = close;
     return SL_ATTEMPT_GIVE_UP;
+}
+
+/* Safe methods (RFC 9110 9.2.1) other than TRACE, as the issue names them:
+ * resent to another backend even after their bytes reached one, as
+ * nginx's `proxy_next_upstream error timeout` does. PUT and DELETE are
+ * idempotent too, but are not resent: a server may act on them before it
+ * answers. */
+static bool resendable_method(enum sl_http_method m)
+{
+    return m == SL_METHOD_GET || m == SL_METHOD_HEAD || m == SL_METHOD_OPTIONS;
+}
+
+/* Whether the request's body, if any, can go out again: none of it left
+ * ibuf for a backend yet (it is still there to be sent). Hook for
+ * `buffer_request_body` (issue 13): a body held whole in our buffers
+ * (q->body_buffered) can be resent too, once the request queue re-adds it;
+ * until then a body that streamed out cannot. */
+static bool body_resendable(const struct sl_hreq *q)
+{
+    return !q->body_taken;
+}
+
+/* Whether the failed attempt may be retried on another backend: no byte
+ * of a response came back (none of it can reach the client twice, and the
+ * per-attempt response state is still untouched), the body is still
+ * ours to send, and either no byte of the request reached the backend or
+ * the method is safe to send twice. */
+static bool may_resend(const struct sl_hreq *q)
+{
+    if (q->resp_got_any || !body_resendable(q))
+        return false;
+    return !q->sent_any || resendable_method(q->method_id);
 }
 
 static enum sl_proxy_attempt_r connect_or_reuse(struct sl_hconn *c, sl_watcher_cb_t on_io,
@@ -107,24 +141,39 @@ static enum sl_proxy_attempt_r connect_or_reuse(struct sl_hconn *c, sl_watcher_c
     return inprog ? SL_ATTEMPT_CONNECTING : SL_ATTEMPT_READY;
 }
 
-enum sl_proxy_attempt_r sl_proxy_attempt_start(struct sl_hconn *c, sl_watcher_cb_t on_io,
-                                               struct sl_answer *a)
+/* Selects a backend not tried yet and connects or reuses. <last> says how
+ * the previous try failed (NULL on the first), for the answer when no
+ * backend is left: 504 when that try timed out, else 502. */
+static enum sl_proxy_attempt_r next_backend(struct sl_hconn *c, sl_watcher_cb_t on_io,
+                                            struct sl_answer *a, const char *last)
 {
     struct sl_hreq *q = c->rq;
     const struct sl_route *r = q->route;
 
-    q->att.retries = r->svc->retries; /* the route, and so the budget, is known only now */
-    if (!sl_attempt_select(&q->att, q->table->lb, r->group, q->key, q->keylen)) {
-        if (q->att.ntried > 0) {
-            (void)snprintf(a->msg, sizeof(a->msg), "no backend of service %.100s could be reached",
-                           r->svc->name);
-            return give_up(a, 502, false);
-        }
+    if (sl_attempt_select(&q->att, q->table->lb, r->group, q->key, q->keylen))
+        return connect_or_reuse(c, on_io, a);
+    if (q->att.ntried == 0) {
         (void)snprintf(a->msg, sizeof(a->msg), "no healthy backend for service %.100s",
                        r->svc->name);
         return give_up(a, 503, false);
     }
-    return connect_or_reuse(c, on_io, a);
+    if (last)
+        (void)snprintf(a->msg, sizeof(a->msg),
+                       "backend %.96s: %s; no other backend of service %.100s to try",
+                       q->att.target, last, r->svc->name);
+    else
+        (void)snprintf(a->msg, sizeof(a->msg), "no backend of service %.100s could be reached",
+                       r->svc->name);
+    return give_up(a, sl_attempt_give_up_status(&q->att), false);
+}
+
+enum sl_proxy_attempt_r sl_proxy_attempt_start(struct sl_hconn *c, sl_watcher_cb_t on_io,
+                                               struct sl_answer *a)
+{
+    struct sl_hreq *q = c->rq;
+
+    q->att.retries = q->route->svc->retries; /* the route, and so the budget, is known only now */
+    return next_backend(c, on_io, a, NULL);
 }
 
 enum sl_proxy_attempt_r sl_proxy_attempt_failed(struct sl_hconn *c, sluice_outcome_t outcome,
@@ -134,9 +183,15 @@ enum sl_proxy_attempt_r sl_proxy_attempt_failed(struct sl_hconn *c, sluice_outco
     struct sl_hreq *q = c->rq;
 
     sl_proxy_drop_backend(c, false);
-    /* Resent only while no byte of it reached a backend. */
-    if (sl_attempt_fail(&q->att, outcome, !q->sent_any && !q->body_taken, NULL, what))
-        return sl_proxy_attempt_start(c, on_io, a);
+    /* Counted (passive health) once per attempt, by sl_attempt_fail. */
+    if (sl_attempt_fail(&q->att, outcome, may_resend(q), NULL, what)) {
+        /* Another backend: its pool may serve, and it has its own stale
+         * retry. The request is queued anew from hbuf (intact: nothing
+         * but a response head overwrites it, and none came). */
+        assert(!q->resp_head_done && q->cout.n == 0 && q->bytes_out == 0);
+        q->retried_stale = false;
+        return next_backend(c, on_io, a, what);
+    }
     (void)snprintf(a->msg, sizeof(a->msg), "backend %.96s: %s", q->att.target, what);
     return give_up(a, outcome == SLUICE_OUTCOME_TIMEOUT ? 504 : 502, false);
 }

@@ -7,8 +7,9 @@
  * A struct sl_attempt is embedded in the HTTP request or TCP session, so
  * nothing here allocates; selection is the library's lock-free select.
  * The protocol keeps what differs: how it connects (the HTTP pool, a
- * plain socket for TCP), when a failure may be retried (HTTP: nothing
- * sent yet), and what the client is told.
+ * plain socket for TCP), when a failure may be retried (HTTP: no
+ * response byte yet, and nothing sent or a GET, HEAD or OPTIONS; TCP:
+ * connect failures only), and what the client is told.
  *
  *   sl_attempt_init(a, retries);
  *   while (sl_attempt_select(a, ...)) {
