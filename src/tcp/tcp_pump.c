@@ -48,7 +48,8 @@ static void pipe_put(struct sl_tcp_worker *w, struct sl_tcp_dir *d)
 {
     if (d->pr < 0)
         return;
-    if (d->pending == 0 && w->npipes < SL_TCP_PIPE_CACHE) {
+    w->pipes_out--;
+    if (d->pending == 0 && w->npipes < w->pipe_keep) {
         w->pipes[w->npipes][0] = d->pr;
         w->pipes[w->npipes][1] = d->pw;
         w->npipes++;
@@ -158,6 +159,7 @@ static void dir_to_splice(struct sl_tcp_worker *w, struct sl_tcp_dir *d)
     }
     d->pr = p[0];
     d->pw = p[1];
+    w->pipes_out++;
     sl_buf_put(&w->bufs, d->buf);
     d->buf = NULL;
     w->stats.splice_dirs++;
