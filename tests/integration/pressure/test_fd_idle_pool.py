@@ -1,0 +1,107 @@
+"""Issue 13, defect 1: idle pooled backend connections must not lock
+clients out. Under ulimit -n 256 with 2 workers, a burst of clients leaves
+many idle pooled backend connections behind; they used to count against
+accepting clients until the pool's 30 s idle timeout. Now they are not
+promised to anyone and close on demand, so a new client is served at once."""
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from sluicetest import (SluiceCase, backend_entry, config, endpoint,  # noqa: E402
+                        free_port, http_listener, main, route, service)
+
+NOFILE = 256
+CLIENTS = 200
+DELAY_MS = 300  # the issue's 1 s per GET, scaled down
+
+
+def one_get(port, path, timeout):
+    """Status of one GET on a fresh connection (Connection: close), or None
+    when the connection was closed or reset without a response."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.settimeout(timeout)
+        s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path).encode())
+        data = b""
+        while len(data) < 12:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+        if not data.startswith(b"HTTP/1.1 "):
+            return None
+        return int(data[9:12])
+    except (ConnectionResetError, BrokenPipeError):
+        return None
+    finally:
+        s.close()
+
+
+class IdlePool(SluiceCase):
+    @unittest.skipIf(shutil.which("prlimit") is None, "prlimit (util-linux) is not installed")
+    def test_idle_pooled_connections_do_not_lock_clients_out(self):
+        """200 slow GETs under ulimit -n 256, 2 workers: all served, then a new client at once"""
+        b = self.backend("slow")
+        port = free_port()
+        cfg = config([http_listener(port)], {"app": service([backend_entry(b.name, b.port)])},
+                     [endpoint("/", [route("app")])], workers=2)
+        d = self.sluice(cfg, start=False)
+        plain = d.argv
+        d.argv = lambda: ["prlimit", "--nofile=%d:%d" % (NOFILE, NOFILE)] + plain()
+        d.start()
+
+        statuses = []
+        retries = [0]
+        lock = threading.Lock()
+
+        def client():
+            # As a real client would: a connection closed without an answer
+            # is tried again (bounded), so the burst gets through either way
+            # and leaves the pool full of idle connections.
+            st, tries = None, 0
+            deadline = time.monotonic() + 30
+            while st is None and tries < 200 and time.monotonic() < deadline:
+                tries += 1
+                try:
+                    st = one_get(port, "/delay?ms=%d" % DELAY_MS, timeout=30)
+                except OSError:
+                    st = None
+                if st is None:
+                    time.sleep(0.02)
+            with lock:
+                statuses.append(st)
+                retries[0] += tries - 1
+
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        burst = time.monotonic() - t0
+        ok = statuses.count(200)
+        print("  burst: %d of %d served in %.1fs (%d retries), backend connections made: %d"
+              % (ok, CLIENTS, burst, retries[0], b.accepted))
+        self.assertEqual(len(statuses), CLIENTS)
+        self.assertEqual(ok, CLIENTS, "statuses: %s" % sorted(set(map(str, statuses))))
+        # Clients beyond the share wait in the listen backlog: none is
+        # accepted and closed (that used to cost thousands of retries).
+        self.assertEqual(retries[0], 0, "clients were closed without an answer")
+        # The pool now holds idle backend connections (its idle timeout is
+        # 30 s): new clients must still be served, each at once.
+        for i in range(10):
+            t1 = time.monotonic()
+            st = one_get(port, "/after%d" % i, timeout=5)
+            took = time.monotonic() - t1
+            self.assertEqual(st, 200, "client %d after the burst got %s" % (i, st))
+            self.assertLess(took, 3.0)
+        self.assertNotIn("20000", d.stderr())
+
+
+if __name__ == "__main__":
+    main()
