@@ -13,20 +13,21 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sluicetest import (SluiceCase, backend_entry, config, endpoint,  # noqa: E402
-                        free_port, http_listener, main, route, service)
+                        free_port, http_listener, main, route, service, wait_until)
 
 NOFILE = 256
 CLIENTS = 200
 DELAY_MS = 300  # the issue's 1 s per GET, scaled down
 
 
-def one_get(port, path, timeout):
+def one_get(port, path, timeout, host="t"):
     """Status of one GET on a fresh connection (Connection: close), or None
     when the connection was closed or reset without a response."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.settimeout(timeout)
-        s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path).encode())
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                   % (path, host)).encode())
         data = b""
         while len(data) < 12:
             d = s.recv(4096)
@@ -101,6 +102,50 @@ class IdlePool(SluiceCase):
             self.assertEqual(st, 200, "client %d after the burst got %s" % (i, st))
             self.assertLess(took, 3.0)
         self.assertNotIn("20000", d.stderr())
+
+    @unittest.skipIf(shutil.which("prlimit") is None, "prlimit (util-linux) is not installed")
+    def test_idle_pooled_connections_close_for_another_backend(self):
+        """ulimit -n 100, 1 worker: a burst to backend a fills the pool; one to b closes a's idle ones"""
+        a, b = self.backend("a"), self.backend("b")
+        port = free_port()
+        cfg = config([http_listener(port)],
+                     {"sa": service([backend_entry(a.name, a.port)]),
+                      "sb": service([backend_entry(b.name, b.port)])},
+                     [endpoint("a.test/", [route("sa")]), endpoint("b.test/", [route("sb")])],
+                     workers=1)
+        d = self.sluice(cfg, start=False)
+        plain = d.argv
+        d.argv = lambda: ["prlimit", "--nofile=100:100"] + plain()
+        d.start()
+        # 100 - 19 reserved: a share of 81, 40 clients; 40 idle pooled
+        # connections to a and 40 clients for b do not leave room for b's.
+        for host, be in (("a.test", a), ("b.test", b)):
+            statuses = []
+            lock = threading.Lock()
+
+            def client():
+                try:
+                    st = one_get(port, "/delay?ms=%d" % DELAY_MS, 30, host=host)
+                except OSError:
+                    st = None
+                with lock:
+                    statuses.append(st)
+
+            threads = [threading.Thread(target=client, daemon=True) for _ in range(40)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            print("  %s: %s, %d backend connections" % (host, sorted(set(map(str, statuses))),
+                                                         be.accepted))
+            self.assertEqual(statuses, [200] * 40)
+            if be is a:
+                pooled_a = len(a.conns)  # idle in sluice's pool for 30 s
+        # b's connections took the place of a's idle ones, least recently
+        # used first, long before the pool's idle timeout.
+        self.assertTrue(wait_until(lambda: len(a.conns) < pooled_a, 5))
+        print("  idle connections to a: %d, then %d" % (pooled_a, len(a.conns)))
+        self.assertNotIn("out of file descriptors", d.stderr())
 
 
 if __name__ == "__main__":
