@@ -43,8 +43,10 @@ static size_t fds_held(void *arg)
  * (HAProxy halves maxconn for the same reason); TCP sessions hold their
  * sockets and pipes. Idle pooled connections are not promised to anyone:
  * they close on demand. */
-static size_t fds_promised(const struct sl_worker *w)
+static size_t fds_promised(void *arg)
 {
+    const struct sl_worker *w = arg;
+
     return 2 * sl_proxy_conns(&w->proxy) + sl_tcp_fds(w->tcp);
 }
 
@@ -77,7 +79,7 @@ static bool may_accept(struct sl_listener *ln, bool waiting)
 
     if (w->fdb.share == 0)
         return true;
-    while (fds_promised(w) + 2 > w->fdb.share) {
+    while (!sl_fdbudget_room(&w->fdb, 2)) {
         if (!waiting)
             return false; /* maybe nobody waits: close nothing for nobody */
         if (!sl_proxy_evict_idle(&w->proxy)) {
@@ -97,7 +99,8 @@ static bool may_accept(struct sl_listener *ln, bool waiting)
 void sl_worker_set_budget(struct sl_worker *w, const struct sl_fdbudget_plan *p)
 {
     w->nofile = p->nofile;
-    w->fdb = (struct sl_fdbudget){.share = p->share, .held = fds_held, .arg = w};
+    w->fdb = (struct sl_fdbudget){
+        .share = p->share, .held = fds_held, .promised = fds_promised, .arg = w};
     w->proxy.fdb = &w->fdb;
     sl_tcp_set_budget(w->tcp, &w->fdb, &w->ups, p->pipe_cache);
     for (size_t i = 0; i < w->nlns; i++)

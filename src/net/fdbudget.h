@@ -59,14 +59,27 @@ struct sl_fdbudget_plan {
 int sl_fdbudget_plan(const struct sl_fdbudget_needs *n, uint64_t nofile,
                      struct sl_fdbudget_plan *p);
 
-/* One worker's budget as its connection owners see it: the share, and
- * how many descriptors its connections hold now (HTTP clients, backend
- * connections pooled or busy, TCP sockets and pipes in use). */
+/* One worker's budget as its connection owners see it: the share, how
+ * many descriptors its connections hold now (HTTP clients, backend
+ * connections pooled or busy, TCP sockets and pipes in use), and how many
+ * are promised (two per HTTP client, which may need a backend
+ * connection; TCP sockets and pipes in use; idle pooled connections are
+ * promised to nobody: they close on demand). */
 struct sl_fdbudget {
     size_t share; /* 0: no limit */
     size_t (*held)(void *arg);
+    size_t (*promised)(void *arg);
     void *arg;
 };
+
+/* True when <more> descriptors can be promised without breaking a
+ * promise already made (or there is no budget). */
+static inline bool sl_fdbudget_room(const struct sl_fdbudget *b, size_t more)
+{
+    if (b == NULL || b->share == 0 || b->promised == NULL)
+        return true;
+    return b->promised(b->arg) + more <= b->share;
+}
 
 /* Descriptors over the share that <more> new ones would make: 0 when
  * they fit (or there is no budget). */

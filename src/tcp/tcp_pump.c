@@ -39,6 +39,11 @@ static int pipe_get(struct sl_tcp_worker *w, int p[2])
         p[1] = w->pipes[w->npipes][1];
         return 0;
     }
+    /* A new pipe must not take descriptors promised to clients. */
+    if (!sl_fdbudget_room(w->fdb, 2)) {
+        errno = EMFILE;
+        return -1;
+    }
     return pipe2(p, O_NONBLOCK | O_CLOEXEC);
 }
 

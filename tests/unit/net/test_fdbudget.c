@@ -177,6 +177,22 @@ static void over_counts_what_one_more_would_exceed(void **state)
     assert_int_equal(sl_fdbudget_over(NULL, 1), 0);
 }
 
+/* Admission counts promises, not what is held. */
+static void room_counts_promises(void **state)
+{
+    struct sl_fdbudget b = {.share = 10, .held = held, .promised = held};
+    (void)state;
+
+    held_now = 8;
+    assert_true(sl_fdbudget_room(&b, 2));
+    held_now = 9;
+    assert_false(sl_fdbudget_room(&b, 2));
+    assert_true(sl_fdbudget_room(&b, 1));
+    b.share = 0;
+    assert_true(sl_fdbudget_room(&b, 100));
+    assert_true(sl_fdbudget_room(NULL, 100));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +202,7 @@ int main(void)
         cmocka_unit_test(plan_refuses_workers_the_limit_cannot_feed),
         cmocka_unit_test(plan_caps_the_tcp_pipe_cache_by_the_share),
         cmocka_unit_test(over_counts_what_one_more_would_exceed),
+        cmocka_unit_test(room_counts_promises),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
