@@ -177,9 +177,10 @@ static int plan_fds(const struct sl_control *ctl, const struct sl_router *t, siz
     }
     if (sl_fdbudget_plan(&needs, nofile, p) < 0) {
         (void)fprintf(stderr,
-                      "sluice serve: workers: %zu need at least %llu descriptors but ulimit -n "
+                      "sluice serve: workers: %zu%s need at least %llu descriptors but ulimit -n "
                       "is %llu: raise ulimit -n to %llu or lower workers\n",
-                      n, (unsigned long long)p->need, (unsigned long long)nofile,
+                      n, cfg != NULL && cfg->workers == 0 ? " (auto: one per CPU)" : "",
+                      (unsigned long long)p->need, (unsigned long long)nofile,
                       (unsigned long long)p->need);
         return -1;
     }

@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sluicetest import (SluiceCase, backend_entry, config, endpoint,  # noqa: E402
-                        free_port, http_listener, main, route, service)
+                        free_port, http_listener, main, route, service, tcp_listener)
 
 NOFILE = 600
 CLIENTS = 400  # more than fit: 2 descriptors are promised per client
@@ -117,6 +117,44 @@ class Reserve(SluiceCase):
         self.assertEqual(statuses.get("waiting", 0), 0)
         self.assertLessEqual(peak[0], NOFILE)
         self.assertNotIn("20000", err)
+
+    @unittest.skipIf(shutil.which("prlimit") is None, "prlimit (util-linux) is not installed")
+    def test_tcp_sessions_beyond_the_share_wait_in_the_backlog(self):
+        """ulimit -n 100, a tcp listener: sessions past the share wait, then all are carried"""
+        echo = self.tcp_echo()
+        port = free_port()
+        cfg = config([tcp_listener(port, "echo")],
+                     {"echo": service([backend_entry(echo.name, echo.port)])}, workers=1)
+        d = self.sluice(cfg, start=False)
+        plain = d.argv
+        d.argv = lambda: ["prlimit", "--nofile=100:100"] + plain()
+        d.start()
+        # 100 - 19 = 81 per worker, 5 cached pipes (1/8 of it) leave 71:
+        # 35 sessions of 2 descriptors.
+        socks = []
+        try:
+            for i in range(50):
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                s.sendall(b"ping %d\n" % i)
+                socks.append(s)
+            first, rest = socks[:35], socks[35:]
+            for i, s in enumerate(first):
+                s.settimeout(5)
+                self.assertEqual(s.recv(64), b"ping %d\n" % i)
+            for s in rest:  # waiting in the backlog: neither served nor closed
+                s.settimeout(0.2)
+                with self.assertRaises(socket.timeout):
+                    s.recv(64)
+            for s in first:
+                s.close()
+            for i, s in enumerate(rest):  # room again: each is carried
+                s.settimeout(5)
+                self.assertEqual(s.recv(64), b"ping %d\n" % (35 + i))
+        finally:
+            for s in socks:
+                s.close()
+        self.assertIn("71 per worker for connections", d.stderr())
+        self.assertIn("at its share of descriptors", d.stderr())
 
 
 if __name__ == "__main__":
