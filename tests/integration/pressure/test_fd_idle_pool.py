@@ -4,14 +4,14 @@ many idle pooled backend connections behind; they used to count against
 accepting clients until the pool's 30 s idle timeout. Now they are not
 promised to anyone and close on demand, so a new client is served at once."""
 import os
-import shutil
 import socket
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fdlimit import needs_prlimit, start_http, start_limited  # noqa: E402
 from sluicetest import (SluiceCase, backend_entry, config, endpoint,  # noqa: E402
                         free_port, http_listener, main, route, service, wait_until)
 
@@ -44,17 +44,12 @@ def one_get(port, path, timeout, host="t"):
 
 
 class IdlePool(SluiceCase):
-    @unittest.skipIf(shutil.which("prlimit") is None, "prlimit (util-linux) is not installed")
+    @needs_prlimit
     def test_idle_pooled_connections_do_not_lock_clients_out(self):
         """200 slow GETs under ulimit -n 256, 2 workers: all served, then a new client at once"""
         b = self.backend("slow")
-        port = free_port()
-        cfg = config([http_listener(port)], {"app": service([backend_entry(b.name, b.port)])},
-                     [endpoint("/", [route("app")])], workers=2)
-        d = self.sluice(cfg, start=False)
-        plain = d.argv
-        d.argv = lambda: ["prlimit", "--nofile=%d:%d" % (NOFILE, NOFILE)] + plain()
-        d.start()
+        d = start_http(self, b, NOFILE, workers=2)
+        port = d.port
 
         statuses = []
         retries = [0]
@@ -103,7 +98,7 @@ class IdlePool(SluiceCase):
             self.assertLess(took, 3.0)
         self.assertNotIn("20000", d.stderr())
 
-    @unittest.skipIf(shutil.which("prlimit") is None, "prlimit (util-linux) is not installed")
+    @needs_prlimit
     def test_idle_pooled_connections_close_for_another_backend(self):
         """ulimit -n 100, 1 worker: a burst to backend a fills the pool; one to b closes a's idle ones"""
         a, b = self.backend("a"), self.backend("b")
@@ -113,10 +108,7 @@ class IdlePool(SluiceCase):
                       "sb": service([backend_entry(b.name, b.port)])},
                      [endpoint("a.test/", [route("sa")]), endpoint("b.test/", [route("sb")])],
                      workers=1)
-        d = self.sluice(cfg, start=False)
-        plain = d.argv
-        d.argv = lambda: ["prlimit", "--nofile=100:100"] + plain()
-        d.start()
+        d = start_limited(self, cfg, 100)
         # 100 - 19 reserved: a share of 81, 40 clients; 40 idle pooled
         # connections to a and 40 clients for b do not leave room for b's.
         for host, be in (("a.test", a), ("b.test", b)):

@@ -4,15 +4,14 @@ exists: `serve` refuses a worker count that ulimit -n cannot feed, naming
 the numbers, and starts with one it can."""
 import os
 import re
-import shutil
 import socket
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sluicetest import (SluiceCase, backend_entry, config, endpoint,  # noqa: E402
-                        free_port, get, http_listener, main, route, service, wait_until)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fdlimit import needs_prlimit, start_http  # noqa: E402
+from sluicetest import SluiceCase, get, main, wait_until  # noqa: E402
 
 # One HTTP listener, no health checks, no tcp listener: the reserve is 16 for
 # the process plus, per worker, its epoll, eventfd and listener (3); each
@@ -21,19 +20,10 @@ def need(workers):
     return 16 + workers * (3 + 32)
 
 
-@unittest.skipIf(shutil.which("prlimit") is None, "prlimit (util-linux) is not installed")
+@needs_prlimit
 class Limits(SluiceCase):
     def start(self, workers, nofile, wait=True):
-        b = self.backend("b%d" % workers)
-        port = free_port()
-        cfg = config([http_listener(port)], {"app": service([backend_entry(b.name, b.port)])},
-                     [endpoint("/", [route("app")])], workers=workers)
-        d = self.sluice(cfg, start=False)
-        plain = d.argv
-        d.argv = lambda: ["prlimit", "--nofile=%d:%d" % (nofile, nofile)] + plain()
-        d.start(wait=wait)
-        d.port = port
-        return d
+        return start_http(self, self.backend("b%d" % workers), nofile, workers, wait)
 
     def test_serve_refuses_workers_the_limit_cannot_feed(self):
         """workers: 8 under ulimit -n 256: serve exits non-zero naming the numbers and ulimit -n"""

@@ -7,16 +7,16 @@ promised a backend descriptor: extra clients wait in the listen backlog
 import os
 import resource
 import selectors
-import shutil
 import socket
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sluicetest import (SluiceCase, backend_entry, config, endpoint,  # noqa: E402
-                        free_port, http_listener, main, route, service, tcp_listener)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fdlimit import needs_prlimit, start_http, start_limited  # noqa: E402
+from sluicetest import (SluiceCase, backend_entry, config, free_port,  # noqa: E402
+                        main, service, tcp_listener)
 
 NOFILE = 600
 CLIENTS = 400  # more than fit: 2 descriptors are promised per client
@@ -30,18 +30,13 @@ def raise_own_nofile(want):
 
 
 class Reserve(SluiceCase):
-    @unittest.skipIf(shutil.which("prlimit") is None, "prlimit (util-linux) is not installed")
+    @needs_prlimit
     def test_clients_connected_first_never_get_503(self):
         """400 clients connect, then each sends a POST: no 503, fds within ulimit -n 600"""
         raise_own_nofile(4 * CLIENTS + 256)
         b = self.backend("be")
-        port = free_port()
-        cfg = config([http_listener(port)], {"app": service([backend_entry(b.name, b.port)])},
-                     [endpoint("/", [route("app")])], workers=1)
-        d = self.sluice(cfg, start=False)
-        plain = d.argv
-        d.argv = lambda: ["prlimit", "--nofile=%d:%d" % (NOFILE, NOFILE)] + plain()
-        d.start()
+        d = start_http(self, b, NOFILE, workers=1)
+        port = d.port
 
         peak = [0]
         stop = threading.Event()
@@ -118,17 +113,14 @@ class Reserve(SluiceCase):
         self.assertLessEqual(peak[0], NOFILE)
         self.assertNotIn("20000", err)
 
-    @unittest.skipIf(shutil.which("prlimit") is None, "prlimit (util-linux) is not installed")
+    @needs_prlimit
     def test_tcp_sessions_beyond_the_share_wait_in_the_backlog(self):
         """ulimit -n 100, a tcp listener: sessions past the share wait, then all are carried"""
         echo = self.tcp_echo()
         port = free_port()
         cfg = config([tcp_listener(port, "echo")],
                      {"echo": service([backend_entry(echo.name, echo.port)])}, workers=1)
-        d = self.sluice(cfg, start=False)
-        plain = d.argv
-        d.argv = lambda: ["prlimit", "--nofile=100:100"] + plain()
-        d.start()
+        d = start_limited(self, cfg, 100)
         # 100 - 19 = 81 per worker, 5 cached pipes (1/8 of it) leave 71:
         # 35 sessions of 2 descriptors.
         socks = []
