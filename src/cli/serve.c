@@ -14,9 +14,13 @@
 #include <time.h>
 
 #include "cli.h"
+#include "control/config.h"
 #include "control/control.h"
+#include "core/checker.h"
+#include "net/fdbudget.h"
 #include "net/listener.h"
 #include "net/log.h"
+#include "tcp/tcp_proxy.h"
 #include "worker.h"
 
 struct serve_opts {
@@ -133,29 +137,63 @@ static uint32_t buffer_size(const struct sl_router *t)
 }
 
 /* The soft descriptor limit raised to the hard one (as nginx's
- * worker_rlimit_nofile): returns the limit in force. */
+ * worker_rlimit_nofile): returns the limit in force, 0 when there is
+ * none (unlimited, or it cannot be read). */
 static uint64_t raise_nofile(void)
 {
     struct rlimit rl;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 1024;
+        return 0;
     if (rl.rlim_cur < rl.rlim_max) {
         struct rlimit want = {rl.rlim_max, rl.rlim_max};
 
         if (setrlimit(RLIMIT_NOFILE, &want) == 0)
             rl.rlim_cur = rl.rlim_max;
     }
-    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_cur;
+    return rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur;
 }
 
-static uint64_t nofile_now(void)
+/* Splits the descriptor limit (net/fdbudget.h) for <n> workers serving
+ * <t>. Returns 0, or -1 after saying on stderr that the limit cannot feed
+ * that many workers. */
+static int plan_fds(const struct sl_control *ctl, const struct sl_router *t, size_t n,
+                    struct sl_fdbudget_plan *p)
 {
-    struct rlimit rl;
+    const struct sl_config *cfg = sl_control_config(ctl);
+    struct sl_fdbudget_needs needs = {.workers = n, .listeners = t->nlisteners};
+    uint64_t nofile = raise_nofile();
 
-    return getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-               ? (uint64_t)rl.rlim_cur
-               : 0;
+    for (size_t i = 0; i < t->nlisteners; i++)
+        if (t->listeners[i].mode == SL_MODE_TCP)
+            needs.pipe_cache_max = SL_TCP_PIPE_CACHE;
+    for (size_t i = 0; cfg != NULL && i < cfg->nservices; i++)
+        if (cfg->services[i].health.check != SL_CHECK_NONE)
+            needs.health_fds = SL_CHECKER_MAX_INFLIGHT + 2; /* probes, epoll, eventfd */
+    *p = (struct sl_fdbudget_plan){.pipe_cache = SL_TCP_PIPE_CACHE};
+    if (nofile == 0) {
+        sl_log(SL_LOG_INFO, "descriptors: no limit (ulimit -n unlimited): no budget per worker");
+        return 0;
+    }
+    if (sl_fdbudget_plan(&needs, nofile, p) < 0) {
+        (void)fprintf(stderr,
+                      "sluice serve: workers: %zu%s need at least %llu descriptors but ulimit -n "
+                      "is %llu: raise ulimit -n to %llu or lower workers\n",
+                      n, cfg != NULL && cfg->workers == 0 ? " (auto: one per CPU)" : "",
+                      (unsigned long long)p->need, (unsigned long long)nofile,
+                      (unsigned long long)p->need);
+        return -1;
+    }
+    sl_log(SL_LOG_INFO,
+           "descriptors: ulimit -n %llu, %zu reserved (process %d, health checks %zu, per worker "
+           "%zu: loop %d, listeners %zu, TCP pipes %zu), %zu per worker for connections: up to "
+           "%zu HTTP clients each (2 descriptors promised per client); %zu workers need at least "
+           "%llu",
+           (unsigned long long)nofile, p->reserve, SL_FDBUDGET_PROCESS, needs.health_fds,
+           SL_FDBUDGET_PER_WORKER + t->nlisteners + 2 * p->pipe_cache, SL_FDBUDGET_PER_WORKER,
+           t->nlisteners, 2 * p->pipe_cache, p->share, p->share / 2, n,
+           (unsigned long long)p->need);
+    return 0;
 }
 
 struct workers {
@@ -242,7 +280,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     struct sl_worker *ws;
     struct workers all = {NULL, 0};
     char err[512];
-    size_t fd_budget;
+    struct sl_fdbudget_plan fds;
     size_t ready = 0;
     int rc = 0;
 
@@ -263,8 +301,11 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
         free(ws);
         return 1;
     }
+    if (plan_fds(ctl, t, n, &fds) < 0) {
+        free(ws);
+        return 1;
+    }
     sl_control_set_workers(ctl, n);
-    fd_budget = sl_worker_fd_budget(raise_nofile(), n);
     for (; ready < n; ready++) {
         if (sl_worker_init(&ws[ready], ready, slot, t, buffer_size(t),
                            sl_control_drain_timeout_ms(ctl), err, sizeof(err)) < 0) {
@@ -272,10 +313,8 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
             rc = 1;
             goto out;
         }
-        ws[ready].fd_budget = fd_budget;
+        sl_worker_set_budget(&ws[ready], &fds);
     }
-    sl_log(SL_LOG_INFO, "%zu descriptors for connections per worker (ulimit -n %llu)", fd_budget,
-           (unsigned long long)nofile_now());
     all.ws = ws;
     all.n = n;
     sl_control_set_notify(ctl, wake_workers, &all);

@@ -31,45 +31,80 @@ static const struct sl_listener_rt *current_listener(const struct sl_router *tab
     return NULL;
 }
 
-/* Descriptors the process keeps besides proxied connections: per worker
- * its epoll and eventfd, listeners, cached TCP pipes (128) and some slack;
- * plus stdio, logs and the control plane. */
-#define FDS_PER_WORKER 192
-#define FDS_PROCESS    64
-
-size_t sl_worker_fd_budget(uint64_t nofile, size_t nworkers)
+/* Descriptors this worker's connections hold now (fdb.held). */
+static size_t fds_held(void *arg)
 {
-    uint64_t reserve = FDS_PROCESS + (uint64_t)FDS_PER_WORKER * nworkers;
+    const struct sl_worker *w = arg;
 
-    if (nworkers == 0 || nofile <= reserve + 32 * nworkers)
-        return 32;
-    return (size_t)((nofile - reserve) / nworkers);
+    return sl_proxy_conns(&w->proxy) + w->ups.nopen + sl_tcp_fds(w->tcp);
 }
 
-/* At the limit a new connection is closed at once: better than accepting
- * it and failing the backend connect of a request already in flight.
- * Idle clients need no backend connection, so they may use most of the
- * budget; busy ones count their backend connections too. */
-static bool at_limit(struct sl_worker *w, int fd)
+/* Descriptors promised: each HTTP client may need a backend connection
+ * (HAProxy halves maxconn for the same reason); TCP sessions hold their
+ * sockets and pipes. Idle pooled connections are not promised to anyone:
+ * they close on demand. */
+static size_t fds_promised(void *arg)
 {
-    size_t margin = w->fd_budget / 16 < 16 ? 16 : w->fd_budget / 16;
-    size_t used = sl_proxy_conns(&w->proxy) + w->ups.nopen + 2 * sl_tcp_active(w->tcp);
-    uint64_t now;
+    const struct sl_worker *w = arg;
 
-    if (w->fd_budget == 0 || used + margin < w->fd_budget)
-        return false;
-    close(fd);
-    w->refused++;
-    now = sl_loop_now_ms(&w->loop);
-    if (w->refused_log_ms == 0 || now - w->refused_log_ms >= 1000) {
-        sl_log(SL_LOG_WARN,
-               "worker %zu: %zu connections open, near this worker's share of the descriptor "
-               "limit (%zu): refused %llu new connection(s); raise ulimit -n to serve more",
-               w->idx, used, w->fd_budget, (unsigned long long)w->refused);
-        w->refused_log_ms = now;
-        w->refused = 0;
+    return 2 * sl_proxy_conns(&w->proxy) + sl_tcp_fds(w->tcp);
+}
+
+/* At the share: one rate-limited line with the real figures. */
+static void log_at_share(struct sl_worker *w)
+{
+    uint64_t quiet = 0;
+
+    if (!sl_fdbudget_due(&w->limit_log, sl_loop_now_ms(&w->loop), &quiet))
+        return;
+    sl_log(SL_LOG_WARN,
+           "worker %zu: at its share of descriptors (%zu of %zu promised: %zu HTTP clients, "
+           "%zu TCP descriptors; ulimit -n %llu): %llu idle clients closed for new ones, "
+           "accepting paused %llu times since the last line; raise ulimit -n to serve more",
+           w->idx, fds_promised(w), w->fdb.share, sl_proxy_conns(&w->proxy), sl_tcp_fds(w->tcp),
+           (unsigned long long)w->nofile, (unsigned long long)w->evicted,
+           (unsigned long long)w->paused);
+    w->evicted = 0;
+    w->paused = 0;
+}
+
+/* The listeners' gate: room for a client that may need a backend
+ * connection too, made by evicting an idle client when one is waiting;
+ * then room for its descriptor itself, made by closing idle pooled
+ * connections. */
+static bool may_accept(struct sl_listener *ln, bool waiting)
+{
+    struct sl_worker *w = ((struct sl_worker_listener *)ln->data)->w;
+    size_t over;
+
+    if (w->fdb.share == 0)
+        return true;
+    while (!sl_fdbudget_room(&w->fdb, 2)) {
+        if (!waiting)
+            return false; /* maybe nobody waits: close nothing for nobody */
+        if (!sl_proxy_evict_idle(&w->proxy)) {
+            w->paused++;
+            log_at_share(w);
+            return false;
+        }
+        w->evicted++;
+        log_at_share(w);
     }
+    over = sl_fdbudget_over(&w->fdb, 1);
+    if (over > 0)
+        (void)sl_upstream_close_lru(&w->ups, over);
     return true;
+}
+
+void sl_worker_set_budget(struct sl_worker *w, const struct sl_fdbudget_plan *p)
+{
+    w->nofile = p->nofile;
+    w->fdb = (struct sl_fdbudget){
+        .share = p->share, .held = fds_held, .promised = fds_promised, .arg = w};
+    w->proxy.fdb = &w->fdb;
+    sl_tcp_set_budget(w->tcp, &w->fdb, &w->ups, p->pipe_cache);
+    for (size_t i = 0; i < w->nlns; i++)
+        w->lns[i].ln.gate = may_accept;
 }
 
 static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr *peer,
@@ -78,8 +113,6 @@ static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr
     struct sl_worker_listener *wl = ln->data;
     const struct sl_listener_rt *rt = current_listener(wl->w->table, &wl->rt);
 
-    if (at_limit(wl->w, fd))
-        return;
     /* Settings are copied at accept: the table may go before the connection. */
     sl_proxy_accept(&wl->w->proxy, rt != NULL ? rt : &wl->rt, fd, peer, len);
 }
@@ -92,8 +125,6 @@ static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr 
     const struct sl_listener_rt *rt = current_listener(table, &wl->rt);
     struct sl_tcp_route route;
 
-    if (at_limit(wl->w, fd))
-        return;
     if (rt == NULL || rt->svc == NULL || rt->group == NULL) {
         sl_log(SL_LOG_ERROR, "listener %s: no TCP service in the routing table", wl->rt.name);
         close(fd);

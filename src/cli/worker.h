@@ -23,6 +23,7 @@
 #include "http/proxy.h"
 #include "http/router.h"
 #include "net/buf.h"
+#include "net/fdbudget.h"
 #include "net/listener.h"
 #include "net/log.h"
 #include "net/loop.h"
@@ -54,9 +55,11 @@ struct sl_worker {
     struct sl_timer tick; /* once a second: housekeeping */
     struct sl_timer drain_timer;
     uint32_t drain_ms;
-    size_t fd_budget; /* descriptors for connections, this worker's share (0: no limit) */
-    uint64_t refused; /* connections closed at the limit since the last log */
-    uint64_t refused_log_ms;
+    struct sl_fdbudget fdb;           /* this worker's share of descriptors (share 0: none) */
+    uint64_t nofile;                  /* the limit the share came from, for log lines */
+    uint64_t evicted;                 /* idle clients closed for new ones since the last line */
+    uint64_t paused;                  /* accepting paused at the share since the last line */
+    struct sl_fdbudget_log limit_log; /* "at its share" lines, rate-limited */
     bool draining;
     _Atomic bool stop_requested;
 };
@@ -68,12 +71,16 @@ struct sl_worker {
 int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
                    const struct sl_router *table, uint32_t bufsize, uint32_t drain_ms, char *err,
                    size_t errlen);
-/* One worker's share of <nofile> descriptors for client and backend
- * connections: (nofile - what the process keeps open otherwise) /
- * <nworkers>. A worker refuses new clients once its connections come
- * within 1/16 of it (at least 16), so requests in flight still find a
- * descriptor for their backend connection. */
-size_t sl_worker_fd_budget(uint64_t nofile, size_t nworkers);
+/* Gives <w> its share of the descriptor budget <p> (net/fdbudget.h;
+ * after init, before start). A new client is accepted only while every
+ * HTTP client may still get a backend connection within the share:
+ * 2 * (clients + 1) + TCP sessions' sockets and pipes <= share. Idle
+ * pooled backend connections are not counted there: they close, least
+ * recently used first, whenever a descriptor is needed. At the share, a
+ * new client evicts the least recently active idle client (quiet for
+ * SL_PROXY_EVICT_QUIET_MS); with none, the listener pauses and new
+ * connections wait in the kernel's backlog. */
+void sl_worker_set_budget(struct sl_worker *w, const struct sl_fdbudget_plan *p);
 
 /* Starts the thread; 0 or an errno value. */
 int sl_worker_start(struct sl_worker *w);

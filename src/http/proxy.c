@@ -44,6 +44,8 @@ void sl_proxy_ctx_init(struct sl_proxy_ctx *ctx, struct sl_loop *loop, struct sl
     ctx->table = table;
     ctx->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
     sl_dlist_init(&ctx->conns);
+    sl_dlist_init(&ctx->lru);
+    ctx->fdb = NULL;
     ctx->conn_free = SL_FREELIST_INIT(struct sl_hconn, spare);
     ctx->rq_free = SL_FREELIST_INIT(struct sl_hreq, spare);
     ctx->fdlog = (struct sl_fdbudget_log){0};
@@ -98,6 +100,29 @@ void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, 
     }
     sl_hconn_link(c);
     sl_hconn_start_head(c);
+}
+
+bool sl_proxy_evict_idle(struct sl_proxy_ctx *ctx)
+{
+    uint64_t now = sl_loop_now_ms(ctx->loop);
+    struct sl_dlink *l;
+
+    while ((l = sl_dlist_last(&ctx->lru)) != NULL) {
+        struct sl_hconn *c = sl_dlist_entry(l, struct sl_hconn, lru);
+
+        if (c->phase != SL_PH_HEAD || c->in_request) {
+            /* Busy since it was last seen idle: not a candidate. */
+            sl_dlist_unlink(&ctx->lru, l);
+            c->on_lru = false;
+            continue;
+        }
+        /* Ordered by activity: every other one is younger still. */
+        if (now - c->active_ms < SL_PROXY_EVICT_QUIET_MS)
+            return false;
+        sl_hconn_close(c);
+        return true;
+    }
+    return false;
 }
 
 void sl_proxy_drain(struct sl_proxy_ctx *ctx)

@@ -35,11 +35,17 @@ struct sl_proxy_ctx {
     struct sl_buf_pool *bufs; /* buffers at least max_head + 1 KiB big */
     struct sl_upstream *ups;  /* keyed by sluice_backend_t; refs via sl_backend_ref */
     struct sl_access_log *alog;
-    struct sl_router **table;     /* the worker's current table (sl_router_sync) */
-    uint64_t rng;                 /* xorshift state for route picks */
-    struct sl_dlist conns;        /* every open struct sl_hconn (for draining) */
-    struct sl_freelist conn_free; /* spare struct sl_hconn */
-    struct sl_freelist rq_free;   /* spare request states (struct sl_hreq) */
+    struct sl_router **table; /* the worker's current table (sl_router_sync) */
+    uint64_t rng;             /* xorshift state for route picks */
+    struct sl_dlist conns;    /* every open struct sl_hconn (for draining) */
+    /* Clients without a request in flight (idle keep-alive, or a head not
+     * yet complete), most recently active first: the ones a new client
+     * may evict when descriptors run short. A superset: a client that
+     * became busy is dropped when met (sl_proxy_evict_idle). */
+    struct sl_dlist lru;
+    const struct sl_fdbudget *fdb; /* the worker's budget (NULL: no limit) */
+    struct sl_freelist conn_free;  /* spare struct sl_hconn */
+    struct sl_freelist rq_free;    /* spare request states (struct sl_hreq) */
     bool draining;
     struct sl_fdbudget_log fdlog; /* out-of-descriptors lines, rate-limited */
     /* Scratch for parsing: only valid during one call, never kept. */
@@ -66,6 +72,18 @@ void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, 
 /* Graceful shutdown: idle keep-alive connections close now, the others
  * after their current response (answered with Connection: close). */
 void sl_proxy_drain(struct sl_proxy_ctx *ctx);
+
+/* A client must have been quiet this long before a new one may evict it:
+ * one just accepted, whose request is still in the kernel's buffer, is
+ * never dropped for the next. */
+#define SL_PROXY_EVICT_QUIET_MS 500u
+
+/* Descriptors are short: closes the least recently active client that
+ * has no request in flight (an idle keep-alive connection, or one whose
+ * head is not complete) and has been quiet SL_PROXY_EVICT_QUIET_MS or
+ * more. True when it closed one. Call from outside connection callbacks
+ * (the listener's). */
+bool sl_proxy_evict_idle(struct sl_proxy_ctx *ctx);
 
 /* Frees spare connection and request structs beyond a cap (call now and then, e.g.
  * once a second, never from inside a connection callback). */

@@ -117,6 +117,7 @@ static enum sl_proxy_attempt_r connect_or_reuse(struct sl_hconn *c, sl_watcher_c
     const struct sockaddr *sa;
     unsigned salen = 0;
     bool inprog = false;
+    size_t over;
 
     q->reused = false;
     q->sent_any = false;
@@ -130,7 +131,16 @@ static enum sl_proxy_attempt_r connect_or_reuse(struct sl_hconn *c, sl_watcher_c
     sa = sl_backend_sockaddr(q->att.be, &salen);
     if (!sa)
         return sl_proxy_attempt_failed(c, SLUICE_OUTCOME_FAIL, "address did not resolve", on_io, a);
+    /* Room first: idle pooled connections close (least recently used
+     * first) before one more would go over the worker's share, and once
+     * more when the process ran out anyway; an accepted request never
+     * fails for a descriptor an idle connection holds. */
+    over = sl_fdbudget_over(ctx->fdb, 1);
+    if (over > 0)
+        (void)sl_upstream_close_lru(ctx->ups, over);
     q->up = sl_upstream_connect(ctx->ups, q->att.be, sa, salen, on_io, c, &inprog);
+    if (!q->up && sl_fdbudget_exhausted(errno) && sl_upstream_close_lru(ctx->ups, 1) > 0)
+        q->up = sl_upstream_connect(ctx->ups, q->att.be, sa, salen, on_io, c, &inprog);
     if (!q->up) {
         if (sl_attempt_out_of_fds(&q->att, &ctx->fdlog, errno, sl_loop_now_ms(ctx->loop), NULL)) {
             (void)snprintf(a->msg, sizeof(a->msg), "proxy out of file descriptors");

@@ -27,6 +27,9 @@ void sl_hconn_unused(struct sl_hconn *c)
 
 void sl_hconn_recycle(struct sl_hconn *c)
 {
+    if (c->on_lru)
+        sl_dlist_unlink(&c->ctx->lru, &c->lru);
+    c->on_lru = false;
     sl_dlist_unlink(&c->ctx->conns, &c->link);
     sl_hconn_unused(c);
 }
@@ -103,6 +106,23 @@ void sl_hconn_set_deadline(struct sl_hconn *c, uint32_t ms)
         sl_timer_set(&l->timers, &c->timer, when);
 }
 
+/* Keeps ctx->lru in order of activity. Every turn of a connection's
+ * exchange ends here (or in a close), so a client waiting for a head
+ * moves to the front when it starts waiting and whenever bytes of its
+ * head arrive; a busy one leaves the list. O(1), no allocation. */
+static void lru_touch(struct sl_hconn *c)
+{
+    struct sl_proxy_ctx *ctx = c->ctx;
+
+    if (c->on_lru)
+        sl_dlist_unlink(&ctx->lru, &c->lru);
+    c->on_lru = c->phase == SL_PH_HEAD && !c->in_request;
+    if (c->on_lru) {
+        sl_dlist_push(&ctx->lru, &c->lru);
+        c->active_ms = sl_loop_now_ms(ctx->loop);
+    }
+}
+
 void sl_hconn_update_events(struct sl_hconn *c)
 {
     struct sl_loop *l = c->ctx->loop;
@@ -132,6 +152,7 @@ void sl_hconn_update_events(struct sl_hconn *c)
     case SL_PH_DEAD:
         break;
     }
+    lru_touch(c);
     if (c->cw.fd >= 0)
         sl_loop_mod(l, &c->cw, ev | (ev & SL_EV_READ ? SL_EV_RDHUP : 0));
     if (q && q->up) {

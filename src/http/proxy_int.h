@@ -126,6 +126,8 @@ struct sl_hconn {
     struct sl_proxy_ctx *ctx;
     struct sl_dlink link;     /* on ctx->conns while open */
     struct sl_freelink spare; /* on ctx->conn_free once dead (phase stays readable) */
+    struct sl_dlink lru;      /* on ctx->lru while on_lru */
+    uint64_t active_ms;       /* loop ms of its last activity while on ctx->lru */
     struct sl_watcher cw;     /* the client */
     struct sl_timer timer;
     uint64_t deadline_ms; /* lazy: the timer may fire early and re-arm */
@@ -145,6 +147,7 @@ struct sl_hconn {
     bool got_bytes;   /* the current request has sent at least one byte */
     bool served_one;  /* at least one request answered on this connection */
     bool linger;      /* close by shutting down first: unread input remains */
+    bool on_lru;      /* on ctx->lru: no request in flight when last seen */
     uint8_t client_ip_len;
     char client_ip[SL_CLIENT_IP_MAX]; /* text, for logs, X-Forwarded-For, hashing */
 };

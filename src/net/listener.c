@@ -35,6 +35,8 @@ int sl_listener_open(struct sl_listener *ln, struct sl_loop *loop, const char *n
     ln->on_accept = on_accept;
     ln->data = data;
     ln->pause_ms = 100;
+    ln->gate = NULL;
+    ln->full_pause_ms = 20;
     ln->fdlog = (struct sl_fdbudget_log){0};
     ln->w.fd = -1;
     ln->w.cb = on_readable;
@@ -92,6 +94,13 @@ void sl_listener_close(struct sl_listener *ln)
     close(fd);
 }
 
+/* Stops watching the (level-triggered, still readable) socket for <ms>. */
+static void pause_accepting(struct sl_loop *l, struct sl_listener *ln, uint32_t ms)
+{
+    sl_loop_mod(l, &ln->w, 0);
+    sl_loop_timer_after(l, &ln->pause, ms);
+}
+
 static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
 {
     struct sl_listener *ln = w->data;
@@ -103,8 +112,16 @@ static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events
     for (int batch = 0; batch < SL_ACCEPT_BATCH; batch++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
-        int fd = accept4(w->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd;
 
+        /* Readable means a connection waits, but only for the first
+         * accept of the batch: a later one may find none. */
+        if (ln->gate && !ln->gate(ln, batch == 0)) {
+            if (batch == 0)
+                pause_accepting(l, ln, ln->full_pause_ms);
+            return; /* else: asked again, as waiting, on the next turn */
+        }
+        fd = accept4(w->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             /* TCP_NODELAY comes from the listening socket (Linux copies it
              * into accepted ones): no setsockopt per connection. */
@@ -124,9 +141,7 @@ static void on_readable(struct sl_loop *l, struct sl_watcher *w, uint32_t events
         case ENOMEM: /* sl_fdbudget_exhausted() */
             (void)sl_fdbudget_report(&ln->fdlog, sl_loop_now_ms(l), ln->name,
                                      "accepting a client (accept paused)", errno);
-            /* Level-triggered and still readable: stop watching for a while. */
-            sl_loop_mod(l, &ln->w, 0);
-            sl_loop_timer_after(l, &ln->pause, ln->pause_ms);
+            pause_accepting(l, ln, ln->pause_ms);
             return;
         default: /* EAGAIN and anything unexpected: wait for the next event */
             return;

@@ -5,12 +5,17 @@
  * Owned by one worker thread (its loop). Accepting runs accept4() until
  * EAGAIN. When the process runs out of file descriptors (EMFILE/ENFILE) the
  * listener logs it once per pause and stops accepting for a short while
- * instead of spinning on a readable socket it cannot serve. */
+ * instead of spinning on a readable socket it cannot serve. An optional
+ * gate asks the owner before each accept whether a descriptor budget has
+ * room; when it has none the listener stops accepting for a while too, and
+ * new connections wait in the kernel's backlog (as HAProxy's at maxconn)
+ * instead of being accepted and closed. */
 #ifndef SL_NET_LISTENER_H
 #define SL_NET_LISTENER_H
 
 #include <sys/socket.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fdbudget.h"
@@ -24,6 +29,12 @@ struct sl_listener;
 typedef void (*sl_accept_cb_t)(struct sl_listener *ln, int fd, const struct sockaddr *peer,
                                socklen_t peerlen);
 
+/* May one more connection be accepted now? <waiting>: one is known to be
+ * waiting (the owner may then make room, say by closing an idle
+ * connection; otherwise there may be none and nothing should be closed
+ * for it). False: not now. */
+typedef bool (*sl_accept_gate_t)(struct sl_listener *ln, bool waiting);
+
 struct sl_listener {
     struct sl_watcher w;
     struct sl_timer pause; /* re-enables accepting after EMFILE */
@@ -32,6 +43,8 @@ struct sl_listener {
     sl_accept_cb_t on_accept;
     void *data;                   /* free for the owner */
     uint32_t pause_ms;            /* default 100 */
+    sl_accept_gate_t gate;        /* NULL: always accept */
+    uint32_t full_pause_ms;       /* pause when the gate says no; default 20 */
     struct sl_fdbudget_log fdlog; /* "out of file descriptors" lines, rate-limited */
 };
 

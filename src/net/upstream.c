@@ -38,6 +38,7 @@ static struct sl_upconn *conn_of(struct sl_dlink *l)
 static void unlink_idle(struct sl_upstream *u, struct sl_upconn *c)
 {
     sl_dlist_unlink(&c->k->idle, &c->link);
+    sl_dlist_unlink(&u->lru, &c->lru);
     c->k = NULL;
     u->nidle--;
 }
@@ -131,6 +132,7 @@ void sl_upstream_init(struct sl_upstream *u, struct sl_loop *loop,
         u->buckets[i] = NULL;
     u->free = SL_FREELIST_INIT(struct sl_upconn, spare);
     u->keep_free = 1024;
+    sl_dlist_init(&u->lru);
     u->nidle = 0;
     u->nopen = 0;
     u->max_idle_per_key = 64;
@@ -145,6 +147,16 @@ void sl_upstream_close_idle(struct sl_upstream *u)
     for (size_t b = 0; b < SL_UPSTREAM_BUCKETS; b++)
         for (struct sl_upkey *k = u->buckets[b]; k; k = k->next)
             close_key_idle(u, k);
+}
+
+size_t sl_upstream_close_lru(struct sl_upstream *u, size_t n)
+{
+    size_t closed = 0;
+    struct sl_dlink *l;
+
+    for (; closed < n && (l = sl_dlist_last(&u->lru)) != NULL; closed++)
+        sl_upstream_close(u, sl_dlist_entry(l, struct sl_upconn, lru));
+    return closed;
 }
 
 void sl_upstream_fini(struct sl_upstream *u)
@@ -251,6 +263,7 @@ void sl_upstream_put(struct sl_upstream *u, struct sl_upconn *c)
     c->idle_since_ms = sl_loop_now_ms(u->loop);
     c->k = k;
     sl_dlist_push(&k->idle, &c->link);
+    sl_dlist_push(&u->lru, &c->lru);
     k->empty_seen = false;
     u->nidle++;
 }

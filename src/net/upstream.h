@@ -45,6 +45,7 @@ struct sl_upconn {
     struct sl_upstream *pool;
     /* Pool-private while idle. */
     struct sl_dlink link;     /* on k->idle */
+    struct sl_dlink lru;      /* on the pool's lru (every idle connection) */
     struct sl_freelink spare; /* on the pool's free list once closed */
     struct sl_upkey *k;
     uint64_t idle_since_ms;
@@ -67,6 +68,7 @@ struct sl_upstream {
     struct sl_upkey *buckets[SL_UPSTREAM_BUCKETS];
     struct sl_freelist free;   /* spare structs */
     size_t keep_free;          /* spare structs kept past each sweep */
+    struct sl_dlist lru;       /* every idle connection; head: most recently parked */
     size_t nidle;              /* connections parked */
     size_t nopen;              /* connections alive (idle or in use) */
     uint32_t max_idle_per_key; /* default 64 */
@@ -107,5 +109,9 @@ void sl_upstream_close(struct sl_upstream *u, struct sl_upconn *c);
 void sl_upstream_prune(struct sl_upstream *u);
 /* Closes every idle connection (graceful shutdown). */
 void sl_upstream_close_idle(struct sl_upstream *u);
+/* Closes up to <n> idle connections, least recently parked first, over
+ * all keys: room for a descriptor someone needs now. Returns how many it
+ * closed (fewer when fewer are idle). */
+size_t sl_upstream_close_lru(struct sl_upstream *u, size_t n);
 
 #endif /* SL_NET_UPSTREAM_H */

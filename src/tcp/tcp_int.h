@@ -16,17 +16,13 @@
 #include "net/loop.h"
 #include "net/sock.h"
 #include "net/timer.h"
+#include "net/upstream.h"
 #include "proxy/attempt.h"
 #include "sluice.h"
 #include "tcp/tcp_proxy.h"
 
 /* Bytes asked of one splice() into a pipe: the default pipe size. */
 #define SL_TCP_PIPE_CAP 65536u
-/* Empty pipes kept for reuse, per worker. A session costs 2 sockets + 4
- * pipe fds against a descriptor limit of some thousands, so the cache
- * stays small: 64 pipes (128 fds) per worker save the pipe2() of busy
- * moments without eating the descriptors sessions need. */
-#define SL_TCP_PIPE_CACHE 64
 /* Buffers of the buffer mode (every direction starts there): size, and
  * how many idle ones the pool keeps. A direction holds one only while
  * bytes wait in it. */
@@ -91,6 +87,10 @@ struct sl_tcp_worker {
     struct sl_freelist free;         /* spare sessions */
     int pipes[SL_TCP_PIPE_CACHE][2]; /* empty pipes ready for reuse */
     size_t npipes;
+    size_t pipe_keep;              /* at most this many cached (the budget's pipe_cache) */
+    size_t pipes_out;              /* pipes sessions hold (2 descriptors each) */
+    const struct sl_fdbudget *fdb; /* the worker's (may be NULL) */
+    struct sl_upstream *ups;       /* whose idle connections make room (may be NULL) */
     bool draining;
     struct sl_fdbudget_log fdlog; /* out-of-descriptors lines, rate-limited */
     struct sl_tcp_stats stats;

@@ -39,7 +39,21 @@ struct sl_tcp_worker *sl_tcp_worker_new(struct sl_loop *loop, struct sl_access_l
     w->alog = alog;
     sl_buf_pool_init(&w->bufs, SL_TCP_BUF_SIZE, SL_TCP_BUF_KEEP);
     w->free = SL_FREELIST_INIT(struct sl_tcp_session, spare);
+    w->pipe_keep = SL_TCP_PIPE_CACHE;
     return w;
+}
+
+void sl_tcp_set_budget(struct sl_tcp_worker *w, const struct sl_fdbudget *b,
+                       struct sl_upstream *ups, size_t pipe_cache)
+{
+    w->fdb = b;
+    w->ups = ups;
+    w->pipe_keep = pipe_cache < SL_TCP_PIPE_CACHE ? pipe_cache : SL_TCP_PIPE_CACHE;
+}
+
+size_t sl_tcp_fds(const struct sl_tcp_worker *w)
+{
+    return w ? 2 * w->live.n + 2 * w->pipes_out : 0;
 }
 
 size_t sl_tcp_active(const struct sl_tcp_worker *w)
@@ -224,6 +238,23 @@ static void on_client_wait(struct sl_loop *l, struct sl_watcher *wt, uint32_t ev
         session_end(s, ST_CLIENT_GONE);
 }
 
+/* sl_sock_connect() within the worker's descriptor budget: idle pooled
+ * HTTP connections close first when one more descriptor would go over the
+ * share, and once more when the process ran out of them anyway. */
+static int connect_in_budget(struct sl_tcp_worker *w, const struct sockaddr *sa, unsigned salen,
+                             bool *inprog)
+{
+    size_t over = sl_fdbudget_over(w->fdb, 1);
+    int fd;
+
+    if (over > 0 && w->ups)
+        (void)sl_upstream_close_lru(w->ups, over);
+    fd = sl_sock_connect(sa, salen, inprog);
+    if (fd < 0 && sl_fdbudget_exhausted(errno) && w->ups && sl_upstream_close_lru(w->ups, 1) > 0)
+        fd = sl_sock_connect(sa, salen, inprog);
+    return fd;
+}
+
 /* Starts connecting to s->att.be. 1: in progress or done (the session goes on
  * by itself), 0: this backend failed and another may be tried, -1: the
  * session has ended, -2: this backend failed and no retry is left. */
@@ -239,7 +270,7 @@ static int try_connect(struct sl_tcp_session *s)
     if (!sa)
         return fail_backend(s, SLUICE_OUTCOME_FAIL, "address did not resolve") ? 0 : -2;
     s->connect_start_ns = sl_loop_now_ns(w->loop);
-    fd = sl_sock_connect(sa, salen, &inprog);
+    fd = connect_in_budget(w, sa, salen, &inprog);
     if (fd < 0 &&
         sl_attempt_out_of_fds(&s->att, &w->fdlog, errno, sl_loop_now_ms(w->loop), s->lname)) {
         session_end(s, ST_LOCAL);

@@ -36,6 +36,15 @@
 #include "sluice.h"
 
 struct sl_tcp_worker;
+struct sl_fdbudget;
+struct sl_upstream;
+
+/* Empty pipes a worker may keep for reuse. A session costs 2 sockets + 4
+ * pipe fds against a descriptor limit of some thousands, so the cache
+ * stays small: 64 pipes (128 fds) per worker save the pipe2() of busy
+ * moments without eating the descriptors sessions need; a small limit
+ * lowers it further (sl_tcp_set_budget). */
+#define SL_TCP_PIPE_CACHE 64
 
 /* Counters of one worker since it was made (read on its thread, or after
  * it stopped). */
@@ -84,6 +93,18 @@ struct sl_tcp_route {
  * closed too). <peer> is borrowed for the call. */
 void sl_tcp_accept(struct sl_tcp_worker *w, const struct sl_tcp_route *rt, int fd,
                    const struct sockaddr *peer, socklen_t peerlen);
+
+/* Ties <w> to its worker's descriptor budget <b> (borrowed; NULL: none):
+ * before each backend connect that would go over the share, and once
+ * more after a connect that failed for lack of descriptors, idle
+ * connections of <ups> (borrowed, may be NULL) are closed to make room.
+ * At most <pipe_cache> (capped at SL_TCP_PIPE_CACHE) empty pipes stay
+ * cached. */
+void sl_tcp_set_budget(struct sl_tcp_worker *w, const struct sl_fdbudget *b,
+                       struct sl_upstream *ups, size_t pipe_cache);
+/* Descriptors the sessions hold: their sockets and the pipes in use (the
+ * cached pipes are part of the process's reserve). NULL: 0. */
+size_t sl_tcp_fds(const struct sl_tcp_worker *w);
 
 /* Sessions open (connecting or proxying); a graceful drain waits for 0.
  * sl_tcp_active(), sl_tcp_shutdown() and sl_tcp_trim() accept NULL (a

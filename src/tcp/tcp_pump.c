@@ -39,6 +39,11 @@ static int pipe_get(struct sl_tcp_worker *w, int p[2])
         p[1] = w->pipes[w->npipes][1];
         return 0;
     }
+    /* A new pipe must not take descriptors promised to clients. */
+    if (!sl_fdbudget_room(w->fdb, 2)) {
+        errno = EMFILE;
+        return -1;
+    }
     return pipe2(p, O_NONBLOCK | O_CLOEXEC);
 }
 
@@ -48,7 +53,8 @@ static void pipe_put(struct sl_tcp_worker *w, struct sl_tcp_dir *d)
 {
     if (d->pr < 0)
         return;
-    if (d->pending == 0 && w->npipes < SL_TCP_PIPE_CACHE) {
+    w->pipes_out--;
+    if (d->pending == 0 && w->npipes < w->pipe_keep) {
         w->pipes[w->npipes][0] = d->pr;
         w->pipes[w->npipes][1] = d->pw;
         w->npipes++;
@@ -158,6 +164,7 @@ static void dir_to_splice(struct sl_tcp_worker *w, struct sl_tcp_dir *d)
     }
     d->pr = p[0];
     d->pw = p[1];
+    w->pipes_out++;
     sl_buf_put(&w->bufs, d->buf);
     d->buf = NULL;
     w->stats.splice_dirs++;

@@ -97,11 +97,112 @@ static void one_line_a_second_names_ulimit_and_the_real_limit(void **state)
     assert_true(strstr(log, "more since") > second);
 }
 
+/* Defect 1's setup: ulimit -n 256, 2 workers, one HTTP listener. */
+static void plan_splits_the_limit_after_a_measured_reserve(void **state)
+{
+    struct sl_fdbudget_needs n = {.workers = 2, .listeners = 1};
+    struct sl_fdbudget_plan p;
+    (void)state;
+
+    assert_int_equal(sl_fdbudget_plan(&n, 256, &p), 0);
+    assert_int_equal(p.nofile, 256);
+    assert_int_equal(p.reserve, 16 + 2 * (2 + 1));
+    assert_int_equal(p.share, (256 - 22) / 2);
+    assert_int_equal(p.pipe_cache, 0);
+    assert_int_equal(p.need, 22 + 2 * SL_FDBUDGET_MIN_SHARE);
+    /* Health checks reserve their probes; the share shrinks, never the reserve. */
+    n.health_fds = 66;
+    assert_int_equal(sl_fdbudget_plan(&n, 256, &p), 0);
+    assert_int_equal(p.reserve, 22 + 66);
+    assert_int_equal(p.share, (256 - 22 - 66) / 2);
+}
+
+static void plan_refuses_workers_the_limit_cannot_feed(void **state)
+{
+    struct sl_fdbudget_needs n = {.workers = 8, .listeners = 1};
+    struct sl_fdbudget_plan p;
+    (void)state;
+
+    /* 8 workers need 16 + 8 * (3 + 32) = 296: never a promise of 32 each from 256. */
+    assert_int_equal(sl_fdbudget_plan(&n, 256, &p), -1);
+    assert_int_equal(p.need, 296);
+    assert_true(p.share < SL_FDBUDGET_MIN_SHARE);
+    assert_int_equal(sl_fdbudget_plan(&n, 295, &p), -1);
+    assert_int_equal(sl_fdbudget_plan(&n, 296, &p), 0);
+    assert_int_equal(p.share, SL_FDBUDGET_MIN_SHARE);
+}
+
+static void plan_caps_the_tcp_pipe_cache_by_the_share(void **state)
+{
+    struct sl_fdbudget_needs n = {.workers = 1, .listeners = 2, .pipe_cache_max = 64};
+    struct sl_fdbudget_plan p;
+    (void)state;
+
+    assert_int_equal(sl_fdbudget_plan(&n, 10000, &p), 0);
+    assert_int_equal(p.pipe_cache, 64);
+    assert_int_equal(p.reserve, 16 + 4 + 128);
+    assert_int_equal(p.share, 10000 - 20 - 128);
+    /* A small limit: the cache takes at most 1/8 of the worker's part. */
+    assert_int_equal(sl_fdbudget_plan(&n, 200, &p), 0);
+    assert_int_equal(p.pipe_cache, (200 - 20) / 16);
+    assert_int_equal(p.share, 180 - 2 * p.pipe_cache);
+    /* The least part leaving 32 after its pipes: 36 (2 pipes). */
+    assert_int_equal(p.need, 20 + 36);
+    assert_int_equal(sl_fdbudget_plan(&n, 55, &p), -1);
+    assert_int_equal(sl_fdbudget_plan(&n, 56, &p), 0);
+    assert_true(p.share >= SL_FDBUDGET_MIN_SHARE);
+}
+
+static size_t held_now;
+
+static size_t held(void *arg)
+{
+    (void)arg;
+    return held_now;
+}
+
+static void over_counts_what_one_more_would_exceed(void **state)
+{
+    struct sl_fdbudget b = {.share = 10, .held = held};
+    (void)state;
+
+    held_now = 9;
+    assert_int_equal(sl_fdbudget_over(&b, 1), 0);
+    held_now = 10;
+    assert_int_equal(sl_fdbudget_over(&b, 1), 1);
+    held_now = 14;
+    assert_int_equal(sl_fdbudget_over(&b, 1), 5);
+    b.share = 0; /* no limit */
+    assert_int_equal(sl_fdbudget_over(&b, 1), 0);
+    assert_int_equal(sl_fdbudget_over(NULL, 1), 0);
+}
+
+/* Admission counts promises, not what is held. */
+static void room_counts_promises(void **state)
+{
+    struct sl_fdbudget b = {.share = 10, .held = held, .promised = held};
+    (void)state;
+
+    held_now = 8;
+    assert_true(sl_fdbudget_room(&b, 2));
+    held_now = 9;
+    assert_false(sl_fdbudget_room(&b, 2));
+    assert_true(sl_fdbudget_room(&b, 1));
+    b.share = 0;
+    assert_true(sl_fdbudget_room(&b, 100));
+    assert_true(sl_fdbudget_room(NULL, 100));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(only_descriptor_and_memory_errors_count),
         cmocka_unit_test(one_line_a_second_names_ulimit_and_the_real_limit),
+        cmocka_unit_test(plan_splits_the_limit_after_a_measured_reserve),
+        cmocka_unit_test(plan_refuses_workers_the_limit_cannot_feed),
+        cmocka_unit_test(plan_caps_the_tcp_pipe_cache_by_the_share),
+        cmocka_unit_test(over_counts_what_one_more_would_exceed),
+        cmocka_unit_test(room_counts_promises),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
