@@ -51,14 +51,6 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-static bool name_wanted(const struct sl_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->nservices; i++)
-        if (sl_config_backend(&cfg->services[i], name) != NULL)
-            return true;
-    return false;
-}
-
 /* What one apply hands to the lb: specs borrowing the config's strings. */
 struct specs {
     struct sl_group_spec *groups;
@@ -67,8 +59,8 @@ struct specs {
     struct sl_view_spec *views;
     char **view_names; /* owned */
     size_t nviews;
-    char **remove; /* owned */
-    size_t nremove;
+    char **retire; /* owned */
+    size_t nretire;
 };
 
 static void specs_fini(struct specs *sp)
@@ -78,7 +70,7 @@ static void specs_fini(struct specs *sp)
     free(sp->labels);
     free(sp->views);
     free_names(sp->view_names, sp->nviews);
-    free_names(sp->remove, sp->nremove);
+    free_names(sp->retire, sp->nretire);
     memset(sp, 0, sizeof(*sp));
 }
 
@@ -159,36 +151,30 @@ static int view_specs(const struct sl_config *cfg, struct specs *sp, struct sl_d
     return 0;
 }
 
-/* A service about to vanish is pruned after the swap, so old tables can
- * still reach it; but if one of its backend names moves to another
- * service, it must go in the same transaction or the name is taken (an
- * old table's retry on it then finds no service: a 503 at worst). */
-static int removal_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct specs *sp)
+/* Every service of the lb that <cfg> does not list retires: old routing
+ * tables may still route to it until every worker adopted the new one (and
+ * a request that started on one may retry there), so it stays selectable
+ * until sl_apply_prune(). Retiring, its backend names are free for the
+ * services of <cfg> in the same transaction: a backend that moves to
+ * another service, or a renamed service, never leaves an old table without
+ * its service (that was a 503 while every backend was up). */
+static int retire_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct specs *sp)
 {
     size_t n = 0;
     char **names = service_names(lb, &n);
 
     if (names == NULL)
         return SLUICE_ERR_NOMEM;
-    sp->remove = calloc(n + 1, sizeof(*sp->remove));
-    if (sp->remove == NULL) {
+    sp->retire = calloc(n + 1, sizeof(*sp->retire));
+    if (sp->retire == NULL) {
         free_names(names, n);
         return SLUICE_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        sluice_group_snapshot_t snap;
-        bool conflict = false;
-
-        if (names[i] == NULL || sl_config_service(cfg, names[i]) != NULL ||
-            sluice_lb_snapshot(lb, names[i], &snap) != 0)
+        if (names[i] == NULL || sl_config_service(cfg, names[i]) != NULL)
             continue;
-        for (size_t j = 0; j < snap.n && !conflict; j++)
-            conflict = name_wanted(cfg, snap.backends[j].name);
-        sluice_group_snapshot_free(&snap);
-        if (conflict) {
-            sp->remove[sp->nremove++] = names[i];
-            names[i] = NULL;
-        }
+        sp->retire[sp->nretire++] = names[i];
+        names[i] = NULL;
     }
     free_names(names, n);
     return 0;
@@ -285,7 +271,7 @@ static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct spec
     if (rc == 0)
         rc = view_specs(cfg, sp, diag);
     if (rc == 0)
-        rc = removal_specs(lb, cfg, sp);
+        rc = retire_specs(lb, cfg, sp);
     if (rc == SLUICE_ERR_NOMEM)
         sl_diag_add(diag, "out of memory");
     return rc;
@@ -300,6 +286,7 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
         cfg->nservices > 0 ? &cfg->services[0].health.score : &defaults;
     struct sl_apply_state was = *st;
     struct specs sp = {0};
+    struct sl_apply_gone gone = {0};
     char err[256] = "";
     int rc;
 
@@ -316,8 +303,10 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
     if (rc == 0 && (rc = apply_checker(lb, cfg, st, diag)) != 0)
         restore_checker(lb, st, &was); /* the old one may have been stopped */
     if (rc == 0) {
-        rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews,
-                         (const char *const *)sp.remove, sp.nremove, err, sizeof(err));
+        gone.retire = (const char *const *)sp.retire;
+        gone.nretire = sp.nretire;
+        rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews, &gone, err,
+                         sizeof(err));
         if (rc != 0) {
             sl_diag_add(diag, "cannot apply the services: %s",
                         err[0] != '\0' ? err : sluice_strerror(rc));

@@ -206,6 +206,7 @@ int sl_txn_rebuild(struct sl_txn *tx, const struct sl_group *old, struct sluice_
 
     if (g == NULL)
         return SLUICE_ERR_NOMEM;
+    g->retiring = old->retiring; /* the same service, other backends */
     return sl_txn_put(tx, g);
 }
 
