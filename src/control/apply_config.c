@@ -151,21 +151,39 @@ static int view_specs(const struct sl_config *cfg, struct specs *sp, struct sl_d
     return 0;
 }
 
-/* Every service of the lb that <cfg> does not list retires: old routing
- * tables may still route to it until every worker adopted the new one (and
- * a request that started on one may retry there), so it stays selectable
- * until sl_apply_prune(). Retiring, its backend names are free for the
- * services of <cfg> in the same transaction: a backend that moves to
- * another service, or a renamed service, never leaves an old table without
- * its service (that was a 503 while every backend was up). */
-static int retire_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct specs *sp)
+static bool cfg_uses_view(const struct sl_config *cfg, const char *view)
+{
+    char name[512];
+
+    for (size_t i = 0; i < cfg->nendpoints; i++)
+        for (size_t j = 0; j < cfg->endpoints[i].nroutes; j++) {
+            const struct sl_cfg_route *r = &cfg->endpoints[i].routes[j];
+
+            if (sl_apply_group_name(r->service, r->selector, name, sizeof(name)) == 0 &&
+                strcmp(name, view) == 0)
+                return true;
+        }
+    return false;
+}
+
+/* Every service of the lb and every view of <st> that <cfg> does not use
+ * retires: old routing tables may still route to them until every worker
+ * adopted the new one (and a request that started on one may retry
+ * there), so they stay selectable, as they were, until sl_apply_prune().
+ * Retiring, a service's backend names are free for the services of <cfg>
+ * in the same transaction, and a view no longer follows its service: a
+ * backend that moves to another service, a renamed service or a label
+ * change never leaves an old table without a backend (that was a 503 while
+ * every backend was up). */
+static int retire_specs(sluice_lb_t *lb, const struct sl_config *cfg,
+                        const struct sl_apply_state *st, struct specs *sp)
 {
     size_t n = 0;
     char **names = service_names(lb, &n);
 
     if (names == NULL)
         return SLUICE_ERR_NOMEM;
-    sp->retire = calloc(n + 1, sizeof(*sp->retire));
+    sp->retire = calloc(n + st->nviews + 1, sizeof(*sp->retire));
     if (sp->retire == NULL) {
         free_names(names, n);
         return SLUICE_ERR_NOMEM;
@@ -177,6 +195,13 @@ static int retire_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct spe
         names[i] = NULL;
     }
     free_names(names, n);
+    for (size_t i = 0; i < st->nviews; i++) {
+        if (cfg_uses_view(cfg, st->views[i]))
+            continue;
+        if ((sp->retire[sp->nretire] = strdup(st->views[i])) == NULL)
+            return SLUICE_ERR_NOMEM;
+        sp->nretire++;
+    }
     return 0;
 }
 
@@ -263,15 +288,15 @@ static void restore_checker(sluice_lb_t *lb, struct sl_apply_state *st,
     st->checker_timeout_ms = was->checker_timeout_ms;
 }
 
-static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct specs *sp,
-                       struct sl_diag *diag)
+static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg,
+                       const struct sl_apply_state *st, struct specs *sp, struct sl_diag *diag)
 {
     int rc = service_specs(cfg, sp);
 
     if (rc == 0)
         rc = view_specs(cfg, sp, diag);
     if (rc == 0)
-        rc = retire_specs(lb, cfg, sp);
+        rc = retire_specs(lb, cfg, st, sp);
     if (rc == SLUICE_ERR_NOMEM)
         sl_diag_add(diag, "out of memory");
     return rc;
@@ -296,7 +321,7 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
         sl_diag_add(diag, "cannot set score options: %s", sluice_strerror(rc));
         return rc;
     }
-    rc = build_specs(lb, cfg, &sp, diag);
+    rc = build_specs(lb, cfg, st, &sp, diag);
     if (rc == 0 && (rc = reserve_views(st, sp.nviews)) != 0)
         sl_diag_add(diag, "out of memory");
     /* First what can fail for want of resources: the checker thread. */
@@ -337,21 +362,6 @@ static bool router_uses(struct sl_router *const *keep, size_t nkeep, const char 
             if (r->listeners[i].group != NULL && strcmp(r->listeners[i].group, group) == 0)
                 return true;
     }
-    return false;
-}
-
-static bool cfg_uses_view(const struct sl_config *cfg, const char *view)
-{
-    char name[512];
-
-    for (size_t i = 0; i < cfg->nendpoints; i++)
-        for (size_t j = 0; j < cfg->endpoints[i].nroutes; j++) {
-            const struct sl_cfg_route *r = &cfg->endpoints[i].routes[j];
-
-            if (sl_apply_group_name(r->service, r->selector, name, sizeof(name)) == 0 &&
-                strcmp(name, view) == 0)
-                return true;
-        }
     return false;
 }
 

@@ -157,9 +157,6 @@ static int check_specs(struct batch *b)
     for (size_t i = 0; i < b->n && rc == 0; i++)
         if (sl_strmap_put(&names, b->groups[i].name, i, NULL))
             rc = fail(b, SLUICE_ERR_INVALID_ARG, "service %s listed twice", b->groups[i].name);
-    for (size_t i = 0, at; i < b->nretire && rc == 0; i++)
-        if (b->retire[i] != NULL && sl_strmap_get(&names, b->retire[i], &at))
-            rc = fail(b, SLUICE_ERR_INVALID_ARG, "service %s both put and retired", b->retire[i]);
     for (size_t i = 0; i < b->nviews && rc == 0; i++) {
         const struct sl_view_spec *v = &b->views[i];
         char msg[128] = "";
@@ -171,6 +168,9 @@ static int check_specs(struct batch *b)
         else if ((rc = sl_selector_check(v->selector, msg, sizeof(msg))) != 0)
             rc = fail(b, rc, "view %s: %s", v->name, msg[0] != '\0' ? msg : sluice_strerror(rc));
     }
+    for (size_t i = 0, at; i < b->nretire && rc == 0; i++)
+        if (b->retire[i] != NULL && sl_strmap_get(&names, b->retire[i], &at))
+            rc = fail(b, SLUICE_ERR_INVALID_ARG, "%s both put and retired", b->retire[i]);
     sl_strmap_fini(&names);
     return rc;
 }
@@ -327,16 +327,17 @@ static int remove_listed(struct batch *b, struct sl_txn *tx)
     return 0;
 }
 
-/* Replaces each service to retire that is not retiring yet by a copy over
+/* Replaces each group to retire that is not retiring yet by a copy over
  * the same backends (objects, scores, seed: the same picks) marked
- * retiring; its views are rebuilt over the copy in the same publish. */
+ * retiring. The views of a retiring service are rebuilt over the copy in
+ * the same publish; a retiring view keeps these backends from now on. */
 static int retire_listed(struct batch *b, struct sl_txn *tx)
 {
     for (size_t i = 0; i < b->nretire; i++) {
         const struct sl_group *g = b->retire[i] != NULL ? sl_txn_find(tx, b->retire[i]) : NULL;
         int rc;
 
-        if (g == NULL || g->parent != NULL || g->retiring)
+        if (g == NULL || g->retiring)
             continue;
         rc = sl_txn_rebuild(tx, g, g->backends, g->n);
         if (rc != 0)

@@ -32,20 +32,23 @@ struct sl_view_spec {
 struct sl_apply_gone {
     const char *const *remove; /* services and views: gone at once */
     size_t nremove;
-    const char *const *retire; /* services: retiring (see below) */
+    const char *const *retire; /* services and views: retiring (see below) */
     size_t nretire;
 };
 
 /* Applies, in one transaction and one publish:
  *  1. removes the services and views named in remove[0..nremove) (names
  *     that are not there are ignored);
- *  2. marks the services named in retire[0..nretire) as retiring (names
- *     that are not there, or are views, are ignored): such a service stays
- *     selectable, with its backends and views, until it is unregistered
- *     (control does so once no routing table in use routes to it), but its
- *     backend names no longer count as taken, so another service may take
- *     them in this very batch. Putting a retiring service (step 3) makes it
- *     an ordinary one again;
+ *  2. marks the services and views named in retire[0..nretire) as
+ *     retiring (names that are not there are ignored): they stay
+ *     selectable until they are unregistered (control does so once no
+ *     routing table in use routes to them). A retiring service keeps its
+ *     backends and views, but its backend names no longer count as taken,
+ *     so another service may take them in this very batch. A retiring view
+ *     keeps the backends it has now, whatever its service becomes (a label
+ *     or selector change must not empty it under an old table). Putting a
+ *     retiring service or view (steps 3, 4) makes it an ordinary one
+ *     again;
  *  3. puts each service of groups[0..n) with exactly the backends listed.
  *     A running backend of that service with the same name, canonical
  *     target, labels, timeouts and override host is carried over (score,
@@ -65,7 +68,7 @@ struct sl_apply_gone {
  *
  * Returns   0; INVALID_ARG (NULL name, bad strategy or selector, a service
  *           named like a view or the reverse, a name listed twice, a
- *           service both put and retired);
+ *           service or view both put and retired);
  *           INVALID_TARGET; DUPLICATE_TARGET (two backends of one service
  *           with one canonical target); NAME_IN_USE; NOMEM. On any error
  *           the lb is unchanged (weights included) and <err> (when not

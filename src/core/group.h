@@ -46,9 +46,10 @@ struct sl_group {
     char *selector; /* views: the label selector source; else NULL */
     void *state;    /* the strategy's precomputed data */
     uint64_t seed;  /* per-group seed for random picks */
-    /* Services only: no config wants it any more; it stays selectable for
-     * the old routing tables that still use it, until it is unregistered.
-     * Its backend names no longer count as taken (see sl_lb_apply()). */
+    /* No config wants it any more; it stays selectable for the old routing
+     * tables that still use it, until it is unregistered. A service's
+     * backend names no longer count as taken; a view is no longer rebuilt
+     * when its service changes (see sl_lb_apply()). */
     bool retiring;
     /* Written by every pick of RR-like strategies: its own cache line. */
     _Alignas(64) _Atomic uint64_t cursor;

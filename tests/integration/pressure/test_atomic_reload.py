@@ -99,18 +99,21 @@ class AtomicReload(SluiceCase):
 
     @unittest.skipUnless(WRK, "wrk is not installed (apt-get install wrk)")
     def test_backend_moves_between_services(self):
-        """app {b1, b2} <-> app {b1}, other {b2} (both at /): zero non-2xx"""
+        """app {b1, b2} -> app {b1}, other {b2} (both at /) -> swapped -> ...: zero non-2xx"""
         b1, b2 = self.backend("b1"), self.backend("b2")
         port = free_port()
         e1, e2 = backend_entry("b1", b1.port), backend_entry("b2", b2.port)
+        both = [endpoint("/", [route("app"), route("other")])]
         a = config([http_listener(port)], {"app": service([e1, e2])},
                    [endpoint("/", [route("app")])])
-        b = config([http_listener(port)],
-                   {"app": service([e1]), "other": service([e2])},
-                   [endpoint("/", [route("app"), route("other")])])
+        b = config([http_listener(port)], {"app": service([e1]), "other": service([e2])}, both)
+        swapped = config([http_listener(port)], {"app": service([e2]), "other": service([e1])},
+                         both)
         d = self.sluice(a)
         self.assertEqual(get(port).status, 200)
-        self.check(d, port, [a, b])
+        # a -> b: b2 moves to the new service other; b -> a: other vanishes
+        # while its b2 moves back; b <-> swapped: both names change sides.
+        self.check(d, port, [a, b, a, b, swapped, b])
 
     @unittest.skipUnless(WRK, "wrk is not installed (apt-get install wrk)")
     def test_service_renamed(self):
@@ -127,6 +130,21 @@ class AtomicReload(SluiceCase):
         d = self.sluice(cfg("app"))
         self.assertEqual(get(port).status, 200)
         self.check(d, port, [cfg("app"), cfg("app2")])
+
+    @unittest.skipUnless(WRK, "wrk is not installed (apt-get install wrk)")
+    def test_selector_follows_labels(self):
+        """labels and selector v=1 <-> v=2 on the same backends: zero non-2xx"""
+        b1, b2 = self.backend("b1"), self.backend("b2")
+        port = free_port()
+
+        def cfg(v):
+            es = [backend_entry("b1", b1.port, {"v": v}), backend_entry("b2", b2.port, {"v": v})]
+            return config([http_listener(port)], {"app": service(es)},
+                          [endpoint("/", [route("app", selector="v=" + v)])])
+
+        d = self.sluice(cfg("1"))
+        self.assertEqual(get(port).status, 200)
+        self.check(d, port, [cfg("1"), cfg("2")])
 
 
 if __name__ == "__main__":
