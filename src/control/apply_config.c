@@ -51,14 +51,6 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-static bool name_wanted(const struct sl_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->nservices; i++)
-        if (sl_config_backend(&cfg->services[i], name) != NULL)
-            return true;
-    return false;
-}
-
 /* What one apply hands to the lb: specs borrowing the config's strings. */
 struct specs {
     struct sl_group_spec *groups;
@@ -67,8 +59,8 @@ struct specs {
     struct sl_view_spec *views;
     char **view_names; /* owned */
     size_t nviews;
-    char **remove; /* owned */
-    size_t nremove;
+    char **retire; /* owned */
+    size_t nretire;
 };
 
 static void specs_fini(struct specs *sp)
@@ -78,7 +70,7 @@ static void specs_fini(struct specs *sp)
     free(sp->labels);
     free(sp->views);
     free_names(sp->view_names, sp->nviews);
-    free_names(sp->remove, sp->nremove);
+    free_names(sp->retire, sp->nretire);
     memset(sp, 0, sizeof(*sp));
 }
 
@@ -159,38 +151,57 @@ static int view_specs(const struct sl_config *cfg, struct specs *sp, struct sl_d
     return 0;
 }
 
-/* A service about to vanish is pruned after the swap, so old tables can
- * still reach it; but if one of its backend names moves to another
- * service, it must go in the same transaction or the name is taken (an
- * old table's retry on it then finds no service: a 503 at worst). */
-static int removal_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct specs *sp)
+static bool cfg_uses_view(const struct sl_config *cfg, const char *view)
+{
+    char name[512];
+
+    for (size_t i = 0; i < cfg->nendpoints; i++)
+        for (size_t j = 0; j < cfg->endpoints[i].nroutes; j++) {
+            const struct sl_cfg_route *r = &cfg->endpoints[i].routes[j];
+
+            if (sl_apply_group_name(r->service, r->selector, name, sizeof(name)) == 0 &&
+                strcmp(name, view) == 0)
+                return true;
+        }
+    return false;
+}
+
+/* Every service of the lb and every view of <st> that <cfg> does not use
+ * retires: old routing tables may still route to them until every worker
+ * adopted the new one (and a request that started on one may retry
+ * there), so they stay selectable, as they were, until sl_apply_prune().
+ * Retiring, a service's backend names are free for the services of <cfg>
+ * in the same transaction, and a view no longer follows its service: a
+ * backend that moves to another service, a renamed service or a label
+ * change never leaves an old table without a backend (that was a 503 while
+ * every backend was up). */
+static int retire_specs(sluice_lb_t *lb, const struct sl_config *cfg,
+                        const struct sl_apply_state *st, struct specs *sp)
 {
     size_t n = 0;
     char **names = service_names(lb, &n);
 
     if (names == NULL)
         return SLUICE_ERR_NOMEM;
-    sp->remove = calloc(n + 1, sizeof(*sp->remove));
-    if (sp->remove == NULL) {
+    sp->retire = calloc(n + st->nviews + 1, sizeof(*sp->retire));
+    if (sp->retire == NULL) {
         free_names(names, n);
         return SLUICE_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        sluice_group_snapshot_t snap;
-        bool conflict = false;
-
-        if (names[i] == NULL || sl_config_service(cfg, names[i]) != NULL ||
-            sluice_lb_snapshot(lb, names[i], &snap) != 0)
+        if (names[i] == NULL || sl_config_service(cfg, names[i]) != NULL)
             continue;
-        for (size_t j = 0; j < snap.n && !conflict; j++)
-            conflict = name_wanted(cfg, snap.backends[j].name);
-        sluice_group_snapshot_free(&snap);
-        if (conflict) {
-            sp->remove[sp->nremove++] = names[i];
-            names[i] = NULL;
-        }
+        sp->retire[sp->nretire++] = names[i];
+        names[i] = NULL;
     }
     free_names(names, n);
+    for (size_t i = 0; i < st->nviews; i++) {
+        if (cfg_uses_view(cfg, st->views[i]))
+            continue;
+        if ((sp->retire[sp->nretire] = strdup(st->views[i])) == NULL)
+            return SLUICE_ERR_NOMEM;
+        sp->nretire++;
+    }
     return 0;
 }
 
@@ -277,15 +288,15 @@ static void restore_checker(sluice_lb_t *lb, struct sl_apply_state *st,
     st->checker_timeout_ms = was->checker_timeout_ms;
 }
 
-static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg, struct specs *sp,
-                       struct sl_diag *diag)
+static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg,
+                       const struct sl_apply_state *st, struct specs *sp, struct sl_diag *diag)
 {
     int rc = service_specs(cfg, sp);
 
     if (rc == 0)
         rc = view_specs(cfg, sp, diag);
     if (rc == 0)
-        rc = removal_specs(lb, cfg, sp);
+        rc = retire_specs(lb, cfg, st, sp);
     if (rc == SLUICE_ERR_NOMEM)
         sl_diag_add(diag, "out of memory");
     return rc;
@@ -300,6 +311,7 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
         cfg->nservices > 0 ? &cfg->services[0].health.score : &defaults;
     struct sl_apply_state was = *st;
     struct specs sp = {0};
+    struct sl_apply_gone gone = {0};
     char err[256] = "";
     int rc;
 
@@ -309,15 +321,17 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
         sl_diag_add(diag, "cannot set score options: %s", sluice_strerror(rc));
         return rc;
     }
-    rc = build_specs(lb, cfg, &sp, diag);
+    rc = build_specs(lb, cfg, st, &sp, diag);
     if (rc == 0 && (rc = reserve_views(st, sp.nviews)) != 0)
         sl_diag_add(diag, "out of memory");
     /* First what can fail for want of resources: the checker thread. */
     if (rc == 0 && (rc = apply_checker(lb, cfg, st, diag)) != 0)
         restore_checker(lb, st, &was); /* the old one may have been stopped */
     if (rc == 0) {
-        rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews,
-                         (const char *const *)sp.remove, sp.nremove, err, sizeof(err));
+        gone.retire = (const char *const *)sp.retire;
+        gone.nretire = sp.nretire;
+        rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews, &gone, err,
+                         sizeof(err));
         if (rc != 0) {
             sl_diag_add(diag, "cannot apply the services: %s",
                         err[0] != '\0' ? err : sluice_strerror(rc));
@@ -348,21 +362,6 @@ static bool router_uses(struct sl_router *const *keep, size_t nkeep, const char 
             if (r->listeners[i].group != NULL && strcmp(r->listeners[i].group, group) == 0)
                 return true;
     }
-    return false;
-}
-
-static bool cfg_uses_view(const struct sl_config *cfg, const char *view)
-{
-    char name[512];
-
-    for (size_t i = 0; i < cfg->nendpoints; i++)
-        for (size_t j = 0; j < cfg->endpoints[i].nroutes; j++) {
-            const struct sl_cfg_route *r = &cfg->endpoints[i].routes[j];
-
-            if (sl_apply_group_name(r->service, r->selector, name, sizeof(name)) == 0 &&
-                strcmp(name, view) == 0)
-                return true;
-        }
     return false;
 }
 

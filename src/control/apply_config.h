@@ -34,9 +34,11 @@ int sl_apply_group_name(const char *service, const char *selector, char *out, si
  * sees a half-applied service. Backends whose name, target and labels stay
  * keep their score, counters and connections (a new weight is set in
  * place); a strategy change keeps them too. <prev> is unused (the lb
- * compares what runs). Services that disappeared stay in the lb for
- * sl_apply_prune(), unless a backend name they hold moves to another
- * service: then they go in the same transaction. Score options and the
+ * compares what runs). Services and views that <cfg> no longer uses retire
+ * in the same transaction (see sl_lb_apply()): they stay selectable, as
+ * they were, for the routing tables still in use until sl_apply_prune(),
+ * even when a backend name they hold moves to another service, a service
+ * was renamed or labels changed under a view. Score options and the
  * checker are validated or started first. On error (diag says why) the lb,
  * score options, checker and <st> are as before. */
 int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,

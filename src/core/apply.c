@@ -1,6 +1,6 @@
 /* Batch apply (see apply.h): validate the whole desired state, create the
  * new backend objects (DNS) before taking the writer lock, then remove,
- * put services and views in one transaction and publish once. */
+ * retire, put services and views in one transaction and publish once. */
 #include "apply.h"
 
 #include <stdarg.h>
@@ -37,6 +37,8 @@ struct batch {
     size_t nviews;
     const char *const *remove;
     size_t nremove;
+    const char *const *retire;
+    size_t nretire;
     struct prep *p; /* np entries, in groups[] order */
     size_t np;
     size_t *first; /* groups[i]'s preps start at p[first[i]] */
@@ -166,6 +168,9 @@ static int check_specs(struct batch *b)
         else if ((rc = sl_selector_check(v->selector, msg, sizeof(msg))) != 0)
             rc = fail(b, rc, "view %s: %s", v->name, msg[0] != '\0' ? msg : sluice_strerror(rc));
     }
+    for (size_t i = 0, at; i < b->nretire && rc == 0; i++)
+        if (b->retire[i] != NULL && sl_strmap_get(&names, b->retire[i], &at))
+            rc = fail(b, SLUICE_ERR_INVALID_ARG, "%s both put and retired", b->retire[i]);
     sl_strmap_fini(&names);
     return rc;
 }
@@ -278,7 +283,9 @@ static bool has_name(const struct sl_group *g, const char *name)
 
 /* Names against the lb as it will be: no service listed is a view, no
  * view listed is a service, and services not listed hold none of the
- * explicit names. */
+ * explicit names, unless they are retiring: those only wait to be
+ * unregistered, and a name that moves away from one must not force it out
+ * while an old routing table may still select from it. */
 static int check_lb(struct batch *b, const struct sl_txn *tx)
 {
     for (size_t i = 0; i < b->n; i++) {
@@ -296,7 +303,7 @@ static int check_lb(struct batch *b, const struct sl_txn *tx)
     for (size_t i = 0; i < tx->n; i++) {
         const struct sl_group *g = tx->groups[i];
 
-        if (g->parent != NULL || listed(b, g->name))
+        if (g->parent != NULL || g->retiring || listed(b, g->name))
             continue;
         for (size_t k = 0; k < b->np; k++)
             if (b->p[k].s->name != NULL && has_name(g, b->p[k].name))
@@ -316,6 +323,27 @@ static int remove_listed(struct batch *b, struct sl_txn *tx)
         rc = sl_txn_del(tx, b->remove[i]);
         if (rc != 0)
             return fail(b, rc, "cannot remove %s: %s", b->remove[i], sluice_strerror(rc));
+    }
+    return 0;
+}
+
+/* Replaces each group to retire that is not retiring yet by a copy over
+ * the same backends (objects, scores, seed: the same picks) marked
+ * retiring. The views of a retiring service are rebuilt over the copy in
+ * the same publish; a retiring view keeps these backends from now on. */
+static int retire_listed(struct batch *b, struct sl_txn *tx)
+{
+    for (size_t i = 0; i < b->nretire; i++) {
+        const struct sl_group *g = b->retire[i] != NULL ? sl_txn_find(tx, b->retire[i]) : NULL;
+        int rc;
+
+        if (g == NULL || g->retiring)
+            continue;
+        rc = sl_txn_rebuild(tx, g, g->backends, g->n);
+        if (rc != 0)
+            return fail(b, rc, "cannot retire %s: %s", b->retire[i], sluice_strerror(rc));
+        /* The copy is this transaction's own, unpublished yet. */
+        sl_txn_find(tx, b->retire[i])->retiring = true;
     }
     return 0;
 }
@@ -374,6 +402,8 @@ static int attempt(struct batch *b, bool last)
     if (rc != 0)
         return fail(b, rc, "out of memory");
     rc = remove_listed(b, &tx);
+    if (rc == 0)
+        rc = retire_listed(b, &tx);
     if (rc == 0 && !choose(b, &tx)) {
         rc = 1;
         if (last) /* DNS under the lock: only after SL_APPLY_TRIES races */
@@ -389,16 +419,29 @@ static int attempt(struct batch *b, bool last)
 }
 
 int sl_lb_apply(sluice_lb_t *lb, const struct sl_group_spec *groups, size_t n,
-                const struct sl_view_spec *views, size_t nviews, const char *const *remove,
-                size_t nremove, char *err, size_t errlen)
+                const struct sl_view_spec *views, size_t nviews, const struct sl_apply_gone *gone,
+                char *err, size_t errlen)
 {
-    struct batch b = {lb, groups, n, views, nviews, remove, nremove, NULL, 0, NULL, err, errlen};
+    static const struct sl_apply_gone none = {0};
+    struct batch b = {.lb = lb,
+                      .groups = groups,
+                      .n = n,
+                      .views = views,
+                      .nviews = nviews,
+                      .err = err,
+                      .errlen = errlen};
     int rc;
 
+    if (gone == NULL)
+        gone = &none;
+    b.remove = gone->remove;
+    b.nremove = gone->nremove;
+    b.retire = gone->retire;
+    b.nretire = gone->nretire;
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (lb == NULL || (n > 0 && groups == NULL) || (nviews > 0 && views == NULL) ||
-        (nremove > 0 && remove == NULL))
+        (b.nremove > 0 && b.remove == NULL) || (b.nretire > 0 && b.retire == NULL))
         return fail(&b, SLUICE_ERR_INVALID_ARG, "invalid argument");
     rc = check_specs(&b);
     for (int i = 0; rc == 0 && i < SL_APPLY_TRIES; i++) {

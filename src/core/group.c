@@ -133,7 +133,7 @@ bool sl_groups_name_in_use(struct sl_group *const *gs, size_t n, const char *nam
     for (size_t i = 0; i < n; i++) {
         const struct sl_group *g = gs[i];
 
-        if (g->parent != NULL)
+        if (g->parent != NULL || g->retiring)
             continue;
         for (size_t j = 0; j < g->n; j++)
             if (strcmp(g->backends[j]->name, name) == 0)

@@ -46,6 +46,11 @@ struct sl_group {
     char *selector; /* views: the label selector source; else NULL */
     void *state;    /* the strategy's precomputed data */
     uint64_t seed;  /* per-group seed for random picks */
+    /* No config wants it any more; it stays selectable for the old routing
+     * tables that still use it, until it is unregistered. A service's
+     * backend names no longer count as taken; a view is no longer rebuilt
+     * when its service changes (see sl_lb_apply()). */
+    bool retiring;
     /* Written by every pick of RR-like strategies: its own cache line. */
     _Alignas(64) _Atomic uint64_t cursor;
     _Alignas(64) char pad_;
@@ -73,7 +78,8 @@ void sl_group_free(struct sl_group *g);
 /* The backend whose name or target is <key>, or whose target is <key> in
  * canonical form ("10.0.0.1" finds "10.0.0.1:80"). NULL when absent. */
 struct sluice_backend *sl_group_find_backend(const struct sl_group *g, const char *key);
-/* Whether a service (not a view) of gs[0..n) has a backend named <name>. */
+/* Whether a service (not a view, not retiring) of gs[0..n) has a backend
+ * named <name>. */
 bool sl_groups_name_in_use(struct sl_group *const *gs, size_t n, const char *name);
 
 /* ---- the pick side ---- */

@@ -206,6 +206,7 @@ int sl_txn_rebuild(struct sl_txn *tx, const struct sl_group *old, struct sluice_
 
     if (g == NULL)
         return SLUICE_ERR_NOMEM;
+    g->retiring = old->retiring; /* the same service, other backends */
     return sl_txn_put(tx, g);
 }
 
@@ -274,7 +275,8 @@ int sl_txn_commit(struct sl_txn *tx)
     for (size_t i = 0; i < tx->n; i++) {
         const struct sl_group *v = tx->groups[i];
 
-        if (v->parent != NULL && parent_changed(tx, v) && rebuild_view(tx, v) != 0)
+        /* A retiring view keeps the backends an old routing table knew. */
+        if (v->parent != NULL && !v->retiring && parent_changed(tx, v) && rebuild_view(tx, v) != 0)
             goto fail;
     }
     t = sl_table_new(tx->groups, tx->n);

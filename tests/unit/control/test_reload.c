@@ -175,35 +175,103 @@ static void removed_service_disappears(void **state)
     sl_control_close(c);
 }
 
+/* Opens <from> into *<c>, holds its table as a request running on it does,
+ * and reloads <to>. Returns the held table. */
+static struct sl_router *reload_holding(const char *from, const char *to, struct sl_control **c)
+{
+    struct sl_router *held;
+    struct sl_diag d;
+
+    *c = open_cfg(from);
+    held = atomic_load(&sl_control_slot(*c)->cur);
+    sl_router_acquire(held);
+    sl_diag_init(&d);
+    assert_int_equal(reload_cfg(*c, to, &d), 0);
+    sl_diag_fini(&d);
+    return held;
+}
+
+#define OLD_CFG(routes)                                      \
+    LISTEN "services:\n  app:\n    backends:\n"              \
+           "      - {name: a, target: \"127.0.0.1:9001\"}\n" \
+           "  old:\n    backends:\n"                         \
+           "      - {name: o, target: \"127.0.0.1:9005\"}\n" \
+           "endpoints:\n  - pattern: /\n    routes: [" routes "]\n"
+
 /* A request still running on the old table may retry on a service the
  * reload removed: the service stays until that table is let go. */
 static void removed_service_outlives_requests_on_old_tables(void **state)
 {
     (void)state;
-    struct sl_control *c =
-        open_cfg(LISTEN "services:\n  app:\n    backends:\n"
-                        "      - {name: a, target: \"127.0.0.1:9001\"}\n"
-                        "  old:\n    backends:\n"
-                        "      - {name: o, target: \"127.0.0.1:9005\"}\n"
-                        "endpoints:\n  - pattern: /\n    routes: [{service: old}]\n");
+    struct sl_control *c;
+    struct sl_router *inflight =
+        reload_holding(OLD_CFG("{service: old}"),
+                       LISTEN "services:\n  app:\n    backends:\n"
+                              "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
+                       &c);
     sluice_lb_t *lb = sl_control_lb(c);
-    struct sl_router *inflight = atomic_load(&sl_control_slot(c)->cur);
-    struct sl_diag d;
 
-    sl_router_acquire(inflight); /* as a request does */
-    sl_diag_init(&d);
-    assert_int_equal(reload_cfg(c,
-                                LISTEN "services:\n  app:\n    backends:\n"
-                                       "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE,
-                                &d),
-                     0);
-    sl_diag_fini(&d);
     assert_int_equal(sluice_lb_backend_count(lb, "old"), 1);
     sl_control_tick(c, 1);
     assert_int_equal(sluice_lb_backend_count(lb, "old"), 1);
     sl_router_release(inflight);
     sl_control_tick(c, 2);
     assert_int_equal(sluice_lb_backend_count(lb, "old"), 0);
+    sl_control_close(c);
+}
+
+/* The same, when a backend name of the vanishing service moves to another
+ * one (issue 13, defect 5): the old table must still find the service. */
+static void moved_name_keeps_its_old_service_for_old_tables(void **state)
+{
+    (void)state;
+    struct sl_control *c;
+    struct sl_router *inflight =
+        reload_holding(OLD_CFG("{service: app}, {service: old}"),
+                       LISTEN "services:\n  app:\n    backends:\n"
+                              "      - {name: a, target: \"127.0.0.1:9001\"}\n"
+                              "      - {name: o, target: \"127.0.0.1:9005\"}\n" ROUTE,
+                       &c);
+    sluice_lb_t *lb = sl_control_lb(c);
+    sluice_backend_t *b;
+
+    assert_int_equal(sluice_lb_backend_count(lb, "app"), 2);
+    b = sluice_lb_select(lb, "old", NULL, 0);
+    assert_non_null(b);
+    assert_string_equal(sluice_backend_name(b), "o");
+    sluice_backend_release(b, SLUICE_OUTCOME_OK, 1);
+    sl_router_release(inflight);
+    sl_control_tick(c, 2);
+    assert_int_equal(sluice_lb_backend_count(lb, "old"), 0);
+    sl_control_close(c);
+}
+
+#define LABEL_CFG(v)                                                                 \
+    LISTEN "services:\n  app:\n    backends:\n"                                      \
+           "      - {name: a, target: \"127.0.0.1:9001\", labels: {v: \"" v "\"}}\n" \
+           "endpoints:\n  - pattern: /\n    routes: [{service: app, selector: \"v=" v "\"}]\n"
+
+/* A label and selector change: the old table's view keeps its backend
+ * until that table is let go, instead of turning empty (a 503). */
+static void old_view_keeps_its_backends_for_old_tables(void **state)
+{
+    (void)state;
+    struct sl_control *c;
+    struct sl_router *inflight = reload_holding(LABEL_CFG("1"), LABEL_CFG("2"), &c);
+    sluice_lb_t *lb = sl_control_lb(c);
+    struct sl_diag d;
+
+    assert_int_equal(sluice_lb_backend_count(lb, "app\x1fv=1"), 1);
+    assert_int_equal(sluice_lb_backend_count(lb, "app\x1fv=2"), 1);
+    /* Back to v=1 while the first table still runs: an ordinary view again. */
+    sl_diag_init(&d);
+    assert_int_equal(reload_cfg(c, LABEL_CFG("1"), &d), 0);
+    sl_diag_fini(&d);
+    assert_int_equal(sluice_lb_backend_count(lb, "app\x1fv=1"), 1);
+    sl_router_release(inflight);
+    sl_control_tick(c, 2);
+    assert_int_equal(sluice_lb_backend_count(lb, "app\x1fv=2"), 0);
+    assert_int_equal(sluice_lb_backend_count(lb, "app\x1fv=1"), 1);
     sl_control_close(c);
 }
 
@@ -499,6 +567,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(views_follow_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(publish_sync_quiesce, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicate_canonical_target_fails_cleanly, setup, teardown),
+        cmocka_unit_test_setup_teardown(moved_name_keeps_its_old_service_for_old_tables, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(old_view_keeps_its_backends_for_old_tables, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(removed_service_outlives_requests_on_old_tables, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reload_never_exposes_an_empty_service, setup, teardown),
