@@ -53,11 +53,12 @@ static void a_replaced_backend_is_no_longer_listed(void **state)
     struct sl_group_spec gs2[] = {{"api", SLUICE_ROUND_ROBIN, v2, 2}};
     struct sl_view_spec vs[] = {{"api/v2", "api", "version=v2"}};
     const char *rm[] = {"api"};
+    const struct sl_apply_gone gone = {rm, 1, NULL, 0};
     sluice_backend_t *a1, *a2, *a2new;
     (void)state;
 
     assert_non_null(lb);
-    assert_int_equal(sl_lb_apply(lb, gs1, 1, vs, 1, NULL, 0, NULL, 0), 0);
+    assert_int_equal(sl_lb_apply(lb, gs1, 1, vs, 1, NULL, NULL, 0), 0);
     a1 = hold(lb, "api", "a1");
     a2 = hold(lb, "api/v2", "a2");
     assert_true(sl_backend_listed(a1));
@@ -69,7 +70,7 @@ static void a_replaced_backend_is_no_longer_listed(void **state)
                                         be("a3", "127.0.0.1:3002", V1)};
         struct sl_group_spec gb[] = {{"api", SLUICE_ROUND_ROBIN, bad, 2}};
 
-        assert_int_not_equal(sl_lb_apply(lb, gb, 1, NULL, 0, NULL, 0, NULL, 0), 0);
+        assert_int_not_equal(sl_lb_apply(lb, gb, 1, NULL, 0, NULL, NULL, 0), 0);
         assert_true(sl_backend_listed(a1));
         assert_true(sl_backend_listed(a2));
     }
@@ -77,7 +78,7 @@ static void a_replaced_backend_is_no_longer_listed(void **state)
     /* a2's labels change: a new object; a1 is carried over. The old a2 was
      * in the service and in the view: both lists are gone once apply
      * returns (it waits the grace period and frees the old groups). */
-    assert_int_equal(sl_lb_apply(lb, gs2, 1, NULL, 0, NULL, 0, NULL, 0), 0);
+    assert_int_equal(sl_lb_apply(lb, gs2, 1, NULL, 0, NULL, NULL, 0), 0);
     assert_true(sl_backend_listed(a1));
     assert_false(sl_backend_listed(a2));
     assert_int_equal(sluice_lb_backend_count(lb, "api/v2"), 0);
@@ -88,7 +89,7 @@ static void a_replaced_backend_is_no_longer_listed(void **state)
     assert_string_equal(sluice_backend_name(a2), "a2");
 
     /* Removing the service unlists everything it held. */
-    assert_int_equal(sl_lb_apply(lb, NULL, 0, NULL, 0, rm, 1, NULL, 0), 0);
+    assert_int_equal(sl_lb_apply(lb, NULL, 0, NULL, 0, &gone, NULL, 0), 0);
     assert_false(sl_backend_listed(a1));
     assert_false(sl_backend_listed(a2new));
 
