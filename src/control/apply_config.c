@@ -328,6 +328,9 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
     if (rc == 0 && (rc = apply_checker(lb, cfg, st, diag)) != 0)
         restore_checker(lb, st, &was); /* the old one may have been stopped */
     if (rc == 0) {
+        /* Before the services: backends created now start at the new
+         * initial score, not the old one. */
+        (void)sluice_lb_set_score(lb, score); /* validated above */
         gone.retire = (const char *const *)sp.retire;
         gone.nretire = sp.nretire;
         rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews, &gone, err,
@@ -336,10 +339,12 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
             sl_diag_add(diag, "cannot apply the services: %s",
                         err[0] != '\0' ? err : sluice_strerror(rc));
             restore_checker(lb, st, &was);
+            (void)sluice_lb_set_score(lb, was.score_set ? &was.score : &defaults);
         }
     }
-    if (rc == 0) {                            /* nothing below can fail */
-        (void)sluice_lb_set_score(lb, score); /* validated above */
+    if (rc == 0) { /* nothing below can fail */
+        st->score = *score;
+        st->score_set = true;
         note_views(st, &sp);
         sluice_lb_allow_dynamic(lb, cfg->admin.dynamic_backends);
     }

@@ -18,6 +18,8 @@ struct sl_apply_state {
     char **views; /* names of the views registered */
     size_t nviews;
     size_t cap;
+    sluice_score_opts_t score; /* set on the lb (the library's defaults until a config did) */
+    bool score_set;
     bool checker_running;
     uint32_t checker_interval_ms;
     uint32_t checker_timeout_ms;

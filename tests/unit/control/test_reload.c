@@ -126,6 +126,34 @@ static void reload_keeps_backend_score(void **state)
     sl_control_close(c);
 }
 
+/* The configured initial score holds for the backends the same load
+ * creates (slow start with initial < 0), at start and on a reload. */
+static void new_backends_start_at_the_configured_score(void **state)
+{
+    (void)state;
+    struct sl_control *c = open_cfg(LISTEN "services:\n  app:\n"
+                                           "    health: {score: {initial: -1, low: -3}}\n"
+                                           "    backends:\n"
+                                           "      - {name: a, target: \"127.0.0.1:9001\"}\n" ROUTE);
+    sluice_lb_t *lb = sl_control_lb(c);
+    struct sl_diag d;
+
+    assert_int_equal(score_of(lb, "app", "a", NULL), -1);
+    sl_diag_init(&d);
+    assert_int_equal(reload_cfg(c,
+                                LISTEN "services:\n  app:\n"
+                                       "    health: {score: {initial: 2, high: 4}}\n"
+                                       "    backends:\n"
+                                       "      - {name: a, target: \"127.0.0.1:9001\"}\n"
+                                       "      - {name: b, target: \"127.0.0.1:9002\"}\n" ROUTE,
+                                &d),
+                     0);
+    assert_int_equal(score_of(lb, "app", "a", NULL), -1); /* kept */
+    assert_int_equal(score_of(lb, "app", "b", NULL), 2);
+    sl_diag_fini(&d);
+    sl_control_close(c);
+}
+
 static void invalid_reload_changes_nothing(void **state)
 {
     (void)state;
@@ -563,6 +591,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(reload_keeps_backend_score, setup, teardown),
         cmocka_unit_test_setup_teardown(invalid_reload_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_backends_start_at_the_configured_score, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(removed_service_disappears, setup, teardown),
         cmocka_unit_test_setup_teardown(views_follow_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(publish_sync_quiesce, setup, teardown),
