@@ -88,8 +88,12 @@ static void parse_body_limits(struct sl_cfg_ctx *c, const struct sl_ynode *m, co
     /* A rate in bytes per second, written as a size ("1k" is 1024 B/s);
      * 0 turns the check off. Above 1 GiB/s no client could keep up. */
     sl_cfg_size(c, rate, SL_CFG_FIELD(w, "min_body_rate"), 0, 1u << 30, &l->min_body_rate);
-    /* 0 would refuse every body: "unlimited" is leaving the key out. */
-    sl_cfg_size64(c, max, SL_CFG_FIELD(w, "max_body_size"), 1, UINT64_MAX, &l->max_body_size);
+    if (sl_cfg_size64(c, max, SL_CFG_FIELD(w, "max_body_size"), 0, UINT64_MAX, &l->max_body_size) ==
+            0 &&
+        max != NULL && l->max_body_size == 0)
+        sl_cfg_err(c, max->line,
+                   "%s.max_body_size: 0 would refuse every body (leave the key out for no limit)",
+                   w);
     if (l->mode == SL_MODE_TCP && (rate != NULL || max != NULL))
         sl_cfg_err(c, (rate != NULL ? rate : max)->line,
                    "%s: min_body_rate and max_body_size apply to http listeners only", w);

@@ -1,0 +1,159 @@
+"""Request bodies: the listener's timeouts.body and max_body_size, and the
+service's buffer_request_body (a body read whole before a backend is
+chosen, forwarded intact; a chunked one that outgrows it streams)."""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from sluicetest import (Client, ConnectionClosed, SluiceCase, build_request,  # noqa: E402
+                        encode_chunked, main, pattern, sha256)
+
+
+def answer_of(c, timeout=5):
+    """The response to what <c> sent, or None when the proxy closed
+    without one within <timeout>."""
+    c.sock.settimeout(timeout)
+    try:
+        return c.read_response()
+    except (ConnectionClosed, ConnectionResetError, socket.timeout):
+        return None
+
+
+class BodyTimeout(SluiceCase):
+    def test_stalled_body_gets_408_after_body_timeout(self):
+        """a client that stops mid-body gets 408 after timeouts.body (service idle stays 60s)"""
+        b = self.backend("bt")
+        d = self.simple([b], listener_extra={"timeouts": {"body": "1s"}})
+        for buffered in (False, True):
+            if buffered:
+                d.stop()
+                d = self.simple([b], listener_extra={"timeouts": {"body": "1s"}},
+                                svc_extra={"buffer_request_body": "64k"})
+            with Client(d.port) as c:
+                t0 = time.monotonic()
+                c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+                r = answer_of(c, timeout=8)
+                took = time.monotonic() - t0
+            print("  buffered=%s: %s after %.1f s" % (buffered, r and r.status, took))
+            self.assertIsNotNone(r, "no answer to a stalled body")
+            self.assertEqual(r.status, 408, r)
+            self.assertIn(b"request body not received in time", r.body)
+            self.assertLess(took, 6)
+        with Client(d.port) as c:  # the backend was not blamed
+            self.assertEqual(c.request("GET", "/").status, 200)
+
+
+class MaxBodySize(SluiceCase):
+    def setUp(self):
+        self.b = self.backend("mb")
+
+    def test_content_length_over_limit_413_at_once(self):
+        """Content-Length over max_body_size: 413 before any backend connection"""
+        d = self.simple([self.b], listener_extra={"max_body_size": "1k"})
+        with Client(d.port) as c:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n")
+            r = answer_of(c)
+        self.assertIsNotNone(r)
+        self.assertEqual(r.status, 413, r)
+        self.assertIn(b"over max_body_size 1024", r.body)
+        self.assertEqual(r.header("Connection"), "close")
+        self.assertEqual(self.b.accepted, 0, "a backend connection for a refused body")
+        with Client(d.port) as c:  # at the limit: fine
+            r = c.request("POST", "/echo", body=pattern(1024))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(sha256(pattern(1024)).encode(), r.body)
+
+    def test_chunked_body_growing_over_limit_413(self):
+        """a chunked body that grows past max_body_size while streaming: 413, closed"""
+        d = self.simple([self.b], listener_extra={"max_body_size": "4k"})
+        with Client(d.port) as c:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(10):  # 10 x 1 KiB chunks, sent apart so some stream first
+                try:
+                    c.send(b"400\r\n" + b"y" * 1024 + b"\r\n")
+                except OSError:
+                    break
+                time.sleep(0.05)
+            r = answer_of(c)
+            self.assertIsNotNone(r)
+            self.assertEqual(r.status, 413, r)
+            self.assertTrue(c.is_closed(3))
+        with Client(d.port) as c:  # within the limit, chunked: fine
+            r = c.request("POST", "/echo", body=pattern(3000), chunked=True)
+        self.assertEqual(r.status, 200, r)
+
+    def test_chunked_body_over_limit_while_buffered(self):
+        """buffered: a chunked body over max_body_size gets 413 with no backend connection"""
+        d = self.simple([self.b], listener_extra={"max_body_size": "4k"},
+                        svc_extra={"buffer_request_body": "64k"})
+        with Client(d.port) as c:
+            c.send(build_request("POST", "/echo", body=pattern(8000), chunked=True))
+            r = answer_of(c)
+        self.assertIsNotNone(r)
+        self.assertEqual(r.status, 413, r)
+        self.assertEqual(self.b.accepted, 0)
+
+
+class BufferRequestBody(SluiceCase):
+    def setUp(self):
+        self.b = self.backend("bb")
+        self.d = self.simple([self.b], svc_extra={"buffer_request_body": "256k"})
+
+    def echo(self, body, chunked=False):
+        with Client(self.d.port) as c:
+            r = c.request("POST", "/echo", body=body, chunked=chunked)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(sha256(body).encode(), r.body)
+
+    def test_bodies_forwarded_intact(self):
+        """small, larger than a pooled buffer, chunked, and chunked past the limit (streamed)"""
+        for n in (1, 5000, 200000):
+            self.echo(pattern(n))
+            self.echo(pattern(n, 7), chunked=True)
+        self.echo(pattern(1 << 20))                # over the limit by Content-Length: streamed
+        self.echo(pattern(600000, 3), chunked=True)  # outgrows the buffer: streamed
+
+    def test_buffered_body_then_pipelined_request(self):
+        """a buffered body followed at once by the next request on the same connection"""
+        body = pattern(100000)
+        with Client(self.d.port) as c:
+            c.send(build_request("POST", "/echo", body=body) + build_request("GET", "/after"))
+            r1 = c.read_response()
+            r2 = c.read_response()
+        self.assertEqual(r1.status, 200)
+        self.assertIn(sha256(body).encode(), r1.body)
+        self.assertEqual(r2.status, 200)
+        self.assertEqual(r2.body, b"bb\n")
+
+    def test_backend_sees_no_connection_until_the_body_is_whole(self):
+        """the backend is connected only once the last body byte arrived"""
+        with Client(self.d.port) as c:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345")
+            time.sleep(0.5)
+            self.assertEqual(self.b.accepted, 0)
+            c.send(b"67890")
+            r = c.read_response()
+        self.assertEqual(r.status, 200)
+        self.assertIn(sha256(b"1234567890").encode(), r.body)
+
+    def test_expect_continue_answered_by_the_proxy(self):
+        """Expect: 100-continue: sluice says 100 itself, since it reads the body first"""
+        with Client(self.d.port) as c:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                   b"Content-Length: 5\r\n\r\n")
+            c.sock.settimeout(3)
+            first = c.read_response()
+            self.assertEqual(first.status, 100)
+            c.send(b"hello")
+            for _ in range(3):  # the backend's own 100 may follow
+                r = c.read_response()
+                if r.status >= 200:
+                    break
+        self.assertEqual(r.status, 200)
+        self.assertIn(sha256(b"hello").encode(), r.body)
+
+
+if __name__ == "__main__":
+    main()
