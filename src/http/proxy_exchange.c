@@ -443,8 +443,9 @@ static void route_ok(struct sl_hconn *c)
             (q->req_body == SL_BODY_CHUNKED || q->req_left <= svc->buffer_body)) {
             sl_hconn_set_phase(c, SL_PH_BODY);
             q->body_scan = q->head_len;
-            /* The parse of this head is still in the scratch. */
-            if (c->ctx->req.expect_continue && !q->req_http10)
+            /* The parse of this head is still in the scratch. A client
+             * that waits for the 100 has sent no body byte yet. */
+            if (c->ctx->req.expect_continue && !q->req_http10 && c->ibuf->end == q->head_len)
                 send_continue(c);
             sl_hconn_set_deadline(c, body_wait_ms(c));
             arm_timer(c);

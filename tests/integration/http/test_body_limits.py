@@ -7,8 +7,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sluicetest import (Client, ConnectionClosed, SluiceCase, build_request,  # noqa: E402
-                        encode_chunked, main, pattern, sha256)
+from sluicetest import (Client, ConnectionClosed, SluiceCase, backend_entry,  # noqa: E402
+                        build_request, closed_port, config, endpoint, free_port,
+                        http_listener, main, pattern, route, service, sha256)
 
 
 def answer_of(c, timeout=5):
@@ -153,6 +154,35 @@ class BufferRequestBody(SluiceCase):
                     break
         self.assertEqual(r.status, 200)
         self.assertIn(sha256(b"hello").encode(), r.body)
+
+
+class BufferedRetry(SluiceCase):
+    def test_buffered_body_sent_whole_to_the_next_backend(self):
+        """a buffered body (larger than a pooled buffer) goes whole to the backend tried next"""
+        live = self.backend("live")
+        port = free_port()
+        svc = service([backend_entry("dead", closed_port()), backend_entry(live.name, live.port)],
+                      retries=1, buffer_request_body="1m")
+        self.sluice(config([http_listener(port)], {"app": svc}, [endpoint("/", [route("app")])],
+                           workers=1))
+        for i in range(4):  # round robin: every other request tries the dead one first
+            body = pattern(150000, i)
+            with Client(port) as c:
+                r = c.request("POST", "/echo", body=body, chunked=i % 2 == 1)
+            self.assertEqual(r.status, 200, r)
+            self.assertIn(sha256(body).encode(), r.body)
+
+
+class FastBodiesPass(SluiceCase):
+    def test_fast_upload_is_not_cut_by_min_body_rate(self):
+        """a 4 MB upload at full speed, through the rate check, reaches the backend intact"""
+        b = self.backend("fast")
+        d = self.simple([b], listener_extra={"min_body_rate": "64k", "max_body_size": "8m"})
+        body = pattern(4 << 20)
+        with Client(d.port) as c:
+            r = c.request("POST", "/echo", body=body)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(sha256(body).encode(), r.body)
 
 
 if __name__ == "__main__":
