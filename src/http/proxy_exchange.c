@@ -330,9 +330,10 @@ static void log_slow(const struct sl_hconn *c, const char *msg)
 
 /* min_body_rate, checked at a fixed cadence (not per read, as Apache's
  * mod_reqtimeout): after the grace period, the body's average rate since
- * its head arrived. A check at which the proxy itself is not reading the
- * client (the backend takes the body slower) counts that time as paused,
- * not against the client. True when the client was answered. */
+ * its head arrived. When a check finds the proxy itself not reading the
+ * client (the backend takes the body slower), the time since the check
+ * before counts as paused, not against the client: sampled once a second,
+ * in the client's favour. True when the client was answered. */
 static bool check_body_rate(struct sl_hconn *c, uint64_t now)
 {
     struct sl_hreq *q = c->rq;
@@ -346,9 +347,11 @@ static bool check_body_rate(struct sl_hconn *c, uint64_t now)
     }
     q->rate_next_ms = now + SL_BODY_RATE_CHECK_MS;
     if (!(c->cw.events & SL_EV_READ)) {
-        q->rate_paused_ms += SL_BODY_RATE_CHECK_MS;
+        q->rate_paused_ms += now - q->rate_last_ms;
+        q->rate_last_ms = now;
         return false;
     }
+    q->rate_last_ms = now;
     elapsed = now - q->body_start_ms;
     if (elapsed < q->rate_paused_ms + SL_BODY_RATE_GRACE_MS)
         return false;
@@ -370,7 +373,7 @@ static void body_reset(struct sl_hreq *q)
     q->body_buffered = false;
     q->body_len = q->body_scan = 0;
     q->body_rx = q->body_fwd = 0;
-    q->body_start_ms = q->rate_next_ms = q->rate_paused_ms = 0;
+    q->body_start_ms = q->rate_next_ms = q->rate_last_ms = q->rate_paused_ms = 0;
 }
 
 /* An interim 100 for a client waiting for one before it sends the body
@@ -437,8 +440,12 @@ static void route_ok(struct sl_hconn *c)
             answer(c, 413, a.msg, true);
             return;
         }
-        if (c->min_body_rate)
-            q->rate_next_ms = now + SL_BODY_RATE_GRACE_MS;
+        if (c->min_body_rate) {
+            /* Checked from the start, each second, so that paused time is
+             * seen; judged only after the grace. */
+            q->rate_next_ms = now + SL_BODY_RATE_CHECK_MS;
+            q->rate_last_ms = now;
+        }
         if (svc->buffer_body &&
             (q->req_body == SL_BODY_CHUNKED || q->req_left <= svc->buffer_body)) {
             sl_hconn_set_phase(c, SL_PH_BODY);

@@ -122,6 +122,7 @@ struct sl_hreq {
     uint64_t body_fwd;       /* chunked: body bytes handed to the backend (max_body_size) */
     uint64_t body_start_ms;  /* loop ms when the head was complete (min_body_rate) */
     uint64_t rate_next_ms;   /* next min_body_rate check; 0: none */
+    uint64_t rate_last_ms;   /* the check before (or the head) */
     uint64_t rate_paused_ms; /* time we did not read the client (not the client's fault) */
 
     /* Response. */

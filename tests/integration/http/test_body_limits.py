@@ -1,15 +1,16 @@
 """Request bodies: the listener's timeouts.body and max_body_size, and the
 service's buffer_request_body (a body read whole before a backend is
 chosen, forwarded intact; a chunked one that outgrows it streams)."""
+import hashlib
 import os
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sluicetest import (Client, ConnectionClosed, SluiceCase, backend_entry,  # noqa: E402
-                        build_request, closed_port, config, endpoint, free_port,
-                        http_listener, main, pattern, route, service, sha256)
+from sluicetest import (Client, ConnectionClosed, SluiceCase, _Reader, _Server,  # noqa: E402
+                        backend_entry, build_request, closed_port, config, endpoint,
+                        free_port, http_listener, main, pattern, route, service, sha256)
 
 
 def answer_of(c, timeout=5):
@@ -173,7 +174,52 @@ class BufferedRetry(SluiceCase):
             self.assertIn(sha256(body).encode(), r.body)
 
 
+class SlowReader(_Server):
+    """Reads a request head, waits PAUSE s, then reads the body at about
+    10 MB/s and answers its digest: a backend that takes a body more slowly
+    than it comes, for long enough that sluice's rate checks see both."""
+    PAUSE = 6
+
+    def handle(self, s):
+        # A small window, or the kernel (tcp_rmem up to 32 MB here) would
+        # take the whole body for us and sluice would never have to wait.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        r = _Reader(self, s)
+        r.line()
+        cl = 0
+        for _ in range(100):
+            h = r.line()
+            if not h:
+                break
+            k, _, v = h.decode("latin-1").partition(":")
+            if k.lower() == "content-length":
+                cl = int(v)
+        time.sleep(self.PAUSE)
+        digest = hashlib.sha256()
+        for _ in range(1 << 20):
+            if cl == 0:
+                break
+            d = r.exact(min(cl, 65536))
+            digest.update(d)
+            cl -= len(d)
+            time.sleep(0.006)
+        body = digest.hexdigest().encode()
+        s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
 class FastBodiesPass(SluiceCase):
+    def test_backend_slower_than_the_client_is_not_the_clients_fault(self):
+        """min_body_rate: while sluice waits for a slow backend, the client is not judged on it"""
+        b = SlowReader("slow")
+        self.addCleanup(b.stop)
+        d = self.simple([b], listener_extra={"min_body_rate": "8m"},
+                        svc_extra={"timeouts": {"idle": "20s", "response": "20s"}})
+        body = pattern(24 << 20)
+        with Client(d.port, timeout=30) as c:
+            r = c.request("POST", "/up", body=body)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, sha256(body).encode())
+
     def test_fast_upload_is_not_cut_by_min_body_rate(self):
         """a 4 MB upload at full speed, through the rate check, reaches the backend intact"""
         b = self.backend("fast")
