@@ -179,12 +179,18 @@ enum sl_buffered sl_client_buffer_body(struct sl_hconn *c)
         return SL_BUFFERED_MORE;
     }
     r = scan_chunked(c);
-    if (r != SL_BUFFERED_MORE || sl_buf_room(c->ibuf) > 0)
+    if (r != SL_BUFFERED_MORE)
         return r;
-    /* Full: grow once, to the head plus the limit; full again, it streams. */
-    if (c->ibuf->cap >= q->head_len + limit)
+    /* Past the limit, even with room left in a pooled buffer: it streams. */
+    if (q->body_scan - q->head_len > limit)
         return SL_BUFFERED_STREAM;
-    return sl_client_grow_ibuf(c, q->head_len + limit) ? SL_BUFFERED_MORE : SL_BUFFERED_NOMEM;
+    if (sl_buf_room(c->ibuf) > 0)
+        return r;
+    /* Full: grow once, to the head plus the limit (and the one byte that
+     * shows it outgrew it); full again, it streams. */
+    if (c->ibuf->cap > q->head_len + limit)
+        return SL_BUFFERED_STREAM;
+    return sl_client_grow_ibuf(c, q->head_len + limit + 1) ? SL_BUFFERED_MORE : SL_BUFFERED_NOMEM;
 }
 
 bool sl_client_linger_read(struct sl_hconn *c)

@@ -10,7 +10,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sluicetest import (Client, ConnectionClosed, SluiceCase, _Reader, _Server,  # noqa: E402
                         backend_entry, build_request, closed_port, config, endpoint,
-                        free_port, http_listener, main, pattern, route, service, sha256)
+                        free_port, http_listener, main, pattern, route, service, sha256,
+                        wait_until)
 
 
 def answer_of(c, timeout=5):
@@ -116,6 +117,21 @@ class BufferRequestBody(SluiceCase):
             self.echo(pattern(n, 7), chunked=True)
         self.echo(pattern(1 << 20))                # over the limit by Content-Length: streamed
         self.echo(pattern(600000, 3), chunked=True)  # outgrows the buffer: streamed
+
+    def test_small_limit_streams_what_outgrows_it(self):
+        """buffer_request_body: 1k: a 5000-byte chunked body streams though it would fit a buffer"""
+        self.d.stop()
+        self.d = self.simple([self.b], svc_extra={"buffer_request_body": "1k"})
+        with Client(self.d.port) as c:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"1388\r\n" + pattern(5000) + b"\r\n")
+            # Past the limit the backend gets the request before its end.
+            self.assertTrue(wait_until(lambda: self.b.count() == 1, 3), "not streamed")
+            c.send(b"0\r\n\r\n")
+            r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(sha256(pattern(5000)).encode(), r.body)
+        self.echo(pattern(900), chunked=True)  # within it: buffered
 
     def test_buffered_body_then_pipelined_request(self):
         """a buffered body followed at once by the next request on the same connection"""
