@@ -28,7 +28,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sluicetest import (Client, HttpBackend, SluiceCase, backend_entry, config,  # noqa: E402
-                        endpoint, free_port, http_listener, main, route, service, sha256)
+                        endpoint, free_port, http_listener, main, route, service, sha256,
+                        wait_until)
 
 NOFILE = 1024
 WORKERS = 4         # the backend's concurrency
@@ -169,8 +170,8 @@ class SlowUploads(SluiceCase):
 
     def test_buffered_slow_uploads_hold_no_backend(self):
         """buffer_request_body + min_body_rate: others served within 1 s; slow ones 408 after the window"""
-        self.start(listener_extra={"min_body_rate": MIN_RATE, "timeouts": {"body": "5s"}},
-                   svc_extra={"buffer_request_body": "64k"})
+        d = self.start(listener_extra={"min_body_rate": MIN_RATE, "timeouts": {"body": "5s"}},
+                       svc_extra={"buffer_request_body": "64k"})
         up = Uploaders(self.port, limit=12)
         time.sleep(0.5)
         probes = self.probe(8)
@@ -186,6 +187,10 @@ class SlowUploads(SluiceCase):
             self.assertIn(b"request body too slow", r[1])
             self.assertIn(b"< min_body_rate %d" % MIN_RATE, r[1])
         self.assertEqual(self.b.posts(), 0, "the backend saw a slow upload")
+        # The logs say why: the error log once (rate-limited), the access log per request.
+        self.assertIn("request body too slow", d.stderr())
+        self.assertTrue(wait_until(
+            lambda: sum(" 408 " in l for l in d.access_lines()) >= UPLOADERS, 3), d.access_lines())
         # A body that does arrive is buffered, then forwarded intact.
         body = bytes(range(256)) * 100
         with Client(self.port) as c:
