@@ -193,6 +193,53 @@ enum sl_buffered sl_client_buffer_body(struct sl_hconn *c)
     return sl_client_grow_ibuf(c, q->head_len + limit + 1) ? SL_BUFFERED_MORE : SL_BUFFERED_NOMEM;
 }
 
+void sl_client_body_reset(struct sl_hreq *q)
+{
+    q->body_buffered = false;
+    q->body_len = q->body_scan = 0;
+    q->body_rx = q->body_fwd = 0;
+    q->body_start_ms = q->rate_next_ms = q->rate_last_ms = q->rate_paused_ms = 0;
+}
+
+/* As Apache's mod_reqtimeout MinRate: not per read but at a fixed cadence,
+ * and only after the grace period, the body's average rate since its head.
+ * When a check finds the proxy itself not reading the client (the backend
+ * takes the body more slowly), the time since the check before counts as
+ * paused, not against the client: sampled once a second, in its favour. */
+enum sl_rate sl_client_body_rate(struct sl_hconn *c, uint64_t now, uint64_t *rate)
+{
+    struct sl_hreq *q = c->rq;
+    uint64_t elapsed;
+
+    if (q->req_done || !c->in_request ||
+        (c->phase != SL_PH_BODY && c->phase != SL_PH_CONNECT && c->phase != SL_PH_FORWARD)) {
+        q->rate_next_ms = 0; /* the body is in, or the request is over */
+        return SL_RATE_DONE;
+    }
+    q->rate_next_ms = now + SL_BODY_RATE_CHECK_MS;
+    if (!(c->cw.events & SL_EV_READ)) {
+        q->rate_paused_ms += now - q->rate_last_ms;
+        q->rate_last_ms = now;
+        return SL_RATE_OK;
+    }
+    q->rate_last_ms = now;
+    elapsed = now - q->body_start_ms;
+    if (elapsed < q->rate_paused_ms + SL_BODY_RATE_GRACE_MS)
+        return SL_RATE_OK;
+    elapsed -= q->rate_paused_ms;
+    *rate = q->body_rx * 1000 / elapsed;
+    return *rate >= c->min_body_rate ? SL_RATE_OK : SL_RATE_SLOW;
+}
+
+void sl_client_send_continue(struct sl_hconn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+    /* Best effort, on a socket buffer that holds at most what is left of
+     * earlier responses: a client sends anyway after its own wait. */
+    (void)send(c->cw.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 bool sl_client_linger_read(struct sl_hconn *c)
 {
     char sink[4096];

@@ -18,7 +18,6 @@
 
 #include "http/proxy_int.h"
 #include "net/log.h"
-#include "proxy/defaults.h"
 
 /* After a response that did not read all the client sent. */
 #define LINGER_MS 2000
@@ -328,62 +327,20 @@ static void log_slow(const struct sl_hconn *c, const char *msg)
     skipped = 0;
 }
 
-/* min_body_rate, checked at a fixed cadence (not per read, as Apache's
- * mod_reqtimeout): after the grace period, the body's average rate since
- * its head arrived. When a check finds the proxy itself not reading the
- * client (the backend takes the body slower), the time since the check
- * before counts as paused, not against the client: sampled once a second,
- * in the client's favour. True when the client was answered. */
+/* min_body_rate's check, at its cadence; true when the client was
+ * answered (408, or cut once a response began). */
 static bool check_body_rate(struct sl_hconn *c, uint64_t now)
 {
-    struct sl_hreq *q = c->rq;
-    uint64_t elapsed, rate;
+    uint64_t rate;
     char msg[128];
 
-    if (q->req_done || !c->in_request ||
-        (c->phase != SL_PH_BODY && c->phase != SL_PH_CONNECT && c->phase != SL_PH_FORWARD)) {
-        q->rate_next_ms = 0; /* the body is in, or the request is over */
-        return false;
-    }
-    q->rate_next_ms = now + SL_BODY_RATE_CHECK_MS;
-    if (!(c->cw.events & SL_EV_READ)) {
-        q->rate_paused_ms += now - q->rate_last_ms;
-        q->rate_last_ms = now;
-        return false;
-    }
-    q->rate_last_ms = now;
-    elapsed = now - q->body_start_ms;
-    if (elapsed < q->rate_paused_ms + SL_BODY_RATE_GRACE_MS)
-        return false;
-    elapsed -= q->rate_paused_ms;
-    rate = q->body_rx * 1000 / elapsed;
-    if (rate >= c->min_body_rate)
+    if (sl_client_body_rate(c, now, &rate) != SL_RATE_SLOW)
         return false;
     (void)snprintf(msg, sizeof(msg), "request body too slow: %llu B/s < min_body_rate %u",
                    (unsigned long long)rate, c->min_body_rate);
     log_slow(c, msg);
-    answer(c, 408, msg, true); /* cuts instead once a response began */
+    answer(c, 408, msg, true);
     return true;
-}
-
-/* Called at each request head parsed: the body fields of the one before
- * must not leak into it. */
-static void body_reset(struct sl_hreq *q)
-{
-    q->body_buffered = false;
-    q->body_len = q->body_scan = 0;
-    q->body_rx = q->body_fwd = 0;
-    q->body_start_ms = q->rate_next_ms = q->rate_last_ms = q->rate_paused_ms = 0;
-}
-
-/* An interim 100 for a client waiting for one before it sends the body
- * we buffer: no backend is there yet to send it. Best effort on a fresh
- * socket buffer; the client sends anyway after its own wait (curl: 1 s). */
-static void send_continue(struct sl_hconn *c)
-{
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-    (void)send(c->cw.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* SL_PH_BODY: the body bytes in ibuf, after a read or at the start. */
@@ -453,7 +410,7 @@ static void route_ok(struct sl_hconn *c)
             /* The parse of this head is still in the scratch. A client
              * that waits for the 100 has sent no body byte yet. */
             if (c->ctx->req.expect_continue && !q->req_http10 && c->ibuf->end == q->head_len)
-                send_continue(c);
+                sl_client_send_continue(c);
             sl_hconn_set_deadline(c, body_wait_ms(c));
             arm_timer(c);
             buffer_body(c);
@@ -487,7 +444,7 @@ static void try_parse(struct sl_hconn *c)
 {
     struct sl_answer a;
 
-    body_reset(c->rq);
+    sl_client_body_reset(c->rq);
     switch (sl_route_request(c, &a)) {
     case SL_ROUTE_PARTIAL:
         sl_hconn_update_events(c);

@@ -249,6 +249,20 @@ enum sl_buffered {
 /* SL_PH_BODY: looks at the body bytes in ibuf, growing it up to the
  * service's buffer_request_body, and says whether the body is whole. */
 enum sl_buffered sl_client_buffer_body(struct sl_hconn *c);
+/* Clears the body fields of the request before (called at each head). */
+void sl_client_body_reset(struct sl_hreq *q);
+
+enum sl_rate {
+    SL_RATE_DONE, /* the body is in or the request over: no more checks */
+    SL_RATE_OK,   /* fast enough, in its grace period, or we are not reading */
+    SL_RATE_SLOW, /* below min_body_rate: *rate says how fast it was */
+};
+/* min_body_rate's check at <now> (loop ms); sets the next one. */
+enum sl_rate sl_client_body_rate(struct sl_hconn *c, uint64_t now, uint64_t *rate);
+/* An interim 100 Continue for a client that waits for one before it sends
+ * a body sluice reads first (no backend is there yet to send it). */
+void sl_client_send_continue(struct sl_hconn *c);
+
 /* SL_PH_LINGER: discards input; true when the client closed or failed. */
 bool sl_client_linger_read(struct sl_hconn *c);
 
