@@ -16,7 +16,9 @@
  *                     epoll mask for the current phase.
  *   -- sides: do one thing and return what happened; never set the phase
  *      or a deadline --
- *   proxy_client.c    client input: reads, request body into bout, linger.
+ *   proxy_client.c    client input: reads, request body into bout, a body
+ *                     held whole (buffer_request_body), min_body_rate's
+ *                     measure, linger.
  *   proxy_route.c     parse, route and rewrite a request head.
  *   proxy_backend.c   HTTP's backend attempt, on proxy/attempt.c (the
  *                     tried set, retry budget, outcomes, timeouts and
