@@ -321,8 +321,11 @@ static void log_slow(const struct sl_hconn *c, const char *msg)
         skipped++;
         return;
     }
-    sl_log(SL_LOG_INFO, "client %s: %s (%llu more like it not logged)", c->client_ip, msg,
-           (unsigned long long)skipped);
+    if (skipped)
+        sl_log(SL_LOG_INFO, "client %s: %s (and %llu more since the last such line)", c->client_ip,
+               msg, (unsigned long long)skipped);
+    else
+        sl_log(SL_LOG_INFO, "client %s: %s", c->client_ip, msg);
     last_ms = now;
     skipped = 0;
 }
