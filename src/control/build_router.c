@@ -78,6 +78,7 @@ static int build_services(struct sl_router *r, const struct sl_config *cfg)
         rt->response_timeout_ms = s->response_timeout_ms;
         rt->idle_timeout_ms = s->idle_timeout_ms;
         rt->retries = s->retries;
+        rt->buffer_body = s->buffer_request_body;
     }
     return bad ? -1 : 0;
 }
@@ -164,6 +165,9 @@ static int build_listeners(struct sl_router *r, const struct sl_config *cfg,
         rt->header_timeout_ms = l->header_timeout_ms;
         rt->idle_timeout_ms = l->idle_timeout_ms;
         rt->max_head = l->max_header_size;
+        rt->body_timeout_ms = l->body_timeout_ms;
+        rt->min_body_rate = l->min_body_rate;
+        rt->max_body_size = l->max_body_size;
     }
     return bad ? -1 : 0;
 }

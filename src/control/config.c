@@ -17,9 +17,10 @@ static const char *const top_keys[] = {"workers",   "drain_timeout", "admin",   
                                        "listeners", "services",      "endpoints", NULL};
 static const char *const admin_keys[] = {"bind", "dynamic_backends", "token_file", NULL};
 static const char *const agents_keys[] = {"lease", "expire", NULL};
-static const char *const listener_keys[] = {
-    "name", "bind", "mode", "service", "timeouts", "max_header_size", NULL};
-static const char *const ltimeout_keys[] = {"header", "idle", NULL};
+static const char *const listener_keys[] = {"name",          "bind",          "mode",
+                                            "service",       "timeouts",      "max_header_size",
+                                            "min_body_rate", "max_body_size", NULL};
+static const char *const ltimeout_keys[] = {"header", "idle", "body", NULL};
 static const char *const endpoint_keys[] = {"pattern", "routes", NULL};
 static const char *const route_keys[] = {"service", "selector", "weight", "id", NULL};
 
@@ -77,6 +78,27 @@ static void parse_admin_agents(struct sl_cfg_ctx *c, const struct sl_ynode *root
     }
 }
 
+/* min_body_rate and max_body_size: HTTP only, as the body is HTTP's. */
+static void parse_body_limits(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *w,
+                              struct sl_cfg_listener *l)
+{
+    const struct sl_ynode *rate = sl_ymap_get(m, "min_body_rate");
+    const struct sl_ynode *max = sl_ymap_get(m, "max_body_size");
+
+    /* A rate in bytes per second, written as a size ("1k" is 1024 B/s);
+     * 0 turns the check off. Above 1 GiB/s no client could keep up. */
+    sl_cfg_size(c, rate, SL_CFG_FIELD(w, "min_body_rate"), 0, 1u << 30, &l->min_body_rate);
+    if (sl_cfg_size64(c, max, SL_CFG_FIELD(w, "max_body_size"), 0, UINT64_MAX, &l->max_body_size) ==
+            0 &&
+        max != NULL && l->max_body_size == 0)
+        sl_cfg_err(c, max->line,
+                   "%s.max_body_size: 0 would refuse every body (leave the key out for no limit)",
+                   w);
+    if (l->mode == SL_MODE_TCP && (rate != NULL || max != NULL))
+        sl_cfg_err(c, (rate != NULL ? rate : max)->line,
+                   "%s: min_body_rate and max_body_size apply to http listeners only", w);
+}
+
 static void parse_listener(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t idx,
                            struct sl_cfg_listener *l)
 {
@@ -89,7 +111,10 @@ static void parse_listener(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
     l->line = m->line;
     l->header_timeout_ms = SL_DEFAULT_HEADER_TIMEOUT_MS;
     l->idle_timeout_ms = SL_DEFAULT_CLIENT_IDLE_TIMEOUT_MS;
+    l->body_timeout_ms = SL_DEFAULT_BODY_TIMEOUT_MS;
     l->max_header_size = SL_DEFAULT_MAX_HEADER_SIZE;
+    l->min_body_rate = SL_DEFAULT_MIN_BODY_RATE;
+    l->max_body_size = SL_DEFAULT_MAX_BODY_SIZE;
     if (sl_cfg_keys(c, m, w, listener_keys) != 0)
         return;
     if ((n = sl_ymap_get(m, "name")) == NULL)
@@ -123,9 +148,12 @@ static void parse_listener(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_
                         &l->header_timeout_ms);
         sl_cfg_duration(c, sl_ymap_get(n, "idle"), SL_CFG_FIELD(w, "timeouts.idle"), 1,
                         &l->idle_timeout_ms);
+        sl_cfg_duration(c, sl_ymap_get(n, "body"), SL_CFG_FIELD(w, "timeouts.body"), 1,
+                        &l->body_timeout_ms);
     }
     sl_cfg_size(c, sl_ymap_get(m, "max_header_size"), SL_CFG_FIELD(w, "max_header_size"), 1024,
                 1024 * 1024, &l->max_header_size);
+    parse_body_limits(c, m, w, l);
 }
 
 static void parse_route(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *w, size_t idx,

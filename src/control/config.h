@@ -21,7 +21,10 @@ struct sl_cfg_listener {
     char *service; /* tcp mode only */
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
+    uint32_t body_timeout_ms; /* between two reads of a request body */
     uint32_t max_header_size;
+    uint32_t min_body_rate; /* bytes/s averaged over the body; 0: off */
+    uint64_t max_body_size; /* bytes; 0: unlimited */
     int line;
 };
 
@@ -76,7 +79,8 @@ struct sl_cfg_service {
     struct sl_cfg_backend *backends;
     size_t nbackends;
     struct sl_cfg_provider provider;
-    uint32_t queue_timeout_ms; /* default 15000 */
+    uint32_t queue_timeout_ms;    /* default 15000 */
+    uint32_t buffer_request_body; /* bytes read before a backend is chosen; 0: off */
     int line;
 };
 

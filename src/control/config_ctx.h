@@ -39,6 +39,8 @@ int sl_cfg_duration(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *
                     uint32_t min_ms, uint32_t *out);
 int sl_cfg_size(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint32_t min,
                 uint32_t max, uint32_t *out);
+int sl_cfg_size64(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint64_t min,
+                  uint64_t max, uint64_t *out);
 
 /* "<what>.<key>" (or "<key>" when <what> is empty) in a block-scoped
  * buffer, for messages about one field of a mapping. */

@@ -249,10 +249,10 @@ int sl_cfg_duration(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *
     return 0;
 }
 
-int sl_cfg_size(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint32_t min,
-                uint32_t max, uint32_t *out)
+int sl_cfg_size64(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint64_t min,
+                  uint64_t max, uint64_t *out)
 {
-    uint32_t v;
+    uint64_t v;
 
     if (n == NULL)
         return 0;
@@ -260,14 +260,26 @@ int sl_cfg_size(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what
 
     if (s == NULL)
         return -1;
-    if (sl_scalar_parse_size(s, &v) != 0) {
-        sl_cfg_err(c, n->line, "%s: invalid size '%s' (write 16k, 1m or bytes)", what, s);
+    if (sl_scalar_parse_size64(s, &v) != 0) {
+        sl_cfg_err(c, n->line, "%s: invalid size '%s' (write 16k, 1m, 2g or bytes)", what, s);
         return -1;
     }
     if (v < min || v > max) {
-        sl_cfg_err(c, n->line, "%s: %s is out of range (%u..%u bytes)", what, s, min, max);
+        sl_cfg_err(c, n->line, "%s: %s is out of range (%llu..%llu bytes)", what, s,
+                   (unsigned long long)min, (unsigned long long)max);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+int sl_cfg_size(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint32_t min,
+                uint32_t max, uint32_t *out)
+{
+    uint64_t v = 0;
+    int rc = n != NULL ? sl_cfg_size64(c, n, what, min, max, &v) : 0;
+
+    if (rc == 0 && n != NULL)
+        *out = (uint32_t)v; /* within [min, max], so it fits */
+    return rc;
 }

@@ -12,7 +12,8 @@
 
 static const char *const service_keys[] = {"strategy", "hash_key",      "health",
                                            "timeouts", "retries",       "backends",
-                                           "provider", "queue_timeout", NULL};
+                                           "provider", "queue_timeout", "buffer_request_body",
+                                           NULL};
 /* The checker's limit (INT32_MAX ms, its poll() timeout type). */
 #define SL_CFG_MAX_CHECK_MS 2147483647u
 
@@ -309,6 +310,7 @@ static void service_defaults(struct sl_cfg_service *s)
     s->idle_timeout_ms = SL_DEFAULT_IDLE_TIMEOUT_MS;
     s->retries = SL_DEFAULT_RETRIES;
     s->queue_timeout_ms = SL_DEFAULT_QUEUE_TIMEOUT_MS;
+    s->buffer_request_body = SL_DEFAULT_BUFFER_REQUEST_BODY;
     s->provider.max_instances = SL_DEFAULT_MAX_INSTANCES;
     s->provider.target_concurrency = SL_DEFAULT_TARGET_CONCURRENCY;
     s->provider.idle_timeout_ms = SL_DEFAULT_INSTANCE_IDLE_MS;
@@ -358,6 +360,10 @@ static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
     sl_cfg_uint(c, sl_ymap_get(m, "retries"), SL_CFG_FIELD(w, "retries"), 0, 10, &s->retries);
     sl_cfg_duration(c, sl_ymap_get(m, "queue_timeout"), SL_CFG_FIELD(w, "queue_timeout"), 1,
                     &s->queue_timeout_ms);
+    /* Held in memory per request until it is complete: keep one request's
+     * share of memory bounded (0 turns buffering off). */
+    sl_cfg_size(c, sl_ymap_get(m, "buffer_request_body"), SL_CFG_FIELD(w, "buffer_request_body"), 0,
+                SL_MAX_BUFFER_REQUEST_BODY, &s->buffer_request_body);
     if ((n = sl_ymap_get(m, "provider")) != NULL)
         parse_provider(c, n, s);
     if ((n = sl_ymap_get(m, "backends")) != NULL &&

@@ -46,7 +46,7 @@ int sl_scalar_parse_duration(const char *s, uint32_t *out_ms)
     return 0;
 }
 
-int sl_scalar_parse_size(const char *s, uint32_t *out)
+int sl_scalar_parse_size64(const char *s, uint64_t *out)
 {
     uint64_t v, mult = 1;
     size_t n = digits(s, &v);
@@ -55,18 +55,39 @@ int sl_scalar_parse_size(const char *s, uint32_t *out)
         return -1;
     const char *u = s + n;
 
-    if (*u == 'k' || *u == 'K') {
-        mult = 1024;
-        u++;
-    } else if (*u == 'm' || *u == 'M') {
-        mult = UINT64_C(1024) * 1024;
-        u++;
+    switch (*u) {
+    case 'k':
+    case 'K':
+        mult = UINT64_C(1) << 10;
+        break;
+    case 'm':
+    case 'M':
+        mult = UINT64_C(1) << 20;
+        break;
+    case 'g':
+    case 'G':
+        mult = UINT64_C(1) << 30;
+        break;
+    default:
+        break;
     }
+    if (mult != 1)
+        u++;
     if ((*u == 'b' || *u == 'B') && mult != 1)
         u++;
-    if (*u != '\0' || v > UINT32_MAX / mult)
+    if (*u != '\0' || v > UINT64_MAX / mult)
         return -1;
-    *out = (uint32_t)(v * mult);
+    *out = v * mult;
+    return 0;
+}
+
+int sl_scalar_parse_size(const char *s, uint32_t *out)
+{
+    uint64_t v;
+
+    if (sl_scalar_parse_size64(s, &v) != 0 || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
     return 0;
 }
 

@@ -12,8 +12,11 @@
 
 /* "2s", "500ms", "1m", "1h" or a plain number of milliseconds. */
 int sl_scalar_parse_duration(const char *s, uint32_t *out_ms);
-/* "16k", "1m" (binary units, optional trailing b) or a number of bytes. */
+/* "16k", "1m", "2g" (binary units, optional trailing b) or a number of
+ * bytes, at most UINT32_MAX. */
 int sl_scalar_parse_size(const char *s, uint32_t *out);
+/* The same syntax without the 32-bit bound, for limits on bodies. */
+int sl_scalar_parse_size64(const char *s, uint64_t *out);
 /* A decimal integer, as strtoll() reads it (leading blanks and a sign
  * allowed, nothing after the digits). The caller checks the range. */
 int sl_scalar_parse_int(const char *s, int64_t *out);

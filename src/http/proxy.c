@@ -90,6 +90,9 @@ void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, 
     c->idle_timeout_ms =
         ln->idle_timeout_ms ? ln->idle_timeout_ms : SL_DEFAULT_CLIENT_IDLE_TIMEOUT_MS;
     c->max_head = ln->max_head ? ln->max_head : SL_DEFAULT_MAX_HEADER_SIZE;
+    c->body_timeout_ms = ln->body_timeout_ms ? ln->body_timeout_ms : SL_DEFAULT_BODY_TIMEOUT_MS;
+    c->min_body_rate = ln->min_body_rate;
+    c->max_body_size = ln->max_body_size;
     if (c->max_head > ctx->bufs->size - 1024)
         c->max_head = ctx->bufs->size - 1024;
     c->client_ip_len = (uint8_t)sl_sock_ip_str(peer, c->client_ip, sizeof(c->client_ip));

@@ -88,13 +88,12 @@ static bool resendable_method(enum sl_http_method m)
 }
 
 /* Whether the request's body, if any, can go out again: none of it left
- * ibuf for a backend yet (it is still there to be sent). Hook for
- * `buffer_request_body` (issue 13): a body held whole in our buffers
- * (q->body_buffered) can be resent too, once the request queue re-adds it;
- * until then a body that streamed out cannot. */
+ * ibuf for a backend yet, or it is held whole there (buffer_request_body,
+ * q->body_buffered: every attempt queues it again). A body that streamed
+ * out cannot. */
 static bool body_resendable(const struct sl_hreq *q)
 {
-    return !q->body_taken;
+    return q->body_buffered || !q->body_taken;
 }
 
 /* Whether the failed attempt may be retried on another backend: no byte

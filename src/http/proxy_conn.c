@@ -133,6 +133,7 @@ void sl_hconn_update_events(struct sl_hconn *c)
 
     switch (c->phase) {
     case SL_PH_HEAD:
+    case SL_PH_BODY:
         ev |= SL_EV_READ;
         break;
     case SL_PH_CONNECT:

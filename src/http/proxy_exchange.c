@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <assert.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "http/proxy_int.h"
@@ -27,9 +28,12 @@
  * HEAD; a request goes HEAD -> [CONNECT ->] FORWARD [-> TUNNEL], or is
  * answered by the proxy from any of those; once its response is queued
  * the connection goes FLUSH (then HEAD) or CLOSING (then LINGER or DEAD),
- * or straight on when the response went out at once. */
+ * or straight on when the response went out at once. A service with
+ * buffer_request_body puts BODY between HEAD and CONNECT. */
 static const uint16_t phase_next[] = {
-    [SL_PH_HEAD] = PH(SL_PH_HEAD) | PH(SL_PH_CONNECT) | PH(SL_PH_FORWARD) | PH(SL_PH_FLUSH) |
+    [SL_PH_HEAD] = PH(SL_PH_HEAD) | PH(SL_PH_BODY) | PH(SL_PH_CONNECT) | PH(SL_PH_FORWARD) |
+                   PH(SL_PH_FLUSH) | PH(SL_PH_CLOSING) | PH(SL_PH_LINGER) | PH(SL_PH_DEAD),
+    [SL_PH_BODY] = PH(SL_PH_HEAD) | PH(SL_PH_CONNECT) | PH(SL_PH_FORWARD) | PH(SL_PH_FLUSH) |
                    PH(SL_PH_CLOSING) | PH(SL_PH_LINGER) | PH(SL_PH_DEAD),
     /* A failed connect retries elsewhere (CONNECT again, or FORWARD when
      * the new one connects at once). */
@@ -58,6 +62,7 @@ static void on_backend(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
 static void try_parse(struct sl_hconn *c);
 static void send_request(struct sl_hconn *c);
 static void pump_request(struct sl_hconn *c);
+static void attempt_next(struct sl_hconn *c, enum sl_proxy_attempt_r r, const struct sl_answer *a);
 
 /* ---- the end of a request and of a connection ---- */
 
@@ -73,8 +78,7 @@ void sl_hconn_close(struct sl_hconn *c)
     sl_loop_forget(ctx->loop, &c->cw);
     if (fd >= 0)
         close(fd);
-    sl_buf_put(ctx->bufs, c->ibuf);
-    c->ibuf = NULL;
+    sl_client_put_ibuf(c);
     sl_hconn_set_phase(c, SL_PH_DEAD);
     sl_hconn_recycle(c);
 }
@@ -263,10 +267,187 @@ static void backend_lost(struct sl_hconn *c)
     attempt_next(c, sl_proxy_attempt_lost(c, on_backend, &a), &a);
 }
 
+/* ---- the request body: limits and buffering ---- */
+
+/* The longest wait for the client's next body bytes: the listener's
+ * timeouts.body, or the service's timeouts.idle when shorter (that one
+ * bounds every wait in the middle of a request, either way). */
+static uint32_t body_wait_ms(const struct sl_hconn *c)
+{
+    uint32_t idle = sl_proxy_idle_timeout(c);
+
+    return c->body_timeout_ms < idle ? c->body_timeout_ms : idle;
+}
+
+/* The body is still coming: the deadline is the client's (timeouts.body)
+ * while we wait for its bytes, the backend's (idle) while it has not taken
+ * those we queued. */
+static void wait_body(struct sl_hconn *c)
+{
+    sl_hconn_set_deadline(c, c->rq->bout.n ? sl_proxy_idle_timeout(c) : body_wait_ms(c));
+}
+
+/* The timer wakes at the deadline or at the next min_body_rate check,
+ * whichever comes first. */
+static void arm_timer(struct sl_hconn *c)
+{
+    struct sl_loop *l = c->ctx->loop;
+    uint64_t when = c->deadline_ms;
+
+    if (c->rq && c->rq->rate_next_ms && c->rq->rate_next_ms < when)
+        when = c->rq->rate_next_ms;
+    if (!sl_timer_armed(&c->timer) || c->timer.when_ms > when)
+        sl_timer_set(&l->timers, &c->timer, when);
+}
+
+static void body_too_large(struct sl_hconn *c)
+{
+    char msg[128];
+
+    (void)snprintf(msg, sizeof(msg), "request body over max_body_size %llu",
+                   (unsigned long long)c->max_body_size);
+    answer(c, 413, msg, true);
+}
+
+/* Errors of slow clients go to the error log at most once a second per
+ * worker (one worker per thread), with how many were left out: thousands
+ * of slow uploaders must not turn into thousands of writes. */
+static void log_slow(const struct sl_hconn *c, const char *msg)
+{
+    static _Thread_local uint64_t last_ms, skipped;
+    uint64_t now = sl_loop_now_ms(c->ctx->loop);
+
+    if (last_ms != 0 && now - last_ms < 1000) {
+        skipped++;
+        return;
+    }
+    if (skipped)
+        sl_log(SL_LOG_INFO, "client %s: %s (and %llu more since the last such line)", c->client_ip,
+               msg, (unsigned long long)skipped);
+    else
+        sl_log(SL_LOG_INFO, "client %s: %s", c->client_ip, msg);
+    last_ms = now;
+    skipped = 0;
+}
+
+/* min_body_rate's check, at its cadence; true when the client was
+ * answered (408, or cut once a response began). */
+static bool check_body_rate(struct sl_hconn *c, uint64_t now)
+{
+    uint64_t rate;
+    char msg[128];
+
+    if (sl_client_body_rate(c, now, &rate) != SL_RATE_SLOW)
+        return false;
+    (void)snprintf(msg, sizeof(msg), "request body too slow: %llu B/s < min_body_rate %u",
+                   (unsigned long long)rate, c->min_body_rate);
+    log_slow(c, msg);
+    answer(c, 408, msg, true);
+    return true;
+}
+
+/* SL_PH_BODY: the body bytes in ibuf, after a read or at the start. */
+static void buffer_body(struct sl_hconn *c)
+{
+    struct sl_hreq *q = c->rq;
+    struct sl_answer a;
+
+    switch (sl_client_buffer_body(c)) {
+    case SL_BUFFERED_MORE:
+        sl_hconn_update_events(c);
+        return;
+    case SL_BUFFERED_DONE:
+        q->body_buffered = true;
+        q->req_done = true;
+        c->ioff = q->head_len + q->body_len; /* what follows is the next request */
+        break;
+    case SL_BUFFERED_STREAM:
+        /* Outgrew buffer_request_body: from here it streams as any body
+         * does, decoded again from its first byte. */
+        sl_chunked_init(&q->req_chunk);
+        break;
+    case SL_BUFFERED_BAD:
+        answer(c, 400, "malformed chunked request body", true);
+        return;
+    case SL_BUFFERED_LARGE:
+        body_too_large(c);
+        return;
+    case SL_BUFFERED_NOMEM:
+        answer(c, 503, "out of memory for the request body", true);
+        return;
+    }
+    attempt_next(c, sl_proxy_attempt_start(c, on_backend, &a), &a);
+}
+
+/* The head is routed: refuse a body over max_body_size, start the
+ * min_body_rate clock, then read the body first (buffer_request_body) or
+ * go to a backend at once. */
+static void route_ok(struct sl_hconn *c)
+{
+    struct sl_hreq *q = c->rq;
+    const struct sl_service_rt *svc = q->route->svc;
+    struct sl_answer a;
+
+    if (!q->req_done) {
+        uint64_t now = sl_loop_now_ms(c->ctx->loop);
+
+        q->body_start_ms = now;
+        q->body_rx = c->ibuf->end - q->head_len;
+        if (q->req_body == SL_BODY_LENGTH && c->max_body_size && q->req_left > c->max_body_size) {
+            (void)snprintf(a.msg, sizeof(a.msg),
+                           "request body of %llu bytes is over max_body_size %llu",
+                           (unsigned long long)q->req_left, (unsigned long long)c->max_body_size);
+            answer(c, 413, a.msg, true);
+            return;
+        }
+        if (c->min_body_rate) {
+            /* Checked from the start, each second, so that paused time is
+             * seen; judged only after the grace. */
+            q->rate_next_ms = now + SL_BODY_RATE_CHECK_MS;
+            q->rate_last_ms = now;
+        }
+        if (svc->buffer_body &&
+            (q->req_body == SL_BODY_CHUNKED || q->req_left <= svc->buffer_body)) {
+            sl_hconn_set_phase(c, SL_PH_BODY);
+            q->body_scan = q->head_len;
+            /* The parse of this head is still in the scratch. A client
+             * that waits for the 100 has sent no body byte yet. */
+            if (c->ctx->req.expect_continue && !q->req_http10 && c->ibuf->end == q->head_len)
+                sl_client_send_continue(c);
+            sl_hconn_set_deadline(c, body_wait_ms(c));
+            arm_timer(c);
+            buffer_body(c);
+            return;
+        }
+        arm_timer(c);
+    }
+    attempt_next(c, sl_proxy_attempt_start(c, on_backend, &a), &a);
+}
+
+/* A read in SL_PH_BODY. */
+static void client_body(struct sl_hconn *c)
+{
+    ssize_t n = sl_client_read(c);
+
+    if (n == -1) {
+        sl_hconn_update_events(c);
+        return;
+    }
+    if (n <= 0) {
+        /* Gone (or half-closed) before its body was whole: nothing to answer. */
+        sl_hconn_abort(c, SLUICE_OUTCOME_NEUTRAL);
+        return;
+    }
+    c->rq->body_rx += (uint64_t)n;
+    sl_hconn_set_deadline(c, body_wait_ms(c));
+    buffer_body(c);
+}
+
 static void try_parse(struct sl_hconn *c)
 {
     struct sl_answer a;
 
+    sl_client_body_reset(c->rq);
     switch (sl_route_request(c, &a)) {
     case SL_ROUTE_PARTIAL:
         sl_hconn_update_events(c);
@@ -275,7 +456,7 @@ static void try_parse(struct sl_hconn *c)
         answer_with(c, &a);
         break;
     case SL_ROUTE_OK:
-        attempt_next(c, sl_proxy_attempt_start(c, on_backend, &a), &a);
+        route_ok(c);
         break;
     }
 }
@@ -291,7 +472,11 @@ static void send_request(struct sl_hconn *c)
         answer(c, 431, "request head too large to forward", true);
         return;
     }
-    sl_hconn_set_deadline(c, q->req_done ? sl_proxy_response_timeout(c) : sl_proxy_idle_timeout(c));
+    /* A buffered body is queued whole, again at each attempt: it stays in
+     * ibuf until the request ends. */
+    if (q->body_buffered)
+        sl_out_add(&q->bout, c->ibuf->data + q->head_len, q->body_len);
+    sl_hconn_set_deadline(c, q->req_done ? sl_proxy_response_timeout(c) : body_wait_ms(c));
     if (!q->req_done) {
         pump_request(c); /* adds the body bytes we have, then flushes */
         return;
@@ -310,7 +495,7 @@ static void backend_flushed(struct sl_hconn *c)
     struct sl_hreq *q = c->rq;
     struct sl_buf *b = c->ibuf;
 
-    if (b && c->ioff == b->end && c->ioff > q->head_len && q->bout.n == 0) {
+    if (b && c->ioff == b->end && c->ioff > q->head_len && q->bout.n == 0 && !q->body_buffered) {
         b->end = q->head_len; /* the body bytes are gone: make room */
         c->ioff = q->head_len;
     }
@@ -320,6 +505,8 @@ static void backend_flushed(struct sl_hconn *c)
         pump_request(c);
         return;
     }
+    if (c->phase == SL_PH_FORWARD && !q->req_done)
+        wait_body(c); /* the backend took it all: the client's turn */
     sl_hconn_update_events(c);
 }
 
@@ -335,6 +522,9 @@ static void pump_request(struct sl_hconn *c)
     case SL_TAKE_BAD:
         answer(c, 400, "malformed chunked request body", true);
         return;
+    case SL_TAKE_LARGE:
+        body_too_large(c);
+        return;
     case SL_TAKE_SOME:
         if (q->req_done && !q->resp_got_any)
             sl_hconn_set_deadline(c, sl_proxy_response_timeout(c));
@@ -345,12 +535,15 @@ static void pump_request(struct sl_hconn *c)
     if (q->bout.n == 0)
         return;
     r = sl_proxy_flush_backend(c);
-    if (r < 0)
+    if (r < 0) {
         backend_lost(c);
-    else if (r > 0)
+    } else if (r > 0) {
         backend_flushed(c);
-    else
+    } else {
+        if (!q->req_done)
+            wait_body(c);
         sl_hconn_update_events(c);
+    }
 }
 
 /* The backend timer fired in CONNECT or FORWARD. */
@@ -603,6 +796,8 @@ static void client_more(struct sl_hconn *c)
         sl_hconn_update_events(c);
         return;
     }
+    if (!q->req_done)
+        q->body_rx += (uint64_t)n; /* for min_body_rate */
     if (c->phase == SL_PH_TUNNEL) {
         sl_out_add(&q->bout, c->ibuf->data + c->ioff, c->ibuf->end - c->ioff);
         c->ioff = c->ibuf->end;
@@ -617,7 +812,7 @@ static void client_more(struct sl_hconn *c)
         return;
     }
     if (!q->req_done && c->phase == SL_PH_FORWARD) {
-        sl_hconn_set_deadline(c, sl_proxy_idle_timeout(c));
+        sl_hconn_set_deadline(c, body_wait_ms(c));
         pump_request(c);
         return;
     }
@@ -699,6 +894,8 @@ void sl_hconn_on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events
     }
     if (c->phase == SL_PH_HEAD)
         client_head(c);
+    else if (c->phase == SL_PH_BODY)
+        client_body(c);
     else if (c->phase == SL_PH_LINGER) {
         if (sl_client_linger_read(c))
             sl_hconn_close(c);
@@ -711,11 +908,13 @@ void sl_hconn_on_client(struct sl_loop *l, struct sl_watcher *w, uint32_t events
 void sl_hconn_on_timer(struct sl_timer *t, void *arg)
 {
     struct sl_hconn *c = arg;
-    struct sl_loop *l = c->ctx->loop;
+    uint64_t now = sl_loop_now_ms(c->ctx->loop);
 
     (void)t;
-    if (sl_loop_now_ms(l) < c->deadline_ms) {
-        sl_timer_set(&l->timers, &c->timer, c->deadline_ms);
+    if (c->rq && c->rq->rate_next_ms && now >= c->rq->rate_next_ms && check_body_rate(c, now))
+        return;
+    if (now < c->deadline_ms) {
+        arm_timer(c);
         return;
     }
     switch (c->phase) {
@@ -724,6 +923,9 @@ void sl_hconn_on_timer(struct sl_timer *t, void *arg)
             answer(c, 408, "request head not received in time", true);
         else
             sl_hconn_close(c); /* idle keep-alive connection */
+        break;
+    case SL_PH_BODY:
+        answer(c, 408, "request body not received in time", true);
         break;
     case SL_PH_CONNECT:
     case SL_PH_FORWARD:
@@ -740,4 +942,7 @@ void sl_hconn_on_timer(struct sl_timer *t, void *arg)
     case SL_PH_DEAD:
         break;
     }
+    /* A retry set a new deadline: the rate checks go on beside it. */
+    if (c->phase != SL_PH_DEAD && c->rq && c->rq->rate_next_ms)
+        arm_timer(c);
 }

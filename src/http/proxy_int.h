@@ -16,7 +16,9 @@
  *                     epoll mask for the current phase.
  *   -- sides: do one thing and return what happened; never set the phase
  *      or a deadline --
- *   proxy_client.c    client input: reads, request body into bout, linger.
+ *   proxy_client.c    client input: reads, request body into bout, a body
+ *                     held whole (buffer_request_body), min_body_rate's
+ *                     measure, linger.
  *   proxy_route.c     parse, route and rewrite a request head.
  *   proxy_backend.c   HTTP's backend attempt, on proxy/attempt.c (the
  *                     tried set, retry budget, outcomes, timeouts and
@@ -54,6 +56,7 @@
  * changes c->phase, and only along its table of legal transitions. */
 enum sl_hphase {
     SL_PH_HEAD = 0, /* reading a request head (or idle between requests) */
+    SL_PH_BODY,     /* buffer_request_body: reading a body before selecting a backend */
     SL_PH_CONNECT,  /* backend connection in progress */
     SL_PH_FORWARD,  /* request and response streaming */
     SL_PH_TUNNEL,   /* after 101: raw bytes both ways */
@@ -110,6 +113,20 @@ struct sl_hreq {
     bool body_taken;       /* body bytes left ibuf for a backend: a retry could not resend them */
     uint64_t sent_ns;      /* request head handed to the kernel */
 
+    /* Request body limits (reset by the exchange core for each request
+     * head it parses). */
+    bool body_buffered;      /* the whole body is in ibuf[head_len, head_len + body_len) and
+                              * stays there until the request ends: each attempt queues it
+                              * again, so a retry can resend it (buffer_request_body) */
+    uint32_t body_len;       /* body_buffered: its bytes, chunked framing included */
+    uint32_t body_scan;      /* SL_PH_BODY: ibuf offset the chunked decoder has reached */
+    uint64_t body_rx;        /* body bytes read from the client so far (framing included) */
+    uint64_t body_fwd;       /* chunked: body bytes handed to the backend (max_body_size) */
+    uint64_t body_start_ms;  /* loop ms when the head was complete (min_body_rate) */
+    uint64_t rate_next_ms;   /* next min_body_rate check; 0: none */
+    uint64_t rate_last_ms;   /* the check before (or the head) */
+    uint64_t rate_paused_ms; /* time we did not read the client (not the client's fault) */
+
     /* Response. */
     int status;
     bool resp_head_done, resp_done, resp_ka, resp_got_any, be_dirty;
@@ -139,6 +156,8 @@ struct sl_hconn {
 
     /* Listener settings, copied at accept. */
     uint32_t header_timeout_ms, idle_timeout_ms, max_head;
+    uint32_t body_timeout_ms, min_body_rate; /* min_body_rate in bytes/s, 0: off */
+    uint64_t max_body_size;                  /* 0: unlimited */
 
     bool client_eof;  /* the client shut its side */
     bool close_after; /* close the client once cout drained */
@@ -148,6 +167,7 @@ struct sl_hconn {
     bool served_one;  /* at least one request answered on this connection */
     bool linger;      /* close by shutting down first: unread input remains */
     bool on_lru;      /* on ctx->lru: no request in flight when last seen */
+    bool ibuf_big;    /* ibuf is a buffer_request_body allocation, not the pool's */
     uint8_t client_ip_len;
     char client_ip[SL_CLIENT_IP_MAX]; /* text, for logs, X-Forwarded-For, hashing */
 };
@@ -204,17 +224,50 @@ void sl_hconn_update_events(struct sl_hconn *c);
 /* Reads from the client into ibuf: > 0 bytes, 0 EOF, -1 nothing now, -2
  * error or no buffer. */
 ssize_t sl_client_read(struct sl_hconn *c);
+/* Gives ibuf back: to the pool, or freed when it was grown. */
+void sl_client_put_ibuf(struct sl_hconn *c);
+/* Moves ibuf to a buffer of <cap> bytes (a bounded allocation of its own,
+ * freed by sl_client_put_ibuf), so a request body can be held whole; the
+ * request's pointers into the head follow. False when out of memory. */
+bool sl_client_grow_ibuf(struct sl_hconn *c, uint32_t cap);
 /* Between requests: keeps only the bytes of pipelined requests in ibuf
  * (ioff 0), returning an empty ibuf to the pool. True when bytes wait. */
 bool sl_client_keep_pipelined(struct sl_hconn *c);
 
 enum sl_take {
-    SL_TAKE_NONE, /* nothing taken: no body bytes, or bout is full */
-    SL_TAKE_SOME, /* body bytes moved to bout (req_done set at the end) */
-    SL_TAKE_BAD,  /* malformed chunked body: answer 400 and close */
+    SL_TAKE_NONE,  /* nothing taken: no body bytes, or bout is full */
+    SL_TAKE_SOME,  /* body bytes moved to bout (req_done set at the end) */
+    SL_TAKE_BAD,   /* malformed chunked body: answer 400 and close */
+    SL_TAKE_LARGE, /* a chunked body grew past max_body_size: answer 413 and close */
 };
 /* Moves the request body bytes waiting in ibuf to bout. */
 enum sl_take sl_client_take_body(struct sl_hconn *c);
+
+enum sl_buffered {
+    SL_BUFFERED_MORE,   /* not all of it yet: read more */
+    SL_BUFFERED_DONE,   /* body_buffered: the whole body is in ibuf */
+    SL_BUFFERED_STREAM, /* a chunked body outgrew the buffer: stream it as usual */
+    SL_BUFFERED_BAD,    /* malformed chunked body: answer 400 and close */
+    SL_BUFFERED_LARGE,  /* past max_body_size: answer 413 and close */
+    SL_BUFFERED_NOMEM,  /* no memory for a larger buffer: answer 503 and close */
+};
+/* SL_PH_BODY: looks at the body bytes in ibuf, growing it up to the
+ * service's buffer_request_body, and says whether the body is whole. */
+enum sl_buffered sl_client_buffer_body(struct sl_hconn *c);
+/* Clears the body fields of the request before (called at each head). */
+void sl_client_body_reset(struct sl_hreq *q);
+
+enum sl_rate {
+    SL_RATE_DONE, /* the body is in or the request over: no more checks */
+    SL_RATE_OK,   /* fast enough, in its grace period, or we are not reading */
+    SL_RATE_SLOW, /* below min_body_rate: *rate says how fast it was */
+};
+/* min_body_rate's check at <now> (loop ms); sets the next one. */
+enum sl_rate sl_client_body_rate(struct sl_hconn *c, uint64_t now, uint64_t *rate);
+/* An interim 100 Continue for a client that waits for one before it sends
+ * a body sluice reads first (no backend is there yet to send it). */
+void sl_client_send_continue(struct sl_hconn *c);
+
 /* SL_PH_LINGER: discards input; true when the client closed or failed. */
 bool sl_client_linger_read(struct sl_hconn *c);
 

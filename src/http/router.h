@@ -40,6 +40,7 @@ struct sl_service_rt {
     uint32_t response_timeout_ms; /* first byte of the response; default 30000 */
     uint32_t idle_timeout_ms;     /* between bytes either way; default 60000 */
     uint32_t retries;             /* default 2 */
+    uint32_t buffer_body;         /* buffer_request_body: bytes read before selecting; 0 off */
 };
 
 struct sl_route {
@@ -76,6 +77,9 @@ struct sl_listener_rt {
     uint32_t header_timeout_ms;      /* client must send a full head within; default 10000 */
     uint32_t idle_timeout_ms;        /* keep-alive client idle; default 60000 */
     uint32_t max_head;               /* bytes; default 16384 */
+    uint32_t body_timeout_ms;        /* between two reads of a request body; default 30000 */
+    uint32_t min_body_rate;          /* bytes/s over the body after a grace; 0: off */
+    uint64_t max_body_size;          /* bytes; 0: unlimited */
 };
 
 struct sl_router {

@@ -19,6 +19,25 @@
 #define SL_DEFAULT_HEADER_TIMEOUT_MS      10000u /* header: a request head's arrival */
 #define SL_DEFAULT_CLIENT_IDLE_TIMEOUT_MS 60000u /* idle: keep-alive between requests */
 #define SL_DEFAULT_MAX_HEADER_SIZE        16384u /* max_header_size, bytes */
+/* body: the longest wait between two reads of a request body. Shorter
+ * than nginx's client_body_timeout (60s): a client that sends nothing for
+ * 30 s mid-upload is stalled, not slow, and each one holds a connection
+ * (and, streaming, a backend connection). */
+#define SL_DEFAULT_BODY_TIMEOUT_MS 30000u
+/* min_body_rate, bytes/s: 0 is off (as Apache's mod_reqtimeout without
+ * MinRate). When on, the average since the head arrived is checked every
+ * SL_BODY_RATE_CHECK_MS once SL_BODY_RATE_GRACE_MS passed, so a client's
+ * slow start (TCP slow start, a 100 Continue round trip) is forgiven. */
+#define SL_DEFAULT_MIN_BODY_RATE 0u
+#define SL_BODY_RATE_GRACE_MS    5000u
+#define SL_BODY_RATE_CHECK_MS    1000u
+/* max_body_size, bytes: 0 is unlimited. */
+#define SL_DEFAULT_MAX_BODY_SIZE 0u
+
+/* Service `buffer_request_body:`, bytes: 0 is off (the body streams to the
+ * backend as it arrives); at most SL_MAX_BUFFER_REQUEST_BODY. */
+#define SL_DEFAULT_BUFFER_REQUEST_BODY 0u
+#define SL_MAX_BUFFER_REQUEST_BODY     (64u << 20)
 
 /* Service `health:` (score options default to the library's). */
 #define SL_DEFAULT_HEALTH_INTERVAL_MS 2000u

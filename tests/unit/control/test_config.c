@@ -194,6 +194,25 @@ static const struct {
      "max_header_size: 2m is out of range"},
     {"listeners:\n  - {name: web, bind: \"127.0.0.1:8080\", mode: udp}\n", 2,
      "'udp' is not http or tcp"},
+    {"listeners:\n  - {name: web, bind: \":80\", timeouts: {body: soon}}\n", 2,
+     "listeners[0].timeouts.body: invalid duration 'soon'"},
+    {"listeners:\n  - {name: web, bind: \":80\", timeouts: {body: 0}}\n", 2,
+     "timeouts.body: 0 is too short (at least 1ms)"},
+    {"listeners:\n  - {name: web, bind: \":80\", timeouts: {bodi: 1s}}\n", 2,
+     "unknown key 'bodi' (did you mean 'body'?)"},
+    {"listeners:\n  - {name: web, bind: \":80\", min_body_rate: fast}\n", 2,
+     "listeners[0].min_body_rate: invalid size 'fast'"},
+    {"listeners:\n  - {name: web, bind: \":80\", min_body_rate: -5}\n", 2,
+     "min_body_rate: invalid size '-5'"},
+    {"listeners:\n  - {name: web, bind: \":80\", min_body_rate: 2g}\n", 2,
+     "min_body_rate: 2g is out of range (0..1073741824 bytes)"},
+    {"listeners:\n  - {name: web, bind: \":80\", max_body_size: 0}\n", 2,
+     "max_body_size: 0 would refuse every body (leave the key out for no limit)"},
+    {"listeners:\n  - {name: web, bind: \":80\", max_body_size: 1t}\n", 2,
+     "max_body_size: invalid size '1t' (write 16k, 1m, 2g or bytes)"},
+    {"listeners:\n  - {name: web, bind: \":80\"}\n  - {name: t, bind: \":81\", mode: tcp, "
+     "service: app,\n     max_body_size: 1m}\n" SVC,
+     4, "min_body_rate and max_body_size apply to http listeners only"},
     {"listeners:\n  - {name: web, bind: \"127.0.0.1:8080\"}\n"
      "  - {name: web2, bind: \"127.0.0.1:8080\"}\n",
      3, "bind 127.0.0.1:8080 already used on line 2"},
@@ -218,6 +237,10 @@ static const struct {
     {HEAD SVC "      - {name: a2, target: \"127.0.0.1:8\", labels: {\"a=b\": c}}\n", 7,
      "invalid label key 'a=b'"},
     {HEAD SVC "    retries: 11\n", 7, "retries: 11 is out of range (0..10)"},
+    {HEAD SVC "    buffer_request_body: 65m\n", 7,
+     "service app.buffer_request_body: 65m is out of range (0..67108864 bytes)"},
+    {HEAD SVC "    buffer_request_body: lots\n", 7, "buffer_request_body: invalid size 'lots'"},
+    {HEAD SVC "    buffer_body: 1m\n", 7, "unknown key 'buffer_body'"},
     {HEAD SVC "    health: {check: icmp}\n", 7, "'icmp' is not none, tcp or http"},
     {HEAD SVC "    health: {expect: 600}\n", 7, "invalid status range '600'"},
     {HEAD SVC "    health:\n      score: {low: 2, initial: 1}\n", 8, "need low <= initial <= high"},
@@ -267,6 +290,39 @@ static const struct {
     {"- a\n- b\n", 1, "expected a mapping, got a list"},
     {HEAD "services:\n  app:\n    backends: {name: a}\n", 5, "backends: expected a list"},
 };
+
+/* The body keys: their defaults, sizes written either way, 64-bit limits. */
+static void body_limits_parse(void **state)
+{
+    struct sl_diag d;
+    struct sl_config *cfg = NULL;
+    (void)state;
+
+    sl_diag_init(&d);
+    assert_int_equal(
+        sl_config_load(write_tmp("listeners:\n"
+                                 "  - {name: a, bind: \":80\"}\n"
+                                 "  - {name: b, bind: \":81\", timeouts: {body: 2s},\n"
+                                 "     min_body_rate: 1k, max_body_size: 10g}\n"
+                                 "  - {name: c, bind: \":82\", min_body_rate: 500,\n"
+                                 "     max_body_size: 1000}\n" SVC "    buffer_request_body: 64k\n"
+                                 "  other: {}\n"),
+                       &cfg, &d),
+        0);
+    assert_int_equal(cfg->listeners[0].body_timeout_ms, 30000);
+    assert_int_equal(cfg->listeners[0].min_body_rate, 0);
+    assert_true(cfg->listeners[0].max_body_size == 0);
+    assert_int_equal(cfg->listeners[1].body_timeout_ms, 2000);
+    assert_int_equal(cfg->listeners[1].min_body_rate, 1024);
+    assert_true(cfg->listeners[1].max_body_size == UINT64_C(10) << 30);
+    assert_int_equal(cfg->listeners[2].min_body_rate, 500);
+    assert_true(cfg->listeners[2].max_body_size == 1000);
+    assert_int_equal(sl_config_service(cfg, "app")->buffer_request_body, 65536);
+    assert_int_equal(sl_config_service(cfg, "other")->buffer_request_body, 0);
+    sl_config_free(cfg);
+    sl_diag_fini(&d);
+    unlink(tmp_path);
+}
 
 static void each_error_has_its_line(void **state)
 {
@@ -461,6 +517,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_file_parses_into_model),
+        cmocka_unit_test(body_limits_parse),
         cmocka_unit_test(each_error_has_its_line),
         cmocka_unit_test(check_collects_every_error),
         cmocka_unit_test(check_warns_about_http_probes),

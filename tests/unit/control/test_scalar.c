@@ -112,12 +112,46 @@ static void status_ranges(void **state)
     }
 }
 
+/* Body limits go past 4 GiB: the 64-bit reader takes `g` and big counts,
+ * and the 32-bit one refuses what it cannot hold. */
+static void sizes_past_four_gib(void **state)
+{
+    static const struct {
+        const char *s;
+        int rc;
+        uint64_t v;
+    } cases[] = {{"1g", 0, UINT64_C(1) << 30},
+                 {"10G", 0, UINT64_C(10) << 30},
+                 {"10gb", 0, UINT64_C(10) << 30},
+                 {"5368709120", 0, UINT64_C(5368709120)},
+                 {"16k", 0, 16384},
+                 {"0", 0, 0},
+                 {"1t", -1, 0},
+                 {"g", -1, 0},
+                 {"1gx", -1, 0},
+                 {"-1g", -1, 0}};
+    uint32_t v32 = 7;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t v = 7;
+        int rc = sl_scalar_parse_size64(cases[i].s, &v);
+
+        if (rc != cases[i].rc || (rc == 0 && v != cases[i].v))
+            fail_msg("size64 '%s': rc %d v %llu", cases[i].s, rc, (unsigned long long)v);
+    }
+    assert_int_equal(sl_scalar_parse_size("1g", &v32), 0);
+    assert_int_equal(v32, 1u << 30);
+    assert_int_equal(sl_scalar_parse_size("4g", &v32), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(durations_and_sizes),
         cmocka_unit_test(integers_and_booleans),
         cmocka_unit_test(status_ranges),
+        cmocka_unit_test(sizes_past_four_gib),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
