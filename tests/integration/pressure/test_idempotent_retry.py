@@ -12,6 +12,8 @@ and fault:
   never seen by the good backend;
 - any method, after part of a response head came back: 502, not resent.
 """
+import hashlib
+import json
 import os
 import socket
 import struct
@@ -73,14 +75,15 @@ class Faulty(_Server):
 
 
 class IdempotentRetry(SluiceCase):
-    def setup_pair(self, mode, response_timeout="5s"):
+    def setup_pair(self, mode, response_timeout="5s", **svc_extra):
         bad = Faulty("bad", mode)
         self.addCleanup(bad.stop)
         good = self.backend("good")
         port = free_port()
         svc = service([backend_entry("bad", bad.port), backend_entry("good", good.port)],
                       retries=1,
-                      timeouts={"connect": "1s", "response": response_timeout})
+                      timeouts={"connect": "1s", "response": response_timeout},
+                      **svc_extra)
         d = self.sluice(config([http_listener(port)], {"app": svc},
                                [endpoint("/", [route("app")])]))
         return d, port, bad, good
@@ -150,6 +153,23 @@ class IdempotentRetry(SluiceCase):
         """GET with a body that went out (not buffered): 502, never resent"""
         _, port, bad, good = self.setup_pair("close")
         self.check_not_resent(port, bad, good, "GET", "body", 502, body=b"q" * 100)
+
+    def test_get_with_buffered_body_resent(self):
+        """GET with a body held whole by buffer_request_body: resent whole to the other"""
+        _, port, bad, good = self.setup_pair("close", buffer_request_body="4k")
+        body = bytes(range(256)) * 4
+        res = {}
+        for i in range(ROUNDS):
+            with Client(port, timeout=15) as c:
+                res["/echo?n=%d" % i] = c.request("GET", "/echo?n=%d" % i, body=body)
+        hit = [t for t in bad.got() if t in res]
+        self.assertTrue(hit, "no GET reached the faulty backend: the case proves nothing")
+        for t, r in res.items():
+            self.assertEqual(r.status, 200, "%s: %r" % (t, r))
+            doc = json.loads(r.body)
+            self.assertEqual(doc["name"], "good", doc)
+            self.assertEqual(doc["len"], len(body), doc)
+            self.assertEqual(doc["sha256"], hashlib.sha256(body).hexdigest(), doc)
 
     def test_partial_head_not_resent(self):
         """GET after part of a response head came back: 502, never resent"""
