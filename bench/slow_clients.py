@@ -9,7 +9,7 @@ SLUICE_BINARY with one worker in front of it, then three kinds of clients:
 
 - slowloris: each sends a request line and then one header line every
   --interval seconds, never ending its head;
-- slow uploaders: each sends a POST head announcing 1 MB and then 10 bytes
+- slow uploaders: each sends a POST head announcing 60 kB and then 10 bytes
   every --interval seconds;
 - probes: an unrelated client that opens a new connection and GETs / four
   times a second, timing each answer.
@@ -88,6 +88,18 @@ def config(port, backend_port, plain):
             f"endpoints:\n  - pattern: /\n    routes:\n      - {{service: app}}\n")
 
 
+def wait_listening(port, proc, seconds=10):
+    """True once something accepts on <port>; False if <proc> died first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 def proc_status(pid):
     out = {}
     try:
@@ -149,7 +161,7 @@ class Attackers:
             head = b"GET / HTTP/1.1\r\nHost: bench\r\n"
         else:
             head = (b"POST /upload HTTP/1.1\r\nHost: bench\r\n"
-                    b"Content-Length: 1000000\r\n\r\n")
+                    b"Content-Length: 60000\r\n\r\n")
         self._send(s, head)
         # Spread the trickle over the interval so it is steady, not bursty.
         st[2] = now + self.interval * (self.seq % 997) / 997.0
@@ -200,7 +212,7 @@ class Attackers:
 def probe(port, results, stop):
     while not stop.is_set():
         t0 = time.monotonic()
-        ok = False
+        ok, why = False, ""
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
@@ -211,9 +223,10 @@ def probe(port, results, stop):
                         break
                     data += chunk
                 ok = data.startswith(b"HTTP/1.1 200")
-        except OSError:
-            pass
-        results.append((time.monotonic() - t0, ok))
+                why = data[:80].decode("latin-1").split("\r\n")[0] or "closed unanswered"
+        except OSError as e:
+            why = str(e)
+        results.append((time.monotonic() - t0, ok, why))
         stop.wait(0.25)
 
 
@@ -236,6 +249,9 @@ def main():
 
     backend_port = free_port()
     backend = subprocess.Popen([sys.executable, __file__, "--serve-backend", str(backend_port)])
+    if not wait_listening(backend_port, backend):
+        backend.kill()
+        sys.exit("the test backend did not start")
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="sluice-slow-")
     cfg = os.path.join(tmp, "slow.yaml")
@@ -249,15 +265,8 @@ def main():
     results = []
     peak = {"fds": 0, "open": 0}
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"sluice did not start; its log: {log.name}")
-                time.sleep(0.1)
+        if not wait_listening(port, proc):
+            sys.exit(f"sluice did not start; its log: {log.name}")
         attackers = Attackers(port, args.loris, args.uploaders, args.interval)
         prober = threading.Thread(target=probe, args=(port, results, stop), daemon=True)
         prober.start()
@@ -271,7 +280,7 @@ def main():
                 both = attackers.open["loris"] + attackers.open["upload"]
                 peak["fds"] = max(peak["fds"], st.get("fds", 0))
                 peak["open"] = max(peak["open"], both)
-                late = sum(1 for d, ok in results if d > 1.0 or not ok)
+                late = sum(1 for d, ok, _ in results if d > 1.0 or not ok)
                 print(f"{now - t0:5.1f}s  rss {st.get('VmRSS', 0) / 1024:6.1f} MiB  "
                       f"fds {st.get('fds', 0):5d}  loris {attackers.open['loris']:5d} "
                       f"(cut {attackers.cut['loris']})  uploaders {attackers.open['upload']:5d} "
@@ -281,13 +290,15 @@ def main():
         stop.set()
         prober.join(10)
         st = proc_status(proc.pid)
-        lat = sorted(d for d, _ in results)
-        bad = [d for d, ok in results if d > 1.0 or not ok]
+        lat = sorted(d for d, _, _ in results)
+        bad = [(d, why) for d, ok, why in results if d > 1.0 or not ok]
         print(f"\npeak RSS (VmHWM) {st.get('VmHWM', 0) / 1024:.1f} MiB; peak descriptors "
               f"{peak['fds']}; peak attacker connections open {peak['open']}")
         if lat:
             print(f"probes {len(lat)}: median {lat[len(lat) // 2] * 1000:.1f} ms, "
                   f"max {lat[-1] * 1000:.1f} ms, slower than 1 s or failed: {len(bad)}")
+        for d, why in bad[:5]:
+            print(f"  {d * 1000:.1f} ms: {why}")
         return 1 if bad or not lat else 0
     finally:
         stop.set()

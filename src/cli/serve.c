@@ -187,11 +187,11 @@ static int plan_fds(const struct sl_control *ctl, const struct sl_router *t, siz
     sl_log(SL_LOG_INFO,
            "descriptors: ulimit -n %llu, %zu reserved (process %d, health checks %zu, per worker "
            "%zu: loop %d, listeners %zu, TCP pipes %zu), %zu per worker for connections: up to "
-           "%zu HTTP clients each (2 descriptors promised per client); %zu workers need at least "
-           "%llu",
+           "%zu HTTP clients each (2 descriptors promised per client); the minimum for %zu "
+           "worker%s is %llu",
            (unsigned long long)nofile, p->reserve, SL_FDBUDGET_PROCESS, needs.health_fds,
            SL_FDBUDGET_PER_WORKER + t->nlisteners + 2 * p->pipe_cache, SL_FDBUDGET_PER_WORKER,
-           t->nlisteners, 2 * p->pipe_cache, p->share, p->share / 2, n,
+           t->nlisteners, 2 * p->pipe_cache, p->share, p->share / 2, n, n == 1 ? "" : "s",
            (unsigned long long)p->need);
     return 0;
 }
@@ -330,8 +330,8 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     for (size_t i = 0; i < t->nlisteners; i++)
         sl_log(SL_LOG_INFO, "listening on %s (%s, %s)", t->listeners[i].bind, t->listeners[i].name,
                t->listeners[i].mode == SL_MODE_TCP ? "tcp" : "http");
-    sl_log(SL_LOG_INFO, "sluice %s serving %s with %zu workers", SLUICE_VERSION_STRING, o->config,
-           n);
+    sl_log(SL_LOG_INFO, "sluice %s serving %s with %zu worker%s", SLUICE_VERSION_STRING, o->config,
+           n, n == 1 ? "" : "s");
     wait_signals(ctl, ws, n, o->config, sigs);
 stop:
     for (size_t i = 0; i < n; i++)
