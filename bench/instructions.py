@@ -96,10 +96,14 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("--mode", choices=sorted(PORTS), default="ka")
     ap.add_argument("-n", type=int, default=20000)
+    ap.add_argument("--keep", metavar="DIR",
+                    help="keep the two callgrind files in DIR (callgrind_annotate them)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = count(a.binary, a.mode, 0, os.path.join(tmp, "base.out"))
-        total = count(a.binary, a.mode, a.n, os.path.join(tmp, "load.out"))
+        where = a.keep or tmp
+        os.makedirs(where, exist_ok=True)
+        base = count(a.binary, a.mode, 0, os.path.join(where, "base.out"))
+        total = count(a.binary, a.mode, a.n, os.path.join(where, "load.out"))
     print("%s %s: %.0f instructions per request (%d requests; %d at rest)"
           % (a.binary, a.mode, (total - base) / a.n, a.n, base))
 
