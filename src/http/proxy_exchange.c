@@ -552,6 +552,8 @@ static void backend_timeout(struct sl_hconn *c)
     struct sl_hreq *q = c->rq;
     struct sl_answer a;
 
+    assert(q != NULL); /* CONNECT and FORWARD always carry a request */
+
     if (c->phase == SL_PH_CONNECT) {
         attempt_next(
             c,
