@@ -10,7 +10,8 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the tools need.
 PKGS := build-essential cmake pkg-config libyaml-dev libcmocka-dev curl wrk \
-        python3 clang libclang-rt-14-dev clang-format clang-tidy cppcheck
+        python3 clang libclang-rt-14-dev clang-format clang-tidy cppcheck \
+        libjansson-dev libsqlite3-dev libssl-dev prometheus
 
 .PHONY: all build deps run test test-asan test-tsan bench lint fuzz format install clean
 

@@ -1,0 +1,36 @@
+/* The admin API server: its own thread and event loop on admin.bind,
+ * requests parsed by sluice's HTTP/1.1 parser, JSON bodies (jansson),
+ * Bearer tokens (tokens.h), every change through control's change path
+ * (control/change.h). See docs/api.md.
+ *
+ * Lifecycle, from the main thread: sl_admin_start() binds and starts the
+ * thread (bind errors come back before anything runs), sl_admin_stop()
+ * closes the listener, ends the connections and joins. */
+#ifndef SL_ADMIN_ADMIN_H
+#define SL_ADMIN_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sl_control;
+struct sl_admin;
+
+/* Renders the Prometheus text of the daemon's counters (workers,
+ * listeners, process) into a malloc'd buffer: *out, *len. Called on the
+ * admin thread; must not block on the workers. 0 or -1. */
+typedef int (*sl_admin_metrics_fn)(void *arg, char **out, size_t *len);
+
+struct sl_admin_opts {
+    const char *bind;        /* "127.0.0.1:9090" */
+    const char *token_file;  /* where a first start writes the bootstrap admin token */
+    bool metrics_public;     /* GET /metrics without a token */
+    sl_admin_metrics_fn metrics;
+    void *metrics_arg;
+};
+
+/* 0, or -1 with a message in err[errlen]. */
+int sl_admin_start(struct sl_control *c, const struct sl_admin_opts *o, struct sl_admin **out,
+                   char *err, size_t errlen);
+void sl_admin_stop(struct sl_admin *a);
+
+#endif /* SL_ADMIN_ADMIN_H */
