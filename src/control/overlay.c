@@ -360,24 +360,134 @@ const char *sl_overlay_first_error(const struct sl_diag *d, const char *path)
     return NULL;
 }
 
+/* The service part of a backend record's key (into svc[len]); -1 when
+ * the key has no '/'. */
+static int key_service(const char *key, char *svc, size_t len)
+{
+    const char *slash = strchr(key, '/');
+
+    if (slash == NULL || (size_t)(slash - key) >= len)
+        return -1;
+    memcpy(svc, key, (size_t)(slash - key));
+    svc[slash - key] = '\0';
+    return 0;
+}
+
+struct pos {
+    const char *name;
+    size_t i;
+};
+
+static int pos_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct pos *)a)->name, ((const struct pos *)b)->name);
+}
+
+/* Merges the backend records recs[0..n) of one service <svc> at once:
+ * one index of the service's list instead of a scan per record, so an
+ * overlay of thousands of backends merges in n log n. 0 or -1 (why set;
+ * *bad the record at fault). */
+static int merge_backend_run(struct sl_ynode *root, const char *svc, const struct sl_ov_rec *recs,
+                             size_t n, size_t *bad, char *why, size_t len)
+{
+    struct sl_ynode *list, **gone = NULL;
+    struct pos *idx = NULL;
+    size_t m = 0, ngone = 0, keep = 0;
+    int rc = -1;
+
+    *bad = 0;
+    /* The first record goes the ordinary way: it checks the service and
+     * makes sure the list exists. */
+    if (merge_backend(root, &recs[0], why, len) != 0)
+        return -1;
+    list = sl_ymap_get_mut(sl_ymap_get_mut(sl_ymap_get_mut(root, "services"), svc), "backends");
+    idx = calloc(list->n + 1, sizeof(*idx));
+    gone = calloc(n + 1, sizeof(*gone));
+    if (idx == NULL || gone == NULL)
+        goto nomem;
+    for (size_t i = 0; i < list->n; i++) {
+        const struct sl_ynode *nm = sl_ymap_get(list->items[i], "name");
+
+        if (nm != NULL && nm->type == SL_Y_SCALAR)
+            idx[m++] = (struct pos){nm->str, i};
+    }
+    qsort(idx, m, sizeof(*idx), pos_cmp);
+    for (size_t k = 1; k < n; k++) {
+        const struct sl_ov_rec *r = &recs[k];
+        const char *name = strchr(r->key, '/') + 1;
+        const json_t *b = json_object_get(r->value, "backend");
+        struct pos key = {name, 0};
+        struct pos *hit = m > 0 ? bsearch(&key, idx, m, sizeof(*idx), pos_cmp) : NULL;
+        struct sl_ynode *v = NULL;
+
+        if (!json_is_null(r->value)) {
+            if (!json_is_object(b)) {
+                *bad = k;
+                (void)snprintf(why, len, "backend: expected an object");
+                goto out;
+            }
+            if ((v = with_field(b, "name", name)) == NULL)
+                goto nomem;
+        }
+        if (hit != NULL) {
+            /* The old item stays allocated until the end: the index
+             * points at its name. Keys are unique: no second hit. */
+            gone[ngone++] = list->items[hit->i];
+            list->items[hit->i] = v; /* NULL: removed, compacted below */
+        } else if (v != NULL && sl_yseq_put(list, -1, v) != 0) {
+            goto nomem;
+        }
+    }
+    rc = 0;
+    goto out;
+nomem:
+    (void)snprintf(why, len, "out of memory");
+out:
+    for (size_t i = 0; i < list->n; i++)
+        if (list->items[i] != NULL)
+            list->items[keep++] = list->items[i];
+    list->n = keep;
+    for (size_t i = 0; i < ngone; i++)
+        sl_ytree_free(gone[i]);
+    free(gone);
+    free(idx);
+    return rc;
+}
+
 int sl_overlay_build(const struct sl_overlay *ov, const struct sl_ynode *base, const char *path,
                      struct sl_config **cfg, struct sl_ynode **merged, struct sl_diag *diag)
 {
     struct sl_ynode *t = sl_ytree_copy(base);
-    char why[256];
+    char why[256], svc[256], next[256];
     int rc;
 
     if (t == NULL)
         return SLUICE_ERR_NOMEM;
-    for (size_t i = 0; i < ov->n; i++) {
-        if (ov->recs[i].inactive)
+    for (size_t i = 0; i < ov->n;) {
+        const struct sl_ov_rec *r = &ov->recs[i];
+        size_t n = 1, bad = 0;
+
+        if (r->inactive) {
+            i++;
             continue;
-        if (sl_overlay_merge(t, &ov->recs[i], why, sizeof(why)) != 0) {
-            sl_diag_add(diag, "%s %s: %s", sl_overlay_kind_name(ov->recs[i].kind), ov->recs[i].key,
-                        why);
+        }
+        if (r->kind == SL_OV_BACKEND && key_service(r->key, svc, sizeof(svc)) == 0) {
+            /* The run of active records of the same service. */
+            while (i + n < ov->n && ov->recs[i + n].kind == SL_OV_BACKEND &&
+                   !ov->recs[i + n].inactive &&
+                   key_service(ov->recs[i + n].key, next, sizeof(next)) == 0 &&
+                   strcmp(next, svc) == 0)
+                n++;
+            rc = merge_backend_run(t, svc, r, n, &bad, why, sizeof(why));
+        } else {
+            rc = sl_overlay_merge(t, r, why, sizeof(why));
+        }
+        if (rc != 0) {
+            sl_diag_add(diag, "%s %s: %s", sl_overlay_kind_name(r[bad].kind), r[bad].key, why);
             sl_ytree_free(t);
             return SLUICE_ERR_CONFIG;
         }
+        i += n;
     }
     rc = sl_config_from_tree(t, path, cfg, diag);
     if (rc != 0) {

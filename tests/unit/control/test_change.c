@@ -678,6 +678,37 @@ static void refused_change_changes_nothing(void **state)
     sl_control_close(c);
 }
 
+static void unreadable_store_stops_open_and_check(void **state)
+{
+    char db[128];
+    struct sl_control *c = NULL;
+    struct sl_diag d;
+    FILE *f;
+
+    (void)state;
+    write_cfg(base);
+    snprintf(db, sizeof(db), "%s/sluice.db", dir);
+    sl_diag_init(&d);
+    assert_int_equal(sl_control_check(path, &d), 0);
+    assert_int_equal(access(db, F_OK), -1); /* a check creates nothing */
+    sl_diag_fini(&d);
+    f = fopen(db, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 64; i++)
+        fputs("not a database at all ", f);
+    fclose(f);
+    sl_diag_init(&d);
+    assert_int_equal(sl_control_check(path, &d), SLUICE_ERR_IO);
+    assert_true(d.n >= 1 && strstr(d.msgs[0], db) != NULL);
+    sl_diag_fini(&d);
+    sl_diag_init(&d);
+    assert_int_equal(sl_control_open(path, &c, &d), SLUICE_ERR_IO);
+    assert_null(c);
+    assert_true(d.n >= 1 && strstr(d.msgs[0], db) != NULL);
+    print_message("  %s\n", d.msgs[0]);
+    sl_diag_fini(&d);
+}
+
 /* A child applies changes in a loop and reports each one answered; it is
  * killed at a random moment; every reported change must be there after a
  * reopen. */
@@ -756,6 +787,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(query_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(conflicts_after_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(refused_change_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreadable_store_stops_open_and_check, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_loses_no_answered_change, setup, teardown),
     };
 
