@@ -454,18 +454,21 @@ out:
     return rc;
 }
 
-int sl_overlay_build(const struct sl_overlay *ov, const struct sl_ynode *base, const char *path,
-                     struct sl_config **cfg, struct sl_ynode **merged, struct sl_diag *diag)
-{
-    struct sl_ynode *t = sl_ytree_copy(base);
-    char why[256], svc[256], next[256];
-    int rc;
+static void deactivate(struct sl_ov_rec *r, const char *why, struct sl_diag *diag);
 
-    if (t == NULL)
-        return SLUICE_ERR_NOMEM;
-    for (size_t i = 0; i < ov->n;) {
-        const struct sl_ov_rec *r = &ov->recs[i];
-        size_t n = 1, bad = 0;
+/* Merges the active records of recs[0..n) into <t>. Strict (<diag> NULL):
+ * stops at the first that cannot merge, -1 with *bad its index and why.
+ * Lenient: such a record is made inactive (said in <diag>) and the others
+ * go on; 0 unless out of memory. */
+static int merge_range(struct sl_ynode *t, struct sl_ov_rec *recs, size_t n, size_t *bad, char *why,
+                       size_t len, struct sl_diag *diag)
+{
+    char svc[256], next[256];
+
+    for (size_t i = 0; i < n;) {
+        struct sl_ov_rec *r = &recs[i];
+        size_t k = 1, at = 0;
+        int rc;
 
         if (r->inactive) {
             i++;
@@ -473,21 +476,42 @@ int sl_overlay_build(const struct sl_overlay *ov, const struct sl_ynode *base, c
         }
         if (r->kind == SL_OV_BACKEND && key_service(r->key, svc, sizeof(svc)) == 0) {
             /* The run of active records of the same service. */
-            while (i + n < ov->n && ov->recs[i + n].kind == SL_OV_BACKEND &&
-                   !ov->recs[i + n].inactive &&
-                   key_service(ov->recs[i + n].key, next, sizeof(next)) == 0 &&
-                   strcmp(next, svc) == 0)
-                n++;
-            rc = merge_backend_run(t, svc, r, n, &bad, why, sizeof(why));
+            while (i + k < n && recs[i + k].kind == SL_OV_BACKEND && !recs[i + k].inactive &&
+                   key_service(recs[i + k].key, next, sizeof(next)) == 0 && strcmp(next, svc) == 0)
+                k++;
+            rc = merge_backend_run(t, svc, r, k, &at, why, len);
         } else {
-            rc = sl_overlay_merge(t, r, why, sizeof(why));
+            rc = sl_overlay_merge(t, r, why, len);
         }
         if (rc != 0) {
-            sl_diag_add(diag, "%s %s: %s", sl_overlay_kind_name(r[bad].kind), r[bad].key, why);
-            sl_ytree_free(t);
-            return SLUICE_ERR_CONFIG;
+            if (diag == NULL || strcmp(why, "out of memory") == 0) {
+                *bad = i + at;
+                return -1;
+            }
+            /* Only the records before r[at] went in: retry the rest. */
+            deactivate(&r[at], why, diag);
+            continue;
         }
-        i += n;
+        i += k;
+    }
+    return 0;
+}
+
+int sl_overlay_build(const struct sl_overlay *ov, const struct sl_ynode *base, const char *path,
+                     struct sl_config **cfg, struct sl_ynode **merged, struct sl_diag *diag)
+{
+    struct sl_ynode *t = sl_ytree_copy(base);
+    char why[256];
+    size_t bad = 0;
+    int rc;
+
+    if (t == NULL)
+        return SLUICE_ERR_NOMEM;
+    if (merge_range(t, ov->recs, ov->n, &bad, why, sizeof(why), NULL) != 0) {
+        sl_diag_add(diag, "%s %s: %s", sl_overlay_kind_name(ov->recs[bad].kind), ov->recs[bad].key,
+                    why);
+        sl_ytree_free(t);
+        return strcmp(why, "out of memory") == 0 ? SLUICE_ERR_NOMEM : SLUICE_ERR_CONFIG;
     }
     rc = sl_config_from_tree(t, path, cfg, diag);
     if (rc != 0) {
@@ -508,12 +532,65 @@ static void deactivate(struct sl_ov_rec *r, const char *why, struct sl_diag *dia
                 r->key, why);
 }
 
+struct take_ctx {
+    const char *path;
+    struct sl_diag *diag;
+    int err;
+};
+
+/* *<t> is valid with every record taken so far: adds recs[0..n) to it,
+ * or, when the whole would be invalid, halves the range until the records
+ * at fault are alone, and makes those inactive. A few validations per bad
+ * record, instead of one per record. */
+static void take(struct sl_ynode **t, struct sl_ov_rec *recs, size_t n, struct take_ctx *tc)
+{
+    struct sl_ynode *next;
+    struct sl_config *probe = NULL;
+    struct sl_diag quiet;
+    char why[256];
+    size_t bad;
+    int rc;
+
+    if (n == 0 || tc->err != 0)
+        return;
+    if ((next = sl_ytree_copy(*t)) == NULL) {
+        tc->err = SLUICE_ERR_NOMEM;
+        return;
+    }
+    if (merge_range(next, recs, n, &bad, why, sizeof(why), tc->diag) != 0) {
+        sl_ytree_free(next);
+        tc->err = SLUICE_ERR_NOMEM;
+        return;
+    }
+    sl_diag_init(&quiet);
+    rc = sl_config_from_tree(next, tc->path, &probe, &quiet);
+    if (rc == 0) {
+        sl_config_free(probe);
+        sl_ytree_free(*t);
+        *t = next;
+    } else {
+        sl_ytree_free(next);
+        if (rc == SLUICE_ERR_NOMEM) {
+            tc->err = rc;
+        } else if (n == 1) {
+            const char *m = sl_overlay_first_error(&quiet, tc->path);
+
+            if (!recs[0].inactive)
+                deactivate(&recs[0], m != NULL ? m : sluice_strerror(rc), tc->diag);
+        } else {
+            take(t, recs, n / 2, tc);
+            take(t, recs + n / 2, n - n / 2, tc);
+        }
+    }
+    sl_diag_fini(&quiet);
+}
+
 int sl_overlay_replay(struct sl_overlay *ov, const struct sl_ynode *base, const char *path,
                       struct sl_config **cfg, struct sl_ynode **merged, struct sl_diag *diag)
 {
+    struct take_ctx tc = {path, diag, 0};
     struct sl_diag quiet;
     struct sl_ynode *t;
-    char why[256];
     int rc;
 
     for (size_t i = 0; i < ov->n; i++) {
@@ -526,33 +603,13 @@ int sl_overlay_replay(struct sl_overlay *ov, const struct sl_ynode *base, const 
     sl_diag_fini(&quiet);
     if (rc != SLUICE_ERR_CONFIG)
         return rc;
-    /* Something conflicts: take the records one by one, keeping those the
-     * whole still accepts. */
+    /* Something conflicts: keep what the whole still accepts. */
     if ((t = sl_ytree_copy(base)) == NULL)
         return SLUICE_ERR_NOMEM;
-    for (size_t i = 0; i < ov->n; i++) {
-        struct sl_ynode *next = sl_ytree_copy(t);
-        struct sl_config *probe = NULL;
-
-        if (next == NULL) {
-            sl_ytree_free(t);
-            return SLUICE_ERR_NOMEM;
-        }
-        sl_diag_init(&quiet);
-        if (sl_overlay_merge(next, &ov->recs[i], why, sizeof(why)) != 0) {
-            deactivate(&ov->recs[i], why, diag);
-            sl_ytree_free(next);
-        } else if ((rc = sl_config_from_tree(next, path, &probe, &quiet)) != 0) {
-            const char *m = sl_overlay_first_error(&quiet, path);
-
-            deactivate(&ov->recs[i], m != NULL ? m : sluice_strerror(rc), diag);
-            sl_ytree_free(next);
-        } else {
-            sl_config_free(probe);
-            sl_ytree_free(t);
-            t = next;
-        }
-        sl_diag_fini(&quiet);
+    take(&t, ov->recs, ov->n, &tc);
+    if (tc.err != 0) {
+        sl_ytree_free(t);
+        return tc.err;
     }
     /* The file's own warnings were said when it was checked alone. */
     sl_diag_init(&quiet);

@@ -648,6 +648,51 @@ static void conflicts_after_reload(void **state)
     sl_control_close(c);
 }
 
+/* Conflicts the config loader finds (not the merge): a route naming a
+ * removed service, a backend name the file now uses; every other record
+ * stays active. */
+static void conflicts_found_by_validation(void **state)
+{
+    struct sl_control *c = open_with(BASE_HEAD EXTRA BASE_TAIL);
+    struct sl_change_err e;
+    struct sl_diag d;
+    char body[128];
+    json_t *q, *ep;
+
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        snprintf(body, sizeof(body), "{\"name\":\"k%d\",\"target\":\"127.0.0.1:%d\"}", i,
+                 30000 + i);
+        ok(call_add(c, "api", body, &admin, &e), &e);
+    }
+    ep = J("{\"routes\":[{\"service\":\"extra\"}]}");
+    ok(sl_change_endpoint_put(c, "x.example.com/", ep, &admin, &e), &e);
+    json_decref(ep);
+    /* The file drops extra and takes the name k7 for a backend of web. */
+    write_cfg(BASE_HEAD "      - name: k7\n        target: 127.0.0.1:9107\n" BASE_TAIL);
+    sl_diag_init(&d);
+    assert_int_equal(sl_control_reload(c, &d), 0);
+    sl_diag_fini(&d);
+    q = query(c);
+    json_t *cf = json_object_get(q, "conflicts");
+
+    assert_int_equal(json_array_size(cf), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 0), "key")), "api/k7");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(cf, 0), "reason")), "k7"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 1), "key")),
+                        "x.example.com/");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(cf, 1), "reason")),
+                           "unknown service 'extra'"));
+    assert_null(endpoint_of(q, "x.example.com/"));
+    for (int i = 0; i < 20; i++) {
+        snprintf(body, sizeof(body), "k%d", i);
+        assert_int_equal(lb_weight(c, i == 7 ? "web" : "api", body), 1);
+    }
+    json_decref(q);
+    sl_control_close(c);
+}
+
 static void refused_change_changes_nothing(void **state)
 {
     struct sl_control *c = open_with(base);
@@ -786,6 +831,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(endpoints_routes_and_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(query_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(conflicts_after_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(conflicts_found_by_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(refused_change_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(unreadable_store_stops_open_and_check, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_loses_no_answered_change, setup, teardown),
