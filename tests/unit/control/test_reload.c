@@ -15,37 +15,8 @@
 
 #include <cmocka.h>
 
+#include "cfgdir.h"
 #include "control/control.h"
-
-static char path[64];
-
-static void write_cfg(const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    fclose(f);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(path, sizeof(path), "/tmp/sluice-reload-XXXXXX");
-    int fd = mkstemp(path);
-
-    if (fd < 0)
-        return -1;
-    close(fd);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    unlink(path);
-    return 0;
-}
 
 static struct sl_control *open_cfg(const char *text)
 {
