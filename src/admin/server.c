@@ -125,16 +125,19 @@ static const char *reason(int status)
 /* Queues the answer <r> (its body is consumed). -1: out of memory. */
 static int queue_resp(struct admin_conn *k, struct sl_api_resp *r)
 {
-    char head[512];
+    char head[512], clen[64] = "";
     size_t body_len = r->status == 204 ? 0 : r->body_len;
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n%s%s%s%s%s\r\n",
-                     r->status, reason(r->status),
-                     r->content_type != NULL ? r->content_type : "application/json", body_len,
-                     r->www_authenticate ? "WWW-Authenticate: Bearer\r\n" : "",
-                     r->allow != NULL ? "Allow: " : "", r->allow != NULL ? r->allow : "",
-                     r->allow != NULL ? "\r\n" : "", k->close_after ? "Connection: close\r\n" : "");
+    int n;
+
+    /* 204 has no body, so neither a type nor a length (RFC 9110 8.6). */
+    if (r->status != 204)
+        (void)snprintf(clen, sizeof(clen), "Content-Type: %s\r\nContent-Length: %zu\r\n",
+                       r->content_type != NULL ? r->content_type : "application/json", body_len);
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\n%sCache-Control: no-store\r\n%s%s%s%s%s\r\n", r->status,
+                 reason(r->status), clen, r->www_authenticate ? "WWW-Authenticate: Bearer\r\n" : "",
+                 r->allow != NULL ? "Allow: " : "", r->allow != NULL ? r->allow : "",
+                 r->allow != NULL ? "\r\n" : "", k->close_after ? "Connection: close\r\n" : "");
     char *out = malloc((size_t)n + body_len);
 
     if (out == NULL) {
