@@ -2,6 +2,7 @@
  * patterns, references that resolve, and the warnings about what this
  * version applies lb-wide. Runs on a model that may already hold field
  * errors, so every name may be NULL. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/config_ctx.h"
@@ -36,44 +37,107 @@ static void check_listeners(struct sl_cfg_ctx *c, const struct sl_config *cfg, i
     }
 }
 
-/* Same address however written: "h" and "h:80" are one target to the lb. */
-static bool same_target(const char *a, const char *b)
-{
-    struct sl_target ta, tb;
+/* One backend for the uniqueness checks: its canonical target (the same
+ * address however written: "h" and "h:80" are one target to the lb) or
+ * its name, with where it is. Sorted, equal keys are neighbours: a file
+ * (or an overlay) with thousands of backends is checked in n log n. */
+struct bkey {
+    const char *key; /* when canon is empty */
+    size_t svc, idx; /* file order */
+    char canon[sizeof(((struct sl_target *)0)->canon)];
+};
 
-    if (a == NULL || b == NULL)
-        return false;
-    if (sl_target_parse(a, &ta) != 0 || sl_target_parse(b, &tb) != 0)
-        return strcmp(a, b) == 0;
-    return strcmp(ta.canon, tb.canon) == 0;
+/* Not a pointer into the struct: qsort moves them. */
+static const char *key_of(const struct bkey *k)
+{
+    return k->canon[0] != '\0' ? k->canon : k->key;
+}
+
+static int bkey_cmp(const void *pa, const void *pb)
+{
+    const struct bkey *a = pa, *b = pb;
+    int c = strcmp(key_of(a), key_of(b));
+
+    if (c != 0)
+        return c;
+    if (a->svc != b->svc)
+        return a->svc < b->svc ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void check_targets(struct sl_cfg_ctx *c, const struct sl_cfg_service *s, struct bkey *v)
+{
+    size_t n = 0;
+
+    for (size_t j = 0; j < s->nbackends; j++) {
+        const char *t = s->backends[j].target;
+        struct sl_target pt;
+
+        if (t == NULL)
+            continue;
+        v[n] = (struct bkey){.key = t, .idx = j};
+        if (sl_target_parse(t, &pt) == 0)
+            memcpy(v[n].canon, pt.canon, sizeof(v[n].canon));
+        n++;
+    }
+    qsort(v, n, sizeof(*v), bkey_cmp);
+    for (size_t i = 1; i < n; i++) {
+        size_t first = i - 1;
+
+        while (first > 0 && strcmp(key_of(&v[first - 1]), key_of(&v[i])) == 0)
+            first--;
+        if (strcmp(key_of(&v[first]), key_of(&v[i])) == 0)
+            sl_cfg_err(c, s->backends[v[i].idx].line,
+                       "service %s: target %s already used on line %d", s->name,
+                       s->backends[v[i].idx].target, s->backends[v[first].idx].line);
+    }
+}
+
+static void check_names(struct sl_cfg_ctx *c, const struct sl_config *cfg, struct bkey *v,
+                        size_t total)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->nservices; i++)
+        for (size_t j = 0; j < cfg->services[i].nbackends; j++)
+            if (cfg->services[i].backends[j].name != NULL && n < total)
+                v[n++] =
+                    (struct bkey){.key = cfg->services[i].backends[j].name, .svc = i, .idx = j};
+    qsort(v, n, sizeof(*v), bkey_cmp);
+    for (size_t i = 1; i < n; i++) {
+        const struct bkey *f = &v[i - 1];
+
+        while (f > v && strcmp(key_of(f - 1), key_of(&v[i])) == 0)
+            f--;
+        if (strcmp(key_of(f), key_of(&v[i])) != 0)
+            continue;
+        const struct sl_cfg_backend *b = &cfg->services[v[i].svc].backends[v[i].idx];
+        const struct sl_cfg_backend *ob = &cfg->services[f->svc].backends[f->idx];
+
+        /* Names are unique in the whole lb: the API addresses backends by name. */
+        if (f->svc == v[i].svc)
+            sl_cfg_err(c, b->line, "backend name '%s' already used on line %d", b->name, ob->line);
+        else
+            sl_cfg_err(c, b->line, "backend name '%s' already used on line %d (service %s)",
+                       b->name, ob->line, cfg->services[f->svc].name);
+    }
 }
 
 static void check_backends(struct sl_cfg_ctx *c, const struct sl_config *cfg)
 {
-    for (size_t i = 0; i < cfg->nservices; i++) {
-        const struct sl_cfg_service *s = &cfg->services[i];
+    size_t total = 0;
+    struct bkey *v;
 
-        for (size_t j = 0; j < s->nbackends; j++) {
-            const struct sl_cfg_backend *b = &s->backends[j];
-
-            for (size_t k = 0; k < j; k++) {
-                if (same_target(b->target, s->backends[k].target))
-                    sl_cfg_err(c, b->line, "service %s: target %s already used on line %d", s->name,
-                               b->target, s->backends[k].line);
-                if (same(b->name, s->backends[k].name))
-                    sl_cfg_err(c, b->line, "backend name '%s' already used on line %d", b->name,
-                               s->backends[k].line);
-            }
-            /* Names are unique in the whole lb: the API addresses backends by name. */
-            for (size_t o = 0; o < i && b->name != NULL; o++) {
-                const struct sl_cfg_backend *ob = sl_config_backend(&cfg->services[o], b->name);
-
-                if (ob != NULL)
-                    sl_cfg_err(c, b->line, "backend name '%s' already used on line %d (service %s)",
-                               b->name, ob->line, cfg->services[o].name);
-            }
-        }
+    for (size_t i = 0; i < cfg->nservices; i++)
+        total += cfg->services[i].nbackends;
+    if ((v = calloc(total + 1, sizeof(*v))) == NULL) {
+        c->nomem = true;
+        return;
     }
+    for (size_t i = 0; i < cfg->nservices; i++)
+        check_targets(c, &cfg->services[i], v);
+    check_names(c, cfg, v, total);
+    free(v);
 }
 
 static bool same_pattern(const struct sl_cfg_endpoint *a, const struct sl_cfg_endpoint *b)

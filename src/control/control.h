@@ -2,7 +2,10 @@
  * to the lb (services, backends, label views) keeping the state of backends
  * that stay, builds the immutable routing table and publishes it to the
  * workers. Control-thread only (the thread that opened it), except
- * sl_control_slot(), whose slot the workers read lock-free. */
+ * sl_control_slot(), whose slot the workers read lock-free, and the
+ * changes and queries of control/change.h, which any thread may call:
+ * they, sl_control_reload() and sl_control_tick() take the control's
+ * mutex. */
 #ifndef SL_CONTROL_CONTROL_H
 #define SL_CONTROL_CONTROL_H
 

@@ -360,24 +360,158 @@ const char *sl_overlay_first_error(const struct sl_diag *d, const char *path)
     return NULL;
 }
 
+/* The service part of a backend record's key (into svc[len]); -1 when
+ * the key has no '/'. */
+static int key_service(const char *key, char *svc, size_t len)
+{
+    const char *slash = strchr(key, '/');
+
+    if (slash == NULL || (size_t)(slash - key) >= len)
+        return -1;
+    memcpy(svc, key, (size_t)(slash - key));
+    svc[slash - key] = '\0';
+    return 0;
+}
+
+struct pos {
+    const char *name;
+    size_t i;
+};
+
+static int pos_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct pos *)a)->name, ((const struct pos *)b)->name);
+}
+
+/* Merges the backend records recs[0..n) of one service <svc> at once:
+ * one index of the service's list instead of a scan per record, so an
+ * overlay of thousands of backends merges in n log n. 0 or -1 (why set;
+ * *bad the record at fault). */
+static int merge_backend_run(struct sl_ynode *root, const char *svc, const struct sl_ov_rec *recs,
+                             size_t n, size_t *bad, char *why, size_t len)
+{
+    struct sl_ynode *list, **gone = NULL;
+    struct pos *idx = NULL;
+    size_t m = 0, ngone = 0, keep = 0;
+    int rc = -1;
+
+    *bad = 0;
+    /* The first record goes the ordinary way: it checks the service and
+     * makes sure the list exists. */
+    if (merge_backend(root, &recs[0], why, len) != 0)
+        return -1;
+    list = sl_ymap_get_mut(sl_ymap_get_mut(sl_ymap_get_mut(root, "services"), svc), "backends");
+    idx = calloc(list->n + 1, sizeof(*idx));
+    gone = calloc(n + 1, sizeof(*gone));
+    if (idx == NULL || gone == NULL)
+        goto nomem;
+    for (size_t i = 0; i < list->n; i++) {
+        const struct sl_ynode *nm = sl_ymap_get(list->items[i], "name");
+
+        if (nm != NULL && nm->type == SL_Y_SCALAR)
+            idx[m++] = (struct pos){nm->str, i};
+    }
+    qsort(idx, m, sizeof(*idx), pos_cmp);
+    for (size_t k = 1; k < n; k++) {
+        const struct sl_ov_rec *r = &recs[k];
+        const char *name = strchr(r->key, '/') + 1;
+        const json_t *b = json_object_get(r->value, "backend");
+        struct pos key = {name, 0};
+        struct pos *hit = m > 0 ? bsearch(&key, idx, m, sizeof(*idx), pos_cmp) : NULL;
+        struct sl_ynode *v = NULL;
+
+        if (!json_is_null(r->value)) {
+            if (!json_is_object(b)) {
+                *bad = k;
+                (void)snprintf(why, len, "backend: expected an object");
+                goto out;
+            }
+            if ((v = with_field(b, "name", name)) == NULL)
+                goto nomem;
+        }
+        if (hit != NULL) {
+            /* The old item stays allocated until the end: the index
+             * points at its name. Keys are unique: no second hit. */
+            gone[ngone++] = list->items[hit->i];
+            list->items[hit->i] = v; /* NULL: removed, compacted below */
+        } else if (v != NULL && sl_yseq_put(list, -1, v) != 0) {
+            goto nomem;
+        }
+    }
+    rc = 0;
+    goto out;
+nomem:
+    (void)snprintf(why, len, "out of memory");
+out:
+    for (size_t i = 0; i < list->n; i++)
+        if (list->items[i] != NULL)
+            list->items[keep++] = list->items[i];
+    list->n = keep;
+    for (size_t i = 0; i < ngone; i++)
+        sl_ytree_free(gone[i]);
+    free(gone);
+    free(idx);
+    return rc;
+}
+
+static void deactivate(struct sl_ov_rec *r, const char *why, struct sl_diag *diag);
+
+/* Merges the active records of recs[0..n) into <t>. Strict (<diag> NULL):
+ * stops at the first that cannot merge, -1 with *bad its index and why.
+ * Lenient: such a record is made inactive (said in <diag>) and the others
+ * go on; 0 unless out of memory. */
+static int merge_range(struct sl_ynode *t, struct sl_ov_rec *recs, size_t n, size_t *bad, char *why,
+                       size_t len, struct sl_diag *diag)
+{
+    char svc[256], next[256];
+
+    for (size_t i = 0; i < n;) {
+        struct sl_ov_rec *r = &recs[i];
+        size_t k = 1, at = 0;
+        int rc;
+
+        if (r->inactive) {
+            i++;
+            continue;
+        }
+        if (r->kind == SL_OV_BACKEND && key_service(r->key, svc, sizeof(svc)) == 0) {
+            /* The run of active records of the same service. */
+            while (i + k < n && recs[i + k].kind == SL_OV_BACKEND && !recs[i + k].inactive &&
+                   key_service(recs[i + k].key, next, sizeof(next)) == 0 && strcmp(next, svc) == 0)
+                k++;
+            rc = merge_backend_run(t, svc, r, k, &at, why, len);
+        } else {
+            rc = sl_overlay_merge(t, r, why, len);
+        }
+        if (rc != 0) {
+            if (diag == NULL || strcmp(why, "out of memory") == 0) {
+                *bad = i + at;
+                return -1;
+            }
+            /* Only the records before r[at] went in: retry the rest. */
+            deactivate(&r[at], why, diag);
+            continue;
+        }
+        i += k;
+    }
+    return 0;
+}
+
 int sl_overlay_build(const struct sl_overlay *ov, const struct sl_ynode *base, const char *path,
                      struct sl_config **cfg, struct sl_ynode **merged, struct sl_diag *diag)
 {
     struct sl_ynode *t = sl_ytree_copy(base);
     char why[256];
+    size_t bad = 0;
     int rc;
 
     if (t == NULL)
         return SLUICE_ERR_NOMEM;
-    for (size_t i = 0; i < ov->n; i++) {
-        if (ov->recs[i].inactive)
-            continue;
-        if (sl_overlay_merge(t, &ov->recs[i], why, sizeof(why)) != 0) {
-            sl_diag_add(diag, "%s %s: %s", sl_overlay_kind_name(ov->recs[i].kind), ov->recs[i].key,
-                        why);
-            sl_ytree_free(t);
-            return SLUICE_ERR_CONFIG;
-        }
+    if (merge_range(t, ov->recs, ov->n, &bad, why, sizeof(why), NULL) != 0) {
+        sl_diag_add(diag, "%s %s: %s", sl_overlay_kind_name(ov->recs[bad].kind), ov->recs[bad].key,
+                    why);
+        sl_ytree_free(t);
+        return strcmp(why, "out of memory") == 0 ? SLUICE_ERR_NOMEM : SLUICE_ERR_CONFIG;
     }
     rc = sl_config_from_tree(t, path, cfg, diag);
     if (rc != 0) {
@@ -398,12 +532,65 @@ static void deactivate(struct sl_ov_rec *r, const char *why, struct sl_diag *dia
                 r->key, why);
 }
 
+struct take_ctx {
+    const char *path;
+    struct sl_diag *diag;
+    int err;
+};
+
+/* *<t> is valid with every record taken so far: adds recs[0..n) to it,
+ * or, when the whole would be invalid, halves the range until the records
+ * at fault are alone, and makes those inactive. A few validations per bad
+ * record, instead of one per record. */
+static void take(struct sl_ynode **t, struct sl_ov_rec *recs, size_t n, struct take_ctx *tc)
+{
+    struct sl_ynode *next;
+    struct sl_config *probe = NULL;
+    struct sl_diag quiet;
+    char why[256];
+    size_t bad;
+    int rc;
+
+    if (n == 0 || tc->err != 0)
+        return;
+    if ((next = sl_ytree_copy(*t)) == NULL) {
+        tc->err = SLUICE_ERR_NOMEM;
+        return;
+    }
+    if (merge_range(next, recs, n, &bad, why, sizeof(why), tc->diag) != 0) {
+        sl_ytree_free(next);
+        tc->err = SLUICE_ERR_NOMEM;
+        return;
+    }
+    sl_diag_init(&quiet);
+    rc = sl_config_from_tree(next, tc->path, &probe, &quiet);
+    if (rc == 0) {
+        sl_config_free(probe);
+        sl_ytree_free(*t);
+        *t = next;
+    } else {
+        sl_ytree_free(next);
+        if (rc == SLUICE_ERR_NOMEM) {
+            tc->err = rc;
+        } else if (n == 1) {
+            const char *m = sl_overlay_first_error(&quiet, tc->path);
+
+            if (!recs[0].inactive)
+                deactivate(&recs[0], m != NULL ? m : sluice_strerror(rc), tc->diag);
+        } else {
+            take(t, recs, n / 2, tc);
+            take(t, recs + n / 2, n - n / 2, tc);
+        }
+    }
+    sl_diag_fini(&quiet);
+}
+
 int sl_overlay_replay(struct sl_overlay *ov, const struct sl_ynode *base, const char *path,
                       struct sl_config **cfg, struct sl_ynode **merged, struct sl_diag *diag)
 {
+    struct take_ctx tc = {path, diag, 0};
     struct sl_diag quiet;
     struct sl_ynode *t;
-    char why[256];
     int rc;
 
     for (size_t i = 0; i < ov->n; i++) {
@@ -416,33 +603,13 @@ int sl_overlay_replay(struct sl_overlay *ov, const struct sl_ynode *base, const 
     sl_diag_fini(&quiet);
     if (rc != SLUICE_ERR_CONFIG)
         return rc;
-    /* Something conflicts: take the records one by one, keeping those the
-     * whole still accepts. */
+    /* Something conflicts: keep what the whole still accepts. */
     if ((t = sl_ytree_copy(base)) == NULL)
         return SLUICE_ERR_NOMEM;
-    for (size_t i = 0; i < ov->n; i++) {
-        struct sl_ynode *next = sl_ytree_copy(t);
-        struct sl_config *probe = NULL;
-
-        if (next == NULL) {
-            sl_ytree_free(t);
-            return SLUICE_ERR_NOMEM;
-        }
-        sl_diag_init(&quiet);
-        if (sl_overlay_merge(next, &ov->recs[i], why, sizeof(why)) != 0) {
-            deactivate(&ov->recs[i], why, diag);
-            sl_ytree_free(next);
-        } else if ((rc = sl_config_from_tree(next, path, &probe, &quiet)) != 0) {
-            const char *m = sl_overlay_first_error(&quiet, path);
-
-            deactivate(&ov->recs[i], m != NULL ? m : sluice_strerror(rc), diag);
-            sl_ytree_free(next);
-        } else {
-            sl_config_free(probe);
-            sl_ytree_free(t);
-            t = next;
-        }
-        sl_diag_fini(&quiet);
+    take(&t, ov->recs, ov->n, &tc);
+    if (tc.err != 0) {
+        sl_ytree_free(t);
+        return tc.err;
     }
     /* The file's own warnings were said when it was checked alone. */
     sl_diag_init(&quiet);

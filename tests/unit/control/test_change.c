@@ -648,6 +648,51 @@ static void conflicts_after_reload(void **state)
     sl_control_close(c);
 }
 
+/* Conflicts the config loader finds (not the merge): a route naming a
+ * removed service, a backend name the file now uses; every other record
+ * stays active. */
+static void conflicts_found_by_validation(void **state)
+{
+    struct sl_control *c = open_with(BASE_HEAD EXTRA BASE_TAIL);
+    struct sl_change_err e;
+    struct sl_diag d;
+    char body[128];
+    json_t *q, *ep;
+
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        snprintf(body, sizeof(body), "{\"name\":\"k%d\",\"target\":\"127.0.0.1:%d\"}", i,
+                 30000 + i);
+        ok(call_add(c, "api", body, &admin, &e), &e);
+    }
+    ep = J("{\"routes\":[{\"service\":\"extra\"}]}");
+    ok(sl_change_endpoint_put(c, "x.example.com/", ep, &admin, &e), &e);
+    json_decref(ep);
+    /* The file drops extra and takes the name k7 for a backend of web. */
+    write_cfg(BASE_HEAD "      - name: k7\n        target: 127.0.0.1:9107\n" BASE_TAIL);
+    sl_diag_init(&d);
+    assert_int_equal(sl_control_reload(c, &d), 0);
+    sl_diag_fini(&d);
+    q = query(c);
+    json_t *cf = json_object_get(q, "conflicts");
+
+    assert_int_equal(json_array_size(cf), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 0), "key")), "api/k7");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(cf, 0), "reason")), "k7"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 1), "key")),
+                        "x.example.com/");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(cf, 1), "reason")),
+                           "unknown service 'extra'"));
+    assert_null(endpoint_of(q, "x.example.com/"));
+    for (int i = 0; i < 20; i++) {
+        snprintf(body, sizeof(body), "k%d", i);
+        assert_int_equal(lb_weight(c, i == 7 ? "web" : "api", body), 1);
+    }
+    json_decref(q);
+    sl_control_close(c);
+}
+
 static void refused_change_changes_nothing(void **state)
 {
     struct sl_control *c = open_with(base);
@@ -676,6 +721,37 @@ static void refused_change_changes_nothing(void **state)
     assert_int_equal(lb_weight(c, "api", "a1"), 2);
     assert_int_equal(lb_weight(c, "api", "d9"), -1);
     sl_control_close(c);
+}
+
+static void unreadable_store_stops_open_and_check(void **state)
+{
+    char db[128];
+    struct sl_control *c = NULL;
+    struct sl_diag d;
+    FILE *f;
+
+    (void)state;
+    write_cfg(base);
+    snprintf(db, sizeof(db), "%s/sluice.db", dir);
+    sl_diag_init(&d);
+    assert_int_equal(sl_control_check(path, &d), 0);
+    assert_int_equal(access(db, F_OK), -1); /* a check creates nothing */
+    sl_diag_fini(&d);
+    f = fopen(db, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 64; i++)
+        fputs("not a database at all ", f);
+    fclose(f);
+    sl_diag_init(&d);
+    assert_int_equal(sl_control_check(path, &d), SLUICE_ERR_IO);
+    assert_true(d.n >= 1 && strstr(d.msgs[0], db) != NULL);
+    sl_diag_fini(&d);
+    sl_diag_init(&d);
+    assert_int_equal(sl_control_open(path, &c, &d), SLUICE_ERR_IO);
+    assert_null(c);
+    assert_true(d.n >= 1 && strstr(d.msgs[0], db) != NULL);
+    print_message("  %s\n", d.msgs[0]);
+    sl_diag_fini(&d);
 }
 
 /* A child applies changes in a loop and reports each one answered; it is
@@ -755,7 +831,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(endpoints_routes_and_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(query_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(conflicts_after_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(conflicts_found_by_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(refused_change_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreadable_store_stops_open_and_check, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_loses_no_answered_change, setup, teardown),
     };
 
