@@ -284,7 +284,10 @@ static bool name_ok(const char *name)
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
             return false;
-    return true;
+    /* It goes into JSON: jansson refuses what is not UTF-8. */
+    json_t *j = json_string(name);
+    json_decref(j);
+    return j != NULL;
 }
 
 /* The index of token <id>, or t->n; the caller holds <lock>. */
@@ -361,7 +364,8 @@ int sl_tokens_create(struct sl_tokens *t, enum sl_scope scope, const char *name,
         return -1;
     }
     if (!name_ok(name)) {
-        set_err(e, 400, "invalid_field", "name: must be 1 to %d characters, no control characters",
+        set_err(e, 400, "invalid_field",
+                "name: must be 1 to %d bytes of UTF-8, no control characters",
                 SL_TOKEN_NAME_MAX - 1);
         return -1;
     }

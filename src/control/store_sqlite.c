@@ -154,7 +154,9 @@ static int prepare(struct sl_store *s, const char *sql, sqlite3_stmt **st, char 
  * creates -wal and -shm even for a read-only connection to a WAL
  * database; when there is no -wal (nobody has the store open and it was
  * closed cleanly) the file alone is the whole store, so it is opened
- * immutable, which needs neither. */
+ * immutable, which needs neither. (A serve starting between the check and
+ * the read could make this read stale or fail: sluice check is a look at
+ * a moment, run it again.) */
 static int open_readonly(struct sl_store *s, const char *path)
 {
     char wal[4096];
@@ -183,6 +185,7 @@ int sl_store_open(const char *path, bool readonly, struct sl_store **out, char *
     bool existed = access(path, F_OK) == 0;
     int saved = errno;
     struct sl_store *s = calloc(1, sizeof(*s));
+    pthread_mutexattr_t attr;
     int rc;
 
     *out = NULL;
@@ -191,8 +194,6 @@ int sl_store_open(const char *path, bool readonly, struct sl_store **out, char *
         free(s);
         return -1;
     }
-    pthread_mutexattr_t attr;
-
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&s->lock, &attr);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,6 +152,8 @@ static void test_create_verify(void **state)
     assert_int_equal(e.status, 400);
     assert_non_null(strstr(e.message, "name"));
     assert_int_equal(sl_tokens_create(f->tokens, SL_SCOPE_READ, "a\nb", &info, secret, &e), -1);
+    assert_int_equal(sl_tokens_create(f->tokens, SL_SCOPE_READ, "caf\xe9", &info, secret, &e), -1);
+    assert_int_equal(e.status, 400);
     char longname[100];
     memset(longname, 'n', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
@@ -349,6 +352,54 @@ static void test_no_secret_in_store(void **state)
     assert_false(file_has(f->db, secret + 4));
 }
 
+/* Verifications on other threads while tokens come and go: each thread's
+ * own token always verifies, a revoked one never does (run under TSan
+ * too). */
+struct verifier {
+    struct sl_tokens *tokens;
+    char secret[SL_TOKEN_SECRET_MAX];
+    int failures;
+};
+
+static void *verify_loop(void *arg)
+{
+    struct verifier *v = arg;
+
+    for (int i = 0; i < 2000; i++)
+        if (!sl_tokens_verify(v->tokens, v->secret, strlen(v->secret), NULL))
+            v->failures++;
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    struct fx *f = *state;
+    struct verifier v[2] = {{.tokens = f->tokens}, {.tokens = f->tokens}};
+    pthread_t th[2];
+    struct sl_token_info info;
+    struct sl_change_err e;
+
+    for (int i = 0; i < 2; i++) {
+        create(f, SL_SCOPE_READ, "reader", &info, v[i].secret);
+        assert_int_equal(pthread_create(&th[i], NULL, verify_loop, &v[i]), 0);
+    }
+    for (int i = 0; i < 20; i++) {
+        char secret[SL_TOKEN_SECRET_MAX];
+
+        create(f, SL_SCOPE_AGENT, "churn", &info, secret);
+        assert_true(sl_tokens_verify(f->tokens, secret, strlen(secret), NULL));
+        assert_int_equal(sl_tokens_revoke(f->tokens, info.id, &e), 0);
+        assert_false(sl_tokens_verify(f->tokens, secret, strlen(secret), NULL));
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(v[i].failures, 0);
+    }
+    json_t *l = sl_tokens_list(f->tokens);
+    assert_int_equal(json_array_size(l), 2);
+    json_decref(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bootstrap_file_exists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secret_in_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
