@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,34 +15,36 @@
 #include "sluice_version.h"
 #include "worker.h"
 
-/* Every worker has the same listeners, in the table's order. */
-static void render_listeners(struct sl_prom *p, const struct sl_metrics_src *s)
+/* One family over every listener: every worker has the same listeners, in
+ * the table's order, so listener i is summed over ws[*].lns[i]. Each
+ * worker's active figure is >= 0 on its own: the sum has no torn sign. */
+static void render_listener_family(struct sl_prom *p, const struct sl_metrics_src *s,
+                                   const char *name, const char *type, const char *help,
+                                   bool active)
 {
     size_t nl = s->n ? s->ws[0].nlns : 0;
 
-    sl_prom_family(p, "sluice_listener_accepted_total", "counter",
-                   "Client connections accepted on the listener.");
+    sl_prom_family(p, name, type, help);
     for (size_t i = 0; i < nl; i++) {
         const char *kv[] = {"listener", s->ws[0].lns[i].rt.name};
         uint64_t sum = 0;
 
-        for (size_t w = 0; w < s->n; w++)
-            if (i < s->ws[w].nlns)
-                sum += sl_counter_get(&s->ws[w].lns[i].stats.accepted);
-        sl_prom_u64(p, "sluice_listener_accepted_total", kv, 1, sum);
-    }
-    sl_prom_family(p, "sluice_listener_active_connections", "gauge",
-                   "Client connections (TCP: sessions) open on the listener.");
-    for (size_t i = 0; i < nl; i++) {
-        const char *kv[] = {"listener", s->ws[0].lns[i].rt.name};
-        uint64_t sum = 0;
+        for (size_t w = 0; w < s->n; w++) {
+            struct sl_stats_listener *ls = i < s->ws[w].nlns ? &s->ws[w].lns[i].stats : NULL;
 
-        /* Each worker's own figure is >= 0; summed as such, no torn sign. */
-        for (size_t w = 0; w < s->n; w++)
-            if (i < s->ws[w].nlns)
-                sum += sl_counter_get(&s->ws[w].lns[i].stats.active);
-        sl_prom_u64(p, "sluice_listener_active_connections", kv, 1, sum);
+            if (ls)
+                sum += sl_counter_get(active ? &ls->active : &ls->accepted);
+        }
+        sl_prom_u64(p, name, kv, 1, sum);
     }
+}
+
+static void render_listeners(struct sl_prom *p, const struct sl_metrics_src *s)
+{
+    render_listener_family(p, s, "sluice_listener_accepted_total", "counter",
+                           "Client connections accepted on the listener.", false);
+    render_listener_family(p, s, "sluice_listener_active_connections", "gauge",
+                           "Client connections (TCP: sessions) open on the listener.", true);
 }
 
 static void render_workers(struct sl_prom *p, const struct sl_metrics_src *s)

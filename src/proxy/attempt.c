@@ -60,13 +60,9 @@ bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retrya
     if (a->be && a->ntried < SL_ATTEMPT_MAX_TRIED)
         a->tried[a->ntried++] = a->be;
     retry = retryable && a->tries < a->retries && a->ntried < SL_ATTEMPT_MAX_TRIED;
-    if (a->st) {
-        if (outcome == SLUICE_OUTCOME_TIMEOUT)
-            sl_counter_add(&a->st->timeouts, 1);
-        if (retry)
-            sl_counter_add(&a->st->retries, 1);
-    }
-    sl_attempt_release(a, outcome, 0);
+    if (a->st && retry)
+        sl_counter_add(&a->st->retries, 1);
+    sl_attempt_release(a, outcome, 0); /* counts a timeout */
     if (listener)
         sl_log(SL_LOG_WARN, "listener %s: backend %s: %s", listener, a->target, what);
     else

@@ -79,7 +79,7 @@ bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retrya
                      const char *listener, const char *what);
 
 /* Ends the use of the selected backend with <outcome> (OK with the
- * latency, or NEUTRAL); a no-op when none is held. Inline, as the
+ * latency, NEUTRAL, or TIMEOUT: counted); a no-op when none is held. Inline, as the
  * timeouts below: every request calls them. */
 static inline void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t outcome,
                                       uint64_t latency_ns)
@@ -87,6 +87,8 @@ static inline void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t out
     if (!a->be)
         return;
     if (a->st) {
+        if (outcome == SLUICE_OUTCOME_TIMEOUT) /* connect, first byte, or between bytes */
+            sl_counter_add(&a->st->timeouts, 1);
         a->st->held--;
         a->st = NULL;
     }
