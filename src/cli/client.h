@@ -98,6 +98,9 @@ struct sl_cli {
  * ("sluice: 409 name_in_use: ...") or why the server was not reached. */
 int sl_cli_call(const struct sl_cli *c, const char *method, const char *path, json_t *body,
                 json_t **out);
+/* A change: sl_cli_call, then on success sl_cli_done with <msg>. */
+int sl_cli_change(const struct sl_cli *c, const char *method, const char *path, json_t *body,
+                  const char *msg);
 /* Prints <v> as indented JSON on stdout (nothing for NULL). */
 void sl_cli_print_json(const json_t *v);
 /* After a successful change: --json prints the answer, else <msg>. */

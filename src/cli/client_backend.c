@@ -41,8 +41,8 @@ int sl_cli_backend_add(const struct sl_cli *c, const struct sl_cli_args *a, cons
         {"--first-byte-timeout", "first_byte_timeout"},
         {"--between-bytes-timeout", "between_bytes_timeout"},
     };
-    json_t *body = json_object(), *labels = json_object(), *r = NULL;
-    char path[2048];
+    json_t *body = json_object(), *labels = json_object();
+    char path[2048], msg[1024];
     long long w;
     int rc = 0;
 
@@ -85,48 +85,37 @@ int sl_cli_backend_add(const struct sl_cli *c, const struct sl_cli_args *a, cons
     if (rc != 0 || svc_path(path, sizeof(path), pos[0], NULL) < 0)
         return oom(body);
     (void)strncat(path, "/backends", sizeof(path) - strlen(path) - 1);
-    rc = sl_cli_call(c, "POST", path, body, &r);
-    if (rc == 0)
-        sl_cli_done(c, r, "added backend %s (%s) to service %s", pos[1], pos[2], pos[0]);
-    json_decref(r);
-    return rc;
+    (void)snprintf(msg, sizeof(msg), "added backend %s (%s) to service %s", pos[1], pos[2], pos[0]);
+    return sl_cli_change(c, "POST", path, body, msg);
 }
 
 int sl_cli_backend_rm(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
                       size_t npos)
 {
-    char path[2048];
-    json_t *r = NULL;
-    int rc;
+    char path[2048], msg[1024];
 
     (void)a;
     (void)npos;
     if (svc_path(path, sizeof(path), pos[0], pos[1]) < 0)
         return oom(NULL);
-    rc = sl_cli_call(c, "DELETE", path, NULL, &r);
-    if (rc == 0)
-        sl_cli_done(c, r, "removed backend %s from service %s (it leaves when its connections end)",
-                    pos[1], pos[0]);
-    json_decref(r);
-    return rc;
+    (void)snprintf(msg, sizeof(msg),
+                   "removed backend %s from service %s (it leaves when its connections end)",
+                   pos[1], pos[0]);
+    return sl_cli_change(c, "DELETE", path, NULL, msg);
 }
 
 /* PATCH .../backends/NAME with {key: value}. */
 static int patch(const struct sl_cli *c, const char *const *pos, const char *key, json_t *value,
                  const char *done)
 {
-    char path[2048];
-    json_t *body = json_object(), *r = NULL;
-    int rc;
+    char path[2048], msg[1024];
+    json_t *body = json_object();
 
     if (body == NULL || json_object_set_new(body, key, value) != 0 ||
         svc_path(path, sizeof(path), pos[0], pos[1]) < 0)
         return oom(body);
-    rc = sl_cli_call(c, "PATCH", path, body, &r);
-    if (rc == 0)
-        sl_cli_done(c, r, "backend %s of service %s: %s", pos[1], pos[0], done);
-    json_decref(r);
-    return rc;
+    (void)snprintf(msg, sizeof(msg), "backend %s of service %s: %s", pos[1], pos[0], done);
+    return sl_cli_change(c, "PATCH", path, body, msg);
 }
 
 int sl_cli_backend_drain(const struct sl_cli *c, const struct sl_cli_args *a,
@@ -194,11 +183,10 @@ int sl_cli_service_put(const struct sl_cli *c, const struct sl_cli_args *a, cons
                        size_t npos)
 {
     const char *file = pos[1];
-    char path[2048];
+    char path[2048], msg[1024];
     json_error_t jerr;
-    json_t *body, *r = NULL;
+    json_t *body;
     FILE *f;
-    int rc;
 
     (void)a;
     (void)npos;
@@ -217,27 +205,19 @@ int sl_cli_service_put(const struct sl_cli *c, const struct sl_cli_args *a, cons
     }
     if (svc_path(path, sizeof(path), pos[0], NULL) < 0)
         return oom(body);
-    rc = sl_cli_call(c, "PUT", path, body, &r);
-    if (rc == 0)
-        sl_cli_done(c, r, "service %s registered", pos[0]);
-    json_decref(r);
-    return rc;
+    (void)snprintf(msg, sizeof(msg), "service %s registered", pos[0]);
+    return sl_cli_change(c, "PUT", path, body, msg);
 }
 
 int sl_cli_service_rm(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
                       size_t npos)
 {
-    char path[2048];
-    json_t *r = NULL;
-    int rc;
+    char path[2048], msg[1024];
 
     (void)a;
     (void)npos;
     if (svc_path(path, sizeof(path), pos[0], NULL) < 0)
         return oom(NULL);
-    rc = sl_cli_call(c, "DELETE", path, NULL, &r);
-    if (rc == 0)
-        sl_cli_done(c, r, "service %s unregistered", pos[0]);
-    json_decref(r);
-    return rc;
+    (void)snprintf(msg, sizeof(msg), "service %s unregistered", pos[0]);
+    return sl_cli_change(c, "DELETE", path, NULL, msg);
 }

@@ -97,3 +97,15 @@ void sl_cli_done(const struct sl_cli *c, const json_t *answer, const char *fmt, 
     va_end(ap);
     (void)fputc('\n', stdout);
 }
+
+int sl_cli_change(const struct sl_cli *c, const char *method, const char *path, json_t *body,
+                  const char *msg)
+{
+    json_t *r = NULL;
+    int rc = sl_cli_call(c, method, path, body, &r);
+
+    if (rc == 0)
+        sl_cli_done(c, r, "%s", msg);
+    json_decref(r);
+    return rc;
+}

@@ -32,18 +32,6 @@ static int ep_path(char *path, size_t n, const char *pattern, const char *tail, 
     return rc;
 }
 
-static int call_done(const struct sl_cli *c, const char *method, const char *path, json_t *body,
-                     const char *msg)
-{
-    json_t *r = NULL;
-    int rc = sl_cli_call(c, method, path, body, &r);
-
-    if (rc == 0)
-        sl_cli_done(c, r, "%s", msg);
-    json_decref(r);
-    return rc;
-}
-
 int sl_cli_endpoint_add(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
                         size_t npos)
 {
@@ -69,7 +57,7 @@ int sl_cli_endpoint_add(const struct sl_cli *c, const struct sl_cli_args *a, con
         return oom(body);
     (void)snprintf(msg, sizeof(msg), "endpoint %s set with %zu route(s)", pos[0],
                    json_array_size(routes));
-    return call_done(c, "PUT", path, body, msg);
+    return sl_cli_change(c, "PUT", path, body, msg);
 }
 
 int sl_cli_endpoint_rm(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
@@ -82,7 +70,7 @@ int sl_cli_endpoint_rm(const struct sl_cli *c, const struct sl_cli_args *a, cons
     if (ep_path(path, sizeof(path), pos[0], "", NULL) < 0)
         return oom(NULL);
     (void)snprintf(msg, sizeof(msg), "endpoint %s removed", pos[0]);
-    return call_done(c, "DELETE", path, NULL, msg);
+    return sl_cli_change(c, "DELETE", path, NULL, msg);
 }
 
 int sl_cli_route_add(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
@@ -125,7 +113,7 @@ int sl_cli_route_rm(const struct sl_cli *c, const struct sl_cli_args *a, const c
     if (ep_path(path, sizeof(path), pos[0], "/routes/", pos[1]) < 0)
         return oom(NULL);
     (void)snprintf(msg, sizeof(msg), "removed route %s of endpoint %s", pos[1], pos[0]);
-    return call_done(c, "DELETE", path, NULL, msg);
+    return sl_cli_change(c, "DELETE", path, NULL, msg);
 }
 
 int sl_cli_route_weight(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
@@ -145,7 +133,7 @@ int sl_cli_route_weight(const struct sl_cli *c, const struct sl_cli_args *a, con
         ep_path(path, sizeof(path), pos[0], "/routes/", pos[1]) < 0)
         return oom(body);
     (void)snprintf(msg, sizeof(msg), "route %s of endpoint %s: weight %lld", pos[1], pos[0], w);
-    return call_done(c, "PATCH", path, body, msg);
+    return sl_cli_change(c, "PATCH", path, body, msg);
 }
 
 int sl_cli_shape(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
@@ -169,5 +157,5 @@ int sl_cli_shape(const struct sl_cli *c, const struct sl_cli_args *a, const char
     if (ep_path(path, sizeof(path), pos[0], "/shape", NULL) < 0)
         return oom(body);
     (void)snprintf(msg, sizeof(msg), "endpoint %s: route weights set", pos[0]);
-    return call_done(c, "PUT", path, body, msg);
+    return sl_cli_change(c, "PUT", path, body, msg);
 }

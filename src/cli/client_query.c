@@ -197,10 +197,8 @@ int sl_cli_token_list(const struct sl_cli *c, const struct sl_cli_args *a, const
 int sl_cli_token_revoke(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
                         size_t npos)
 {
-    char path[1024];
+    char path[1024], msg[1024];
     char *id = sl_cli_urlencode(pos[0]);
-    json_t *r = NULL;
-    int rc;
 
     (void)a;
     (void)npos;
@@ -208,9 +206,6 @@ int sl_cli_token_revoke(const struct sl_cli *c, const struct sl_cli_args *a, con
         return 1;
     (void)snprintf(path, sizeof(path), "/v1/tokens/%s", id);
     free(id);
-    rc = sl_cli_call(c, "DELETE", path, NULL, &r);
-    if (rc == 0)
-        sl_cli_done(c, r, "revoked token %s", pos[0]);
-    json_decref(r);
-    return rc;
+    (void)snprintf(msg, sizeof(msg), "revoked token %s", pos[0]);
+    return sl_cli_change(c, "DELETE", path, NULL, msg);
 }
