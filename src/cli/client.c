@@ -203,13 +203,16 @@ static int resolve(struct sl_cli *c, const struct sl_cli_args *a)
             else
                 (void)snprintf(c->server, sizeof(c->server), "http://%s", b);
         }
-        /* As the daemon: the store defaults to sluice.db beside the
-         * config, the token file to admin.token beside the store. */
-        beside(store, sizeof(store), a->config, cfg->state ? cfg->state : "sluice.db");
-        if (cfg->admin.token_file != NULL)
-            beside(token_file, sizeof(token_file), a->config, cfg->admin.token_file);
+        /* As the daemon: the store is sluice.db beside the config unless
+         * `state` says (config.c resolves it against the config's
+         * directory), the token file admin.token beside the store unless
+         * admin.token_file says (a relative one beside the store too). */
+        if (cfg->state != NULL)
+            (void)snprintf(store, sizeof(store), "%s", cfg->state);
         else
-            beside(token_file, sizeof(token_file), store, "admin.token");
+            beside(store, sizeof(store), a->config, "sluice.db");
+        beside(token_file, sizeof(token_file), store,
+               cfg->admin.token_file ? cfg->admin.token_file : "admin.token");
         sl_config_free(cfg);
     }
     if (server != NULL)

@@ -316,20 +316,33 @@ class FakeApiTest(SluiceCase):
         self.assertEqual(self.last()[2], "Bearer slk_cwdfile")
         # -c CONFIG: its admin.bind, and admin.token beside its state store
         d = os.path.join(self.tmp, "etc")
-        os.mkdir(d)
-        with open(os.path.join(d, "sluice.yaml"), "w") as f:
-            f.write("admin:\n  bind: 127.0.0.1:%d\nstate: data/s.db\n"
-                    "listeners:\n  - {name: web, bind: 127.0.0.1:%d, mode: http}\n"
-                    "services:\n  app:\n    backends:\n"
-                    "      - {name: a1, target: 127.0.0.1:9}\n"
-                    "endpoints:\n  - pattern: /\n    routes:\n      - {service: app}\n"
-                    % (self.api.port, free_port()))
-        os.mkdir(os.path.join(d, "data"))
-        with open(os.path.join(d, "data", "admin.token"), "w") as f:
-            f.write("slk_bootstrap\n")
+        os.makedirs(os.path.join(d, "data"))
+        body = ("listeners:\n  - {name: web, bind: 127.0.0.1:%d, mode: http}\n"
+                "services:\n  app:\n    backends:\n"
+                "      - {name: a1, target: 127.0.0.1:9}\n"
+                "endpoints:\n  - pattern: /\n    routes:\n      - {service: app}\n"
+                % free_port())
+        for state, token_file, where in (
+                (None, None, os.path.join(d, "admin.token")),
+                (os.path.join(d, "data", "s.db"), None, os.path.join(d, "data", "admin.token")),
+                (os.path.join(d, "data", "s.db"), "t/tok", os.path.join(d, "data", "t", "tok"))):
+            with open(os.path.join(d, "sluice.yaml"), "w") as f:
+                f.write("admin:\n  bind: 127.0.0.1:%d\n" % self.api.port)
+                if token_file:
+                    f.write("  token_file: %s\n" % token_file)
+                if state:
+                    f.write("state: %s\n" % state)
+                f.write(body)
+            os.makedirs(os.path.dirname(where), exist_ok=True)
+            with open(where, "w") as f:
+                f.write("slk_bootstrap_%d\n" % len(where))
+            rc, _, err = cli(["-c", os.path.join(d, "sluice.yaml"), "token", "list"])
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(self.last()[2], "Bearer slk_bootstrap_%d" % len(where))
+            os.unlink(where)
         rc, _, err = cli(["-c", os.path.join(d, "sluice.yaml"), "token", "list"])
-        self.assertEqual(rc, 0, err)
-        self.assertEqual(self.last()[2], "Bearer slk_bootstrap")
+        self.assertEqual(rc, 2)
+        self.assertIn(os.path.join(d, "data", "t", "tok"), err)
 
 
 class CompletionTest(SluiceCase):
