@@ -96,11 +96,18 @@ static int service_specs(const struct sl_config *cfg, struct specs *sp)
         for (size_t j = 0; j < s->nbackends; j++) {
             const struct sl_cfg_backend *b = &s->backends[j];
 
-            sp->backends[nb++] = (struct sl_backend_spec){.name = b->name,
-                                                          .target = b->target,
-                                                          .weight = b->weight,
-                                                          .labels = &sp->labels[nl],
-                                                          .nlabels = b->nlabels};
+            /* A drained backend keeps its configured weight in the
+             * config (and the query); the lb only sees 0. */
+            sp->backends[nb++] =
+                (struct sl_backend_spec){.name = b->name,
+                                         .target = b->target,
+                                         .weight = b->drain ? 0 : b->weight,
+                                         .labels = &sp->labels[nl],
+                                         .nlabels = b->nlabels,
+                                         .connect_timeout_ms = b->connect_timeout_ms,
+                                         .first_byte_timeout_ms = b->first_byte_timeout_ms,
+                                         .between_bytes_timeout_ms = b->between_bytes_timeout_ms,
+                                         .override_host = b->override_host};
             for (size_t k = 0; k < b->nlabels; k++)
                 sp->labels[nl++] = (struct sl_label){b->labels[k].key, b->labels[k].value};
         }

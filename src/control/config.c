@@ -249,19 +249,33 @@ static void parse_root(struct sl_cfg_ctx *c, const struct sl_ynode *root, struct
     PARSE_LIST(c, n, "endpoints", cfg->endpoints, cfg->nendpoints, parse_endpoint);
 }
 
-int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *diag)
+/* Default store: sluice.db beside the config file; a relative state path
+ * is taken from the config file's directory too, so the daemon finds the
+ * same store whatever its working directory. */
+static void resolve_state(struct sl_cfg_ctx *c, const char *path, struct sl_config *cfg)
 {
-    struct sl_ynode *root = NULL;
-    struct sl_cfg_ctx c = {.path = path, .diag = diag};
-    int rc = sl_ytree_load(path, &root, diag);
+    const char *slash = strrchr(path, '/');
+    const char *name = cfg->state != NULL ? cfg->state : "sluice.db";
+    char *full = NULL;
 
-    if (rc != 0)
-        return rc;
+    if (name[0] == '/' || slash == NULL) {
+        full = sl_cfg_strdup(c, name);
+    } else if (asprintf(&full, "%.*s/%s", (int)(slash - path), path, name) < 0) {
+        full = NULL;
+        c->nomem = true;
+    }
+    free(cfg->state);
+    cfg->state = full;
+}
+
+int sl_config_from_tree(const struct sl_ynode *root, const char *path, struct sl_config **out,
+                        struct sl_diag *diag)
+{
+    struct sl_cfg_ctx c = {.path = path, .diag = diag};
     struct sl_config *cfg = calloc(1, sizeof(*cfg));
 
     if (cfg == NULL || (cfg->path = strdup(path)) == NULL) {
         free(cfg);
-        sl_ytree_free(root);
         return SLUICE_ERR_NOMEM;
     }
     cfg->drain_timeout_ms = SL_DEFAULT_DRAIN_TIMEOUT_MS;
@@ -276,13 +290,26 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *dia
         if (!c.nomem)
             sl_cfg_check_model(&c, cfg, root->line);
     }
-    sl_ytree_free(root);
+    if (!c.nomem && c.errors == 0)
+        resolve_state(&c, path, cfg);
     if (c.nomem || c.errors != 0) {
         sl_config_free(cfg);
         return c.nomem ? SLUICE_ERR_NOMEM : SLUICE_ERR_CONFIG;
     }
     *out = cfg;
     return 0;
+}
+
+int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *diag)
+{
+    struct sl_ynode *root = NULL;
+    int rc = sl_ytree_load(path, &root, diag);
+
+    if (rc != 0)
+        return rc;
+    rc = sl_config_from_tree(root, path, out, diag);
+    sl_ytree_free(root);
+    return rc;
 }
 
 void sl_config_free(struct sl_config *cfg)

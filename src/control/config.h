@@ -36,7 +36,12 @@ struct sl_cfg_label {
 struct sl_cfg_backend {
     char *name;
     char *target;
-    uint32_t weight;
+    uint32_t weight;             /* as configured, also while drained */
+    bool drain;                  /* weight 0 in the lb, configured weight kept */
+    uint32_t connect_timeout_ms; /* 0: the service's */
+    uint32_t first_byte_timeout_ms;
+    uint32_t between_bytes_timeout_ms;
+    char *override_host;         /* NULL: keep the client's Host */
     struct sl_cfg_label *labels; /* sorted by key */
     size_t nlabels;
     int line;
@@ -111,7 +116,7 @@ struct sl_config {
         bool dynamic_backends; /* default true */
         char *token_file;      /* NULL: none */
     } admin;
-    char *state; /* NULL: no state store */
+    char *state; /* the store's path: `state`, default sluice.db, beside the file */
     struct {
         uint32_t lease_ms;  /* default 10000 */
         uint32_t expire_ms; /* default 300000 */
@@ -131,6 +136,13 @@ struct sl_config {
  * only on success. */
 int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *diag);
 void sl_config_free(struct sl_config *cfg);
+
+/* The same from a tree already parsed (control/ytree.h), e.g. the file's
+ * with the admin API's overlay merged in: every rule is the file's. Nodes
+ * with line 0 (from JSON) report "<path>:0: ...". <root> is not freed. */
+struct sl_ynode;
+int sl_config_from_tree(const struct sl_ynode *root, const char *path, struct sl_config **out,
+                        struct sl_diag *diag);
 
 /* Lookups by name (config_lookup.c); NULL when absent. */
 const struct sl_cfg_service *sl_config_service(const struct sl_config *cfg, const char *name);

@@ -21,7 +21,16 @@ static const char *const health_keys[] = {"check",   "path",  "expect", "interva
                                           "timeout", "score", NULL};
 static const char *const score_keys[] = {"initial", "low", "high", "fail", "success", NULL};
 static const char *const timeout_keys[] = {"connect", "response", "idle", NULL};
-static const char *const backend_keys[] = {"name", "target", "weight", "labels", NULL};
+static const char *const backend_keys[] = {"name",
+                                           "target",
+                                           "weight",
+                                           "labels",
+                                           "drain",
+                                           "connect_timeout",
+                                           "first_byte_timeout",
+                                           "between_bytes_timeout",
+                                           "override_host",
+                                           NULL};
 static const char *const provider_keys[] = {"type",
                                             "command",
                                             "min_instances",
@@ -252,6 +261,17 @@ static void parse_backend(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t
     sl_cfg_uint(c, sl_ymap_get(m, "weight"), SL_CFG_FIELD(w, "weight"), 0, 10000, &b->weight);
     if ((n = sl_ymap_get(m, "labels")) != NULL)
         parse_labels(c, n, SL_CFG_FIELD(w, "labels"), b);
+    sl_cfg_bool(c, sl_ymap_get(m, "drain"), SL_CFG_FIELD(w, "drain"), &b->drain);
+    sl_cfg_duration(c, sl_ymap_get(m, "connect_timeout"), SL_CFG_FIELD(w, "connect_timeout"), 1,
+                    &b->connect_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "first_byte_timeout"), SL_CFG_FIELD(w, "first_byte_timeout"),
+                    1, &b->first_byte_timeout_ms);
+    sl_cfg_duration(c, sl_ymap_get(m, "between_bytes_timeout"),
+                    SL_CFG_FIELD(w, "between_bytes_timeout"), 1, &b->between_bytes_timeout_ms);
+    if ((n = sl_ymap_get(m, "override_host")) != NULL &&
+        sl_cfg_str(c, n, SL_CFG_FIELD(w, "override_host"), &b->override_host) == 0 &&
+        (b->override_host[0] == '\0' || strpbrk(b->override_host, " \t\r\n") != NULL))
+        sl_cfg_err(c, n->line, "%s.override_host: invalid host '%s'", w, b->override_host);
 }
 
 static void parse_provider(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
@@ -400,6 +420,7 @@ void sl_cfg_free_service(struct sl_cfg_service *s)
 
         free(b->name);
         free(b->target);
+        free(b->override_host);
         for (size_t j = 0; j < b->nlabels; j++) {
             free(b->labels[j].key);
             free(b->labels[j].value);

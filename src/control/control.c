@@ -2,45 +2,18 @@
  * publication slot and the tables still waiting for their grace period. */
 #include "control/control.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "control/apply_config.h"
 #include "control/build_router.h"
-#include "control/config.h"
+#include "control/control_impl.h"
 #include "control/recover.h"
 
 /* How long a reload waits for every worker to adopt the new table before
  * it parks the old one and moves on. */
 #define SL_QUIESCE_MS 5000
-
-struct pending {
-    struct sl_router *r;
-    uint64_t gen; /* every worker must have seen this before r can go */
-};
-
-struct sl_control {
-    char *path;
-    sluice_lb_t *lb;
-    struct sl_config *cfg;  /* applied now */
-    struct sl_config *boot; /* as opened: its listeners are the ones running */
-    struct sl_apply_state st;
-    struct pending *pending; /* old tables whose quiesce timed out */
-    size_t npending;
-    size_t cap;
-    /* Old tables every worker has left, still held by control until the
-     * requests that started on them end: a retry there looks its service
-     * up by name, so pruning waits for them (see reap_retired()). */
-    struct sl_router **retired;
-    size_t nretired;
-    size_t capretired;
-    uint32_t quiesce_ms;
-    void (*notify)(void *arg);
-    void *notify_arg;
-    uint64_t last_recover_ms;
-    struct sl_router_slot slot;
-};
 
 /* Keeps control's reference on <r>, which no worker can adopt any more,
  * until only that reference is left. */
@@ -164,52 +137,137 @@ static void control_free(struct sl_control *c)
     if (c->boot != c->cfg)
         sl_config_free(c->boot);
     sl_config_free(c->cfg);
+    sl_ytree_free(c->base);
+    sl_ytree_free(c->tree);
+    sl_overlay_fini(&c->ov);
+    sl_store_close(c->store);
+    sl_rps_fini(&c->rps);
+    pthread_mutex_destroy(&c->mu);
     free(c->path);
     free(c);
 }
 
+/* The file alone, parsed and validated: its own errors and warnings go to
+ * <diag> as before there was an overlay. The state path comes from here. */
+static int load_file(const char *path, struct sl_ynode **base, struct sl_config **cfg,
+                     struct sl_diag *diag)
+{
+    int rc = sl_ytree_load(path, base, diag);
+
+    if (rc != 0)
+        return rc;
+    rc = sl_config_from_tree(*base, path, cfg, diag);
+    if (rc != 0) {
+        sl_ytree_free(*base);
+        *base = NULL;
+    }
+    return rc;
+}
+
+/* Opens the store of <state> and loads the overlay from it. */
+static int open_state(const char *state, bool readonly, struct sl_store **store,
+                      struct sl_overlay *ov, struct sl_diag *diag)
+{
+    char err[512] = "";
+
+    if (sl_store_open(state, readonly, store, err, sizeof(err)) != 0) {
+        sl_diag_add(diag, "%s", err[0] != '\0' ? err : state);
+        return SLUICE_ERR_IO;
+    }
+    if (sl_overlay_load(ov, *store, err, sizeof(err)) != 0) {
+        sl_diag_add(diag, "%s: %s", state, err);
+        return SLUICE_ERR_IO;
+    }
+    return 0;
+}
+
+int sl_control_install(struct sl_control *c, struct sl_config *ncfg, struct sl_ynode *tree,
+                       struct sl_diag *diag)
+{
+    struct sl_config *old;
+    struct sl_router *r = NULL;
+    int rc = sl_apply_config(c->lb, ncfg, c->cfg, &c->st, diag);
+
+    if (rc == 0)
+        rc = sl_build_router(c->lb, ncfg, c->boot->listeners, c->boot->nlisteners, &r);
+    if (rc != 0)
+        return rc; /* the old table stays published; the lb may be partly updated */
+    old = c->cfg;
+    c->cfg = ncfg;
+    publish(c, r);
+    if (old != c->boot)
+        sl_config_free(old);
+    sl_ytree_free(c->tree);
+    c->tree = tree;
+    return 0;
+}
+
 int sl_control_open(const char *path, struct sl_control **out, struct sl_diag *diag)
 {
-    struct sl_config *cfg = NULL;
-    struct sl_router *r = NULL;
-    int rc = sl_config_load(path, &cfg, diag);
+    struct sl_config *fcfg = NULL, *cfg = NULL;
+    struct sl_ynode *base = NULL, *tree = NULL;
+    int rc = load_file(path, &base, &fcfg, diag);
 
     if (rc != 0)
         return rc;
     struct sl_control *c = calloc(1, sizeof(*c));
 
-    if (c == NULL || (c->path = strdup(path)) == NULL || (c->lb = sluice_lb_new()) == NULL) {
-        if (c == NULL)
-            sl_config_free(cfg);
-        else
-            c->cfg = c->boot = cfg;
+    if (c == NULL) {
+        sl_config_free(fcfg);
+        sl_ytree_free(base);
+        return SLUICE_ERR_NOMEM;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    c->base = base;
+    c->quiesce_ms = SL_QUIESCE_MS;
+    sl_router_slot_init(&c->slot, 0);
+    if ((c->path = strdup(path)) == NULL || (c->lb = sluice_lb_new()) == NULL) {
         rc = SLUICE_ERR_NOMEM;
         goto fail;
     }
-    c->cfg = c->boot = cfg;
-    c->quiesce_ms = SL_QUIESCE_MS;
-    sl_router_slot_init(&c->slot, 0);
-    rc = sl_apply_config(c->lb, cfg, NULL, &c->st, diag);
+    rc = open_state(fcfg->state, false, &c->store, &c->ov, diag);
     if (rc == 0)
-        rc = sl_build_router(c->lb, cfg, cfg->listeners, cfg->nlisteners, &r);
+        rc = sl_overlay_replay(&c->ov, base, path, &cfg, &tree, diag);
     if (rc != 0)
         goto fail;
-    publish(c, r);
+    c->boot = cfg;
+    rc = sl_control_install(c, cfg, tree, diag);
+    if (rc != 0) {
+        sl_ytree_free(tree);
+        goto fail;
+    }
+    sl_config_free(fcfg);
     *out = c;
     return 0;
 
 fail:
-    if (c != NULL)
-        control_free(c);
-    return rc == SLUICE_ERR_NOMEM ? rc : SLUICE_ERR_CONFIG;
+    sl_config_free(fcfg);
+    control_free(c);
+    return rc == SLUICE_ERR_NOMEM || rc == SLUICE_ERR_IO ? rc : SLUICE_ERR_CONFIG;
 }
 
 int sl_control_check(const char *path, struct sl_diag *diag)
 {
-    struct sl_config *cfg = NULL;
-    int rc = sl_config_load(path, &cfg, diag);
+    struct sl_config *fcfg = NULL, *cfg = NULL;
+    struct sl_ynode *base = NULL, *tree = NULL;
+    struct sl_store *store = NULL;
+    struct sl_overlay ov = {0};
+    int rc = load_file(path, &base, &fcfg, diag);
 
-    sl_config_free(cfg);
+    if (rc != 0)
+        return rc;
+    /* Read-only, and only when there is one: a check creates nothing. */
+    if (access(fcfg->state, F_OK) == 0) {
+        rc = open_state(fcfg->state, true, &store, &ov, diag);
+        if (rc == 0 && (rc = sl_overlay_replay(&ov, base, path, &cfg, &tree, diag)) == 0) {
+            sl_config_free(cfg);
+            sl_ytree_free(tree);
+        }
+    }
+    sl_overlay_fini(&ov);
+    sl_store_close(store);
+    sl_config_free(fcfg);
+    sl_ytree_free(base);
     return rc;
 }
 
@@ -256,29 +314,54 @@ static void warn_listeners(const struct sl_control *c, const struct sl_config *n
                         ncfg->path, ncfg->listeners[i].line, ncfg->listeners[i].name);
 }
 
-int sl_control_reload(struct sl_control *c, struct sl_diag *diag)
+static int reload_locked(struct sl_control *c, struct sl_diag *diag)
 {
-    struct sl_config *ncfg = NULL, *old;
-    struct sl_router *r = NULL;
-    int rc = sl_config_load(c->path, &ncfg, diag);
+    struct sl_config *fcfg = NULL, *ncfg = NULL;
+    struct sl_ynode *base = NULL, *tree = NULL;
+    struct sl_overlay ov;
+    int rc = load_file(c->path, &base, &fcfg, diag);
 
     if (rc != 0)
         return rc;
-    warn_listeners(c, ncfg, diag);
-    rc = sl_apply_config(c->lb, ncfg, c->cfg, &c->st, diag);
-    if (rc == 0)
-        rc = sl_build_router(c->lb, ncfg, c->boot->listeners, c->boot->nlisteners, &r);
+    sl_config_free(fcfg);
+    /* On a copy: a reload that fails leaves the overlay's state as it was. */
+    if (sl_overlay_with(&c->ov, NULL, 0, &ov) != 0) {
+        sl_ytree_free(base);
+        return SLUICE_ERR_NOMEM;
+    }
+    rc = sl_overlay_replay(&ov, base, c->path, &ncfg, &tree, diag);
+    if (rc == 0) {
+        warn_listeners(c, ncfg, diag);
+        rc = sl_control_install(c, ncfg, tree, diag);
+        if (rc != 0) {
+            sl_config_free(ncfg);
+            sl_ytree_free(tree);
+        }
+    }
     if (rc != 0) {
-        /* The old table stays published; the lb may be partly updated. */
-        sl_config_free(ncfg);
+        sl_overlay_fini(&ov);
+        sl_ytree_free(base);
         return rc;
     }
-    old = c->cfg;
-    c->cfg = ncfg;
-    publish(c, r);
-    if (old != c->boot)
-        sl_config_free(old);
+    sl_overlay_fini(&c->ov);
+    c->ov = ov;
+    sl_ytree_free(c->base);
+    c->base = base;
     return 0;
+}
+
+int sl_control_reload(struct sl_control *c, struct sl_diag *diag)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = reload_locked(c, diag);
+
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+struct sl_store *sl_control_store(struct sl_control *c)
+{
+    return c->store;
 }
 
 struct sl_router_slot *sl_control_slot(struct sl_control *c)
@@ -339,8 +422,11 @@ void sl_control_close(struct sl_control *c)
 
 void sl_control_tick(struct sl_control *c, uint64_t now_ms)
 {
+    pthread_mutex_lock(&c->mu);
     retry_pending(c);
     if (reap_retired(c))
         prune(c);
     sl_recover_tick(c->lb, c->cfg, c->st.checker_running, now_ms, &c->last_recover_ms);
+    sl_rps_sample(&c->rps, c->lb, c->cfg, now_ms);
+    pthread_mutex_unlock(&c->mu);
 }

@@ -36,12 +36,17 @@ size_t sl_diag_errors(const struct sl_diag *d);
 struct sl_control;
 struct sl_config;
 
-/* Loads and validates <path>; on success builds the lb and the first table
- * and publishes it. On failure returns SLUICE_ERR_CONFIG (or NOMEM, IO)
- * with every problem in <diag>, and *out untouched. */
+/* Loads and validates <path>, opens its state store (a store that cannot
+ * be opened: SLUICE_ERR_IO, the message naming the file) and replays the
+ * store's overlay over the file (control/overlay.h); on success builds the
+ * lb and the first table and publishes it. On failure returns
+ * SLUICE_ERR_CONFIG (or NOMEM, IO) with every problem in <diag>, and *out
+ * untouched. */
 int sl_control_open(const char *path, struct sl_control **out, struct sl_diag *diag);
 
-/* Validates <path> only (sluice check): 0 or SLUICE_ERR_CONFIG with diag. */
+/* Validates <path> only (sluice check): 0 or SLUICE_ERR_CONFIG with diag;
+ * an existing state store is opened read-only (SLUICE_ERR_IO when it
+ * cannot be) and its overlay replayed, conflicts as warnings. */
 int sl_control_check(const char *path, struct sl_diag *diag);
 
 /* Re-reads the file it was opened with and applies it as a whole: services,
@@ -51,6 +56,13 @@ int sl_control_check(const char *path, struct sl_diag *diag);
  * as warnings prefixed "warning: " and the rest is applied (return 0). The
  * old table is released once every worker has moved on. */
 int sl_control_reload(struct sl_control *c, struct sl_diag *diag);
+
+/* The state store it opened (`state`, default sluice.db beside the
+ * file), for the admin API's token registry; owned by the control. After
+ * open only the admin thread uses it (every change runs there), which
+ * keeps store.h's one thread at a time. */
+struct sl_store;
+struct sl_store *sl_control_store(struct sl_control *c);
 
 /* The publication slot the workers read (stable for the control's life). */
 struct sl_router_slot *sl_control_slot(struct sl_control *c);

@@ -47,8 +47,7 @@ struct sl_store_op {
  * in err[errlen] ("sluice.db: file is not a database"). A store that
  * cannot be read, or whose schema is newer than this version knows, is an
  * error: nothing is created or changed then. */
-int sl_store_open(const char *path, bool readonly, struct sl_store **out, char *err,
-                  size_t errlen);
+int sl_store_open(const char *path, bool readonly, struct sl_store **out, char *err, size_t errlen);
 
 /* Calls <each> for every record, in (kind, key) order; stops at the first
  * non-zero return of <each> and returns it. -1 with err set on a read
@@ -60,6 +59,20 @@ int sl_store_load(struct sl_store *s, int (*each)(void *arg, const struct sl_sto
  * is on disk (fsync'd), when it returns -1 (err set) none is. */
 int sl_store_apply(struct sl_store *s, const struct sl_store_op *ops, size_t n, char *err,
                    size_t errlen);
+
+/* Group commit (optional; sl_store_apply alone is always correct). One
+ * fsync per apply caps the writes a second at what the disk's fsync
+ * allows; a caller that holds several calls' writes at once (8 clients
+ * whose requests arrived together) can make them durable with one fsync:
+ *   sl_store_group_begin(); sl_store_apply() per call (each still all or
+ *   nothing: a failing apply leaves none of its own ops, the others stay);
+ *   sl_store_group_commit().
+ * Inside a group, apply returns before its ops are durable: answer the
+ * calls only after group_commit returned 0; when it returns -1 none of the
+ * group's applies is stored. The store's lock is held from begin to
+ * commit (same thread). 0 or -1 with err set. */
+int sl_store_group_begin(struct sl_store *s, char *err, size_t errlen);
+int sl_store_group_commit(struct sl_store *s, char *err, size_t errlen);
 
 /* Reclaims space (checkpoints the WAL, vacuums when worth it). Optional:
  * 0 or -1 with err set; the store stays usable either way. */

@@ -90,7 +90,8 @@ static void full_file_parses_into_model(void **state)
     assert_string_equal(cfg->admin.bind, "127.0.0.1:9090");
     assert_false(cfg->admin.dynamic_backends);
     assert_string_equal(cfg->admin.token_file, "admin.token");
-    assert_string_equal(cfg->state, "sluice.db");
+    /* Relative to the config file's directory (the test's is /tmp). */
+    assert_string_equal(cfg->state, "/tmp/sluice.db");
     assert_int_equal(cfg->agents.lease_ms, 5000);
     assert_int_equal(cfg->agents.expire_ms, 120000);
 

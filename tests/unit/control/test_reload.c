@@ -17,7 +17,8 @@
 
 #include "control/control.h"
 
-static char path[64];
+static char dir[64];
+static char path[96];
 
 static void write_cfg(const char *text)
 {
@@ -31,20 +32,21 @@ static void write_cfg(const char *text)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(path, sizeof(path), "/tmp/sluice-reload-XXXXXX");
-    int fd = mkstemp(path);
-
-    if (fd < 0)
+    /* A directory of its own: the state store goes beside the file. */
+    snprintf(dir, sizeof(dir), "/tmp/sluice-reload-XXXXXX");
+    if (mkdtemp(dir) == NULL)
         return -1;
-    close(fd);
+    snprintf(path, sizeof(path), "%s/sluice.yaml", dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    unlink(path);
-    return 0;
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 static struct sl_control *open_cfg(const char *text)

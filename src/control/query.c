@@ -1,0 +1,237 @@
+/* GET /v1/query and GET /v1/services/{svc}: the table as configured now
+ * (file + active overlay) with each backend's run-time state from the lb,
+ * and the overlay records that are inactive. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/change_impl.h"
+#include "control/ytree_json.h"
+#include "core/selector.h"
+
+static const char *health_name(sluice_health_t h)
+{
+    return h == SLUICE_HEALTH_HEALTHY     ? "healthy"
+           : h == SLUICE_HEALTH_UNHEALTHY ? "unhealthy"
+                                          : "unknown";
+}
+
+static const sluice_backend_snapshot_t *snap_find(const sluice_group_snapshot_t *s,
+                                                  const char *name)
+{
+    for (size_t i = 0; s != NULL && i < s->n; i++)
+        if (strcmp(s->backends[i].name, name) == 0)
+            return &s->backends[i];
+    return NULL;
+}
+
+static json_t *backend_row(struct sl_control *c, const struct sl_cfg_service *s,
+                           const struct sl_cfg_backend *b, const sluice_backend_snapshot_t *bs)
+{
+    const char *owner = NULL;
+    const char *origin = sl_chg_origin(c, s->name, b->name, &owner);
+    json_t *o = sl_chg_backend_json(b);
+    const char *state = b->drain ? "draining" : bs != NULL && bs->score >= 0 ? "up" : "down";
+
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "service", json_string(s->name));
+    json_object_set_new(o, "origin", json_string(origin));
+    json_object_set_new(o, "owner", owner != NULL ? json_string(owner) : json_null());
+    json_object_set_new(o, "state", json_string(state));
+    json_object_set_new(o, "health", json_string(bs != NULL ? health_name(bs->health) : "unknown"));
+    json_object_set_new(o, "score", bs != NULL ? json_integer(bs->score) : json_null());
+    json_object_set_new(o, "failures", json_integer(bs != NULL ? bs->failures : 0));
+    json_object_set_new(o, "active", json_integer(bs != NULL ? bs->active : 0));
+    json_object_set_new(o, "requests", json_integer(bs != NULL ? (json_int_t)bs->requests : 0));
+    json_object_set_new(o, "rps", json_real(sl_rps_get(&c->rps, s->name, b->name)));
+    /* Agents report these; none do yet. */
+    json_object_set_new(o, "load", json_null());
+    json_object_set_new(o, "location", json_null());
+    json_object_set_new(o, "connected_at", json_null());
+    return o;
+}
+
+/* Whether <b>'s labels satisfy <sel>. */
+static bool labels_match(const struct sl_selector *sel, const struct sl_cfg_backend *b)
+{
+    for (size_t i = 0; i < sel->n; i++) {
+        const struct sl_sel_term *t = &sel->terms[i];
+        const char *v = NULL;
+
+        for (size_t j = 0; j < b->nlabels; j++)
+            if (strcmp(b->labels[j].key, t->key) == 0)
+                v = b->labels[j].value;
+        if ((t->op == SL_SEL_EQ && (v == NULL || strcmp(v, t->value) != 0)) ||
+            (t->op == SL_SEL_NE && v != NULL && strcmp(v, t->value) == 0) ||
+            (t->op == SL_SEL_HAS && v == NULL) || (t->op == SL_SEL_NOT && v != NULL))
+            return false;
+    }
+    return true;
+}
+
+static int add_backends(struct sl_control *c, const struct sl_cfg_service *s,
+                        const struct sl_selector *sel, json_t *out)
+{
+    sluice_group_snapshot_t snap;
+    bool have = sluice_lb_snapshot(c->lb, s->name, &snap) == 0;
+    int rc = 0;
+
+    for (size_t j = 0; j < s->nbackends && rc == 0; j++) {
+        if (sel != NULL && !labels_match(sel, &s->backends[j]))
+            continue;
+        json_t *row =
+            backend_row(c, s, &s->backends[j], have ? snap_find(&snap, s->backends[j].name) : NULL);
+
+        rc = row != NULL ? json_array_append_new(out, row) : -1;
+    }
+    if (have)
+        sluice_group_snapshot_free(&snap);
+    return rc;
+}
+
+/* Names of the backends route <r>'s group would select now. */
+static json_t *route_backends(struct sl_control *c, const struct sl_cfg_route *r)
+{
+    char group[512];
+    sluice_group_snapshot_t snap;
+    json_t *names = json_array();
+
+    if (names == NULL || sl_apply_group_name(r->service, r->selector, group, sizeof(group)) != 0 ||
+        sluice_lb_snapshot(c->lb, group, &snap) != 0)
+        return names;
+    for (size_t i = 0; i < snap.n; i++)
+        if (snap.backends[i].score >= 0 && snap.backends[i].weight > 0)
+            json_array_append_new(names, json_string(snap.backends[i].name));
+    sluice_group_snapshot_free(&snap);
+    return names;
+}
+
+static json_t *endpoint_row(struct sl_control *c, const struct sl_cfg_endpoint *ep, const char *svc)
+{
+    json_t *routes = json_array();
+
+    for (size_t j = 0; routes != NULL && j < ep->nroutes; j++) {
+        const struct sl_cfg_route *r = &ep->routes[j];
+
+        if (svc != NULL && strcmp(r->service, svc) != 0)
+            continue;
+        json_array_append_new(routes,
+                              json_pack("{s:s, s:s, s:s, s:I, s:o}", "id", r->id, "service",
+                                        r->service, "selector", r->selector, "weight",
+                                        (json_int_t)r->weight, "backends", route_backends(c, r)));
+    }
+    return json_pack("{s:s, s:o}", "pattern", ep->pattern, "routes", routes);
+}
+
+static json_t *conflicts(const struct sl_control *c)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < c->ov.n; i++) {
+        const struct sl_ov_rec *r = &c->ov.recs[i];
+
+        if (r->inactive)
+            json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "kind",
+                                               sl_overlay_kind_name(r->kind), "key", r->key,
+                                               "reason", r->reason != NULL ? r->reason : ""));
+    }
+    return a;
+}
+
+static json_t *query(struct sl_control *c, const struct sl_query_filter *f, struct sl_change_err *e)
+{
+    struct sl_selector sel = {0};
+    const struct sl_selector *psel = NULL;
+    char err[160];
+    json_t *eps = json_array(), *bes = json_array();
+    const struct sl_config *cfg = c->cfg;
+    int rc = eps != NULL && bes != NULL ? 0 : -1;
+
+    if (f != NULL && f->selector != NULL && f->selector[0] != '\0') {
+        if (sl_selector_parse(f->selector, &sel, err, sizeof(err)) != 0) {
+            json_decref(eps);
+            json_decref(bes);
+            sl_chg_fail(e, 400, "invalid_field", "selector: %s", err);
+            return NULL;
+        }
+        psel = &sel;
+    }
+    for (size_t i = 0; rc == 0 && i < cfg->nendpoints; i++) {
+        if (f != NULL && f->endpoint != NULL && strcmp(f->endpoint, cfg->endpoints[i].pattern) != 0)
+            continue;
+        json_t *row = endpoint_row(c, &cfg->endpoints[i], f != NULL ? f->service : NULL);
+
+        rc = row != NULL ? json_array_append_new(eps, row) : -1;
+    }
+    for (size_t i = 0; rc == 0 && i < cfg->nservices; i++)
+        if (f == NULL || f->service == NULL || strcmp(f->service, cfg->services[i].name) == 0)
+            rc = add_backends(c, &cfg->services[i], psel, bes);
+    sl_selector_fini(&sel);
+    json_t *out = rc == 0 ? json_pack("{s:o, s:o, s:o}", "endpoints", eps, "backends", bes,
+                                      "conflicts", conflicts(c))
+                          : NULL;
+
+    if (rc != 0) {
+        json_decref(eps);
+        json_decref(bes);
+    }
+    if (out == NULL)
+        sl_chg_fail(e, 500, "nomem", "out of memory");
+    return out;
+}
+
+json_t *sl_query(struct sl_control *c, const struct sl_query_filter *f, struct sl_change_err *e)
+{
+    pthread_mutex_lock(&c->mu);
+    json_t *j = query(c, f, e);
+
+    pthread_mutex_unlock(&c->mu);
+    return j;
+}
+
+json_t *sl_query_backend(struct sl_control *c, const char *svc, const char *name)
+{
+    const struct sl_cfg_service *s = sl_config_service(c->cfg, svc);
+    const struct sl_cfg_backend *b = s != NULL ? sl_config_backend(s, name) : NULL;
+    sluice_group_snapshot_t snap;
+    json_t *row;
+
+    if (b == NULL || sluice_lb_snapshot(c->lb, svc, &snap) != 0)
+        return NULL;
+    row = backend_row(c, s, b, snap_find(&snap, name));
+    sluice_group_snapshot_free(&snap);
+    return row;
+}
+
+static json_t *service(struct sl_control *c, const char *svc, struct sl_change_err *e)
+{
+    const struct sl_cfg_service *s = sl_config_service(c->cfg, svc);
+    const struct sl_ynode *n = sl_ymap_get(sl_ymap_get(c->tree, "services"), svc);
+    json_t *o, *bes = json_array();
+
+    if (s == NULL) {
+        json_decref(bes);
+        sl_chg_fail(e, 404, "not_found", "service %s: not found", svc);
+        return NULL;
+    }
+    o = n != NULL && n->type == SL_Y_MAP ? sl_ytree_to_json(n) : json_object();
+    if (o == NULL || bes == NULL || add_backends(c, s, NULL, bes) != 0) {
+        json_decref(o);
+        json_decref(bes);
+        sl_chg_fail(e, 500, "nomem", "out of memory");
+        return NULL;
+    }
+    json_object_set_new(o, "name", json_string(svc));
+    json_object_set_new(o, "backends", bes);
+    return o;
+}
+
+json_t *sl_query_service(struct sl_control *c, const char *svc, struct sl_change_err *e)
+{
+    pthread_mutex_lock(&c->mu);
+    json_t *j = service(c, svc, e);
+
+    pthread_mutex_unlock(&c->mu);
+    return j;
+}
