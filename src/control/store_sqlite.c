@@ -58,19 +58,29 @@ static int exec(struct sl_store *s, const char *sql, char *err, size_t errlen)
     return -1;
 }
 
-/* The single integer a PRAGMA answers (user_version, page_count, ...). */
-static int pragma_int(struct sl_store *s, const char *sql, long long *out, char *err, size_t errlen)
+/* Prepares <sql> and steps it to its first row: the statement, or NULL
+ * with err set. */
+static sqlite3_stmt *first_row(struct sl_store *s, const char *sql, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        fail(s, s->path, err, errlen);
-        sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return st;
+    fail(s, s->path, err, errlen);
+    sqlite3_finalize(st);
+    return NULL;
+}
+
+/* The single integer a PRAGMA answers (user_version, page_count, ...). */
+static int pragma_int(struct sl_store *s, const char *sql, long long *out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = first_row(s, sql, err, errlen);
+
+    if (st == NULL)
         return -1;
-    }
     *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return 0;
@@ -80,9 +90,10 @@ static int pragma_int(struct sl_store *s, const char *sql, long long *out, char 
  * reads lazily: opening alone would succeed). */
 static int check_file(struct sl_store *s, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st;
     long long version;
-    int rc;
+    const char *res;
+    int ret = 0;
 
     if (pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0)
         return -1;
@@ -93,22 +104,16 @@ static int check_file(struct sl_store *s, char *err, size_t errlen)
                  s->path, version, SL_STORE_SCHEMA);
         return -1;
     }
-    rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        fail(s, s->path, err, errlen);
-        sqlite3_finalize(st);
+    st = first_row(s, "PRAGMA quick_check(1)", err, errlen);
+    if (st == NULL)
         return -1;
-    }
-    const char *res = (const char *)sqlite3_column_text(st, 0);
+    res = (const char *)sqlite3_column_text(st, 0);
     if (res == NULL || strcmp(res, "ok") != 0) {
         snprintf(err, errlen, "%s: damaged: %s", s->path, res != NULL ? res : "?");
-        sqlite3_finalize(st);
-        return -1;
+        ret = -1;
     }
     sqlite3_finalize(st);
-    return 0;
+    return ret;
 }
 
 static int init_schema(struct sl_store *s, char *err, size_t errlen)
