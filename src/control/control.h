@@ -92,11 +92,6 @@ uint32_t sl_control_drain_timeout_ms(const struct sl_control *c);
  * the next reload or close. For the admin API and store of later issues. */
 const struct sl_config *sl_control_config(const struct sl_control *c);
 
-/* The state store the control replays and writes (borrowed for the
- * control's life; NULL when there is none). For the admin's tokens. */
-struct sl_store;
-struct sl_store *sl_control_store(struct sl_control *c);
-
 /* Passive recovery step (see recover.c): the daemon calls it about once a
  * second from the control thread with a monotonic <now_ms>. When no active
  * health checker runs, every SL_RECOVER_STEP_MS each backend whose score is
