@@ -85,6 +85,27 @@ static void print_backends(const json_t *bes)
     sl_cli_table_free(&t);
 }
 
+static void print_conflicts(const json_t *list)
+{
+    static const char *const heads[] = {"KIND", "KEY", "REASON"};
+    char c[3][CELL];
+    struct sl_cli_table t;
+    size_t i;
+    json_t *x;
+
+    if (sl_cli_table_init(&t, 3, heads) < 0)
+        return;
+    json_array_foreach(list, i, x)
+    {
+        const char *row[3] = {sl_cli_cell(json_object_get(x, "kind"), c[0], CELL),
+                              sl_cli_cell(json_object_get(x, "key"), c[1], CELL),
+                              sl_cli_cell(json_object_get(x, "reason"), c[2], CELL)};
+        (void)sl_cli_table_add(&t, row);
+    }
+    sl_cli_table_print(&t, stdout);
+    sl_cli_table_free(&t);
+}
+
 int sl_cli_query(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
                  size_t npos)
 {
@@ -110,10 +131,10 @@ int sl_cli_query(const struct sl_cli *c, const struct sl_cli_args *a, const char
         printf("\n");
         print_backends(json_object_get(q, "backends"));
         conflicts = json_object_get(q, "conflicts");
-        if (json_array_size(conflicts) > 0)
-            printf("\n%zu stored change(s) conflict with the configuration: see --json "
-                   "(\"conflicts\")\n",
-                   json_array_size(conflicts));
+        if (json_array_size(conflicts) > 0) {
+            printf("\ninactive stored changes (they conflict with the configuration file):\n");
+            print_conflicts(conflicts);
+        }
     }
     json_decref(q);
     return 0;

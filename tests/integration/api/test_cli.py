@@ -138,6 +138,14 @@ class FakeApiTest(SluiceCase):
         self.assertEqual(head.index("TARGET"), rows[1].index("10.0.0.22:3002"))
         self.assertEqual(head.index("STATE"), rows[1].index("draining"))
         self.assertEqual(self.last()[:3], ("GET", "/v1/query", "Bearer slk_test"))
+        self.assertNotIn("inactive", out)
+        q = dict(QUERY, conflicts=[{"kind": "backend", "key": "extra/x1",
+                                    "reason": "service extra is not configured"}])
+        self.api.routes[("GET", "/v1/query")] = (200, q)
+        out = self.ok(["query"])
+        self.assertIn("inactive stored changes", out)
+        self.assertIn("backend  extra/x1  service extra is not configured", out)
+        self.api.routes[("GET", "/v1/query")] = (200, QUERY)
         self.assertEqual(json.loads(self.ok(["query", "--json"])), QUERY)
         self.assertEqual(json.loads(self.ok(["--json", "query"])), QUERY)  # global before verb
 
