@@ -382,15 +382,31 @@ class CompletionTest(SluiceCase):
 
 
 class DaemonTest(SluiceCase):
-    """Against `sluice serve` with an admin section (skipped while the
-    daemon does not serve the admin API)."""
+    """Every verb against `sluice serve` with an admin section (skipped
+    while the daemon does not serve the admin API)."""
+
+    def ok(self, args, **kw):
+        rc, out, err = cli(self.c + list(args), **kw)
+        self.assertEqual(rc, 0, "%s: %s%s" % (args, out, err))
+        return out
+
+    def refused(self, args, want, **kw):
+        rc, out, err = cli(self.c + list(args), **kw)
+        self.assertEqual(rc, 1, "%s: %s%s" % (args, out, err))
+        self.assertIn(want, err)
+
+    def query(self):
+        return json.loads(self.ok(["query", "--json"]))
+
+    def find_backend(self, q, name):
+        return [b for b in q["backends"] if b["name"] == name][0]
 
     def test_against_daemon(self):
-        b = self.backend("b1")
+        b, b2 = self.backend("b1"), self.backend("b2")
         admin_port, port = free_port(), free_port()
         cfg = config([http_listener(port)],
                      {"api": service([backend_entry("api-1", b.port, {"version": "v1"})])},
-                     [endpoint("/", [route("api")])],
+                     [endpoint("example.com/api", [route("api", "version=v1", 100)])],
                      admin={"bind": "127.0.0.1:%d" % admin_port})
         d = self.sluice(cfg)
         deadline = time.monotonic() + 3
@@ -398,44 +414,91 @@ class DaemonTest(SluiceCase):
             time.sleep(0.05)
         if not can_connect(admin_port):
             self.skipTest("the daemon does not serve the admin API yet")
-        tok_path = os.path.join(self.tmp, "admin.token")
-        deadline = time.monotonic() + 5
-        while not os.path.exists(tok_path) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        c = ["-c", d.config_path]
-        rc, out, err = cli(c + ["query"])
-        self.assertEqual(rc, 0, err)
-        self.assertIn("api-1", out)
-        q = json.loads(cli(c + ["query", "--json"])[1])
-        self.assertEqual([x["name"] for x in q["backends"]], ["api-1"])
-        rc, out, err = cli(c + ["backend", "add", "api", "api-2", "127.0.0.1:%d" % b.port,
-                                "--label", "version=v2"])
-        self.assertEqual(rc, 0, err)
-        rc, out, err = cli(c + ["backend", "add", "api", "api-2", "127.0.0.1:%d" % b.port])
-        self.assertEqual(rc, 1)
-        self.assertIn("409 name_in_use", err)
-        for args in (["backend", "drain", "api", "api-2"], ["backend", "undrain", "api", "api-2"],
-                     ["backend", "weight", "api", "api-2", "3"],
-                     ["backend", "mark", "api", "api-2", "unhealthy"]):
-            rc, out, err = cli(c + args)
-            self.assertEqual(rc, 0, "%s: %s" % (args, err))
-        rc, out, err = cli(c + ["route", "add", "/", "api", "--selector", "version=v2",
-                                "--weight", "10"])
-        self.assertEqual(rc, 0, err)
-        rc, out, err = cli(c + ["shape", "/", "route000=90", "route001=10"])
-        self.assertEqual(rc, 0, err)
-        rc, out, err = cli(c + ["token", "create", "--scope", "read", "--name", "ro"])
-        self.assertEqual(rc, 0, err)
+        self.c = ["-c", d.config_path]
+        url = "http://127.0.0.1:%d" % admin_port
+
+        # query: tables and --json, bootstrap token found through -c
+        out = self.ok(["query"])
+        self.assertRegex(out, r"example.com/api +route000 +api +version=v1 +100 +api-1")
+        self.assertRegex(out, r"api-1 +api +127.0.0.1:%d +1 +up " % b.port)
+        self.assertEqual([x["name"] for x in self.query()["backends"]], ["api-1"])
+
+        # backend add/drain/undrain/weight/mark/rm
+        out = self.ok(["backend", "add", "api", "api-2", "127.0.0.1:%d" % b2.port,
+                       "--label", "version=v2", "--weight", "2", "--connect-timeout", "2s",
+                       "--json"])
+        self.assertEqual(json.loads(out)["origin"], "dynamic")
+        self.refused(["backend", "add", "api", "api-2", "127.0.0.1:%d" % b2.port],
+                     "409 name_in_use")
+        self.refused(["backend", "add", "api", "api-9", "nohost:"], "400 invalid_target")
+        self.ok(["backend", "drain", "api", "api-2"])
+        self.assertEqual(self.find_backend(self.query(), "api-2")["state"], "draining")
+        self.ok(["backend", "undrain", "api", "api-2"])
+        self.ok(["backend", "weight", "api", "api-2", "3"])
+        self.ok(["backend", "mark", "api", "api-2", "unhealthy"])
+        q = self.find_backend(self.query(), "api-2")
+        self.assertEqual((q["weight"], q["health"]), (3, "unhealthy"))
+        self.assertNotEqual(q["state"], "draining")
+        self.ok(["backend", "mark", "api", "api-2", "healthy"])
+        self.refused(["backend", "drain", "api", "nope"], "404")
+
+        # routes and shape
+        self.assertIn("route001", self.ok(["route", "add", "example.com/api", "api",
+                                           "--selector", "version=v2", "--weight", "0"]))
+        self.ok(["shape", "example.com/api", "route000=90", "route001=10"])
+        self.refused(["shape", "example.com/api", "route000=90"], "400")
+        self.ok(["route", "weight", "example.com/api", "route001", "20"])
+        routes = {r["id"]: r["weight"] for r in self.query()["endpoints"][0]["routes"]}
+        self.assertEqual(routes, {"route000": 90, "route001": 20})
+        self.ok(["route", "rm", "example.com/api", "route001"])
+
+        # endpoints
+        self.ok(["endpoint", "add", "/v2", "--route", "api:version=v2=1"])
+        eps = {e["pattern"]: e for e in self.query()["endpoints"]}
+        self.assertEqual(eps["/v2"]["routes"][0]["backends"], ["api-2"])
+        self.ok(["endpoint", "rm", "/v2"])
+        self.refused(["endpoint", "rm", "/v2"], "404")
+
+        # services: get, put (a file and stdin), rm refused while routed
+        snap = json.loads(self.ok(["service", "get", "api"]))
+        self.assertEqual(snap["strategy"], "round_robin")
+        self.refused(["service", "rm", "api"], "409 in_use")
+        f = os.path.join(self.tmp, "extra.json")
+        with open(f, "w") as fh:
+            json.dump({"strategy": "random", "backends": [
+                {"name": "x-1", "target": "127.0.0.1:%d" % free_port()}]}, fh)
+        self.ok(["service", "put", "extra", f])
+        self.ok(["service", "put", "extra", "-"], stdin=json.dumps(
+            {"strategy": "round_robin", "backends": []}).encode())
+        self.ok(["service", "rm", "extra"])
+        self.refused(["service", "get", "extra"], "404")
+        self.ok(["backend", "rm", "api", "api-2"])
+
+        # tokens: a read token can query but not change; env and ./admin.token
+        out = self.ok(["token", "create", "--scope", "read", "--name", "ro"])
         secret = out.split()[-1]
-        rc, out, err = cli(["--server", "http://127.0.0.1:%d" % admin_port, "--token", secret,
-                            "backend", "rm", "api", "api-2"])
+        tid = out.split()[2]
+        out = self.ok(["token", "list"])
+        self.assertRegex(out, r"ID +NAME +SCOPE +CREATED +LAST USED")
+        self.assertRegex(out, r"%s +ro +read +\S+ \S+ +never" % tid)
+        env = {"SLUICE_SERVER": url, "SLUICE_TOKEN": secret}
+        rc, out, err = cli(["query"], env=env)
+        self.assertEqual(rc, 0, err)
+        rc, out, err = cli(["backend", "weight", "api", "api-1", "2"], env=env)
         self.assertEqual(rc, 1)
         self.assertIn("403", err)
-        rc, out, err = cli(c + ["token", "list"])
+        rc, out, err = cli(["query", "--token", "slk_" + "0" * 32], env=env)
+        self.assertEqual(rc, 1)
+        self.assertIn("401", err)
+        rc, out, err = cli(["--server", url, "token", "list"], cwd=self.tmp)  # ./admin.token
         self.assertEqual(rc, 0, err)
-        self.assertIn("ro", out)
-        rc, out, err = cli(c + ["backend", "rm", "api", "api-2"])
-        self.assertEqual(rc, 0, err)
+        self.ok(["token", "revoke", tid])
+        rc, out, err = cli(["query"], env=env)
+        self.assertEqual(rc, 1)
+        self.assertIn("401", err)
+        boot = [t for t in json.loads(self.ok(["token", "list", "--json"]))
+                if t["name"] == "bootstrap"][0]
+        self.refused(["token", "revoke", boot["id"]], "409")
 
 
 if __name__ == "__main__":
