@@ -90,6 +90,11 @@ int sl_api_query_param(const char *q, size_t qlen, const char *name, char *out, 
  * <r>. */
 int sl_api_parse_body(const char *body, size_t len, json_t **out, struct sl_api_resp *r);
 
+/* The element of GET /v1/query's <list> ("backends", "endpoints") under
+ * filter <f> whose <key> is <value>: a new reference, or NULL. */
+json_t *sl_api_query_find(struct sl_control *c, const struct sl_query_filter *f, const char *list,
+                          const char *key, const char *value);
+
 /* The resource handlers (segments already matched by api.c). */
 void sl_api_query(struct sl_api_call *k);
 void sl_api_service_get(struct sl_api_call *k);

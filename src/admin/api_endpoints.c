@@ -1,28 +1,14 @@
 /* /v1/endpoints/{pattern}, its routes and its shape. The pattern comes
  * URL-decoded ("example.com%2Fblog" is "example.com/blog"). */
-#include <string.h>
-
 #include "admin/api.h"
 
 /* The endpoint <pattern> as GET /v1/query shows it, or a stub. */
 static json_t *query_endpoint(struct sl_api_call *k, const char *pattern)
 {
     struct sl_query_filter f = {.endpoint = pattern};
-    struct sl_change_err e = {0};
-    json_t *q = sl_query(k->ctx->c, &f, &e), *ep, *found = NULL;
-    size_t i;
+    json_t *ep = sl_api_query_find(k->ctx->c, &f, "endpoints", "pattern", pattern);
 
-    json_array_foreach(json_object_get(q, "endpoints"), i, ep)
-    {
-        const char *p = json_string_value(json_object_get(ep, "pattern"));
-
-        if (p != NULL && strcmp(p, pattern) == 0) {
-            found = json_incref(ep);
-            break;
-        }
-    }
-    json_decref(q);
-    return found != NULL ? found : json_pack("{s:s}", "pattern", pattern);
+    return ep != NULL ? ep : json_pack("{s:s}", "pattern", pattern);
 }
 
 void sl_api_endpoint_put(struct sl_api_call *k)

@@ -1,7 +1,5 @@
 /* /v1/services/{svc} and its backends: validate the call's shape, then
  * ask control (change.h), which validates the whole and stores it. */
-#include <string.h>
-
 #include "admin/api.h"
 
 void sl_api_service_get(struct sl_api_call *k)
@@ -53,27 +51,6 @@ void sl_api_backend_add(struct sl_api_call *k)
     sl_api_json(k->resp, 201, created);
 }
 
-/* The backend <name> of <svc> as GET /v1/query shows it (NULL if gone). */
-static json_t *query_backend(struct sl_api_call *k, const char *svc, const char *name)
-{
-    struct sl_query_filter f = {.service = svc};
-    struct sl_change_err e = {0};
-    json_t *q = sl_query(k->ctx->c, &f, &e), *b, *found = NULL;
-    size_t i;
-
-    json_array_foreach(json_object_get(q, "backends"), i, b)
-    {
-        const char *n = json_string_value(json_object_get(b, "name"));
-
-        if (n != NULL && strcmp(n, name) == 0) {
-            found = json_incref(b);
-            break;
-        }
-    }
-    json_decref(q);
-    return found;
-}
-
 void sl_api_backend_patch(struct sl_api_call *k)
 {
     struct sl_change_err e = {0};
@@ -83,7 +60,9 @@ void sl_api_backend_patch(struct sl_api_call *k)
         sl_api_change_error(k->resp, &e);
         return;
     }
-    b = query_backend(k, k->seg[2], k->seg[4]);
+    struct sl_query_filter f = {.service = k->seg[2]};
+
+    b = sl_api_query_find(k->ctx->c, &f, "backends", "name", k->seg[4]);
     sl_api_json(k->resp, 200,
                 b != NULL ? b : json_pack("{s:s,s:s}", "name", k->seg[4], "service", k->seg[2]));
 }

@@ -150,3 +150,23 @@ int sl_api_parse_body(const char *body, size_t len, json_t **out, struct sl_api_
     *out = j;
     return 0;
 }
+
+json_t *sl_api_query_find(struct sl_control *c, const struct sl_query_filter *f, const char *list,
+                          const char *key, const char *value)
+{
+    struct sl_change_err e = {0};
+    json_t *q = sl_query(c, f, &e), *item, *found = NULL;
+    size_t i;
+
+    json_array_foreach(json_object_get(q, list), i, item)
+    {
+        const char *v = json_string_value(json_object_get(item, key));
+
+        if (v != NULL && strcmp(v, value) == 0) {
+            found = json_incref(item);
+            break;
+        }
+    }
+    json_decref(q);
+    return found;
+}
