@@ -23,6 +23,7 @@
 #include "admin/api.h"
 #include "admin/tokens.h"
 #include "control/control.h"
+#include "control/store.h"
 #include "net/listener.h"
 #include "net/log.h"
 #include "net/sock.h"
@@ -46,6 +47,9 @@ struct admin_conn {
     bool close_after; /* once out is written */
     bool continued;   /* 100 Continue sent for this request */
     bool started;     /* a request's first bytes came: its header timer runs */
+    bool ready;       /* on a->ready: input to answer at the next turn */
+    bool wrote;       /* the last answer is a 2xx to a change */
+    struct admin_conn *ready_next;
 };
 
 struct sl_admin {
@@ -56,6 +60,8 @@ struct sl_admin {
     struct sl_tokens *tokens;
     struct admin_conn *conns;
     size_t nconns;
+    struct admin_conn *ready; /* read this turn, answered at the next */
+    struct sl_store *store;   /* for group commit; NULL: none */
 };
 
 static void conn_close(struct admin_conn *k)
@@ -66,6 +72,12 @@ static void conn_close(struct admin_conn *k)
     sl_loop_timer_stop(&a->loop, &k->t);
     sl_loop_forget(&a->loop, &k->w);
     close(fd);
+    for (struct admin_conn **r = &a->ready; *r != NULL; r = &(*r)->ready_next) {
+        if (*r == k) {
+            *r = k->ready_next;
+            break;
+        }
+    }
     if (k->prev != NULL)
         k->prev->next = k->next;
     else
@@ -271,6 +283,7 @@ static enum take take_request(struct admin_conn *k)
 
     r.auth = hdr(&q, "Authorization", &r.auth_len);
     sl_api_handle(&k->a->ctx, &r, &resp);
+    k->wrote = q.method_id != SL_METHOD_GET && resp.status >= 200 && resp.status < 300;
     k->close_after = !q.m.keep_alive;
     k->continued = false;
     if (queue_resp(k, &resp) != 0)
@@ -334,28 +347,69 @@ static void on_io(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
     struct admin_conn *k = w->data;
 
     (void)l;
-    if (k->out == NULL && (events & (SL_EV_READ | SL_EV_HUP | SL_EV_ERROR)) != 0) {
-        if (k->in_cap - k->in_len < IN_CHUNK / 2) {
-            size_t cap = k->in_cap * 2;
-            char *in = realloc(k->in, cap);
+    if (k->out != NULL || (events & (SL_EV_READ | SL_EV_HUP | SL_EV_ERROR)) == 0) {
+        progress(k);
+        return;
+    }
+    if (k->in_cap - k->in_len < IN_CHUNK / 2) {
+        size_t cap = k->in_cap * 2;
+        char *in = realloc(k->in, cap);
 
-            if (in == NULL) {
-                conn_close(k);
-                return;
-            }
-            k->in = in;
-            k->in_cap = cap;
-        }
-        ssize_t n = recv(w->fd, k->in + k->in_len, k->in_cap - k->in_len, 0);
-
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        if (in == NULL) {
             conn_close(k);
             return;
         }
-        if (n > 0)
-            k->in_len += (size_t)n;
+        k->in = in;
+        k->in_cap = cap;
     }
-    progress(k);
+    ssize_t n = recv(w->fd, k->in + k->in_len, k->in_cap - k->in_len, 0);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        conn_close(k);
+        return;
+    }
+    if (n > 0)
+        k->in_len += (size_t)n;
+    if (!k->ready) {
+        k->ready = true;
+        k->ready_next = k->a->ready;
+        k->a->ready = k;
+    }
+}
+
+/* Group commit: the requests that came in one turn are answered together
+ * at the top of the next, inside one store group, so the changes of
+ * several clients become durable with one fsync (store.h). Their answers
+ * are queued first and written only once the group is committed; if the
+ * commit fails, every change answer of the group becomes a 500. */
+static void on_turn(struct sl_loop *l, void *arg)
+{
+    struct sl_admin *a = arg;
+    struct admin_conn *list = a->ready, *k, *next;
+    char err[256] = "";
+    size_t n = 0;
+    bool group;
+
+    (void)l;
+    a->ready = NULL;
+    for (k = list; k != NULL; k = k->ready_next, n++)
+        k->ready = false;
+    group = n > 1 && a->store != NULL && sl_store_group_begin(a->store, err, sizeof(err)) == 0;
+    for (k = list; group && k != NULL; k = k->ready_next) {
+        k->wrote = false;
+        if (k->out == NULL && k->in_len > 0 && take_request(k) == TAKE_DONE)
+            k->started = false;
+    }
+    if (group && sl_store_group_commit(a->store, err, sizeof(err)) != 0) {
+        sl_log(SL_LOG_ERROR, "admin: %s: the changes answered in this group are not stored", err);
+        for (k = list; k != NULL; k = k->ready_next)
+            if (k->wrote)
+                queue_error(k, 500, "store_error", err);
+    }
+    for (k = list; k != NULL; k = next) {
+        next = k->ready_next; /* progress() may free k */
+        progress(k);
+    }
 }
 
 static void on_timeout(struct sl_timer *t, void *arg)
@@ -495,6 +549,9 @@ int sl_admin_start(struct sl_control *c, const struct sl_admin_opts *o, struct s
     }
     a->loop.on_wake = on_wake;
     a->loop.on_wake_arg = a;
+    a->loop.on_turn = on_turn;
+    a->loop.on_turn_arg = a;
+    a->store = sl_control_store(c);
     if (sl_listener_open(&a->ln, &a->loop, "admin", o->bind, ADMIN_BACKLOG, on_accept, a) != 0) {
         (void)snprintf(err, errlen, "admin.bind %s: %s", o->bind, sl_errstr(errno));
         goto fail;
