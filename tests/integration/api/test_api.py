@@ -96,6 +96,19 @@ class TestBasics(ApiCase):
             self.assertEqual(f.read().strip(), secret)
         self.assertEqual(d.stderr().count("first start"), 1)
 
+    def test_non_loopback_bind_is_a_warning(self):
+        b = self.backend("b1")
+        port = free_port()
+        cfg = api_config([b], port)
+        cfg["admin"]["bind"] = "0.0.0.0:%d" % port
+        d = self.sluice(cfg, start=False)
+        d.cfg["admin"]["bind"] = "127.0.0.1:%d" % port  # where wait_ready probes
+        d.start()
+        self.assertIn("is not a loopback address", d.stderr())
+        api = d.admin()
+        self.addCleanup(api.close)
+        self.assertEqual(api.call("GET", "/healthz")[0], 200)
+
     def test_keep_alive_many_requests_one_connection(self):
         self.start_api()
         sock_before = None
