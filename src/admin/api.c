@@ -13,13 +13,13 @@
 #include "admin/tokens.h"
 #include "net/log.h"
 
-typedef void (*api_fn)(struct sl_api_call *k);
+typedef void (*api_fn_t)(struct sl_api_call *k);
 
 /* A method a route takes: its handler and the weakest scope allowed. */
 struct api_method {
     enum sl_http_method m;
     enum sl_scope scope;
-    api_fn fn;
+    api_fn_t fn;
 };
 
 /* A path: its segments, "*" matching any one segment. */

@@ -19,7 +19,7 @@
 
 struct sl_tokens;
 
-#define SL_API_MAX_BODY (1024u * 1024u) /* larger bodies get 413 */
+#define SL_API_MAX_BODY ((size_t)1 << 20) /* 1 MiB: larger bodies get 413 */
 #define SL_API_MAX_SEGS 8
 #define SL_API_SEG_MAX  1024 /* a decoded path segment, NUL included */
 

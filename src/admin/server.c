@@ -471,8 +471,10 @@ static void on_wake(struct sl_loop *l, void *arg)
     struct sl_admin *a = arg;
 
     sl_listener_close(&a->ln);
-    while (a->conns != NULL)
-        conn_close(a->conns);
+    for (struct admin_conn *k = a->conns, *next; k != NULL; k = next) {
+        next = k->next;
+        conn_close(k);
+    }
     sl_loop_stop(l);
 }
 
