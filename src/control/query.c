@@ -16,13 +16,25 @@ static const char *health_name(sluice_health_t h)
                                           : "unknown";
 }
 
+static int snap_cmp(const void *a, const void *b)
+{
+    return strcmp(((const sluice_backend_snapshot_t *)a)->name,
+                  ((const sluice_backend_snapshot_t *)b)->name);
+}
+
+/* Sorts <s> by name for snap_find(): a query of thousands of backends
+ * stays n log n. */
+static void snap_sort(sluice_group_snapshot_t *s)
+{
+    qsort(s->backends, s->n, sizeof(*s->backends), snap_cmp);
+}
+
 static const sluice_backend_snapshot_t *snap_find(const sluice_group_snapshot_t *s,
                                                   const char *name)
 {
-    for (size_t i = 0; s != NULL && i < s->n; i++)
-        if (strcmp(s->backends[i].name, name) == 0)
-            return &s->backends[i];
-    return NULL;
+    sluice_backend_snapshot_t key = {.name = (char *)name};
+
+    return s == NULL || s->n == 0 ? NULL : bsearch(&key, s->backends, s->n, sizeof(key), snap_cmp);
 }
 
 static json_t *backend_row(struct sl_control *c, const struct sl_cfg_service *s,
@@ -76,6 +88,9 @@ static int add_backends(struct sl_control *c, const struct sl_cfg_service *s,
     sluice_group_snapshot_t snap;
     bool have = sluice_lb_snapshot(c->lb, s->name, &snap) == 0;
     int rc = 0;
+
+    if (have)
+        snap_sort(&snap);
 
     for (size_t j = 0; j < s->nbackends && rc == 0; j++) {
         if (sel != NULL && !labels_match(sel, &s->backends[j]))

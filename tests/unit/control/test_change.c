@@ -17,11 +17,9 @@
 
 #include <cmocka.h>
 
+#include "cfgdir.h"
 #include "control/change.h"
 #include "control/store.h"
-
-static char dir[64];
-static char path[96];
 
 static const struct sl_change_who admin = {"tok-admin", SL_SCOPE_ADMIN};
 static const struct sl_change_who agent1 = {"tok-ag1", SL_SCOPE_AGENT};
@@ -59,34 +57,6 @@ static const struct sl_change_who reader = {"tok-read", SL_SCOPE_READ};
     "        target: 127.0.0.1:9201\n"
 
 static const char *base = BASE_HEAD BASE_TAIL;
-
-static void write_cfg(const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    fclose(f);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/sluice-change-XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    snprintf(path, sizeof(path), "%s/sluice.yaml", dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    char cmd[128];
-
-    (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static struct sl_control *open_ctl(void)
 {
@@ -136,44 +106,33 @@ static void ok(int rc, const struct sl_change_err *e)
         fail_msg("refused: %d %s: %s", e->status, e->code, e->message);
 }
 
-/* The query's row of backend <name>, or NULL (borrowed from <q>). */
-static json_t *backend_of(json_t *q, const char *name)
+/* The item of array <a> whose <field> is <value>, or NULL (borrowed). */
+static json_t *find_by(json_t *a, const char *field, const char *value)
 {
     size_t i;
-    json_t *b;
+    json_t *item;
 
-    json_array_foreach(json_object_get(q, "backends"), i, b)
+    json_array_foreach(a, i, item)
     {
-        if (strcmp(json_string_value(json_object_get(b, "name")), name) == 0)
-            return b;
+        if (strcmp(json_string_value(json_object_get(item, field)), value) == 0)
+            return item;
     }
     return NULL;
+}
+
+static json_t *backend_of(json_t *q, const char *name)
+{
+    return find_by(json_object_get(q, "backends"), "name", name);
 }
 
 static json_t *endpoint_of(json_t *q, const char *pattern)
 {
-    size_t i;
-    json_t *ep;
-
-    json_array_foreach(json_object_get(q, "endpoints"), i, ep)
-    {
-        if (strcmp(json_string_value(json_object_get(ep, "pattern")), pattern) == 0)
-            return ep;
-    }
-    return NULL;
+    return find_by(json_object_get(q, "endpoints"), "pattern", pattern);
 }
 
 static json_t *route_of(json_t *q, const char *pattern, const char *id)
 {
-    size_t i;
-    json_t *r;
-
-    json_array_foreach(json_object_get(endpoint_of(q, pattern), "routes"), i, r)
-    {
-        if (strcmp(json_string_value(json_object_get(r, "id")), id) == 0)
-            return r;
-    }
-    return NULL;
+    return find_by(json_object_get(endpoint_of(q, pattern), "routes"), "id", id);
 }
 
 static json_t *query(struct sl_control *c)

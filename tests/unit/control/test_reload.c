@@ -15,39 +15,8 @@
 
 #include <cmocka.h>
 
+#include "cfgdir.h"
 #include "control/control.h"
-
-static char dir[64];
-static char path[96];
-
-static void write_cfg(const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    fclose(f);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    /* A directory of its own: the state store goes beside the file. */
-    snprintf(dir, sizeof(dir), "/tmp/sluice-reload-XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    snprintf(path, sizeof(path), "%s/sluice.yaml", dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static struct sl_control *open_cfg(const char *text)
 {
