@@ -3,7 +3,6 @@
 #include "client.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "cli.h"
 #include "control/config.h"
 #include "control/control.h"
+#include "net/log.h"
 
 #define GLOBAL_OPTS                                                                         \
     "global options (before or after the command):\n"                                       \
@@ -24,7 +24,7 @@
 
 struct cmd {
     const char *verb, *sub;
-    sl_cli_verb_fn run;
+    sl_cli_verb_t run;
     size_t min, max; /* operands after verb and sub-verb */
     const char *const *opts;
     const char *usage; /* after "sluice VERB SUB " */
@@ -163,58 +163,71 @@ static int read_token(const char *path, char *buf, size_t n)
 /* <rel> against the directory of <file> (unless it is absolute). */
 static void beside(char *out, size_t n, const char *file, const char *rel)
 {
-    char *copy = strdup(file);
+    const char *slash = strrchr(file, '/');
 
-    if (rel[0] == '/' || copy == NULL)
+    if (rel[0] == '/' || slash == NULL)
         (void)snprintf(out, n, "%s", rel);
+    else if (slash == file)
+        (void)snprintf(out, n, "/%s", rel);
     else
-        (void)snprintf(out, n, "%s/%s", dirname(copy), rel);
-    free(copy);
+        (void)snprintf(out, n, "%.*s/%s", (int)(slash - file), file, rel);
+}
+
+/* The server (into c->server unless <server> is given) and the token
+ * file of the daemon configured by <path>. 0, or 1 when it cannot be read. */
+static int from_config(const char *path, const char *server, struct sl_cli *c, char *token_file,
+                       size_t n)
+{
+    struct sl_config *cfg = NULL;
+    struct sl_diag diag;
+    char store[4096];
+    const char *b;
+
+    sl_diag_init(&diag);
+    if (sl_config_load(path, &cfg, &diag) != 0) {
+        for (size_t i = 0; i < diag.n; i++)
+            (void)fprintf(stderr, "%s\n", diag.msgs[i]);
+        (void)fprintf(stderr, "sluice: cannot read %s for its admin.bind\n", path);
+        sl_diag_fini(&diag);
+        return 1;
+    }
+    sl_diag_fini(&diag);
+    b = cfg->admin.bind;
+    /* A wildcard bind is reached on loopback. */
+    if (server != NULL || b == NULL)
+        ;
+    else if (strncmp(b, "0.0.0.0:", 8) == 0)
+        (void)snprintf(c->server, sizeof(c->server), "http://127.0.0.1%s", b + 7);
+    else if (strncmp(b, "[::]:", 5) == 0)
+        (void)snprintf(c->server, sizeof(c->server), "http://[::1]%s", b + 4);
+    else
+        (void)snprintf(c->server, sizeof(c->server), "http://%s", b);
+    /* As the daemon: the store is sluice.db beside the config unless
+     * `state` says (config.c resolves it against the config's directory),
+     * the token file admin.token beside the store unless admin.token_file
+     * says (a relative one beside the store too). */
+    if (cfg->state != NULL)
+        (void)snprintf(store, sizeof(store), "%s", cfg->state);
+    else
+        beside(store, sizeof(store), path, "sluice.db");
+    beside(token_file, n, store, cfg->admin.token_file ? cfg->admin.token_file : "admin.token");
+    sl_config_free(cfg);
+    return 0;
 }
 
 /* Server and token from the options, the environment, -c FILE, the
- * defaults. 0, 1 (an unreadable config) or 2 (no token). */
+ * defaults. 0, 1 (an unreadable config) or 2 (no token, a bad URL). */
 static int resolve(struct sl_cli *c, const struct sl_cli_args *a)
 {
-    const char *server = a->server ? a->server : getenv("SLUICE_SERVER");
-    const char *token = a->token ? a->token : getenv("SLUICE_TOKEN");
-    char token_file[4096] = "admin.token", store[4096], err[512];
-    struct sl_config *cfg = NULL;
-    struct sl_diag diag;
+    /* The CLI is single-threaded: getenv is safe here. */
+    const char *server =
+        a->server ? a->server : getenv("SLUICE_SERVER"); // NOLINT(concurrency-mt-unsafe)
+    const char *token =
+        a->token ? a->token : getenv("SLUICE_TOKEN"); // NOLINT(concurrency-mt-unsafe)
+    char token_file[4096] = "admin.token", err[512];
 
-    if (a->config != NULL) {
-        sl_diag_init(&diag);
-        if (sl_config_load(a->config, &cfg, &diag) != 0) {
-            for (size_t i = 0; i < diag.n; i++)
-                (void)fprintf(stderr, "%s\n", diag.msgs[i]);
-            (void)fprintf(stderr, "sluice: cannot read %s for its admin.bind\n", a->config);
-            sl_diag_fini(&diag);
-            return 1;
-        }
-        sl_diag_fini(&diag);
-        if (server == NULL && cfg->admin.bind != NULL) {
-            const char *b = cfg->admin.bind;
-
-            /* A wildcard bind is reached on loopback. */
-            if (strncmp(b, "0.0.0.0:", 8) == 0)
-                (void)snprintf(c->server, sizeof(c->server), "http://127.0.0.1%s", b + 7);
-            else if (strncmp(b, "[::]:", 5) == 0)
-                (void)snprintf(c->server, sizeof(c->server), "http://[::1]%s", b + 4);
-            else
-                (void)snprintf(c->server, sizeof(c->server), "http://%s", b);
-        }
-        /* As the daemon: the store is sluice.db beside the config unless
-         * `state` says (config.c resolves it against the config's
-         * directory), the token file admin.token beside the store unless
-         * admin.token_file says (a relative one beside the store too). */
-        if (cfg->state != NULL)
-            (void)snprintf(store, sizeof(store), "%s", cfg->state);
-        else
-            beside(store, sizeof(store), a->config, "sluice.db");
-        beside(token_file, sizeof(token_file), store,
-               cfg->admin.token_file ? cfg->admin.token_file : "admin.token");
-        sl_config_free(cfg);
-    }
+    if (a->config != NULL && from_config(a->config, server, c, token_file, sizeof(token_file)) != 0)
+        return 1;
     if (server != NULL)
         (void)snprintf(c->server, sizeof(c->server), "%s", server);
     else if (c->server[0] == '\0')
@@ -233,7 +246,58 @@ static int resolve(struct sl_cli *c, const struct sl_cli_args *a)
                   "sluice: no API token: pass --token TOKEN or set SLUICE_TOKEN "
                   "(%s: %s; the daemon writes its bootstrap admin token there on a first "
                   "start: give -c CONFIG to find it beside the daemon's state)\n",
-                  token_file, strerror(errno));
+                  token_file, sl_errstr(errno));
+    return 2;
+}
+
+/* The command a->pos names: *out, or the exit status when there is none
+ * to run (help printed: 0; unknown or missing: 2). -1 when *out is set. */
+static int find_cmd(const struct sl_cli_args *a, const struct cmd **out)
+{
+    bool verb_known = false;
+
+    *out = NULL;
+    for (size_t i = 0; i < NCMDS && *out == NULL; i++) {
+        if (strcmp(cmds[i].verb, a->pos[0]) != 0)
+            continue;
+        verb_known = true;
+        if (cmds[i].sub == NULL || (a->npos > 1 && strcmp(cmds[i].sub, a->pos[1]) == 0))
+            *out = &cmds[i];
+    }
+    if (*out != NULL)
+        return -1;
+    if (!verb_known) {
+        (void)fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", a->pos[0]);
+        return 2;
+    }
+    if (a->help && a->npos == 1) {
+        verb_help(stdout, a->pos[0]);
+        return 0;
+    }
+    if (a->npos > 1)
+        (void)fprintf(stderr, "sluice %s: unknown subcommand '%s'\n\n", a->pos[0], a->pos[1]);
+    else
+        (void)fprintf(stderr, "sluice %s: missing subcommand\n\n", a->pos[0]);
+    verb_help(stderr, a->pos[0]);
+    return 2;
+}
+
+/* 0 when cmd's options and operand count fit, else 2 with the usage. */
+static int check_cmd(const struct cmd *cmd, const struct sl_cli_args *a, size_t skip)
+{
+    char err[512] = "";
+
+    if (sl_cli_opts_check(a, cmd->opts, err, sizeof(err)) < 0)
+        ; /* err says which */
+    else if (a->npos - skip < cmd->min)
+        (void)snprintf(err, sizeof(err), "missing argument");
+    else if (a->npos - skip > cmd->max)
+        (void)snprintf(err, sizeof(err), "unexpected argument '%s'", a->pos[skip + cmd->max]);
+    if (err[0] == '\0')
+        return 0;
+    (void)fprintf(stderr, "sluice %s%s%s: %s\n", cmd->verb, cmd->sub ? " " : "",
+                  cmd->sub ? cmd->sub : "", err);
+    usage_line(stderr, cmd);
     return 2;
 }
 
@@ -241,8 +305,7 @@ int sl_cli_client(int argc, char **argv)
 {
     struct sl_cli_args a;
     struct sl_cli c = {.timeout_ms = SL_CLI_TIMEOUT_MS};
-    const struct cmd *cmd = NULL;
-    bool verb_known = false;
+    const struct cmd *cmd;
     char err[512];
     size_t skip;
     int rc;
@@ -257,49 +320,18 @@ int sl_cli_client(int argc, char **argv)
         (void)fprintf(stderr, "sluice: missing command (see sluice --help)\n");
         return a.help ? 0 : 2;
     }
-    for (size_t i = 0; i < NCMDS && cmd == NULL; i++) {
-        if (strcmp(cmds[i].verb, a.pos[0]) != 0)
-            continue;
-        verb_known = true;
-        if (cmds[i].sub == NULL || (a.npos > 1 && strcmp(cmds[i].sub, a.pos[1]) == 0))
-            cmd = &cmds[i];
-    }
-    if (!verb_known) {
-        (void)fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", a.pos[0]);
-        return 2;
-    }
-    if (cmd == NULL) {
-        if (a.help && a.npos == 1) {
-            verb_help(stdout, a.pos[0]);
-            return 0;
-        }
-        if (a.npos > 1)
-            (void)fprintf(stderr, "sluice %s: unknown subcommand '%s'\n\n", a.pos[0], a.pos[1]);
-        else
-            (void)fprintf(stderr, "sluice %s: missing subcommand\n\n", a.pos[0]);
-        verb_help(stderr, a.pos[0]);
-        return 2;
-    }
+    rc = find_cmd(&a, &cmd);
+    if (rc >= 0)
+        return rc;
     if (a.help) {
         usage_line(stdout, cmd);
         (void)fprintf(stdout, "\n%s\n%s", cmd->help, GLOBAL_OPTS);
         return 0;
     }
     skip = cmd->sub ? 2 : 1;
-    err[0] = '\0';
-    if (sl_cli_opts_check(&a, cmd->opts, err, sizeof(err)) < 0)
-        ; /* err says which */
-    else if (a.npos - skip < cmd->min)
-        (void)snprintf(err, sizeof(err), "missing argument");
-    else if (a.npos - skip > cmd->max)
-        (void)snprintf(err, sizeof(err), "unexpected argument '%s'", a.pos[skip + cmd->max]);
-    if (err[0] != '\0') {
-        (void)fprintf(stderr, "sluice %s%s%s: %s\n", cmd->verb, cmd->sub ? " " : "",
-                      cmd->sub ? cmd->sub : "", err);
-        usage_line(stderr, cmd);
-        return 2;
-    }
-    rc = resolve(&c, &a);
+    rc = check_cmd(cmd, &a, skip);
+    if (rc == 0)
+        rc = resolve(&c, &a);
     if (rc != 0)
         return rc;
     c.json = a.json;

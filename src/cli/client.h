@@ -104,13 +104,12 @@ int sl_cli_change(const struct sl_cli *c, const char *method, const char *path, 
 /* Prints <v> as indented JSON on stdout (nothing for NULL). */
 void sl_cli_print_json(const json_t *v);
 /* After a successful change: --json prints the answer, else <msg>. */
-void sl_cli_done(const struct sl_cli *c, const json_t *answer, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void sl_cli_done(const struct sl_cli *c, const json_t *answer, const char *msg);
 
 /* ---- the verbs: pos are the operands after the verb (and sub-verb) */
 
-typedef int (*sl_cli_verb_fn)(const struct sl_cli *c, const struct sl_cli_args *a,
-                              const char *const *pos, size_t npos);
+typedef int (*sl_cli_verb_t)(const struct sl_cli *c, const struct sl_cli_args *a,
+                             const char *const *pos, size_t npos);
 
 int sl_cli_query(const struct sl_cli *c, const struct sl_cli_args *a, const char *const *pos,
                  size_t npos);

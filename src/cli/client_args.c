@@ -19,16 +19,61 @@ static const char **global_slot(struct sl_cli_args *a, const char *name)
     return NULL;
 }
 
+/* One "--name[=VALUE]" at argv[*i] (it takes a value: the next argument
+ * when there is no '='), into a global slot or the verb's options. 0 or -1
+ * with err set. */
+static int parse_option(int argc, char **argv, int *i, struct sl_cli_args *a, char *err,
+                        size_t errlen)
+{
+    char *arg = argv[*i], *eq = strchr(arg, '=');
+    const char *value, **slot;
+    char name[64];
+
+    if (arg[1] != '-' && strcmp(arg, "-c") != 0) {
+        (void)snprintf(err, errlen, "unknown option '%s'", arg);
+        return -1;
+    }
+    if (eq != NULL && arg[1] == '-') {
+        if ((size_t)(eq - arg) >= sizeof(name)) {
+            (void)snprintf(err, errlen, "unknown option '%s'", arg);
+            return -1;
+        }
+        memcpy(name, arg, (size_t)(eq - arg));
+        name[eq - arg] = '\0';
+        value = eq + 1;
+    } else {
+        eq = NULL;
+        (void)snprintf(name, sizeof(name), "%s", arg);
+        if (*i + 1 >= argc) {
+            (void)snprintf(err, errlen, "option '%s' needs a value", arg);
+            return -1;
+        }
+        value = argv[++*i];
+    }
+    slot = global_slot(a, name);
+    if (slot != NULL) {
+        *slot = value;
+        return 0;
+    }
+    if (a->nopts == SL_CLI_MAX_OPTS) {
+        (void)snprintf(err, errlen, "too many options");
+        return -1;
+    }
+    if (eq != NULL)
+        *eq = '\0'; /* the name must outlive this call: end it in argv, ours to write */
+    a->opts[a->nopts].name = arg;
+    a->opts[a->nopts].value = value;
+    a->nopts++;
+    return 0;
+}
+
 int sl_cli_args_parse(int argc, char **argv, struct sl_cli_args *a, char *err, size_t errlen)
 {
     bool options = true;
 
     memset(a, 0, sizeof(*a));
     for (int i = 1; i < argc; i++) {
-        char *arg = argv[i];
-        const char *value = NULL, **slot;
-        char name[64];
-        char *eq;
+        const char *arg = argv[i];
 
         if (!options || arg[0] != '-' || arg[1] == '\0') {
             if (a->npos == SL_CLI_MAX_POS) {
@@ -36,56 +81,15 @@ int sl_cli_args_parse(int argc, char **argv, struct sl_cli_args *a, char *err, s
                 return -1;
             }
             a->pos[a->npos++] = arg;
-            continue;
-        }
-        if (strcmp(arg, "--") == 0) {
+        } else if (strcmp(arg, "--") == 0) {
             options = false;
-            continue;
-        }
-        if (strcmp(arg, "--json") == 0) {
+        } else if (strcmp(arg, "--json") == 0) {
             a->json = true;
-            continue;
-        }
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+        } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             a->help = true;
-            continue;
-        }
-        eq = strchr(arg, '=');
-        if (arg[1] != '-' && strcmp(arg, "-c") != 0) {
-            (void)snprintf(err, errlen, "unknown option '%s'", arg);
+        } else if (parse_option(argc, argv, &i, a, err, errlen) < 0) {
             return -1;
         }
-        if (eq != NULL && arg[1] == '-') {
-            if ((size_t)(eq - arg) >= sizeof(name)) {
-                (void)snprintf(err, errlen, "unknown option '%s'", arg);
-                return -1;
-            }
-            memcpy(name, arg, (size_t)(eq - arg));
-            name[eq - arg] = '\0';
-            value = eq + 1;
-        } else {
-            (void)snprintf(name, sizeof(name), "%s", arg);
-            if (i + 1 >= argc) {
-                (void)snprintf(err, errlen, "option '%s' needs a value", arg);
-                return -1;
-            }
-            value = argv[++i];
-        }
-        slot = global_slot(a, name);
-        if (slot != NULL) {
-            *slot = value;
-            continue;
-        }
-        if (a->nopts == SL_CLI_MAX_OPTS) {
-            (void)snprintf(err, errlen, "too many options");
-            return -1;
-        }
-        /* The name must outlive this call: point into argv. */
-        a->opts[a->nopts].name = arg;
-        a->opts[a->nopts].value = value;
-        if (eq != NULL)
-            *eq = '\0'; /* argv is ours to write; the value stays after it */
-        a->nopts++;
     }
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "net/log.h"
 
 static int oom(json_t *j)
 {
@@ -192,7 +193,7 @@ int sl_cli_service_put(const struct sl_cli *c, const struct sl_cli_args *a, cons
     (void)npos;
     f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
     if (f == NULL) {
-        (void)fprintf(stderr, "sluice: cannot open %s: %s\n", file, strerror(errno));
+        (void)fprintf(stderr, "sluice: cannot open %s: %s\n", file, sl_errstr(errno));
         return 1;
     }
     body = json_loadf(f, 0, &jerr);

@@ -1,5 +1,4 @@
 /* One admin API call and what the user sees when it fails. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,18 +83,12 @@ void sl_cli_print_json(const json_t *v)
         (void)fputc('\n', stdout);
 }
 
-void sl_cli_done(const struct sl_cli *c, const json_t *answer, const char *fmt, ...)
+void sl_cli_done(const struct sl_cli *c, const json_t *answer, const char *msg)
 {
-    va_list ap;
-
-    if (c->json) {
+    if (c->json)
         sl_cli_print_json(answer);
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vprintf(fmt, ap);
-    va_end(ap);
-    (void)fputc('\n', stdout);
+    else
+        printf("%s\n", msg);
 }
 
 int sl_cli_change(const struct sl_cli *c, const char *method, const char *path, json_t *body,
@@ -105,7 +98,7 @@ int sl_cli_change(const struct sl_cli *c, const char *method, const char *path, 
     int rc = sl_cli_call(c, method, path, body, &r);
 
     if (rc == 0)
-        sl_cli_done(c, r, "%s", msg);
+        sl_cli_done(c, r, msg);
     json_decref(r);
     return rc;
 }

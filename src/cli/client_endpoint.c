@@ -78,7 +78,7 @@ int sl_cli_route_add(const struct sl_cli *c, const struct sl_cli_args *a, const 
 {
     const char *sel = sl_cli_opt(a, "--selector"), *ws = sl_cli_opt(a, "--weight");
     json_t *body = json_object(), *r = NULL;
-    char path[4096], id[256];
+    char path[4096], id[256], msg[1024];
     long long w;
     int rc = 0;
 
@@ -96,9 +96,11 @@ int sl_cli_route_add(const struct sl_cli *c, const struct sl_cli_args *a, const 
     if (rc != 0 || ep_path(path, sizeof(path), pos[0], "/routes", NULL) < 0)
         return oom(body);
     rc = sl_cli_call(c, "POST", path, body, &r);
-    if (rc == 0)
-        sl_cli_done(c, r, "added route %s to endpoint %s",
-                    sl_cli_cell(json_object_get(r, "id"), id, sizeof(id)), pos[0]);
+    if (rc == 0) {
+        (void)snprintf(msg, sizeof(msg), "added route %s to endpoint %s",
+                       sl_cli_cell(json_object_get(r, "id"), id, sizeof(id)), pos[0]);
+        sl_cli_done(c, r, msg);
+    }
     json_decref(r);
     return rc;
 }

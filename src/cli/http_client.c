@@ -16,13 +16,51 @@
 
 #include "cli.h"
 #include "http/parse.h"
+#include "net/log.h"
 
-#define MAX_HEAD     (64 * 1024)
-#define MAX_RESPONSE (256u * 1024 * 1024) /* a query of 10,000s of backends fits */
+#define MAX_HEAD     ((size_t)64 << 10)
+#define MAX_RESPONSE ((size_t)256 << 20) /* a query of 10,000s of backends fits */
+
+/* HOST[:PORT] or [V6][:PORT] in p[0..end): host and port into u. 0 or -1. */
+static int parse_authority(const char *p, const char *end, struct sl_url *u)
+{
+    const char *host = p, *host_end, *port = NULL;
+    size_t n;
+    long v;
+
+    if (*p == '[') {
+        host = p + 1;
+        host_end = memchr(host, ']', (size_t)(end - host));
+        if (host_end == NULL || (host_end + 1 < end && host_end[1] != ':'))
+            return -1;
+        if (host_end + 1 < end)
+            port = host_end + 2;
+    } else {
+        host_end = memchr(p, ':', (size_t)(end - p));
+        if (host_end != NULL)
+            port = host_end + 1;
+        else
+            host_end = end;
+    }
+    n = (size_t)(host_end - host);
+    if (n == 0 || n >= sizeof(u->host))
+        return -1;
+    memcpy(u->host, host, n);
+    if (port == NULL) {
+        strcpy(u->port, "80");
+        return 0;
+    }
+    n = (size_t)(end - port);
+    if (n == 0 || n >= sizeof(u->port) || strspn(port, "0123456789") < n)
+        return -1;
+    memcpy(u->port, port, n);
+    v = strtol(u->port, NULL, 10);
+    return v >= 1 && v <= 65535 ? 0 : -1;
+}
 
 int sl_url_parse(const char *url, struct sl_url *u, char *err, size_t errlen)
 {
-    const char *p = url, *host, *host_end, *port = NULL, *slash;
+    const char *p = url, *slash;
     size_t n;
 
     memset(u, 0, sizeof(*u));
@@ -31,57 +69,24 @@ int sl_url_parse(const char *url, struct sl_url *u, char *err, size_t errlen)
                        "%s: https is not supported yet (the admin listener has no TLS)", url);
         return -1;
     }
-    if (strncmp(p, "http://", 7) == 0)
+    if (strncmp(p, "http://", 7) == 0) {
         p += 7;
-    else if (strstr(p, "://") != NULL) {
+    } else if (strstr(p, "://") != NULL) {
         (void)snprintf(err, errlen, "%s: only http:// URLs are supported", url);
         return -1;
     }
     slash = strchr(p, '/');
     if (slash == NULL)
         slash = p + strlen(p);
-    if (*p == '[') {
-        host = p + 1;
-        host_end = memchr(host, ']', (size_t)(slash - host));
-        if (host_end == NULL)
-            goto bad;
-        if (host_end + 1 < slash) {
-            if (host_end[1] != ':')
-                goto bad;
-            port = host_end + 2;
-        }
-    } else {
-        host = p;
-        host_end = memchr(p, ':', (size_t)(slash - p));
-        if (host_end != NULL)
-            port = host_end + 1;
-        else
-            host_end = slash;
-    }
-    n = (size_t)(host_end - host);
-    if (n == 0 || n >= sizeof(u->host))
-        goto bad;
-    memcpy(u->host, host, n);
-    if (port != NULL) {
-        n = (size_t)(slash - port);
-        if (n == 0 || n >= sizeof(u->port) || strspn(port, "0123456789") < n)
-            goto bad;
-        memcpy(u->port, port, n);
-        if (atoi(u->port) < 1 || atoi(u->port) > 65535)
-            goto bad;
-    } else {
-        strcpy(u->port, "80");
-    }
     n = strlen(slash);
     while (n > 0 && slash[n - 1] == '/')
         n--;
-    if (n >= sizeof(u->prefix))
-        goto bad;
+    if (parse_authority(p, slash, u) < 0 || n >= sizeof(u->prefix)) {
+        (void)snprintf(err, errlen, "%s: not a server URL (expected http://HOST:PORT)", url);
+        return -1;
+    }
     memcpy(u->prefix, slash, n);
     return 0;
-bad:
-    (void)snprintf(err, errlen, "%s: not a server URL (expected http://HOST:PORT)", url);
-    return -1;
 }
 
 static int wait_fd(int fd, short events, int timeout_ms)
@@ -129,7 +134,7 @@ static int connect_to(const struct sl_url *u, int timeout_ms, char *err, size_t 
     freeaddrinfo(ai);
     if (fd < 0)
         (void)snprintf(err, errlen, "cannot connect to %s:%s: %s", u->host, u->port,
-                       strerror(saved));
+                       sl_errstr(saved));
     return fd;
 }
 
@@ -166,7 +171,7 @@ static int fill(int fd, struct rbuf *b, int timeout_ms)
         size_t cap = b->cap ? b->cap * 2 : 16384;
         char *np;
 
-        if (cap > MAX_RESPONSE + 1) {
+        if (cap > 2 * MAX_RESPONSE) {
             errno = EFBIG;
             return -1;
         }
@@ -210,66 +215,86 @@ static int build_request(char **out, const struct sl_url *u, const char *method,
                     SLUICE_VERSION_STRING, auth, clen, body ? body : "");
 }
 
+/* Decodes a chunked body from b->p[head..) in place, reading more as
+ * needed: 0 with b->len the end of the data, or -1 with err set. */
+static int read_chunked(int fd, struct rbuf *b, size_t head, int timeout_ms, char *err,
+                        size_t errlen)
+{
+    struct sl_chunked ch;
+    size_t out = head; /* decoded data ends here; undecoded input follows */
+
+    sl_chunked_init(&ch);
+    for (;;) {
+        size_t used, data;
+        int rc = sl_chunked_decode(&ch, b->p + out, b->len - out, &used, &data);
+
+        if (rc == SL_CHUNKED_BAD) {
+            (void)snprintf(err, errlen, "malformed chunked response body");
+            return -1;
+        }
+        out += data;
+        if (rc == SL_CHUNKED_DONE) {
+            b->len = out;
+            return 0;
+        }
+        b->len = out; /* all input consumed: read more after the data */
+        if (fill(fd, b, timeout_ms) < 0) {
+            (void)snprintf(err, errlen, "reading the response: %s", sl_errstr(errno));
+            return -1;
+        }
+        if (b->eof) {
+            (void)snprintf(err, errlen, "the server closed the connection mid-response");
+            return -1;
+        }
+    }
+}
+
+/* Reads until b holds <want> bytes: 0, or -1 with err set. */
+static int read_until(int fd, struct rbuf *b, size_t want, int timeout_ms, char *err, size_t errlen)
+{
+    while (b->len < want) {
+        if (fill(fd, b, timeout_ms) < 0) {
+            (void)snprintf(err, errlen, "reading the response: %s", sl_errstr(errno));
+            return -1;
+        }
+        if (b->eof) {
+            (void)snprintf(err, errlen, "the server closed the connection mid-response");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Reads the body after a head of <head> bytes, per <m>; moves it to the
  * start of b. 0 or -1 with err set. */
 static int read_body(int fd, struct rbuf *b, size_t head, const struct sl_http_msg *m,
                      int timeout_ms, char *err, size_t errlen)
 {
-    size_t start = head, out = head;
-    struct sl_chunked ch;
+    int rc = 0;
 
     if (m->body == SL_BODY_LENGTH) {
-        if (m->content_length > MAX_RESPONSE)
-            goto big;
-        while (b->len - head < m->content_length) {
-            if (fill(fd, b, timeout_ms) < 0)
-                goto io;
-            if (b->eof)
-                goto cut;
+        if (m->content_length > MAX_RESPONSE) {
+            (void)snprintf(err, errlen, "the response is over %zu bytes", MAX_RESPONSE);
+            return -1;
         }
+        rc = read_until(fd, b, head + (size_t)m->content_length, timeout_ms, err, errlen);
         b->len = head + (size_t)m->content_length;
     } else if (m->body == SL_BODY_CHUNKED) {
-        sl_chunked_init(&ch);
-        for (;;) {
-            size_t used, data;
-            int rc = sl_chunked_decode(&ch, b->p + start, b->len - start, &used, &data);
-
-            if (rc == SL_CHUNKED_BAD) {
-                (void)snprintf(err, errlen, "malformed chunked response body");
-                return -1;
-            }
-            memmove(b->p + out, b->p + start, data);
-            out += data;
-            start += used;
-            if (rc == SL_CHUNKED_DONE)
-                break;
-            b->len = out;
-            start = out;
-            if (fill(fd, b, timeout_ms) < 0)
-                goto io;
-            if (b->eof)
-                goto cut;
-        }
-        b->len = out;
+        rc = read_chunked(fd, b, head, timeout_ms, err, errlen);
     } else if (m->body == SL_BODY_UNTIL_CLOSE) {
-        while (!b->eof)
-            if (fill(fd, b, timeout_ms) < 0)
-                goto io;
+        while (rc == 0 && !b->eof)
+            rc = fill(fd, b, timeout_ms);
+        if (rc < 0)
+            (void)snprintf(err, errlen, "reading the response: %s", sl_errstr(errno));
     } else {
         b->len = head;
     }
+    if (rc < 0)
+        return -1;
     memmove(b->p, b->p + head, b->len - head);
     b->len -= head;
     b->p[b->len] = '\0';
     return 0;
-big:
-    errno = EFBIG;
-io:
-    (void)snprintf(err, errlen, "reading the response: %s", strerror(errno));
-    return -1;
-cut:
-    (void)snprintf(err, errlen, "the server closed the connection mid-response");
-    return -1;
 }
 
 static enum sl_http_method method_id(const char *method)
@@ -296,12 +321,12 @@ int sl_http_call(const struct sl_url *u, const char *method, const char *path, c
     if (fd < 0)
         goto out;
     if (send_all(fd, req, (size_t)n, timeout_ms) < 0) {
-        (void)snprintf(err, errlen, "sending the request: %s", strerror(errno));
+        (void)snprintf(err, errlen, "sending the request: %s", sl_errstr(errno));
         goto out;
     }
     for (;;) {
         if (fill(fd, &b, timeout_ms) < 0) {
-            (void)snprintf(err, errlen, "reading the response: %s", strerror(errno));
+            (void)snprintf(err, errlen, "reading the response: %s", sl_errstr(errno));
             goto out;
         }
         head = sl_http_parse_response(b.p, b.len, MAX_HEAD, method_id(method), &resp);

@@ -56,7 +56,7 @@ static void many_rows(void **state)
     sl_cli_table_print(&t, f);
     sl_cli_table_free(&t);
     (void)fclose(f);
-    assert_int_equal(len, strlen("N\n") + 10 * 2 + 90 * 3 + 900 * 4);
+    assert_int_equal(len, strlen("N\n") + (size_t)10 * 2 + (size_t)90 * 3 + (size_t)900 * 4);
     free(out);
 }
 
