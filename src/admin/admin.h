@@ -18,12 +18,13 @@ struct sl_admin;
 /* Renders the Prometheus text of the daemon's counters (workers,
  * listeners, process) into a malloc'd buffer: *out, *len. Called on the
  * admin thread; must not block on the workers. 0 or -1. */
+/* NOLINTNEXTLINE(readability-identifier-naming): the name 03653a4 declared */
 typedef int (*sl_admin_metrics_fn)(void *arg, char **out, size_t *len);
 
 struct sl_admin_opts {
-    const char *bind;        /* "127.0.0.1:9090" */
-    const char *token_file;  /* where a first start writes the bootstrap admin token */
-    bool metrics_public;     /* GET /metrics without a token */
+    const char *bind;       /* "127.0.0.1:9090" */
+    const char *token_file; /* where a first start writes the bootstrap admin token */
+    bool metrics_public;    /* GET /metrics without a token */
     sl_admin_metrics_fn metrics;
     void *metrics_arg;
 };

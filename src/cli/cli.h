@@ -5,9 +5,21 @@
 #ifndef SL_CLI_CLI_H
 #define SL_CLI_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "sluice_version.h" /* SLUICE_VERSION_STRING, from CMake's project(VERSION) */
 
 int sl_cli_serve(int argc, char **argv);
 int sl_cli_check(int argc, char **argv);
+
+/* The admin API client verbs (client.c): query, backend, service,
+ * endpoint, route, shape, token. Takes the whole argv (argv[0] the
+ * program), since global options may come before the verb. */
+int sl_cli_client(int argc, char **argv);
+/* Whether <verb> is one of them. */
+bool sl_cli_client_verb(const char *verb);
+/* One line per client verb, for sluice --help. */
+void sl_cli_client_usage(FILE *out);
 
 #endif /* SL_CLI_CLI_H */

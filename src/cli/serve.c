@@ -13,10 +13,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin/admin.h"
 #include "cli.h"
 #include "control/config.h"
 #include "control/control.h"
 #include "core/checker.h"
+#include "metrics.h"
 #include "net/fdbudget.h"
 #include "net/listener.h"
 #include "net/log.h"
@@ -272,8 +274,76 @@ static void wait_signals(struct sl_control *ctl, struct sl_worker *ws, size_t n,
     }
 }
 
+/* The directory part of <path>, through its last '/': <path>[0..*len). */
+static void dir_of(const char *path, const char **from, int *len)
+{
+    const char *slash = strrchr(path, '/');
+
+    *from = path;
+    *len = slash != NULL ? (int)(slash - path) + 1 : 0;
+}
+
+/* admin.token_file, or "admin.token", beside the state store when
+ * relative (the store itself defaults to sluice.db beside the config). */
+static char *token_file_path(const struct sl_config *cfg)
+{
+    const char *name = cfg->admin.token_file != NULL ? cfg->admin.token_file : "admin.token";
+    const char *state = cfg->state != NULL ? cfg->state : "sluice.db";
+    const char *cdir, *sdir;
+    int clen, slen;
+    size_t cap = strlen(cfg->path) + strlen(state) + strlen(name) + 1;
+    char *p = malloc(cap);
+
+    if (p == NULL)
+        return NULL;
+    dir_of(cfg->path, &cdir, &clen);
+    dir_of(state, &sdir, &slen);
+    if (name[0] == '/')
+        (void)snprintf(p, cap, "%s", name);
+    else if (state[0] == '/')
+        (void)snprintf(p, cap, "%.*s%s", slen, sdir, name);
+    else
+        (void)snprintf(p, cap, "%.*s%.*s%s", clen, cdir, slen, sdir, name);
+    return p;
+}
+
+/* Starts the admin API when the config has admin: (admin.bind). 0 (also
+ * when there is none: *out stays NULL) or -1 with the reason printed.
+ * <msrc> (what GET /metrics reads) must outlive the server. */
+static int start_admin(struct sl_control *ctl, struct sl_metrics_src *msrc, struct sl_admin **out)
+{
+    const struct sl_config *cfg = sl_control_config(ctl);
+    struct sl_admin_opts ao = {0};
+    char err[512];
+    char *token_file;
+    int rc;
+
+    if (cfg == NULL || cfg->admin.bind == NULL)
+        return 0;
+    token_file = token_file_path(cfg);
+    if (token_file == NULL) {
+        (void)fprintf(stderr, "sluice serve: out of memory\n");
+        return -1;
+    }
+    ao.bind = cfg->admin.bind;
+    ao.token_file = token_file;
+    ao.metrics_public = cfg->admin.metrics_public;
+    ao.metrics = sl_metrics_render;
+    ao.metrics_arg = msrc;
+    rc = sl_admin_start(ctl, &ao, out, err, sizeof(err));
+    free(token_file);
+    if (rc != 0) {
+        (void)fprintf(stderr, "sluice serve: %s\n", err);
+        sl_log(SL_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sigs)
 {
+    struct sl_admin *admin = NULL;
+    struct sl_metrics_src msrc;
     struct sl_router_slot *slot = sl_control_slot(ctl);
     struct sl_router *t = atomic_load(&slot->cur);
     size_t n = sl_control_workers(ctl);
@@ -330,10 +400,18 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
     for (size_t i = 0; i < t->nlisteners; i++)
         sl_log(SL_LOG_INFO, "listening on %s (%s, %s)", t->listeners[i].bind, t->listeners[i].name,
                t->listeners[i].mode == SL_MODE_TCP ? "tcp" : "http");
+    /* After the workers: an API change published now reaches them. */
+    msrc = (struct sl_metrics_src){ws, n, ctl};
+    if (start_admin(ctl, &msrc, &admin) != 0) {
+        rc = 1;
+        goto stop;
+    }
     sl_log(SL_LOG_INFO, "sluice %s serving %s with %zu worker%s", SLUICE_VERSION_STRING, o->config,
            n, n == 1 ? "" : "s");
     wait_signals(ctl, ws, n, o->config, sigs);
 stop:
+    /* Before the workers: no API change may publish to stopped workers. */
+    sl_admin_stop(admin);
     for (size_t i = 0; i < n; i++)
         sl_worker_stop(&ws[i]);
     for (size_t i = 0; i < n; i++)

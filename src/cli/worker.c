@@ -113,8 +113,9 @@ static void on_accept_http(struct sl_listener *ln, int fd, const struct sockaddr
     struct sl_worker_listener *wl = ln->data;
     const struct sl_listener_rt *rt = current_listener(wl->w->table, &wl->rt);
 
+    sl_counter_add(&wl->stats.accepted, 1);
     /* Settings are copied at accept: the table may go before the connection. */
-    sl_proxy_accept(&wl->w->proxy, rt != NULL ? rt : &wl->rt, fd, peer, len);
+    sl_proxy_accept(&wl->w->proxy, rt != NULL ? rt : &wl->rt, &wl->stats, fd, peer, len);
 }
 
 static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr *peer,
@@ -125,6 +126,7 @@ static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr 
     const struct sl_listener_rt *rt = current_listener(table, &wl->rt);
     struct sl_tcp_route route;
 
+    sl_counter_add(&wl->stats.accepted, 1);
     if (rt == NULL || rt->svc == NULL || rt->group == NULL) {
         sl_log(SL_LOG_ERROR, "listener %s: no TCP service in the routing table", wl->rt.name);
         close(fd);
@@ -139,6 +141,9 @@ static void on_accept_tcp(struct sl_listener *ln, int fd, const struct sockaddr 
         .retries = rt->svc->retries,
         .ref = table,
         .release = release_table,
+        .stats = &wl->w->stats,
+        .service = rt->svc->name,
+        .ls = &wl->stats,
     };
     sl_router_acquire(table); /* the session's, dropped by release_table() */
     sl_tcp_accept(wl->w->tcp, &route, fd, peer, len);
@@ -201,6 +206,7 @@ static void on_tick(struct sl_timer *t, void *arg)
 
     sl_proxy_trim(&w->proxy);
     sl_tcp_trim(w->tcp);
+    (void)sl_stats_worker_recycle(&w->stats);
     sl_loop_timer_after(&w->loop, t, TICK_MS);
 }
 
@@ -233,6 +239,7 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
     w->slot = slot;
     w->drain_ms = drain_ms;
     atomic_init(&w->stop_requested, false);
+    sl_stats_worker_init(&w->stats);
     if (sl_loop_init(&w->loop) < 0) {
         (void)snprintf(err, errlen, "worker %zu: event loop: %s", idx, sl_errstr(errno));
         return -1;
@@ -244,7 +251,11 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
     sl_buf_pool_init(&w->bufs, bufsize, 4096);
     sl_upstream_init(&w->ups, &w->loop, &sl_proxy_upstream_ops);
     w->alog = malloc(sizeof(*w->alog));
-    w->lns = calloc(table->nlisteners ? table->nlisteners : 1, sizeof(*w->lns));
+    /* Aligned: each listener's counters have their own cache line. */
+    w->lns =
+        aligned_alloc(SL_STATS_LINE, (table->nlisteners ? table->nlisteners : 1) * sizeof(*w->lns));
+    if (w->lns)
+        memset(w->lns, 0, (table->nlisteners ? table->nlisteners : 1) * sizeof(*w->lns));
     if (w->alog)
         w->tcp = sl_tcp_worker_new(&w->loop, w->alog);
     if (!w->alog || !w->lns || !w->tcp) {
@@ -254,6 +265,7 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
     sl_access_log_init(w->alog);
     sl_proxy_ctx_init(&w->proxy, &w->loop, &w->bufs, &w->ups, w->alog, &w->table,
                       0x9e3779b97f4a7c15ull * (idx + 1) ^ (uint64_t)getpid());
+    w->proxy.stats = &w->stats;
     sl_timer_init(&w->tick, on_tick, w);
     sl_timer_init(&w->drain_timer, on_drain_timeout, w);
     sl_loop_timer_after(&w->loop, &w->tick, TICK_MS);
@@ -343,4 +355,5 @@ void sl_worker_fini(struct sl_worker *w)
     w->alog = NULL;
     sl_buf_pool_fini(&w->bufs);
     sl_loop_fini(&w->loop);
+    sl_stats_worker_fini(&w->stats); /* after the requests that held records */
 }

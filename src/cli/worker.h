@@ -28,10 +28,12 @@
 #include "net/log.h"
 #include "net/loop.h"
 #include "net/upstream.h"
+#include "proxy/stats.h"
 
 struct sl_tcp_worker;
 
 struct sl_worker_listener {
+    struct sl_stats_listener stats; /* this worker's connections on it (GET /metrics) */
     struct sl_listener ln;
     struct sl_listener_rt rt; /* copied from the first table; strings owned */
     struct sl_worker *w;
@@ -62,6 +64,7 @@ struct sl_worker {
     struct sl_fdbudget_log limit_log; /* "at its share" lines, rate-limited */
     bool draining;
     _Atomic bool stop_requested;
+    struct sl_stats_worker stats; /* counters the scrape sums (proxy/stats.h) */
 };
 
 /* Prepares worker <idx>: loop, pools, and one listening socket per

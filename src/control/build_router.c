@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "control/apply_config.h"
+#include "proxy/stats.h"
 
 static void destroy_router(struct sl_router *r)
 {
@@ -109,6 +110,8 @@ static int build_endpoint(struct sl_router *r, const struct sl_cfg_endpoint *ce,
         rt->selector = dup(cr->selector, &bad);
         rt->svc = find_rt(r, cr->service);
         rt->weight = cr->weight;
+        rt->stat_slot =
+            sl_stats_route_slot(ce->pattern ? ce->pattern : "", rt->id ? rt->id : "") + 1;
         e->total_weight += cr->weight;
         rt->cum_weight = e->total_weight;
     }

@@ -15,7 +15,12 @@
 
 static const char *const top_keys[] = {"workers",   "drain_timeout", "admin",     "state", "agents",
                                        "listeners", "services",      "endpoints", NULL};
-static const char *const admin_keys[] = {"bind", "dynamic_backends", "token_file", NULL};
+/* admin.bind when admin: leaves it out (docs/configuration.md says the
+ * same): loopback only, the API has no TLS yet. */
+#define ADMIN_BIND_DEFAULT "127.0.0.1:9090"
+
+static const char *const admin_keys[] = {"bind", "dynamic_backends", "token_file", "metrics_public",
+                                         NULL};
 static const char *const agents_keys[] = {"lease", "expire", NULL};
 static const char *const listener_keys[] = {"name",          "bind",          "mode",
                                             "service",       "timeouts",      "max_header_size",
@@ -63,9 +68,14 @@ static void parse_admin_agents(struct sl_cfg_ctx *c, const struct sl_ynode *root
 
     if (m != NULL && sl_cfg_keys(c, m, "admin", admin_keys) == 0) {
         parse_bind(c, sl_ymap_get(m, "bind"), "admin.bind", &cfg->admin.bind);
+        /* admin: without a bind still means "serve the API", on loopback. */
+        if (cfg->admin.bind == NULL)
+            cfg->admin.bind = sl_cfg_strdup(c, ADMIN_BIND_DEFAULT);
         sl_cfg_bool(c, sl_ymap_get(m, "dynamic_backends"), "admin.dynamic_backends",
                     &cfg->admin.dynamic_backends);
         sl_cfg_str(c, sl_ymap_get(m, "token_file"), "admin.token_file", &cfg->admin.token_file);
+        sl_cfg_bool(c, sl_ymap_get(m, "metrics_public"), "admin.metrics_public",
+                    &cfg->admin.metrics_public);
     }
     sl_cfg_str(c, sl_ymap_get(root, "state"), "state", &cfg->state);
     m = sl_ymap_get(root, "agents");

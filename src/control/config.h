@@ -115,6 +115,7 @@ struct sl_config {
         char *bind;            /* NULL: no admin API */
         bool dynamic_backends; /* default true */
         char *token_file;      /* NULL: none */
+        bool metrics_public;   /* GET /metrics without a token; default false */
     } admin;
     char *state; /* the store's path: `state`, default sluice.db, beside the file */
     struct {

@@ -46,6 +46,7 @@ void sl_proxy_ctx_init(struct sl_proxy_ctx *ctx, struct sl_loop *loop, struct sl
     sl_dlist_init(&ctx->conns);
     sl_dlist_init(&ctx->lru);
     ctx->fdb = NULL;
+    ctx->stats = NULL;
     ctx->conn_free = SL_FREELIST_INIT(struct sl_hconn, spare);
     ctx->rq_free = SL_FREELIST_INIT(struct sl_hreq, spare);
     ctx->fdlog = (struct sl_fdbudget_log){0};
@@ -71,8 +72,9 @@ void sl_proxy_trim(struct sl_proxy_ctx *ctx)
     sl_freelist_trim(&ctx->rq_free, KEEP_FREE_REQS);
 }
 
-void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, int fd,
-                     const struct sockaddr *peer, socklen_t peerlen)
+void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln,
+                     struct sl_stats_listener *ls, int fd, const struct sockaddr *peer,
+                     socklen_t peerlen)
 {
     struct sl_hconn *c = sl_hconn_new(ctx);
 
@@ -101,6 +103,7 @@ void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, 
         sl_hconn_unused(c);
         return;
     }
+    c->ls = ls;
     sl_hconn_link(c);
     sl_hconn_start_head(c);
 }

@@ -26,6 +26,7 @@
 #include "net/log.h"
 #include "net/loop.h"
 #include "net/upstream.h"
+#include "proxy/stats.h"
 
 struct sl_hconn;
 struct sl_hreq;
@@ -47,7 +48,8 @@ struct sl_proxy_ctx {
     struct sl_freelist conn_free;  /* spare struct sl_hconn */
     struct sl_freelist rq_free;    /* spare request states (struct sl_hreq) */
     bool draining;
-    struct sl_fdbudget_log fdlog; /* out-of-descriptors lines, rate-limited */
+    struct sl_stats_worker *stats; /* the worker's counters (NULL: none) */
+    struct sl_fdbudget_log fdlog;  /* out-of-descriptors lines, rate-limited */
     /* Scratch for parsing: only valid during one call, never kept. */
     struct sl_http_req req;
     struct sl_http_resp resp;
@@ -65,9 +67,11 @@ void sl_proxy_ctx_fini(struct sl_proxy_ctx *ctx);
 
 /* Takes over <fd>, a client connection accepted on listener <ln> (its
  * timeouts and max_head are copied; <ln> is borrowed for the call). On
- * failure (no memory) the fd is closed. */
-void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln, int fd,
-                     const struct sockaddr *peer, socklen_t peerlen);
+ * failure (no memory) the fd is closed. <ls> (NULL: none) counts the
+ * connection as active while it is open. */
+void sl_proxy_accept(struct sl_proxy_ctx *ctx, const struct sl_listener_rt *ln,
+                     struct sl_stats_listener *ls, int fd, const struct sockaddr *peer,
+                     socklen_t peerlen);
 
 /* Graceful shutdown: idle keep-alive connections close now, the others
  * after their current response (answered with Connection: close). */

@@ -145,6 +145,7 @@ static enum sl_proxy_attempt_r connect_or_reuse(struct sl_hconn *c, sl_watcher_c
             (void)snprintf(a->msg, sizeof(a->msg), "proxy out of file descriptors");
             return give_up(a, 503, true);
         }
+        sl_attempt_count_connect_failure(&q->att);
         return sl_proxy_attempt_failed(c, SLUICE_OUTCOME_FAIL, "connect failed", on_io, a);
     }
     return inprog ? SL_ATTEMPT_CONNECTING : SL_ATTEMPT_READY;
@@ -159,7 +160,8 @@ static enum sl_proxy_attempt_r next_backend(struct sl_hconn *c, sl_watcher_cb_t 
     struct sl_hreq *q = c->rq;
     const struct sl_route *r = q->route;
 
-    if (sl_attempt_select(&q->att, q->table->lb, r->group, q->key, q->keylen))
+    if (sl_attempt_select(&q->att, c->ctx->stats, r->svc->name, q->table->lb, r->group, q->key,
+                          q->keylen))
         return connect_or_reuse(c, on_io, a);
     if (q->att.ntried == 0) {
         (void)snprintf(a->msg, sizeof(a->msg), "no healthy backend for service %.100s",
@@ -213,6 +215,7 @@ enum sl_proxy_attempt_r sl_proxy_attempt_connected(struct sl_hconn *c, sl_watche
     if (err) {
         char what[96];
 
+        sl_attempt_count_connect_failure(&c->rq->att);
         (void)snprintf(what, sizeof(what), "connect failed: %s",
                        err == ECONNREFUSED ? "connection refused" : "socket error");
         return sl_proxy_attempt_failed(c, SLUICE_OUTCOME_FAIL, what, on_io, a);

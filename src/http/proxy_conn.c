@@ -18,6 +18,8 @@ struct sl_hconn *sl_hconn_new(struct sl_proxy_ctx *ctx)
 void sl_hconn_link(struct sl_hconn *c)
 {
     sl_dlist_push(&c->ctx->conns, &c->link);
+    if (c->ls)
+        sl_counter_add(&c->ls->active, 1);
 }
 
 void sl_hconn_unused(struct sl_hconn *c)

@@ -78,6 +78,8 @@ void sl_hconn_close(struct sl_hconn *c)
     sl_loop_forget(ctx->loop, &c->cw);
     if (fd >= 0)
         close(fd);
+    if (c->ls)
+        sl_counter_add(&c->ls->active, (uint64_t)-1);
     sl_client_put_ibuf(c);
     sl_hconn_set_phase(c, SL_PH_DEAD);
     sl_hconn_recycle(c);
@@ -120,10 +122,13 @@ static void finish(struct sl_hconn *c, sluice_outcome_t outcome)
     struct sl_proxy_ctx *ctx = c->ctx;
     struct sl_hreq *q = c->rq;
 
-    if (q->att.be)
-        sl_attempt_release(&c->rq->att, outcome,
-                           outcome == SLUICE_OUTCOME_OK ? sl_loop_now_ns(ctx->loop) - q->sent_ns
-                                                        : 0);
+    if (q->att.be) {
+        uint64_t ns = sl_loop_now_ns(ctx->loop) - q->sent_ns;
+
+        if (outcome == SLUICE_OUTCOME_OK)
+            sl_attempt_count_duration(&q->att, ns);
+        sl_attempt_release(&c->rq->att, outcome, outcome == SLUICE_OUTCOME_OK ? ns : 0);
+    }
     if (q->up)
         sl_proxy_drop_backend(c, outcome == SLUICE_OUTCOME_OK && q->resp_ka && q->req_done &&
                                      !q->be_dirty && q->bout.n == 0);

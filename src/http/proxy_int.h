@@ -147,12 +147,13 @@ struct sl_hconn {
     uint64_t active_ms;       /* loop ms of its last activity while on ctx->lru */
     struct sl_watcher cw;     /* the client */
     struct sl_timer timer;
-    uint64_t deadline_ms; /* lazy: the timer may fire early and re-arm */
-    struct sl_hreq *rq;   /* the request in progress, or NULL when idle */
-    struct sl_buf *ibuf;  /* client input: head at [0, head_len), then body */
-    uint32_t ioff;        /* ibuf: first byte not yet forwarded or parsed */
-    enum sl_hphase phase; /* set by sl_hconn_set_phase() only */
-    uint32_t wait_ms;     /* loop ms (truncated) when waiting for this head began */
+    uint64_t deadline_ms;         /* lazy: the timer may fire early and re-arm */
+    struct sl_hreq *rq;           /* the request in progress, or NULL when idle */
+    struct sl_stats_listener *ls; /* its listener's counters on this worker, or NULL */
+    struct sl_buf *ibuf;          /* client input: head at [0, head_len), then body */
+    uint32_t ioff;                /* ibuf: first byte not yet forwarded or parsed */
+    enum sl_hphase phase;         /* set by sl_hconn_set_phase() only */
+    uint32_t wait_ms;             /* loop ms (truncated) when waiting for this head began */
 
     /* Listener settings, copied at accept. */
     uint32_t header_timeout_ms, idle_timeout_ms, max_head;

@@ -33,6 +33,7 @@ static enum sl_resp_r final_head(struct sl_hconn *c, const struct sl_http_resp *
     uint32_t len;
 
     q->status = resp->status;
+    sl_attempt_count_status(&q->att, resp->status);
     q->resp_head_done = true;
     q->resp_ka = resp->m.keep_alive;
     q->resp_body = resp->m.body;

@@ -77,6 +77,7 @@ static enum sl_route_r begin_request(struct sl_hconn *c, const struct sl_http_re
                        ep->pattern);
         return refuse(a, 503, a->msg, false);
     }
+    sl_stats_route_count(ctx->stats, q->route->stat_slot);
     sl_proxy_hash_key(c, req, q->route->svc, &q->key, &q->keylen);
     if (!q->hbuf)
         q->hbuf = sl_buf_get(ctx->bufs);

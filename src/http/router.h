@@ -50,6 +50,10 @@ struct sl_route {
     uint32_t weight;
     uint64_t cum_weight; /* weights of routes[0..i] summed (pick_route) */
     char *selector;      /* label selector as configured, "" when none */
+    /* Its requests counter: 1 + the slot of sl_stats_route_slot(pattern,
+     * id) (proxy/stats.h), the same for the same pair in every table; 0
+     * (a table built without slots): not counted. */
+    uint32_t stat_slot;
 };
 
 enum sl_host_match { SL_HOST_ANY = 0, SL_HOST_EXACT, SL_HOST_WILDCARD };

@@ -58,6 +58,7 @@ int sl_loop_init(struct sl_loop *l)
     l->on_turn_arg = NULL;
     l->on_wake = NULL;
     l->on_wake_arg = NULL;
+    atomic_init(&l->turns, 0);
     sl_timer_heap_init(&l->timers);
     sl_loop_update_time(l);
     l->wake_w.cb = on_wakefd;
@@ -137,6 +138,8 @@ void sl_loop_run_once(struct sl_loop *l, uint32_t max_wait_ms)
     int timeout = (int)max_wait_ms;
     int n;
 
+    atomic_store_explicit(&l->turns, atomic_load_explicit(&l->turns, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     sl_loop_update_time(l);
     if (l->on_turn)
         l->on_turn(l, l->on_turn_arg);

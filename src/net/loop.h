@@ -17,6 +17,7 @@
 #ifndef SL_NET_LOOP_H
 #define SL_NET_LOOP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -64,6 +65,9 @@ struct sl_loop {
     void (*on_wake)(struct sl_loop *l, void *arg); /* after sl_loop_wake() */
     void *on_wake_arg;
     struct sl_watcher wake_w;
+    /* Turns run (GET /metrics): written by the loop's thread only (a
+     * relaxed load and store), read by any with a relaxed load. */
+    _Atomic uint64_t turns;
 };
 
 /* Opens the epoll instance and the wake-up eventfd. 0, or -1 with errno. */

@@ -10,6 +10,7 @@
 void sl_attempt_init(struct sl_attempt *a, uint32_t retries)
 {
     a->be = NULL;
+    a->st = NULL;
     a->ntried = 0;
     a->tries = 0;
     a->retries = retries;
@@ -27,7 +28,8 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t n)
     dst[n] = '\0';
 }
 
-sluice_backend_t *sl_attempt_select(struct sl_attempt *a, sluice_lb_t *lb, const char *group,
+sluice_backend_t *sl_attempt_select(struct sl_attempt *a, struct sl_stats_worker *sw,
+                                    const char *service, sluice_lb_t *lb, const char *group,
                                     const void *key, size_t keylen)
 {
     const char *target, *name;
@@ -35,6 +37,11 @@ sluice_backend_t *sl_attempt_select(struct sl_attempt *a, sluice_lb_t *lb, const
     a->be = sl_lb_select_skip(lb, group, key, keylen, a->tried, a->ntried);
     if (!a->be)
         return NULL;
+    a->st = sw ? sl_stats_be_get(sw, a->be, service) : NULL;
+    if (a->st) {
+        a->st->held++;
+        sl_counter_add(&a->st->requests, 1);
+    }
     target = sluice_backend_target(a->be);
     name = sluice_backend_name(a->be);
     copy_str(a->target, sizeof(a->target), target, strlen(target));
@@ -47,22 +54,22 @@ sluice_backend_t *sl_attempt_select(struct sl_attempt *a, sluice_lb_t *lb, const
 bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retryable,
                      const char *listener, const char *what)
 {
+    bool retry;
+
     a->last_fail = outcome;
-    if (a->be) {
-        if (a->ntried < SL_ATTEMPT_MAX_TRIED)
-            a->tried[a->ntried++] = a->be;
-        sluice_backend_release(a->be, outcome, 0);
-        a->be = NULL;
-    }
+    if (a->be && a->ntried < SL_ATTEMPT_MAX_TRIED)
+        a->tried[a->ntried++] = a->be;
+    retry = retryable && a->tries < a->retries && a->ntried < SL_ATTEMPT_MAX_TRIED;
+    if (a->st && retry)
+        sl_counter_add(&a->st->retries, 1);
+    sl_attempt_release(a, outcome, 0); /* counts a timeout */
     if (listener)
         sl_log(SL_LOG_WARN, "listener %s: backend %s: %s", listener, a->target, what);
     else
         sl_log(SL_LOG_WARN, "backend %s: %s", a->target, what);
-    if (retryable && a->tries < a->retries && a->ntried < SL_ATTEMPT_MAX_TRIED) {
+    if (retry)
         a->tries++;
-        return true;
-    }
-    return false;
+    return retry;
 }
 
 bool sl_attempt_out_of_fds(struct sl_attempt *a, struct sl_fdbudget_log *fl, int err,

@@ -31,6 +31,7 @@
 #include "net/log.h"
 #include "net/loop.h"
 #include "proxy/defaults.h"
+#include "proxy/stats.h"
 #include "sluice.h"
 
 /* Backends one request may fail on; the retry budget is capped by it. */
@@ -41,6 +42,7 @@
 
 struct sl_attempt {
     sluice_backend_t *be;       /* selected, not yet released; NULL when none */
+    struct sl_stats_be *st;     /* be's counters on this worker while be is held; or NULL */
     uint32_t ntried;            /* backends in tried[] */
     uint32_t tries;             /* retries used */
     uint32_t retries;           /* retries allowed */
@@ -57,10 +59,12 @@ void sl_attempt_init(struct sl_attempt *a, uint32_t retries);
 
 /* Selects a backend of <group> in <lb> for <key> (<keylen> bytes, for
  * hashing strategies) that this attempt has not failed on, and copies its
- * target and name. Returns it (also a->be, to be released through this
- * attempt), or NULL when no usable backend is left. No backend may be
- * held (a->be == NULL). Lock-free, allocation-free. */
-sluice_backend_t *sl_attempt_select(struct sl_attempt *a, sluice_lb_t *lb, const char *group,
+ * target and name. Counts a request for it in <sw> (the worker's
+ * counters, NULL: none) under <service> (the group's service). Returns it (also a->be, to be
+ * released through this attempt), or NULL when no usable backend is left. No backend may be held
+ * (a->be == NULL). Lock-free, allocation-free. */
+sluice_backend_t *sl_attempt_select(struct sl_attempt *a, struct sl_stats_worker *sw,
+                                    const char *service, sluice_lb_t *lb, const char *group,
                                     const void *key, size_t keylen);
 
 /* The selected backend failed before it served anything: logs a warning
@@ -69,18 +73,25 @@ sluice_backend_t *sl_attempt_select(struct sl_attempt *a, sluice_lb_t *lb, const
  * Returns true, and uses one retry, when another backend may be tried:
  * <retryable> (the protocol says the request can be sent again), a retry
  * is left, and the tried set has room. Works with no backend held (then
- * it only decides). The caller closes its connection first. */
+ * it only decides). The caller closes its connection first. Counts a
+ * timeout (TIMEOUT) and a retry on the backend. */
 bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retryable,
                      const char *listener, const char *what);
 
 /* Ends the use of the selected backend with <outcome> (OK with the
- * latency, or NEUTRAL); a no-op when none is held. Inline, as the
+ * latency, NEUTRAL, or TIMEOUT: counted); a no-op when none is held. Inline, as the
  * timeouts below: every request calls them. */
 static inline void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t outcome,
                                       uint64_t latency_ns)
 {
     if (!a->be)
         return;
+    if (a->st) {
+        if (outcome == SLUICE_OUTCOME_TIMEOUT) /* connect, first byte, or between bytes */
+            sl_counter_add(&a->st->timeouts, 1);
+        a->st->held--;
+        a->st = NULL;
+    }
     sluice_backend_release(a->be, outcome, latency_ns);
     a->be = NULL;
 }
@@ -92,6 +103,26 @@ static inline void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t out
  * retry. Returns false, changing nothing, for any other error. */
 bool sl_attempt_out_of_fds(struct sl_attempt *a, struct sl_fdbudget_log *fl, int err,
                            uint64_t now_ms, const char *listener);
+
+/* The selected backend's connection failed (refused, unreachable, reset
+ * before anything came back): counted before sl_attempt_fail(). */
+static inline void sl_attempt_count_connect_failure(struct sl_attempt *a)
+{
+    if (a->st)
+        sl_counter_add(&a->st->connect_failures, 1);
+}
+
+/* The held backend answered with <status> (a final or 101 head). */
+static inline void sl_attempt_count_status(struct sl_attempt *a, int status)
+{
+    sl_stats_be_status(a->st, status);
+}
+
+/* The held backend's response ended <ns> after the request was sent. */
+static inline void sl_attempt_count_duration(struct sl_attempt *a, uint64_t ns)
+{
+    sl_stats_be_duration(a->st, ns);
+}
 
 /* What the client is told when no backend was reached: 503 nothing usable
  * was tried, 504 the last backend tried timed out, 502 otherwise. */

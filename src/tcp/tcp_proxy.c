@@ -119,6 +119,8 @@ static void session_end(struct sl_tcp_session *s, int status)
     if (s->cfd >= 0)
         close(s->cfd);
     s->cfd = -1;
+    if (s->rt.ls)
+        sl_counter_add(&s->rt.ls->active, (uint64_t)-1);
     w->stats.bytes_up += s->up.bytes;
     w->stats.bytes_down += s->down.bytes;
     sl_tcp_dirs_close(s);
@@ -222,6 +224,7 @@ static void on_connect(struct sl_loop *l, struct sl_watcher *wt, uint32_t events
         return;
     }
     sl_attempt_connect_error(err, what, sizeof(what));
+    sl_attempt_count_connect_failure(&s->att);
     retry_or_give_up(s, SLUICE_OUTCOME_FAIL, what);
 }
 
@@ -276,8 +279,10 @@ static int try_connect(struct sl_tcp_session *s)
         session_end(s, ST_LOCAL);
         return -1;
     }
-    if (fd < 0)
+    if (fd < 0) {
+        sl_attempt_count_connect_failure(&s->att);
         return fail_backend(s, SLUICE_OUTCOME_FAIL, "connect failed") ? 0 : -2;
+    }
     s->bfd = fd;
     if (!inprog) {
         connected(s);
@@ -298,7 +303,8 @@ static void start_backend(struct sl_tcp_session *s)
     for (;;) {
         int r;
 
-        if (!sl_attempt_select(&s->att, s->rt.lb, s->group, s->client_ip, s->client_ip_len)) {
+        if (!sl_attempt_select(&s->att, s->rt.stats, s->rt.service, s->rt.lb, s->group,
+                               s->client_ip, s->client_ip_len)) {
             give_up(s);
             return;
         }
@@ -377,6 +383,8 @@ void sl_tcp_accept(struct sl_tcp_worker *w, const struct sl_tcp_route *rt, int f
         s->client_ip_len = (uint32_t)snprintf(s->client_ip, sizeof(s->client_ip), "?");
     sl_dlist_push(&w->live, &s->link);
     w->stats.sessions++;
+    if (rt->ls)
+        sl_counter_add(&rt->ls->active, 1);
     s->cw.cb = on_client_wait;
     if (sl_loop_add(w->loop, &s->cw, fd, SL_EV_RDHUP | SL_EV_EDGE) < 0) {
         session_end(s, ST_LOCAL);

@@ -33,6 +33,7 @@
 
 #include "net/log.h"
 #include "net/loop.h"
+#include "proxy/stats.h"
 #include "sluice.h"
 
 struct sl_tcp_worker;
@@ -85,6 +86,11 @@ struct sl_tcp_route {
     uint32_t retries;
     void *ref;
     void (*release)(void *ref); /* may be NULL */
+    /* Counters (NULL: none): the worker's, the service of <group> its
+     * backends count under, and the listener's (active sessions). */
+    struct sl_stats_worker *stats;
+    const char *service;
+    struct sl_stats_listener *ls;
 };
 
 /* Takes over <fd>, a client connection accepted on a TCP listener, and the

@@ -283,7 +283,22 @@ class Sluice:
     def listener_ports(self):
         if isinstance(self.cfg, str):
             return []
-        return [int(l["bind"].rsplit(":", 1)[1]) for l in self.cfg.get("listeners", [])]
+        ports = [int(l["bind"].rsplit(":", 1)[1]) for l in self.cfg.get("listeners", [])]
+        if isinstance(self.cfg.get("admin"), dict) and "bind" in self.cfg["admin"]:
+            # First: it starts after the listeners, and wait_ready's all()
+            # stops at the first port down, so no listener is probed (a TCP
+            # probe is a session its backend counts) while it waits.
+            ports.insert(0, int(self.cfg["admin"]["bind"].rsplit(":", 1)[1]))
+        return ports
+
+    def admin(self, token=None):
+        """An AdminClient on this daemon's admin.bind, with <token> or the
+        bootstrap token from admin.token beside the config."""
+        port = int(self.cfg["admin"]["bind"].rsplit(":", 1)[1])
+        if token is None:
+            with open(os.path.join(self.workdir, "admin.token")) as f:
+                token = f.read().strip()
+        return AdminClient(port, token)
 
     def argv(self):
         a = [BIN, "serve", "-c", self.config_path]
@@ -895,6 +910,45 @@ class TcpEcho(_Server):
                 break
             s.sendall(d)
         s.shutdown(socket.SHUT_WR)
+
+
+# ---------------------------------------------------------------- admin API
+
+class AdminClient:
+    """The admin API over one keep-alive http.client connection.
+    call() returns (status, headers dict with lower-case names, JSON or
+    text body or None)."""
+
+    def __init__(self, port, token=None, host="127.0.0.1", timeout=IO_TIMEOUT):
+        import http.client
+        self.port, self.token = port, token
+        self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def close(self):
+        self.conn.close()
+
+    def call(self, method, path, body=None, token=None, headers=None):
+        h = dict(headers or {})
+        tok = self.token if token is None else token
+        if tok:
+            h["Authorization"] = "Bearer " + tok
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if body is not None:
+            h.setdefault("Content-Type", "application/json")
+        self.conn.request(method, path, body=body, headers=h)
+        r = self.conn.getresponse()
+        raw = r.read()
+        hs = {k.lower(): v for k, v in r.getheaders()}
+        if r.getheader("Connection", "").lower() == "close":
+            self.conn.close()
+        out = None
+        if raw:
+            try:
+                out = json.loads(raw)
+            except ValueError:
+                out = raw.decode("utf-8", "replace")
+        return r.status, hs, out
 
 
 # ---------------------------------------------------------------- test base

@@ -56,14 +56,14 @@ static void a_failover_never_selects_a_backend_twice(void **state)
 
     sl_attempt_init(&a, 5);
     for (int i = 0; i < 3; i++) {
-        assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+        assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
         (void)snprintf(seen[i], sizeof(seen[i]), "%s", a.target);
         for (int j = 0; j < i; j++)
             assert_string_not_equal(seen[i], seen[j]);
         assert_true(sl_attempt_fail(&a, SLUICE_OUTCOME_FAIL, true, NULL, "refused"));
         assert_null(a.be);
     }
-    assert_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     assert_int_equal(a.ntried, 3);
     assert_int_equal(a.tries, 3);
     assert_int_equal(sl_attempt_give_up_status(&a), 502);
@@ -93,7 +93,7 @@ static void the_retry_budget_bounds_the_failover(void **state)
 
         sl_attempt_init(&a, cases[c].retries);
         for (;;) {
-            assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+            assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
             if (!sl_attempt_fail(&a, SLUICE_OUTCOME_FAIL, true, "l", "refused"))
                 break;
             again++;
@@ -111,7 +111,7 @@ static void a_failure_that_cannot_be_resent_uses_no_retry(void **state)
     (void)state;
 
     sl_attempt_init(&a, 2);
-    assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     assert_false(sl_attempt_fail(&a, SLUICE_OUTCOME_TIMEOUT, false, NULL, "no response"));
     assert_int_equal(a.tries, 0);
     assert_int_equal(a.ntried, 1);
@@ -130,7 +130,7 @@ static void outcomes_reach_the_library(void **state)
     (void)state;
 
     sl_attempt_init(&a, 0);
-    assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     assert_int_equal(entry(lb, "127.0.0.1:9001").active, 1);
     (void)sl_attempt_fail(&a, SLUICE_OUTCOME_FAIL, true, NULL, "refused");
     e = entry(lb, "127.0.0.1:9001");
@@ -138,7 +138,7 @@ static void outcomes_reach_the_library(void **state)
     assert_int_equal(e.failures, 1);
 
     sl_attempt_init(&a, 0);
-    assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     sl_attempt_release(&a, SLUICE_OUTCOME_OK, 5000);
     assert_null(a.be);
     sl_attempt_release(&a, SLUICE_OUTCOME_OK, 5000); /* nothing held: no-op */
@@ -156,8 +156,8 @@ static void an_empty_group_gives_up_with_503(void **state)
     (void)state;
 
     sl_attempt_init(&a, 2);
-    assert_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
-    assert_null(sl_attempt_select(&a, lb, "nope", NULL, 0));
+    assert_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
+    assert_null(sl_attempt_select(&a, NULL, NULL, lb, "nope", NULL, 0));
     assert_int_equal(sl_attempt_give_up_status(&a), 503);
     assert_string_equal(a.target, "");
     sluice_lb_free(lb);
@@ -172,7 +172,7 @@ static void names_are_copied_only_when_they_differ_from_the_target(void **state)
 
     assert_int_equal(sluice_backend_builder_finish(b, lb, "svc"), 0);
     sl_attempt_init(&a, 0);
-    assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     assert_string_equal(a.target, "127.0.0.1:3001");
     assert_string_equal(a.name, "api-1");
     sl_attempt_release(&a, SLUICE_OUTCOME_NEUTRAL, 0);
@@ -181,7 +181,7 @@ static void names_are_copied_only_when_they_differ_from_the_target(void **state)
 
     assert_int_equal(sluice_lb_remove_backend(lb, "svc", "api-1"), 0);
     assert_int_equal(sluice_lb_add_backend(lb, "svc", "127.0.0.1:3002"), 0);
-    assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     assert_string_equal(a.target, "127.0.0.1:3002");
     assert_string_equal(a.name, "");
     sl_attempt_release(&a, SLUICE_OUTCOME_NEUTRAL, 0);
@@ -207,14 +207,14 @@ static void timeouts_take_the_backend_then_the_service_then_the_default(void **s
     assert_int_equal(sluice_backend_builder_first_byte_timeout(b, 200), 0);
     assert_int_equal(sluice_backend_builder_between_bytes_timeout(b, 300), 0);
     assert_int_equal(sluice_backend_builder_finish(b, lb, "svc"), 0);
-    assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     assert_int_equal(sl_attempt_connect_timeout(&a, 700), 100);
     assert_int_equal(sl_attempt_response_timeout(&a, 700), 200);
     assert_int_equal(sl_attempt_idle_timeout(&a, 700), 300);
     sl_attempt_release(&a, SLUICE_OUTCOME_NEUTRAL, 0);
 
     assert_int_equal(sluice_lb_register(lb, "other", plain, 1, SLUICE_ROUND_ROBIN), 0);
-    assert_non_null(sl_attempt_select(&a, lb, "other", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "other", NULL, 0));
     assert_int_equal(sl_attempt_connect_timeout(&a, 700), 700);
     assert_int_equal(sl_attempt_response_timeout(&a, 0), SL_DEFAULT_RESPONSE_TIMEOUT_MS);
     sl_attempt_release(&a, SLUICE_OUTCOME_NEUTRAL, 0);
@@ -230,7 +230,7 @@ static void out_of_descriptors_is_local_and_neutral(void **state)
     (void)state;
 
     sl_attempt_init(&a, 2);
-    assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     /* Any other error is the caller's: the backend stays held. */
     assert_false(sl_attempt_out_of_fds(&a, &fl, ECONNREFUSED, 1, "l"));
     assert_non_null(a.be);
@@ -278,7 +278,7 @@ static void the_access_record_carries_time_client_backend_and_duration(void **st
     assert_null(r.backend_name);
 
     assert_int_equal(sluice_backend_builder_finish(b, lb, "svc"), 0);
-    assert_non_null(sl_attempt_select(&a, lb, "svc", NULL, 0));
+    assert_non_null(sl_attempt_select(&a, NULL, NULL, lb, "svc", NULL, 0));
     (void)sl_attempt_fail(&a, SLUICE_OUTCOME_FAIL, false, NULL, "refused");
     sl_attempt_access_rec(&a, &l, "10.0.0.1", 4000000, &r);
     assert_int_equal(r.wall_s, 1700000000);

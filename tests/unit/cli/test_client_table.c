@@ -1,0 +1,119 @@
+/* Aligned tables and JSON values as cells. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli/client.h"
+
+static void aligned_columns(void **state)
+{
+    static const char *const heads[] = {"NAME", "TARGET", "WEIGHT"};
+    static const char *const r1[] = {"api-1", "127.0.0.1:3001", "1"};
+    static const char *const r2[] = {"a", NULL, ""};
+    struct sl_cli_table t;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(sl_cli_table_init(&t, 3, heads), 0);
+    assert_int_equal(sl_cli_table_add(&t, r1), 0);
+    assert_int_equal(sl_cli_table_add(&t, r2), 0);
+    sl_cli_table_print(&t, f);
+    sl_cli_table_free(&t);
+    (void)fclose(f);
+    assert_string_equal(out, "NAME   TARGET          WEIGHT\n"
+                             "api-1  127.0.0.1:3001  1\n"
+                             "a      -               -\n");
+    free(out);
+}
+
+static void many_rows(void **state)
+{
+    static const char *const heads[] = {"N"};
+    struct sl_cli_table t;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+
+    (void)state;
+    assert_int_equal(sl_cli_table_init(&t, 1, heads), 0);
+    for (int i = 0; i < 1000; i++) {
+        char n[16];
+        const char *row[1] = {n};
+
+        (void)snprintf(n, sizeof(n), "%d", i);
+        assert_int_equal(sl_cli_table_add(&t, row), 0);
+    }
+    sl_cli_table_print(&t, f);
+    sl_cli_table_free(&t);
+    (void)fclose(f);
+    assert_int_equal(len, strlen("N\n") + (size_t)10 * 2 + (size_t)90 * 3 + (size_t)900 * 4);
+    free(out);
+}
+
+static void cells(void **state)
+{
+    static const struct {
+        const char *json, *cell;
+    } cases[] = {
+        {"\"up\"", "up"}, {"42", "42"},
+        {"-3", "-3"},     {"0.5", "0.5"},
+        {"true", "true"}, {"null", "-"},
+        {"\"\"", "-"},    {"[\"a\",\"b\"]", "a,b"},
+        {"[]", "-"},      {"{\"version\":\"v1\",\"zone\":\"a\"}", "version=v1,zone=a"},
+    };
+    char buf[64];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+
+        assert_non_null(v);
+        assert_string_equal(sl_cli_cell(v, buf, sizeof(buf)), cases[i].cell);
+        json_decref(v);
+    }
+    assert_string_equal(sl_cli_cell(NULL, buf, sizeof(buf)), "-");
+    {
+        json_t *v = json_string("0123456789abcdef");
+        char small[8];
+
+        assert_string_equal(sl_cli_cell(v, small, sizeof(small)), "0123456");
+        json_decref(v);
+    }
+}
+
+static void times(void **state)
+{
+    json_t *t = json_integer(1764763200), *zero = json_integer(0), *s = json_string("soon");
+    char buf[64];
+
+    (void)state;
+    assert_string_equal(sl_cli_cell_time(t, "never", buf, sizeof(buf)), "2025-12-03 12:00:00");
+    assert_string_equal(sl_cli_cell_time(zero, "never", buf, sizeof(buf)), "never");
+    assert_string_equal(sl_cli_cell_time(s, "never", buf, sizeof(buf)), "soon");
+    assert_string_equal(sl_cli_cell_time(NULL, "never", buf, sizeof(buf)), "-");
+    json_decref(t);
+    json_decref(zero);
+    json_decref(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(aligned_columns),
+        cmocka_unit_test(many_rows),
+        cmocka_unit_test(cells),
+        cmocka_unit_test(times),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
