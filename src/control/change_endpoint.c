@@ -25,10 +25,10 @@ static bool id_used(const json_t *routes, const char *id)
     return false;
 }
 
-/* The next free routeNNN of <routes>: from their count up. */
-static void next_id(const json_t *routes, char *id, size_t len)
+/* The first free routeNNN of <routes> from <from> up. */
+static void next_id(const json_t *routes, size_t from, char *id, size_t len)
 {
-    for (size_t n = json_array_size(routes);; n++) {
+    for (size_t n = from;; n++) {
         (void)snprintf(id, len, "route%03zu", n);
         if (!id_used(routes, id))
             return;
@@ -95,8 +95,9 @@ static int endpoint_put(struct sl_control *c, const char *pattern, const json_t 
     routes = json_object_get(ep, "routes");
     json_array_foreach(routes, i, r)
     {
+        /* By position where free, as the config file numbers them. */
         if (json_is_object(r) && json_object_get(r, "id") == NULL) {
-            next_id(routes, id, sizeof(id));
+            next_id(routes, i, id, sizeof(id));
             json_object_set_new(r, "id", json_string(id));
         }
     }
@@ -141,7 +142,8 @@ static int route_add(struct sl_control *c, const char *pattern, const json_t *bo
         json_decref(ep);
         return sl_chg_fail(e, 500, "nomem", "out of memory");
     }
-    next_id(json_object_get(ep, "routes"), nid, sizeof(nid));
+    next_id(json_object_get(ep, "routes"), json_array_size(json_object_get(ep, "routes")), nid,
+            sizeof(nid));
     json_object_set_new(r, "id", json_string(nid));
     json_array_append_new(json_object_get(ep, "routes"), r);
     rc = commit_endpoint(c, pattern, ep, e);

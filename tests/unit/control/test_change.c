@@ -448,11 +448,18 @@ static void endpoints_routes_and_shape(void **state)
     ok(sl_change_endpoint_put(c, "b.example.com/x", body, &admin, &e), &e);
     json_decref(body);
     q = query(c);
-    /* Given ids stay; the others get the next free routeNNN. */
+    /* Given ids stay; the others get their position's routeNNN, or the
+     * next free one after it. */
     assert_string_equal(
         json_string_value(json_object_get(route_of(q, "b.example.com/x", "route000"), "service")),
         "web");
-    assert_non_null(route_of(q, "b.example.com/x", "route002"));
+    assert_non_null(route_of(q, "b.example.com/x", "route001"));
+    json_decref(q);
+    body = J("{\"routes\":[{\"service\":\"api\"}]}");
+    ok(sl_change_endpoint_put(c, "c.example.com", body, &admin, &e), &e);
+    json_decref(body);
+    q = query(c);
+    assert_non_null(route_of(q, "c.example.com", "route000"));
     json_decref(q);
 
     body = J("{\"service\":\"web\",\"selector\":\"\",\"weight\":3}");
