@@ -41,7 +41,8 @@ struct batch {
     size_t nretire;
     struct prep *p; /* np entries, in groups[] order */
     size_t np;
-    size_t *first; /* groups[i]'s preps start at p[first[i]] */
+    size_t *first;                   /* groups[i]'s preps start at p[first[i]] */
+    struct sluice_backend **carried; /* per prep: the running one to keep (carry_over()) */
     char *err;
     size_t errlen;
 };
@@ -67,7 +68,8 @@ static int prepare(struct batch *b)
         np += b->groups[i].n;
     b->p = calloc(np + 1, sizeof(*b->p));
     b->first = calloc(b->n + 1, sizeof(*b->first));
-    if (b->p == NULL || b->first == NULL)
+    b->carried = calloc(np + 1, sizeof(*b->carried));
+    if (b->p == NULL || b->first == NULL || b->carried == NULL)
         return fail(b, SLUICE_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < b->n; i++) {
         const struct sl_group_spec *g = &b->groups[i];
@@ -220,6 +222,47 @@ static struct sluice_backend *carried(const struct sl_group *g, const struct pre
     return NULL;
 }
 
+static const struct sl_group *find_in_table(const void *where, const char *name)
+{
+    return sl_table_find(where, name);
+}
+
+static const struct sl_group *find_in_txn(const void *where, const char *name)
+{
+    return sl_txn_find(where, name);
+}
+
+/* carried() for every wanted backend into out[0..np), through one name
+ * index per service: n lookups rather than n x n compares, which is what
+ * an API call adding one backend to a service of thousands costs. Falls
+ * back to carried() when the index cannot be allocated. */
+static void carry_over(const struct batch *b,
+                       const struct sl_group *(*find)(const void *where, const char *name),
+                       const void *where, struct sluice_backend **out)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const struct sl_group *g = find(where, b->groups[i].name);
+        const struct prep *p = &b->p[b->first[i]];
+        size_t n = b->groups[i].n, at;
+        struct sl_strmap names;
+
+        if (g == NULL || g->parent != NULL || sl_strmap_init(&names, g->n) != 0) {
+            for (size_t j = 0; j < n; j++)
+                out[b->first[i] + j] = carried(g, &p[j]);
+            continue;
+        }
+        /* Names are unique within a service (check_group()). */
+        for (size_t j = 0; j < g->n; j++)
+            (void)sl_strmap_put(&names, g->backends[j]->name, j, NULL);
+        for (size_t j = 0; j < n; j++)
+            out[b->first[i] + j] =
+                sl_strmap_get(&names, p[j].name, &at) && matches(g->backends[at], &p[j])
+                    ? g->backends[at]
+                    : NULL;
+        sl_strmap_fini(&names);
+    }
+}
+
 /* Off the writer lock: looks at the published table and creates (and
  * resolves) every backend that cannot be carried over and has no fresh
  * object yet. */
@@ -227,25 +270,19 @@ static int prefetch(struct batch *b)
 {
     struct sl_epoch_token tok;
     const struct sl_table *t;
-    bool *need = calloc(b->np + 1, sizeof(*need));
+    struct sluice_backend **old = b->carried;
 
-    if (need == NULL)
-        return fail(b, SLUICE_ERR_NOMEM, "out of memory");
     sl_epoch_enter(&b->lb->epoch, &tok);
     /* acquire pairs with the publish in sl_txn_commit(). */
     t = atomic_load_explicit(&b->lb->table, memory_order_acquire);
-    for (size_t k = 0; k < b->np; k++)
-        need[k] =
-            b->p[k].fresh == NULL && carried(sl_table_find(t, b->p[k].g->name), &b->p[k]) == NULL;
+    carry_over(b, find_in_table, t, old);
     sl_epoch_exit(&b->lb->epoch, &tok);
+    /* old[] is only compared with NULL from here: the objects may go. */
     for (size_t k = 0; k < b->np; k++) {
-        if (need[k] &&
-            (b->p[k].fresh = sl_backend_new_spec(&b->p[k].t, b->p[k].s, b->lb->score)) == NULL) {
-            free(need);
+        if (b->p[k].fresh == NULL && old[k] == NULL &&
+            (b->p[k].fresh = sl_backend_new_spec(&b->p[k].t, b->p[k].s, b->lb->score)) == NULL)
             return fail(b, SLUICE_ERR_NOMEM, "out of memory");
-        }
     }
-    free(need);
     return 0;
 }
 
@@ -255,11 +292,11 @@ static bool choose(struct batch *b, const struct sl_txn *tx)
 {
     bool complete = true;
 
+    carry_over(b, find_in_txn, tx, b->carried);
     for (size_t k = 0; k < b->np; k++) {
         struct prep *p = &b->p[k];
-        struct sluice_backend *o = carried(sl_txn_find(tx, p->g->name), p);
 
-        p->use = o != NULL ? o : p->fresh;
+        p->use = b->carried[k] != NULL ? b->carried[k] : p->fresh;
         complete &= p->use != NULL;
     }
     return complete;
@@ -457,5 +494,6 @@ int sl_lb_apply(sluice_lb_t *lb, const struct sl_group_spec *groups, size_t n,
         sl_backend_unref(b.p[k].fresh); /* the groups hold their own references */
     free(b.p);
     free(b.first);
+    free(b.carried);
     return rc;
 }
