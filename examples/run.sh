@@ -82,6 +82,9 @@ sluice is up: try  curl http://127.0.0.1:8080/
     curl -s http://127.0.0.1:8081/healthz
   validate, then reload the config after editing it:
     $BIN check -c $CONFIG && kill -HUP $SLUICE_PID
+  the routing table through the admin API (token in examples/admin.token):
+    $BIN query -c $CONFIG
+    $BIN shape -c $CONFIG / route000=50 route001=50
 
 Ctrl-C stops everything.
 MSG
