@@ -7,10 +7,11 @@
 #ifndef SL_ADMIN_TOKENS_H
 #define SL_ADMIN_TOKENS_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "control/change.h" /* enum sl_scope, struct sl_change_err */
 
@@ -56,7 +57,7 @@ json_t *sl_tokens_list(struct sl_tokens *t);
  * token. */
 int sl_tokens_revoke(struct sl_tokens *t, const char *id, struct sl_change_err *e);
 
-const char *sl_scope_name(enum sl_scope s);   /* "read", "agent", "admin" */
+const char *sl_scope_name(enum sl_scope s);            /* "read", "agent", "admin" */
 int sl_scope_parse(const char *s, enum sl_scope *out); /* 0 or -1 */
 
 #endif /* SL_ADMIN_TOKENS_H */

@@ -17,9 +17,10 @@
 #ifndef SL_CONTROL_CHANGE_H
 #define SL_CONTROL_CHANGE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include "control/control.h"
 
@@ -53,8 +54,8 @@ struct sl_change_who {
  * run-time state (new reference; NULL with e set). */
 int sl_change_service_put(struct sl_control *c, const char *svc, const json_t *body,
                           const struct sl_change_who *who, struct sl_change_err *e);
-int sl_change_service_delete(struct sl_control *c, const char *svc,
-                             const struct sl_change_who *who, struct sl_change_err *e);
+int sl_change_service_delete(struct sl_control *c, const char *svc, const struct sl_change_who *who,
+                             struct sl_change_err *e);
 json_t *sl_query_service(struct sl_control *c, const char *svc, struct sl_change_err *e);
 
 /* Backends of a service. ADD: <body> {name, target, weight, labels,
