@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "control/store.h"
+#include "net/log.h"
 
 #define SECRET_PREFIX "slk_"
 #define SECRET_LEN    36 /* "slk_" + 32 hex */
@@ -61,9 +61,10 @@ static void set_err(struct sl_change_err *e, int status, const char *code, const
     va_list ap;
 
     e->status = status;
-    snprintf(e->code, sizeof(e->code), "%s", code);
+    /* An error message cut at the buffer's end still says what failed. */
+    (void)snprintf(e->code, sizeof(e->code), "%s", code);
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    (void)vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
 }
 
@@ -133,12 +134,17 @@ static int sha256(const char *s, size_t len, unsigned char out[HASH_LEN])
     return EVP_Digest(s, len, out, &outlen, EVP_sha256(), NULL) == 1 && outlen == HASH_LEN ? 0 : -1;
 }
 
-/* <n> random bytes as 2n hex digits after <prefix>. */
-static int random_hex(const char *prefix, size_t n, char *out)
+/* <n> random bytes as 2n hex digits after <prefix>, into out[cap]. */
+static int random_hex(const char *prefix, size_t n, char *out, size_t cap)
 {
     unsigned char b[16];
+    size_t plen = strlen(prefix);
     size_t got = 0;
 
+    if (n > sizeof(b) || plen + 2 * n >= cap) {
+        errno = ENOBUFS;
+        return -1;
+    }
     while (got < n) {
         ssize_t r = getrandom(b + got, n - got, 0);
 
@@ -147,8 +153,8 @@ static int random_hex(const char *prefix, size_t n, char *out)
         if (r > 0)
             got += (size_t)r;
     }
-    strcpy(out, prefix);
-    hex(b, n, out + strlen(prefix));
+    memcpy(out, prefix, plen + 1); /* hex() then writes from the NUL on */
+    hex(b, n, out + plen);
     return 0;
 }
 
@@ -175,7 +181,7 @@ static int store_put(struct sl_tokens *t, const struct token *tok, char *err, si
     int ret;
 
     if (text == NULL) {
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         return -1;
     }
     const struct sl_store_op op = {"token", tok->info.id, text};
@@ -224,20 +230,21 @@ static int load_each(void *arg, const struct sl_store_rec *r)
         bad = strlen(r->key) >= sizeof(tok.info.id) || strlen(name) >= sizeof(tok.info.name) ||
               sl_scope_parse(scope, &tok.info.scope) != 0 || unhex(hash, tok.hash, HASH_LEN) != 0;
     if (!bad) {
-        snprintf(tok.info.id, sizeof(tok.info.id), "%s", r->key);
-        snprintf(tok.info.name, sizeof(tok.info.name), "%s", name);
+        /* Both lengths were checked above: neither copy truncates. */
+        (void)snprintf(tok.info.id, sizeof(tok.info.id), "%s", r->key);
+        (void)snprintf(tok.info.name, sizeof(tok.info.name), "%s", name);
         tok.info.created = created;
         tok.info.last_used = last_used;
         tok.stored_last_used = last_used;
     }
     json_decref(v);
     if (bad) {
-        snprintf(c->err, c->errlen, "%s: token %s: not a token record", sl_store_path(c->t->store),
-                 r->key);
+        (void)snprintf(c->err, c->errlen, "%s: token %s: not a token record",
+                       sl_store_path(c->t->store), r->key);
         return -1;
     }
     if (push(c->t, &tok) != 0) {
-        snprintf(c->err, c->errlen, "out of memory");
+        (void)snprintf(c->err, c->errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -250,7 +257,7 @@ int sl_tokens_open(struct sl_store *store, struct sl_tokens **out, char *err, si
 
     *out = NULL;
     if (t == NULL) {
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         return -1;
     }
     pthread_mutex_init(&t->lock, NULL);
@@ -311,8 +318,8 @@ static int create_locked(struct sl_tokens *t, enum sl_scope scope, const char *n
 
     memset(tok, 0, sizeof(*tok));
     do {
-        if (random_hex(ID_PREFIX, 6, tok->info.id) != 0) {
-            snprintf(err, errlen, "getrandom: %s", strerror(errno));
+        if (random_hex(ID_PREFIX, 6, tok->info.id, sizeof(tok->info.id)) != 0) {
+            (void)snprintf(err, errlen, "getrandom: %s", sl_errstr(errno));
             return -1;
         }
         /* 48 bits make a repeat unlikely, not impossible. */
@@ -320,16 +327,18 @@ static int create_locked(struct sl_tokens *t, enum sl_scope scope, const char *n
         taken = find(t, tok->info.id) < t->n;
         pthread_mutex_unlock(&t->lock);
     } while (taken);
-    if (random_hex(SECRET_PREFIX, 16, secret) != 0) {
-        snprintf(err, errlen, "getrandom: %s", strerror(errno));
+    if (random_hex(SECRET_PREFIX, 16, secret, SL_TOKEN_SECRET_MAX) != 0) {
+        (void)snprintf(err, errlen, "getrandom: %s", sl_errstr(errno));
         return -1;
     }
     if (sha256(secret, SECRET_LEN, tok->hash) != 0) {
-        snprintf(err, errlen, "SHA-256 failed");
+        (void)snprintf(err, errlen, "SHA-256 failed");
         OPENSSL_cleanse(secret, SL_TOKEN_SECRET_MAX);
         return -1;
     }
-    snprintf(tok->info.name, sizeof(tok->info.name), "%s", name);
+    /* The callers pass a name of fewer than SL_TOKEN_NAME_MAX bytes
+     * (name_ok(), "bootstrap"): it fits. */
+    (void)snprintf(tok->info.name, sizeof(tok->info.name), "%s", name);
     tok->info.scope = scope;
     tok->info.created = (int64_t)time(NULL);
     if (store_put(t, tok, err, errlen) != 0) {
@@ -344,7 +353,7 @@ static int create_locked(struct sl_tokens *t, enum sl_scope scope, const char *n
         char ignored[512];
 
         (void)sl_store_apply(t->store, &op, 1, ignored, sizeof(ignored));
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         OPENSSL_cleanse(secret, SL_TOKEN_SECRET_MAX);
         return -1;
     }
@@ -387,17 +396,21 @@ static void store_last_used(struct sl_tokens *t, const char *id)
     struct token copy;
     char err[512];
     size_t i;
+    bool present;
     int ret = -1;
 
     pthread_mutex_lock(&t->write_lock);
     pthread_mutex_lock(&t->lock);
     i = find(t, id);
-    if (i < t->n)
+    present = i < t->n;
+    if (present)
         copy = t->v[i];
     pthread_mutex_unlock(&t->lock);
-    if (i < t->n) /* revoked meanwhile: writing would bring it back */
+    /* Not present: revoked meanwhile, and writing would bring it back.
+     * <present> rather than t->n again: <copy> is set only if it is. */
+    if (present)
         ret = store_put(t, &copy, err, sizeof(err));
-    if (ret != 0 && i < t->n) {
+    if (ret != 0 && present) {
         /* Best effort: a later use tries again. */
         pthread_mutex_lock(&t->lock);
         i = find(t, id);
@@ -517,11 +530,22 @@ int sl_tokens_revoke(struct sl_tokens *t, const char *id, struct sl_change_err *
 static int sync_dir(const char *path)
 {
     char *copy = strdup(path);
+    const char *dir = copy;
+    char *slash;
     int fd, ret = -1;
 
     if (copy == NULL)
         return -1;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* dirname(3) by hand: POSIX lets dirname() return static storage.
+     * <path> names a file just created, so it has no trailing '/'. */
+    slash = strrchr(copy, '/');
+    if (slash == NULL)
+        dir = ".";
+    else if (slash == copy)
+        dir = "/";
+    else
+        *slash = '\0';
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         ret = fsync(fd);
         close(fd);
@@ -567,18 +591,18 @@ int sl_tokens_bootstrap(struct sl_tokens *t, const char *path, bool *created, ch
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         if (errno == EEXIST)
-            snprintf(err, errlen,
-                     "%s: already exists but the state store has no token: remove it "
-                     "(or restore the store that holds its token) and start again",
-                     path);
+            (void)snprintf(err, errlen,
+                           "%s: already exists but the state store has no token: remove it "
+                           "(or restore the store that holds its token) and start again",
+                           path);
         else
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            (void)snprintf(err, errlen, "%s: %s", path, sl_errstr(errno));
         pthread_mutex_unlock(&t->write_lock);
         return -1;
     }
     /* The mode given to open() is masked by the umask; this is not. */
     if (fchmod(fd, 0600) != 0) {
-        snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno));
+        (void)snprintf(err, errlen, "%s: chmod: %s", path, sl_errstr(errno));
         goto out;
     }
     err[0] = '\0';
@@ -588,7 +612,7 @@ int sl_tokens_bootstrap(struct sl_tokens *t, const char *path, bool *created, ch
     if (write_all(fd, secret, SECRET_LEN + 1) != 0 || fsync(fd) != 0 || sync_dir(path) != 0) {
         char ignored[512];
 
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        (void)snprintf(err, errlen, "%s: %s", path, sl_errstr(errno));
         /* A token nobody can read would stop the next start from making
          * one: forget it. */
         (void)forget_locked(t, tok.info.id, ignored, sizeof(ignored));

@@ -341,7 +341,9 @@ void sl_worker_fini(struct sl_worker *w)
         w->tcp = NULL;
         sl_access_log_flush(w->alog);
     }
-    for (size_t i = 0; i < w->nlns; i++)
+    /* nlns counts entries of lns only once it is allocated; saying so here
+     * keeps fini safe on any half-made worker. */
+    for (size_t i = 0; w->lns != NULL && i < w->nlns; i++)
         free_listener(&w->lns[i]);
     free(w->lns);
     w->lns = NULL;

@@ -159,32 +159,37 @@ int sl_overlay_load(struct sl_overlay *ov, struct sl_store *s, char *err, size_t
 int sl_overlay_with(const struct sl_overlay *ov, const struct sl_ov_edit *edits, size_t n,
                     struct sl_overlay *out)
 {
+    /* Built in a local and handed over whole: <out> holds either the result
+     * or nothing, and no record past res.n is ever looked at. */
+    struct sl_overlay res = {0};
+
     memset(out, 0, sizeof(*out));
-    if ((out->recs = calloc(ov->n + n + 1, sizeof(*out->recs))) == NULL)
+    if ((res.recs = calloc(ov->n + n + 1, sizeof(*res.recs))) == NULL)
         return -1;
-    out->cap = ov->n + n + 1;
+    res.cap = ov->n + n + 1;
     for (size_t i = 0; i < ov->n; i++) {
         const struct sl_ov_rec *r = &ov->recs[i];
-        struct sl_ov_rec *o = &out->recs[out->n];
+        struct sl_ov_rec *o = &res.recs[res.n];
 
         o->kind = r->kind;
         o->inactive = r->inactive;
         o->value = json_incref(r->value);
         o->key = strdup(r->key);
         o->reason = r->reason != NULL ? strdup(r->reason) : NULL;
-        out->n++;
+        res.n++;
         if (o->key == NULL || (r->reason != NULL && o->reason == NULL))
             goto fail;
     }
     for (size_t i = 0; i < n; i++) {
         if (edits[i].value == NULL)
-            ov_erase(out, edits[i].kind, edits[i].key);
-        else if (ov_set(out, edits[i].kind, edits[i].key, json_incref(edits[i].value)) != 0)
+            ov_erase(&res, edits[i].kind, edits[i].key);
+        else if (ov_set(&res, edits[i].kind, edits[i].key, json_incref(edits[i].value)) != 0)
             goto fail;
     }
+    *out = res;
     return 0;
 fail:
-    sl_overlay_fini(out);
+    sl_overlay_fini(&res);
     return -1;
 }
 
@@ -383,6 +388,32 @@ static int pos_cmp(const void *a, const void *b)
     return strcmp(((const struct pos *)a)->name, ((const struct pos *)b)->name);
 }
 
+/* Fills idx[] with the named items of <list>, sorted by name; their count. */
+static size_t index_by_name(const struct sl_ynode *list, struct pos *idx)
+{
+    size_t m = 0;
+
+    for (size_t i = 0; i < list->n; i++) {
+        const struct sl_ynode *nm = sl_ymap_get(list->items[i], "name");
+
+        if (nm != NULL && nm->type == SL_Y_SCALAR)
+            idx[m++] = (struct pos){nm->str, i};
+    }
+    qsort(idx, m, sizeof(*idx), pos_cmp);
+    return m;
+}
+
+/* Drops the NULL items of <list>, keeping the others' order. */
+static void compact(struct sl_ynode *list)
+{
+    size_t keep = 0;
+
+    for (size_t i = 0; i < list->n; i++)
+        if (list->items[i] != NULL)
+            list->items[keep++] = list->items[i];
+    list->n = keep;
+}
+
 /* Merges the backend records recs[0..n) of one service <svc> at once:
  * one index of the service's list instead of a scan per record, so an
  * overlay of thousands of backends merges in n log n. 0 or -1 (why set;
@@ -392,7 +423,7 @@ static int merge_backend_run(struct sl_ynode *root, const char *svc, const struc
 {
     struct sl_ynode *list, **gone = NULL;
     struct pos *idx = NULL;
-    size_t m = 0, ngone = 0, keep = 0;
+    size_t m, ngone = 0;
     int rc = -1;
 
     *bad = 0;
@@ -405,13 +436,7 @@ static int merge_backend_run(struct sl_ynode *root, const char *svc, const struc
     gone = calloc(n + 1, sizeof(*gone));
     if (idx == NULL || gone == NULL)
         goto nomem;
-    for (size_t i = 0; i < list->n; i++) {
-        const struct sl_ynode *nm = sl_ymap_get(list->items[i], "name");
-
-        if (nm != NULL && nm->type == SL_Y_SCALAR)
-            idx[m++] = (struct pos){nm->str, i};
-    }
-    qsort(idx, m, sizeof(*idx), pos_cmp);
+    m = index_by_name(list, idx);
     for (size_t k = 1; k < n; k++) {
         const struct sl_ov_rec *r = &recs[k];
         const char *name = strchr(r->key, '/') + 1;
@@ -443,10 +468,7 @@ static int merge_backend_run(struct sl_ynode *root, const char *svc, const struc
 nomem:
     (void)snprintf(why, len, "out of memory");
 out:
-    for (size_t i = 0; i < list->n; i++)
-        if (list->items[i] != NULL)
-            list->items[keep++] = list->items[i];
-    list->n = keep;
+    compact(list);
     for (size_t i = 0; i < ngone; i++)
         sl_ytree_free(gone[i]);
     free(gone);

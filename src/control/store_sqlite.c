@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "control/store.h"
+#include "net/log.h"
 
 #define SL_STORE_SCHEMA  1
 #define SL_STORE_BUSY_MS 5000
@@ -47,7 +48,8 @@ struct sl_store {
 static void fail(const struct sl_store *s, const char *path, char *err, size_t errlen)
 {
     if (err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s: %s", path, s->db != NULL ? sqlite3_errmsg(s->db) : "no memory");
+        (void)snprintf(err, errlen, "%s: %s", path,
+                       s->db != NULL ? sqlite3_errmsg(s->db) : "no memory");
 }
 
 static int exec(struct sl_store *s, const char *sql, char *err, size_t errlen)
@@ -98,10 +100,10 @@ static int check_file(struct sl_store *s, char *err, size_t errlen)
     if (pragma_int(s, "PRAGMA user_version", &version, err, errlen) != 0)
         return -1;
     if (version > SL_STORE_SCHEMA) {
-        snprintf(err, errlen,
-                 "%s: schema version %lld is newer than this sluice knows (%d): "
-                 "use the sluice that wrote it",
-                 s->path, version, SL_STORE_SCHEMA);
+        (void)snprintf(err, errlen,
+                       "%s: schema version %lld is newer than this sluice knows (%d): "
+                       "use the sluice that wrote it",
+                       s->path, version, SL_STORE_SCHEMA);
         return -1;
     }
     st = first_row(s, "PRAGMA quick_check(1)", err, errlen);
@@ -109,7 +111,7 @@ static int check_file(struct sl_store *s, char *err, size_t errlen)
         return -1;
     res = (const char *)sqlite3_column_text(st, 0);
     if (res == NULL || strcmp(res, "ok") != 0) {
-        snprintf(err, errlen, "%s: damaged: %s", s->path, res != NULL ? res : "?");
+        (void)snprintf(err, errlen, "%s: damaged: %s", s->path, res != NULL ? res : "?");
         ret = -1;
     }
     sqlite3_finalize(st);
@@ -162,9 +164,11 @@ static int open_readonly(struct sl_store *s, const char *path)
     char wal[4096];
     char *uri;
     int rc;
+    int wlen = snprintf(wal, sizeof(wal), "%s-wal", path);
 
-    snprintf(wal, sizeof(wal), "%s-wal", path);
-    if (access(wal, F_OK) == 0)
+    /* A -wal name too long to check: open the plain way, which needs no
+     * guess about whether there is one. */
+    if (wlen < 0 || (size_t)wlen >= sizeof(wal) || access(wal, F_OK) == 0)
         return sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
     /* %q would not escape what a URI needs escaped: "?" and "#" and "%". */
     uri = sqlite3_mprintf("file:%s?immutable=1", path);
@@ -190,7 +194,7 @@ int sl_store_open(const char *path, bool readonly, struct sl_store **out, char *
 
     *out = NULL;
     if (s == NULL || (s->path = strdup(path)) == NULL) {
-        snprintf(err, errlen, "%s: out of memory", path);
+        (void)snprintf(err, errlen, "%s: out of memory", path);
         free(s);
         return -1;
     }
@@ -199,8 +203,8 @@ int sl_store_open(const char *path, bool readonly, struct sl_store **out, char *
     pthread_mutex_init(&s->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     if (readonly && !existed) {
-        snprintf(err, errlen, "%s: %s (a read-only open does not create the store)", path,
-                 strerror(saved));
+        (void)snprintf(err, errlen, "%s: %s (a read-only open does not create the store)", path,
+                       sl_errstr(saved));
         sl_store_close(s);
         return -1;
     }
@@ -240,13 +244,17 @@ fail:
     sl_store_close(s);
     /* A failed first open must not leave an empty file behind. */
     if (!existed && !readonly) {
+        static const char *const suffixes[] = {"-wal", "-shm"};
         char side[4096];
 
         unlink(path);
-        snprintf(side, sizeof(side), "%s-wal", path);
-        unlink(side);
-        snprintf(side, sizeof(side), "%s-shm", path);
-        unlink(side);
+        /* A name cut short would be another file's: never unlink that. */
+        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+            int n = snprintf(side, sizeof(side), "%s%s", path, suffixes[i]);
+
+            if (n >= 0 && (size_t)n < sizeof(side))
+                unlink(side);
+        }
     }
     return -1;
 }
@@ -279,7 +287,7 @@ int sl_store_load(struct sl_store *s, int (*each)(void *arg, const struct sl_sto
         };
 
         if (r.kind == NULL || r.key == NULL || r.value == NULL) {
-            snprintf(err, errlen, "%s: a record has no kind, key or value", s->path);
+            (void)snprintf(err, errlen, "%s: a record has no kind, key or value", s->path);
             ret = -1;
             break;
         }
@@ -311,8 +319,8 @@ static int apply_one(struct sl_store *s, const struct sl_store_op *op, size_t i,
     sqlite3_stmt *st = op->value != NULL ? s->put : s->erase;
 
     if (op->kind == NULL || op->key == NULL) {
-        snprintf(err, errlen, "%s: op %zu has no %s", s->path, i,
-                 op->kind == NULL ? "kind" : "key");
+        (void)snprintf(err, errlen, "%s: op %zu has no %s", s->path, i,
+                       op->kind == NULL ? "kind" : "key");
         return -1;
     }
     if (sqlite3_bind_text(st, 1, op->kind, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -355,12 +363,12 @@ static int apply_in_group(struct sl_store *s, const struct sl_store_op *ops, siz
 int sl_store_group_begin(struct sl_store *s, char *err, size_t errlen)
 {
     if (s->put == NULL) {
-        snprintf(err, errlen, "%s: opened read-only", s->path);
+        (void)snprintf(err, errlen, "%s: opened read-only", s->path);
         return -1;
     }
     pthread_mutex_lock(&s->lock);
     if (s->in_group) {
-        snprintf(err, errlen, "%s: a group is already open", s->path);
+        (void)snprintf(err, errlen, "%s: a group is already open", s->path);
         pthread_mutex_unlock(&s->lock);
         return -1;
     }
@@ -379,7 +387,7 @@ int sl_store_group_commit(struct sl_store *s, char *err, size_t errlen)
 
     pthread_mutex_lock(&s->lock);
     if (!s->in_group) {
-        snprintf(err, errlen, "%s: no group is open", s->path);
+        (void)snprintf(err, errlen, "%s: no group is open", s->path);
         pthread_mutex_unlock(&s->lock);
         return -1;
     }
@@ -401,7 +409,7 @@ int sl_store_apply(struct sl_store *s, const struct sl_store_op *ops, size_t n, 
     int ret = -1;
 
     if (s->put == NULL) {
-        snprintf(err, errlen, "%s: opened read-only", s->path);
+        (void)snprintf(err, errlen, "%s: opened read-only", s->path);
         return -1;
     }
     pthread_mutex_lock(&s->lock);
