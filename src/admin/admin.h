@@ -21,10 +21,17 @@ struct sl_admin;
 /* NOLINTNEXTLINE(readability-identifier-naming): the name 03653a4 declared */
 typedef int (*sl_admin_metrics_fn)(void *arg, char **out, size_t *len);
 
+/* Admin connections open at once by default; more wait in the backlog. */
+#define SL_ADMIN_MAX_CONNS 256
+/* What the admin server holds besides its connections: its listener, its
+ * loop's epoll and eventfd. */
+#define SL_ADMIN_FIXED_FDS 3
+
 struct sl_admin_opts {
     const char *bind;       /* "127.0.0.1:9090" */
     const char *token_file; /* where a first start writes the bootstrap admin token */
     bool metrics_public;    /* GET /metrics without a token */
+    size_t max_conns;       /* admin connections at once; 0: SL_ADMIN_MAX_CONNS */
     sl_admin_metrics_fn metrics;
     void *metrics_arg;
 };

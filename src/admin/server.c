@@ -6,7 +6,7 @@
  * in the buffer until the answer before it is out).
  *
  * Not a hot path: a connection mallocs its buffers, and at most
- * SL_ADMIN_MAX_CONNS are open at once (the listener's gate keeps the rest
+ * opts.max_conns (SL_ADMIN_MAX_CONNS) are open at once (the listener's gate keeps the rest
  * in the kernel's backlog). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,9 +29,8 @@
 #include "net/sock.h"
 #include "proxy/defaults.h"
 
-#define SL_ADMIN_MAX_CONNS 256
-#define ADMIN_BACKLOG      1024
-#define IN_CHUNK           16384
+#define ADMIN_BACKLOG 1024
+#define IN_CHUNK      16384
 /* A chunked body's framing on top of its data before we call it abuse. */
 #define CHUNKED_RAW_MAX (2u * SL_API_MAX_BODY)
 
@@ -60,6 +59,7 @@ struct sl_admin {
     struct sl_tokens *tokens;
     struct admin_conn *conns;
     size_t nconns;
+    size_t max_conns;
     struct admin_conn *ready; /* read this turn, answered at the next */
     struct sl_store *store;   /* for group commit; NULL: none */
 };
@@ -430,7 +430,7 @@ static bool gate(struct sl_listener *ln, bool waiting)
     const struct sl_admin *a = ln->data;
 
     (void)waiting;
-    return a->nconns < SL_ADMIN_MAX_CONNS;
+    return a->nconns < a->max_conns;
 }
 
 static void on_accept(struct sl_listener *ln, int fd, const struct sockaddr *peer,
@@ -544,6 +544,7 @@ int sl_admin_start(struct sl_control *c, const struct sl_admin_opts *o, struct s
         return -1;
     }
     a->ctx = (struct sl_api_ctx){c, a->tokens, o->metrics_public, o->metrics, o->metrics_arg};
+    a->max_conns = o->max_conns != 0 ? o->max_conns : SL_ADMIN_MAX_CONNS;
     if (sl_loop_init(&a->loop) != 0) {
         (void)snprintf(err, errlen, "admin: event loop: %s", sl_errstr(errno));
         admin_free(a);

@@ -156,6 +156,29 @@ static uint64_t raise_nofile(void)
     return rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur;
 }
 
+/* Admin connections at once under <nofile>: SL_ADMIN_MAX_CONNS, fewer
+ * under a small limit so that the API cannot starve the proxy of
+ * descriptors (at least 8, at most 1/16 of the limit). */
+static size_t admin_max_conns(uint64_t nofile)
+{
+    uint64_t cap = nofile / 16;
+
+    if (nofile == 0 || cap >= SL_ADMIN_MAX_CONNS)
+        return SL_ADMIN_MAX_CONNS;
+    return cap < 8 ? 8 : (size_t)cap;
+}
+
+/* What the control side holds: the state store (database, WAL and shared
+ * memory files) and, with admin:, the admin server and its connections. */
+static size_t control_fds(const struct sl_config *cfg, uint64_t nofile)
+{
+    size_t n = cfg != NULL && cfg->state != NULL ? 3 : 0;
+
+    if (cfg != NULL && cfg->admin.bind != NULL)
+        n += SL_ADMIN_FIXED_FDS + admin_max_conns(nofile);
+    return n;
+}
+
 /* Splits the descriptor limit (net/fdbudget.h) for <n> workers serving
  * <t>. Returns 0, or -1 after saying on stderr that the limit cannot feed
  * that many workers. */
@@ -172,6 +195,7 @@ static int plan_fds(const struct sl_control *ctl, const struct sl_router *t, siz
     for (size_t i = 0; cfg != NULL && i < cfg->nservices; i++)
         if (cfg->services[i].health.check != SL_CHECK_NONE)
             needs.health_fds = SL_CHECKER_MAX_INFLIGHT + 2; /* probes, epoll, eventfd */
+    needs.control_fds = control_fds(cfg, nofile);
     *p = (struct sl_fdbudget_plan){.pipe_cache = SL_TCP_PIPE_CACHE};
     if (nofile == 0) {
         sl_log(SL_LOG_INFO, "descriptors: no limit (ulimit -n unlimited): no budget per worker");
@@ -187,14 +211,14 @@ static int plan_fds(const struct sl_control *ctl, const struct sl_router *t, siz
         return -1;
     }
     sl_log(SL_LOG_INFO,
-           "descriptors: ulimit -n %llu, %zu reserved (process %d, health checks %zu, per worker "
-           "%zu: loop %d, listeners %zu, TCP pipes %zu), %zu per worker for connections: up to "
-           "%zu HTTP clients each (2 descriptors promised per client); the minimum for %zu "
-           "worker%s is %llu",
+           "descriptors: ulimit -n %llu, %zu reserved (process %d, health checks %zu, store and "
+           "admin API %zu, per worker %zu: loop %d, listeners %zu, TCP pipes %zu), %zu per worker "
+           "for connections: up to %zu HTTP clients each (2 descriptors promised per client); the "
+           "minimum for %zu worker%s is %llu",
            (unsigned long long)nofile, p->reserve, SL_FDBUDGET_PROCESS, needs.health_fds,
-           SL_FDBUDGET_PER_WORKER + t->nlisteners + 2 * p->pipe_cache, SL_FDBUDGET_PER_WORKER,
-           t->nlisteners, 2 * p->pipe_cache, p->share, p->share / 2, n, n == 1 ? "" : "s",
-           (unsigned long long)p->need);
+           needs.control_fds, SL_FDBUDGET_PER_WORKER + t->nlisteners + 2 * p->pipe_cache,
+           SL_FDBUDGET_PER_WORKER, t->nlisteners, 2 * p->pipe_cache, p->share, p->share / 2, n,
+           n == 1 ? "" : "s", (unsigned long long)p->need);
     return 0;
 }
 
@@ -310,7 +334,8 @@ static char *token_file_path(const struct sl_config *cfg)
 /* Starts the admin API when the config has admin: (admin.bind). 0 (also
  * when there is none: *out stays NULL) or -1 with the reason printed.
  * <msrc> (what GET /metrics reads) must outlive the server. */
-static int start_admin(struct sl_control *ctl, struct sl_metrics_src *msrc, struct sl_admin **out)
+static int start_admin(struct sl_control *ctl, struct sl_metrics_src *msrc, uint64_t nofile,
+                       struct sl_admin **out)
 {
     const struct sl_config *cfg = sl_control_config(ctl);
     struct sl_admin_opts ao = {0};
@@ -330,6 +355,7 @@ static int start_admin(struct sl_control *ctl, struct sl_metrics_src *msrc, stru
     ao.metrics_public = cfg->admin.metrics_public;
     ao.metrics = sl_metrics_render;
     ao.metrics_arg = msrc;
+    ao.max_conns = admin_max_conns(nofile);
     rc = sl_admin_start(ctl, &ao, out, err, sizeof(err));
     free(token_file);
     if (rc != 0) {
@@ -402,7 +428,7 @@ static int run(const struct serve_opts *o, struct sl_control *ctl, sigset_t *sig
                t->listeners[i].mode == SL_MODE_TCP ? "tcp" : "http");
     /* After the workers: an API change published now reaches them. */
     msrc = (struct sl_metrics_src){ws, n, ctl};
-    if (start_admin(ctl, &msrc, &admin) != 0) {
+    if (start_admin(ctl, &msrc, fds.nofile, &admin) != 0) {
         rc = 1;
         goto stop;
     }

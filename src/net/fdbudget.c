@@ -64,7 +64,7 @@ static size_t pipe_cache(const struct sl_fdbudget_needs *n, uint64_t part)
 int sl_fdbudget_plan(const struct sl_fdbudget_needs *n, uint64_t nofile, struct sl_fdbudget_plan *p)
 {
     size_t workers = n->workers ? n->workers : 1;
-    uint64_t fixed = SL_FDBUDGET_PROCESS + n->health_fds +
+    uint64_t fixed = SL_FDBUDGET_PROCESS + n->health_fds + n->control_fds +
                      (uint64_t)workers * (SL_FDBUDGET_PER_WORKER + n->listeners);
     uint64_t part = nofile > fixed ? (nofile - fixed) / workers : 0, least;
 

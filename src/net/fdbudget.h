@@ -42,6 +42,7 @@ struct sl_fdbudget_needs {
     size_t listeners;      /* per worker (each binds its own) */
     size_t health_fds;     /* the checker's, 0 when no service has health checks */
     size_t pipe_cache_max; /* TCP pipes a worker may cache, 0 without tcp listener */
+    size_t control_fds;    /* the state store's files and the admin API's, 0 for none */
 };
 
 /* How <nofile> descriptors are split. */

@@ -13,11 +13,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fdlimit import needs_prlimit, start_http  # noqa: E402
 from sluicetest import SluiceCase, get, main, wait_until  # noqa: E402
 
-# One HTTP listener, no health checks, no tcp listener: the reserve is 16 for
-# the process plus, per worker, its epoll, eventfd and listener (3); each
-# worker needs at least 32 more.
+# One HTTP listener, no health checks, no tcp listener, no admin API: the
+# reserve is 16 for the process, 3 for the state store's files (database,
+# WAL, shared memory) plus, per worker, its epoll, eventfd and listener (3);
+# each worker needs at least 32 more.
+RESERVE = 16 + 3
+
+
 def need(workers):
-    return 16 + workers * (3 + 32)
+    return RESERVE + workers * (3 + 32)
 
 
 @needs_prlimit
@@ -35,7 +39,7 @@ class Limits(SluiceCase):
         self.assertIn(want, d.stderr())
 
     def test_a_feasible_worker_count_starts_and_serves(self):
-        """workers: 8 under ulimit -n 296 (just enough) starts and serves"""
+        """workers: 8 under ulimit -n 299 (just enough) starts and serves"""
         d = self.start(8, need(8))
         self.assertEqual(get(d.port).status, 200)
         self.assertIn("ulimit -n %d" % need(8), d.stderr())
@@ -44,7 +48,7 @@ class Limits(SluiceCase):
     def test_log_lines_carry_the_real_limit(self):
         """ulimit -n 256, 2 workers: the startup and at-the-share lines name 256 and the share"""
         d = self.start(2, 256)
-        share = (256 - 16 - 2 * 3) // 2
+        share = (256 - RESERVE - 2 * 3) // 2
         err = d.stderr()
         self.assertIn("descriptors: ulimit -n 256", err)
         self.assertIn("%d per worker for connections" % share, err)

@@ -115,6 +115,11 @@ static void plan_splits_the_limit_after_a_measured_reserve(void **state)
     assert_int_equal(sl_fdbudget_plan(&n, 256, &p), 0);
     assert_int_equal(p.reserve, 22 + 66);
     assert_int_equal(p.share, (256 - 22 - 66) / 2);
+    /* So do the state store's files and the admin API's connections. */
+    n.control_fds = 3 + 3 + 16;
+    assert_int_equal(sl_fdbudget_plan(&n, 256, &p), 0);
+    assert_int_equal(p.reserve, 22 + 66 + 22);
+    assert_int_equal(p.share, (256 - 22 - 66 - 22) / 2);
 }
 
 static void plan_refuses_workers_the_limit_cannot_feed(void **state)
