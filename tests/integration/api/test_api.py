@@ -282,6 +282,50 @@ class TestRouting(ApiCase):
         self.assertError(self.api.call("GET", "/v1/services/%zz"), 400)
 
 
+class TestJsonTypes(ApiCase):
+    """A JSON body's types are checked, not read as YAML text: "5" is no
+    integer and 5 is no string (400 invalid_field naming the field)."""
+
+    def assertField(self, got, field, msg):
+        self.assertError(got, 400, "invalid_field")
+        self.assertIn(field, got[2]["error"]["message"], got)
+        self.assertIn(msg, got[2]["error"]["message"], got)
+
+    def test_wrong_types_are_400(self):
+        self.start_api()
+        t = "127.0.0.1:%d" % free_port()
+        post = "/v1/services/app/backends"
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": t, "weight": "5"}),
+                         "weight", "expected an integer, got a string")
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": 5}),
+                         "target", "expected a string, got a number")
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": t,
+                                                      "labels": {"a": 1}}),
+                         "a", "expected a string, got a number")
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": t,
+                                                      "override_host": 5}),
+                         "override_host", "expected a string, got a number")
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": t,
+                                                      "connect_timeout": True}),
+                         "connect_timeout", "got a boolean")
+        # Durations take "2s" and bare milliseconds, as in the YAML.
+        for ct in ("2s", 2000):
+            st, _, b = self.api.call("POST", post, {"name": "q1", "target": t,
+                                                    "connect_timeout": ct})
+            self.assertEqual(st, 201, (ct, b))
+            self.assertEqual(self.api.call("DELETE", post + "/q1")[0], 204)
+        self.assertEqual(self.api.call("POST", post, {"name": "q1", "target": t})[0], 201)
+        self.assertField(self.api.call("PATCH", post + "/q1", {"drain": "yes"}),
+                         "drain", "expected true or false, got a string")
+        self.assertField(self.api.call("PATCH", post + "/q1", {"weight": "5"}),
+                         "weight", "expected an integer, got a string")
+        self.assertError(self.api.call("PATCH", post + "/q1", {"health": True}), 400,
+                         "invalid_field")
+        self.assertField(self.api.call("PUT", "/v1/services/x", {"retries": "2"}),
+                         "retries", "expected an integer, got a string")
+        self.assertError(self.api.call("GET", "/v1/services/x"), 404)
+
+
 class TestCalls(ApiCase):
     def test_services(self):
         self.start_api()
