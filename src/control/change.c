@@ -25,7 +25,7 @@ int sl_chg_need(const struct sl_change_who *who, enum sl_scope need, struct sl_c
 {
     if (who != NULL && who->scope >= need)
         return 0;
-    return sl_chg_fail(e, 403, "disallowed", "this call needs the %s scope",
+    return sl_chg_fail(e, 403, "forbidden", "this call needs the %s scope",
                        need == SL_SCOPE_ADMIN ? "admin" : "agent");
 }
 

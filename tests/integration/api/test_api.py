@@ -221,9 +221,11 @@ class TestAuth(ApiCase):
         self.assertEqual(b["name"], "dyn1")
         # Another agent may not touch it; a static backend neither.
         self.assertError(self.api.call("PATCH", "/v1/services/app/backends/dyn1", {"weight": 3},
-                                       token=g2), 403)
-        self.assertError(self.api.call("DELETE", "/v1/services/app/backends/dyn1", token=g2), 403)
-        self.assertError(self.api.call("DELETE", "/v1/services/app/backends/b1", token=g1), 403)
+                                       token=g2), 403, "forbidden")
+        self.assertError(self.api.call("DELETE", "/v1/services/app/backends/dyn1", token=g2), 403,
+                         "forbidden")
+        self.assertError(self.api.call("DELETE", "/v1/services/app/backends/b1", token=g1), 403,
+                         "forbidden")
         self.assertEqual(self.api.call("PATCH", "/v1/services/app/backends/dyn1", {"weight": 3},
                                        token=g1)[0], 200)
         # Agents do backends only.
