@@ -1,6 +1,7 @@
 /* Field readers: a YAML node to a typed value, or a "FILE:LINE: what: ..."
  * error. The syntax of each scalar is scalar.c's; here is what to say
  * when it does not parse or is out of range. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +138,17 @@ int sl_cfg_keys(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *what
             sl_cfg_err(c, k->line, "%s: unknown key '%s'", what, k->str);
     }
     return 0;
+}
+
+/* Names end up in group names, metrics and URLs: keep them to a safe set. */
+bool sl_cfg_valid_name(const char *s)
+{
+    if (s[0] == '\0' || strlen(s) > 128)
+        return false;
+    for (; *s != '\0'; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return false;
+    return true;
 }
 
 /* JSON types a field takes from an API body (YAML scalars have none). */

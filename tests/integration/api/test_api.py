@@ -327,6 +327,16 @@ class TestJsonTypes(ApiCase):
                          "retries", "expected an integer, got a string")
         self.assertError(self.api.call("GET", "/v1/services/x"), 404)
 
+    def test_route_ids_follow_the_name_syntax(self):
+        self.start_api()
+        for rid in ("", "a b", "x/y"):
+            self.assertField(self.api.call("PUT", "/v1/endpoints/bad3.com",
+                                           {"routes": [{"id": rid, "service": "app"}]}),
+                             "id", "invalid route id '%s'" % rid)
+        st, _, e = self.api.call("PUT", "/v1/endpoints/bad3.com",
+                                 {"routes": [{"id": "ok-1.x_y", "service": "app"}]})
+        self.assertEqual(st, 200, e)
+
 
 class TestCalls(ApiCase):
     def test_services(self):
