@@ -338,6 +338,43 @@ class TestJsonTypes(ApiCase):
         self.assertEqual(st, 200, e)
 
 
+class TestClashes(ApiCase):
+    """A name taken elsewhere is 409 name_in_use; API nodes have no line,
+    so no message says "on line 0"."""
+
+    def test_backend_name_of_another_service_is_409(self):
+        self.start_api()
+        t = "127.0.0.1:%d" % free_port()
+        got = self.api.call("PUT", "/v1/services/web3",
+                            {"backends": [{"name": "b1", "target": t}]})
+        self.assertError(got, 409, "name_in_use")
+        self.assertIn("backend name 'b1' already used", got[2]["error"]["message"])
+        self.assertIn("service app", got[2]["error"]["message"])
+        self.assertEqual(self.api.call("POST", "/v1/services/app/backends",
+                                       {"name": "d1", "target": t})[0], 201)
+        got = self.api.call("PUT", "/v1/services/web4",
+                            {"backends": [{"name": "d1", "target": t}]})
+        self.assertError(got, 409, "name_in_use")
+        self.assertNotIn("line 0", got[2]["error"]["message"])
+
+    def test_no_line_0_in_messages(self):
+        self.start_api()
+        t = "127.0.0.1:%d" % free_port()
+        got = self.api.call("PUT", "/v1/services/web5", {"backends": [
+            {"name": "w1", "target": t}, {"name": "w1", "target": "127.0.0.1:1"}]})
+        self.assertError(got, 400, "invalid_field")
+        self.assertIn("backend name 'w1' already used in service web5",
+                      got[2]["error"]["message"])
+        got = self.api.call("PUT", "/v1/services/web5", {"backends": [
+            {"name": "w1", "target": t}, {"name": "w2", "target": t}]})
+        self.assertError(got, 400, "invalid_field")
+        self.assertIn("target %s already used in this service" % t, got[2]["error"]["message"])
+        got = self.api.call("PUT", "/v1/endpoints/r.com", {"routes": [
+            {"id": "r", "service": "app"}, {"id": "r", "service": "app"}]})
+        self.assertError(got, 400, "invalid_field")
+        self.assertIn("route id 'r' already used in this endpoint", got[2]["error"]["message"])
+
+
 class TestCalls(ApiCase):
     def test_services(self):
         self.start_api()
