@@ -109,6 +109,22 @@ class TestBasics(ApiCase):
         self.addCleanup(api.close)
         self.assertEqual(api.call("GET", "/healthz")[0], 200)
 
+    def test_warnings_say_warn_once(self):
+        b = self.backend("b1")
+        port = free_port()
+        cfg = api_config([b], port)
+        cfg["services"]["app"]["health"] = {"check": "http", "path": "/healthz"}
+        d = self.sluice(cfg)
+        wait_until(lambda: "TCP connect" in d.stderr())
+        self.assertNotIn("warn warning:", d.stderr())
+        api = d.admin()
+        self.addCleanup(api.close)
+        st, _, body = api.call("POST", "/v1/tokens", {"scope": "agent", "name": "ag"})
+        self.assertEqual(st, 201, body)
+        got = api.call("PUT", "/v1/services/app", {}, token=body["token"])
+        self.assertError(got, 403, "forbidden")
+        self.assertIn("an agent token cannot", got[2]["error"]["message"])
+
     def test_keep_alive_many_requests_one_connection(self):
         self.start_api()
         sock_before = None
