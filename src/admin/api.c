@@ -165,8 +165,11 @@ static void dispatch(struct sl_api_call *k, const struct api_method *m)
         if (authenticate(k, &info) != 0)
             return;
         if (info.scope < m->scope) {
-            sl_api_error(k->resp, 403, "forbidden", "a %s token cannot %.*s %.*s: it needs %s",
-                         sl_scope_name(info.scope), (int)k->req->method_len, k->req->method_name,
+            const char *sn = sl_scope_name(info.scope);
+
+            sl_api_error(k->resp, 403, "forbidden", "%s %s token cannot %.*s %.*s: it needs %s",
+                         sn[0] != '\0' && strchr("aeiou", sn[0]) != NULL ? "an" : "a", sn,
+                         (int)k->req->method_len, k->req->method_name,
                          (int)(k->req->path_len > 256 ? 256 : k->req->path_len), k->req->path,
                          sl_scope_name(m->scope));
             return;

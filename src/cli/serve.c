@@ -122,7 +122,8 @@ static void log_diag(const struct sl_diag *d, enum sl_log_level level)
     for (size_t i = 0; i < d->n; i++) {
         bool warn = strncmp(d->msgs[i], "warning: ", 9) == 0;
 
-        sl_log(warn ? SL_LOG_WARN : level, "%s", d->msgs[i]);
+        /* The level already says warn: "warn warning: ..." says it twice. */
+        sl_log(warn ? SL_LOG_WARN : level, "%s", warn ? d->msgs[i] + 9 : d->msgs[i]);
     }
 }
 

@@ -25,7 +25,7 @@ int sl_chg_need(const struct sl_change_who *who, enum sl_scope need, struct sl_c
 {
     if (who != NULL && who->scope >= need)
         return 0;
-    return sl_chg_fail(e, 403, "disallowed", "this call needs the %s scope",
+    return sl_chg_fail(e, 403, "forbidden", "this call needs the %s scope",
                        need == SL_SCOPE_ADMIN ? "admin" : "agent");
 }
 
@@ -53,12 +53,19 @@ int sl_chg_keys(const json_t *body, const char *const *known, const char *what,
 static int refuse(struct sl_change_err *e, const char *msg)
 {
     const char *code = "invalid_field";
+    int status = 400;
 
-    if (strstr(msg, "unknown key") != NULL)
+    /* Another service's backend name: taken, as POST says it (409). */
+    if (strncmp(msg, "backend name '", 14) == 0 &&
+        (strstr(msg, "' already used by service ") != NULL ||
+         (strstr(msg, "' already used on line ") != NULL && strstr(msg, " (service ") != NULL))) {
+        code = "name_in_use";
+        status = 409;
+    } else if (strstr(msg, "unknown key") != NULL)
         code = "unknown_field";
     else if (strstr(msg, "invalid target") != NULL)
         code = "invalid_target";
-    return sl_chg_fail(e, 400, code, "%s", msg);
+    return sl_chg_fail(e, status, code, "%s", msg);
 }
 
 /* Store ops for the edits (<old>: the records as they are now), values

@@ -27,8 +27,9 @@
 /* Why a call was refused: the HTTP status the API answers, a stable code
  * and a message naming the field ("services.api.backends[0].target: ...").
  * Codes: invalid_json, invalid_field, unknown_field, invalid_target,
- * not_found, name_in_use, in_use (409: still referred to), disallowed
- * (403), conflict, store_error (500), nomem (500). */
+ * not_found, name_in_use, in_use (409: still referred to), forbidden
+ * (403: the scope, or an agent and another token's backend), disallowed
+ * (403: admin.dynamic_backends is false), conflict, store_error (500), nomem (500). */
 struct sl_change_err {
     int status;
     char code[32];

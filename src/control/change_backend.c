@@ -89,7 +89,7 @@ static const struct sl_cfg_backend *find_owned(struct sl_control *c, const char 
     (void)sl_chg_origin(c, svc, name, &owner);
     if (who->scope < SL_SCOPE_ADMIN &&
         (owner == NULL || who->token_id == NULL || strcmp(owner, who->token_id) != 0)) {
-        sl_chg_fail(e, 403, "disallowed", "service %s: backend %s: not added by this token", svc,
+        sl_chg_fail(e, 403, "forbidden", "service %s: backend %s: not added by this token", svc,
                     name);
         return NULL;
     }

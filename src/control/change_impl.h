@@ -10,7 +10,7 @@
 int sl_chg_fail(struct sl_change_err *e, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* 403 disallowed unless <who> has at least <need>. */
+/* 403 forbidden unless <who> has at least <need>. */
 int sl_chg_need(const struct sl_change_who *who, enum sl_scope need, struct sl_change_err *e);
 
 /* <body> must be an object whose keys are all in <known> (NULL-ended):

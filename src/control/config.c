@@ -187,7 +187,11 @@ static void parse_route(struct sl_cfg_ctx *c, const struct sl_ynode *m, const ch
     if (r->selector == NULL)
         r->selector = sl_cfg_strdup(c, "");
     sl_cfg_uint(c, sl_ymap_get(m, "weight"), SL_CFG_FIELD(w, "weight"), 0, 10000, &r->weight);
-    sl_cfg_str(c, sl_ymap_get(m, "id"), SL_CFG_FIELD(w, "id"), &r->id);
+    n = sl_ymap_get(m, "id");
+    if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "id"), &r->id) == 0 && r->id != NULL &&
+        !sl_cfg_valid_name(r->id))
+        sl_cfg_err(c, n->line, "%s.id: invalid route id '%s' (letters, digits, '-', '_', '.')", w,
+                   r->id);
     if (r->id == NULL) {
         char id[32];
 

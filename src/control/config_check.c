@@ -86,10 +86,18 @@ static void check_targets(struct sl_cfg_ctx *c, const struct sl_cfg_service *s, 
 
         while (first > 0 && strcmp(key_of(&v[first - 1]), key_of(&v[i])) == 0)
             first--;
-        if (strcmp(key_of(&v[first]), key_of(&v[i])) == 0)
-            sl_cfg_err(c, s->backends[v[i].idx].line,
-                       "service %s: target %s already used on line %d", s->name,
-                       s->backends[v[i].idx].target, s->backends[v[first].idx].line);
+        if (strcmp(key_of(&v[first]), key_of(&v[i])) != 0)
+            continue;
+        const struct sl_cfg_backend *b = &s->backends[v[i].idx];
+        int fl = s->backends[v[first].idx].line;
+
+        /* Line 0: the first one came from the API, which has no lines. */
+        if (fl > 0)
+            sl_cfg_err(c, b->line, "service %s: target %s already used on line %d", s->name,
+                       b->target, fl);
+        else
+            sl_cfg_err(c, b->line, "service %s: target %s already used in this service", s->name,
+                       b->target);
     }
 }
 
@@ -115,11 +123,17 @@ static void check_names(struct sl_cfg_ctx *c, const struct sl_config *cfg, struc
         const struct sl_cfg_backend *ob = &cfg->services[f->svc].backends[f->idx];
 
         /* Names are unique in the whole lb: the API addresses backends by name. */
-        if (f->svc == v[i].svc)
+        if (f->svc == v[i].svc && ob->line > 0)
             sl_cfg_err(c, b->line, "backend name '%s' already used on line %d", b->name, ob->line);
-        else
+        else if (f->svc == v[i].svc)
+            sl_cfg_err(c, b->line, "backend name '%s' already used in service %s", b->name,
+                       cfg->services[f->svc].name);
+        else if (ob->line > 0)
             sl_cfg_err(c, b->line, "backend name '%s' already used on line %d (service %s)",
                        b->name, ob->line, cfg->services[f->svc].name);
+        else
+            sl_cfg_err(c, b->line, "backend name '%s' already used by service %s", b->name,
+                       cfg->services[f->svc].name);
     }
 }
 
@@ -160,9 +174,12 @@ static uint64_t check_routes(struct sl_cfg_ctx *c, const struct sl_config *cfg,
             sl_cfg_err(c, r->line, "endpoint %s: route %s: unknown service '%s'", p,
                        r->id != NULL ? r->id : "?", r->service);
         for (size_t k = 0; k < j; k++)
-            if (same(r->id, e->routes[k].id))
+            if (same(r->id, e->routes[k].id) && e->routes[k].line > 0)
                 sl_cfg_err(c, r->line, "endpoint %s: route id '%s' already used on line %d", p,
                            r->id, e->routes[k].line);
+            else if (same(r->id, e->routes[k].id))
+                sl_cfg_err(c, r->line, "endpoint %s: route id '%s' already used in this endpoint",
+                           p, r->id);
     }
     return total;
 }

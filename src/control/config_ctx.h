@@ -29,6 +29,9 @@ int sl_cfg_want_map(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *
 int sl_cfg_want_seq(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what);
 
 /* Readers: a NULL <n> (key absent) leaves *out (the default) and returns 0. */
+/* Letters, digits, '-', '_', '.'; 1 to 128 bytes: services, backends,
+ * route ids. */
+bool sl_cfg_valid_name(const char *s);
 int sl_cfg_str(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, char **out);
 int sl_cfg_uint(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, uint32_t min,
                 uint32_t max, uint32_t *out);

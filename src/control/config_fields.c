@@ -1,6 +1,7 @@
 /* Field readers: a YAML node to a typed value, or a "FILE:LINE: what: ..."
  * error. The syntax of each scalar is scalar.c's; here is what to say
  * when it does not parse or is out of range. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -139,10 +140,48 @@ int sl_cfg_keys(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *what
     return 0;
 }
 
-/* A non-null scalar, or an error naming what was expected. */
-static const char *scalar(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
-                          const char *expected)
+/* Names end up in group names, metrics and URLs: keep them to a safe set. */
+bool sl_cfg_valid_name(const char *s)
 {
+    if (s[0] == '\0' || strlen(s) > 128)
+        return false;
+    for (; *s != '\0'; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return false;
+    return true;
+}
+
+/* JSON types a field takes from an API body (YAML scalars have none). */
+#define J_STR  (1u << SL_YJ_STRING)
+#define J_NUM  (1u << SL_YJ_NUMBER)
+#define J_BOOL (1u << SL_YJ_BOOL)
+
+static const char *json_type_name(enum sl_yjson t)
+{
+    switch (t) {
+    case SL_YJ_STRING:
+        return "a string";
+    case SL_YJ_NUMBER:
+        return "a number";
+    case SL_YJ_BOOL:
+        return "a boolean";
+    case SL_YJ_NULL:
+    case SL_YJ_NONE:
+    default:
+        return "null";
+    }
+}
+
+/* A non-null scalar, or an error naming what was expected. A scalar from
+ * JSON must also have one of the <json> types: "5" is no integer there. */
+static const char *scalar(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
+                          const char *expected, unsigned json)
+{
+    if (n->type == SL_Y_SCALAR && n->json != SL_YJ_NONE && n->json != SL_YJ_NULL &&
+        (json & (1u << n->json)) == 0) {
+        sl_cfg_err(c, n->line, "%s: expected %s, got %s", what, expected, json_type_name(n->json));
+        return NULL;
+    }
     if (n->type == SL_Y_SCALAR && !sl_ynode_is_null(n))
         return n->str;
     sl_cfg_err(c, n->line, "%s: expected %s, got %s", what, expected, sl_ynode_type_name(n));
@@ -153,7 +192,7 @@ int sl_cfg_str(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
 {
     if (n == NULL)
         return 0;
-    const char *s = scalar(c, n, what, "a string");
+    const char *s = scalar(c, n, what, "a string", J_STR);
 
     if (s == NULL)
         return -1;
@@ -173,7 +212,7 @@ static int ranged(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *wh
 {
     if (n == NULL)
         return 1;
-    const char *s = scalar(c, n, what, "an integer");
+    const char *s = scalar(c, n, what, "an integer", J_NUM);
 
     if (s == NULL)
         return -1;
@@ -215,7 +254,7 @@ int sl_cfg_bool(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what
 {
     if (n == NULL)
         return 0;
-    const char *s = scalar(c, n, what, "true or false");
+    const char *s = scalar(c, n, what, "true or false", J_BOOL);
 
     if (s == NULL)
         return -1;
@@ -232,7 +271,7 @@ int sl_cfg_duration(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *
 
     if (n == NULL)
         return 0;
-    const char *s = scalar(c, n, what, "a duration");
+    const char *s = scalar(c, n, what, "a duration", J_STR | J_NUM);
 
     if (s == NULL)
         return -1;
@@ -256,7 +295,7 @@ int sl_cfg_size64(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *wh
 
     if (n == NULL)
         return 0;
-    const char *s = scalar(c, n, what, "a size");
+    const char *s = scalar(c, n, what, "a size", J_STR | J_NUM);
 
     if (s == NULL)
         return -1;

@@ -40,17 +40,6 @@ static const char *const provider_keys[] = {"type",
                                             "start_timeout",
                                             NULL};
 
-/* Names end up in group names, metrics and URLs: keep them to a safe set. */
-static bool valid_name(const char *s)
-{
-    if (s[0] == '\0' || strlen(s) > 128)
-        return false;
-    for (; *s != '\0'; s++)
-        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-            return false;
-    return true;
-}
-
 static void parse_hash_key(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
                            struct sl_cfg_service *s)
 {
@@ -248,7 +237,8 @@ static void parse_backend(struct sl_cfg_ctx *c, const struct sl_ynode *m, size_t
     b->weight = SL_DEFAULT_WEIGHT;
     if ((n = sl_ymap_get(m, "name")) == NULL)
         sl_cfg_err(c, m->line, "%s: name is required", w);
-    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "name"), &b->name) == 0 && !valid_name(b->name))
+    else if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "name"), &b->name) == 0 &&
+             !sl_cfg_valid_name(b->name))
         sl_cfg_err(c, n->line, "%s: invalid name '%s' (letters, digits, '-', '_', '.')", w,
                    b->name);
     if ((n = sl_ymap_get(m, "target")) == NULL)
@@ -350,7 +340,7 @@ static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
     if (s->name == NULL)
         return;
     (void)snprintf(w, sizeof(w), "service %s", s->name);
-    if (!valid_name(s->name))
+    if (!sl_cfg_valid_name(s->name))
         sl_cfg_err(c, key->line, "%s: invalid service name (letters, digits, '-', '_', '.')", w);
     if (sl_ynode_is_null(m))
         return; /* `svc:` alone: every default, no backends */

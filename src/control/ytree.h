@@ -11,11 +11,16 @@
 
 enum sl_ynode_type { SL_Y_SCALAR = 0, SL_Y_SEQ, SL_Y_MAP };
 
+/* What a scalar was in JSON, so an API body cannot pass "5" for a number
+ * or 5 for a string: YAML scalars have no such type (SL_YJ_NONE). */
+enum sl_yjson { SL_YJ_NONE = 0, SL_YJ_STRING, SL_YJ_NUMBER, SL_YJ_BOOL, SL_YJ_NULL };
+
 struct sl_ynode {
     enum sl_ynode_type type;
-    int line;   /* 1-based */
-    bool plain; /* scalar written without quotes (so "null" and "~" mean null) */
-    char *str;  /* scalar text, NUL-terminated */
+    int line;           /* 1-based */
+    bool plain;         /* scalar written without quotes (so "null" and "~" mean null) */
+    enum sl_yjson json; /* scalar from an API body: its JSON type */
+    char *str;          /* scalar text, NUL-terminated */
     size_t len;
     /* SEQ: items[0..n). MAP: keys (scalars) at even, values at odd indexes,
      * n = 2 x entries. */

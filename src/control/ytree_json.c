@@ -17,13 +17,14 @@ static struct sl_ynode *node(enum sl_ynode_type type)
     return n;
 }
 
-static struct sl_ynode *scalar(const char *s, size_t len, bool plain)
+static struct sl_ynode *scalar(const char *s, size_t len, bool plain, enum sl_yjson json)
 {
     struct sl_ynode *n = node(SL_Y_SCALAR);
 
     if (n == NULL)
         return NULL;
     n->plain = plain;
+    n->json = json;
     n->len = len;
     if ((n->str = malloc(len + 1)) == NULL) {
         free(n);
@@ -73,7 +74,8 @@ struct sl_ynode *sl_ytree_from_json(const json_t *j)
             return NULL;
         json_object_foreach((json_t *)j, k, v)
         {
-            if (push(n, scalar(k, strlen(k), false)) != 0 || push(n, sl_ytree_from_json(v)) != 0)
+            if (push(n, scalar(k, strlen(k), false, SL_YJ_STRING)) != 0 ||
+                push(n, sl_ytree_from_json(v)) != 0)
                 goto fail;
         }
         return n;
@@ -87,20 +89,20 @@ struct sl_ynode *sl_ytree_from_json(const json_t *j)
         }
         return n;
     case JSON_STRING:
-        return scalar(json_string_value(j), json_string_length(j), false);
+        return scalar(json_string_value(j), json_string_length(j), false, SL_YJ_STRING);
     case JSON_INTEGER:
         len = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-        return scalar(buf, (size_t)len, true);
+        return scalar(buf, (size_t)len, true, SL_YJ_NUMBER);
     case JSON_REAL:
         len = snprintf(buf, sizeof(buf), "%.17g", json_real_value(j));
-        return scalar(buf, (size_t)len, true);
+        return scalar(buf, (size_t)len, true, SL_YJ_NUMBER);
     case JSON_TRUE:
-        return scalar("true", 4, true);
+        return scalar("true", 4, true, SL_YJ_BOOL);
     case JSON_FALSE:
-        return scalar("false", 5, true);
+        return scalar("false", 5, true, SL_YJ_BOOL);
     case JSON_NULL:
     default:
-        return scalar("null", 4, true);
+        return scalar("null", 4, true, SL_YJ_NULL);
     }
 fail:
     sl_ytree_free(n);
@@ -154,7 +156,7 @@ struct sl_ynode *sl_ytree_copy(const struct sl_ynode *n)
     if (n == NULL)
         return NULL;
     if (n->type == SL_Y_SCALAR) {
-        if ((c = scalar(n->str, n->len, n->plain)) != NULL)
+        if ((c = scalar(n->str, n->len, n->plain, n->json)) != NULL)
             c->line = n->line;
         return c;
     }
@@ -184,7 +186,7 @@ int sl_ymap_put(struct sl_ynode *m, const char *key, struct sl_ynode *val)
             m->items[i + 1] = val;
             return 0;
         }
-    if (push(m, scalar(key, strlen(key), false)) != 0) {
+    if (push(m, scalar(key, strlen(key), false, SL_YJ_STRING)) != 0) {
         sl_ytree_free(val);
         return -1;
     }

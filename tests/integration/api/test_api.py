@@ -109,6 +109,22 @@ class TestBasics(ApiCase):
         self.addCleanup(api.close)
         self.assertEqual(api.call("GET", "/healthz")[0], 200)
 
+    def test_warnings_say_warn_once(self):
+        b = self.backend("b1")
+        port = free_port()
+        cfg = api_config([b], port)
+        cfg["services"]["app"]["health"] = {"check": "http", "path": "/healthz"}
+        d = self.sluice(cfg)
+        wait_until(lambda: "TCP connect" in d.stderr())
+        self.assertNotIn("warn warning:", d.stderr())
+        api = d.admin()
+        self.addCleanup(api.close)
+        st, _, body = api.call("POST", "/v1/tokens", {"scope": "agent", "name": "ag"})
+        self.assertEqual(st, 201, body)
+        got = api.call("PUT", "/v1/services/app", {}, token=body["token"])
+        self.assertError(got, 403, "forbidden")
+        self.assertIn("an agent token cannot", got[2]["error"]["message"])
+
     def test_keep_alive_many_requests_one_connection(self):
         self.start_api()
         sock_before = None
@@ -221,9 +237,11 @@ class TestAuth(ApiCase):
         self.assertEqual(b["name"], "dyn1")
         # Another agent may not touch it; a static backend neither.
         self.assertError(self.api.call("PATCH", "/v1/services/app/backends/dyn1", {"weight": 3},
-                                       token=g2), 403)
-        self.assertError(self.api.call("DELETE", "/v1/services/app/backends/dyn1", token=g2), 403)
-        self.assertError(self.api.call("DELETE", "/v1/services/app/backends/b1", token=g1), 403)
+                                       token=g2), 403, "forbidden")
+        self.assertError(self.api.call("DELETE", "/v1/services/app/backends/dyn1", token=g2), 403,
+                         "forbidden")
+        self.assertError(self.api.call("DELETE", "/v1/services/app/backends/b1", token=g1), 403,
+                         "forbidden")
         self.assertEqual(self.api.call("PATCH", "/v1/services/app/backends/dyn1", {"weight": 3},
                                        token=g1)[0], 200)
         # Agents do backends only.
@@ -280,6 +298,97 @@ class TestRouting(ApiCase):
         self.assertError(self.api.call("POST", "/v1/tokens", {"scope": "read", "x": 1}), 400,
                          "unknown_field")
         self.assertError(self.api.call("GET", "/v1/services/%zz"), 400)
+
+
+class TestJsonTypes(ApiCase):
+    """A JSON body's types are checked, not read as YAML text: "5" is no
+    integer and 5 is no string (400 invalid_field naming the field)."""
+
+    def assertField(self, got, field, msg):
+        self.assertError(got, 400, "invalid_field")
+        self.assertIn(field, got[2]["error"]["message"], got)
+        self.assertIn(msg, got[2]["error"]["message"], got)
+
+    def test_wrong_types_are_400(self):
+        self.start_api()
+        t = "127.0.0.1:%d" % free_port()
+        post = "/v1/services/app/backends"
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": t, "weight": "5"}),
+                         "weight", "expected an integer, got a string")
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": 5}),
+                         "target", "expected a string, got a number")
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": t,
+                                                      "labels": {"a": 1}}),
+                         "a", "expected a string, got a number")
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": t,
+                                                      "override_host": 5}),
+                         "override_host", "expected a string, got a number")
+        self.assertField(self.api.call("POST", post, {"name": "q1", "target": t,
+                                                      "connect_timeout": True}),
+                         "connect_timeout", "got a boolean")
+        # Durations take "2s" and bare milliseconds, as in the YAML.
+        for ct in ("2s", 2000):
+            st, _, b = self.api.call("POST", post, {"name": "q1", "target": t,
+                                                    "connect_timeout": ct})
+            self.assertEqual(st, 201, (ct, b))
+            self.assertEqual(self.api.call("DELETE", post + "/q1")[0], 204)
+        self.assertEqual(self.api.call("POST", post, {"name": "q1", "target": t})[0], 201)
+        self.assertField(self.api.call("PATCH", post + "/q1", {"drain": "yes"}),
+                         "drain", "expected true or false, got a string")
+        self.assertField(self.api.call("PATCH", post + "/q1", {"weight": "5"}),
+                         "weight", "expected an integer, got a string")
+        self.assertError(self.api.call("PATCH", post + "/q1", {"health": True}), 400,
+                         "invalid_field")
+        self.assertField(self.api.call("PUT", "/v1/services/x", {"retries": "2"}),
+                         "retries", "expected an integer, got a string")
+        self.assertError(self.api.call("GET", "/v1/services/x"), 404)
+
+    def test_route_ids_follow_the_name_syntax(self):
+        self.start_api()
+        for rid in ("", "a b", "x/y"):
+            self.assertField(self.api.call("PUT", "/v1/endpoints/bad3.com",
+                                           {"routes": [{"id": rid, "service": "app"}]}),
+                             "id", "invalid route id '%s'" % rid)
+        st, _, e = self.api.call("PUT", "/v1/endpoints/bad3.com",
+                                 {"routes": [{"id": "ok-1.x_y", "service": "app"}]})
+        self.assertEqual(st, 200, e)
+
+
+class TestClashes(ApiCase):
+    """A name taken elsewhere is 409 name_in_use; API nodes have no line,
+    so no message says "on line 0"."""
+
+    def test_backend_name_of_another_service_is_409(self):
+        self.start_api()
+        t = "127.0.0.1:%d" % free_port()
+        got = self.api.call("PUT", "/v1/services/web3",
+                            {"backends": [{"name": "b1", "target": t}]})
+        self.assertError(got, 409, "name_in_use")
+        self.assertIn("backend name 'b1' already used", got[2]["error"]["message"])
+        self.assertIn("service app", got[2]["error"]["message"])
+        self.assertEqual(self.api.call("POST", "/v1/services/app/backends",
+                                       {"name": "d1", "target": t})[0], 201)
+        got = self.api.call("PUT", "/v1/services/web4",
+                            {"backends": [{"name": "d1", "target": t}]})
+        self.assertError(got, 409, "name_in_use")
+        self.assertNotIn("line 0", got[2]["error"]["message"])
+
+    def test_no_line_0_in_messages(self):
+        self.start_api()
+        t = "127.0.0.1:%d" % free_port()
+        got = self.api.call("PUT", "/v1/services/web5", {"backends": [
+            {"name": "w1", "target": t}, {"name": "w1", "target": "127.0.0.1:1"}]})
+        self.assertError(got, 400, "invalid_field")
+        self.assertIn("backend name 'w1' already used in service web5",
+                      got[2]["error"]["message"])
+        got = self.api.call("PUT", "/v1/services/web5", {"backends": [
+            {"name": "w1", "target": t}, {"name": "w2", "target": t}]})
+        self.assertError(got, 400, "invalid_field")
+        self.assertIn("target %s already used in this service" % t, got[2]["error"]["message"])
+        got = self.api.call("PUT", "/v1/endpoints/r.com", {"routes": [
+            {"id": "r", "service": "app"}, {"id": "r", "service": "app"}]})
+        self.assertError(got, 400, "invalid_field")
+        self.assertIn("route id 'r' already used in this endpoint", got[2]["error"]["message"])
 
 
 class TestCalls(ApiCase):

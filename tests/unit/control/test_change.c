@@ -243,7 +243,7 @@ static void backends_add_and_refusals(void **state)
     expect_err(call_add(c, "nope", "{\"name\":\"d2\",\"target\":\"127.0.0.1:9004\"}", &admin, &e),
                &e, 404, "not_found");
     expect_err(call_add(c, "api", "{\"name\":\"d2\",\"target\":\"127.0.0.1:9004\"}", &reader, &e),
-               &e, 403, "disallowed");
+               &e, 403, "forbidden");
     /* Same target twice in a service: the config's rule. */
     expect_err(call_add(c, "api", "{\"name\":\"d2\",\"target\":\"127.0.0.1:9003\"}", &admin, &e),
                &e, 400, "invalid_field");
@@ -269,9 +269,9 @@ static void agents_change_only_their_backends(void **state)
 
     (void)state;
     ok(call_add(c, "api", "{\"name\":\"g1\",\"target\":\"127.0.0.1:9005\"}", &agent1, &e), &e);
-    expect_err(call_patch(c, "api", "g1", "{\"weight\":3}", &agent2, &e), &e, 403, "disallowed");
-    expect_err(sl_change_backend_delete(c, "api", "g1", &agent2, &e), &e, 403, "disallowed");
-    expect_err(call_patch(c, "api", "a1", "{\"weight\":3}", &agent1, &e), &e, 403, "disallowed");
+    expect_err(call_patch(c, "api", "g1", "{\"weight\":3}", &agent2, &e), &e, 403, "forbidden");
+    expect_err(sl_change_backend_delete(c, "api", "g1", &agent2, &e), &e, 403, "forbidden");
+    expect_err(call_patch(c, "api", "a1", "{\"weight\":3}", &agent1, &e), &e, 403, "forbidden");
     ok(call_patch(c, "api", "g1", "{\"weight\":3}", &agent1, &e), &e);
     assert_int_equal(lb_weight(c, "api", "g1"), 3);
     q = query(c);
@@ -281,7 +281,7 @@ static void agents_change_only_their_backends(void **state)
     /* Agents cannot touch services or endpoints. */
     json_t *svc = J("{}");
 
-    expect_err(sl_change_service_put(c, "s2", svc, &agent1, &e), &e, 403, "disallowed");
+    expect_err(sl_change_service_put(c, "s2", svc, &agent1, &e), &e, 403, "forbidden");
     json_decref(svc);
     ok(sl_change_backend_delete(c, "api", "g1", &agent1, &e), &e);
     assert_int_equal(lb_weight(c, "api", "g1"), -1);

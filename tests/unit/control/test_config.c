@@ -265,6 +265,12 @@ static const struct {
     {HEAD SVC "endpoints:\n  - pattern: /\n    routes:\n      - {service: app}\n"
               "      - {service: nope}\n",
      11, "route route001: unknown service 'nope'"},
+    {HEAD SVC "endpoints:\n  - pattern: /\n    routes:\n      - {service: app, id: \"a b\"}\n", 10,
+     "endpoint /: routes[0].id: invalid route id 'a b' (letters, digits, '-', '_', '.')"},
+    {HEAD SVC "endpoints:\n  - pattern: /\n    routes:\n      - {service: app, id: \"x/y\"}\n", 10,
+     "invalid route id 'x/y'"},
+    {HEAD SVC "endpoints:\n  - pattern: /\n    routes:\n      - {service: app, id: \"\"}\n", 10,
+     "invalid route id ''"},
     {HEAD SVC "endpoints:\n  - pattern: /\n    routes:\n      - {selector: \"version=v1\"}\n", 10,
      "service is required"},
     {HEAD SVC "endpoints:\n  - pattern: /\n    routes:\n      - {service: app, selector: \"=x\"}\n",
