@@ -173,6 +173,14 @@ static void beside(char *out, size_t n, const char *file, const char *rel)
         (void)snprintf(out, n, "%.*s/%s", (int)(slash - file), file, rel);
 }
 
+void sl_cli_token_file(const struct sl_config *cfg, char *out, size_t n)
+{
+    /* config.c already resolved `state` against the config's directory:
+     * joining that directory again would double it for a relative -c. */
+    beside(out, n, cfg->state != NULL ? cfg->state : "sluice.db",
+           cfg->admin.token_file != NULL ? cfg->admin.token_file : "admin.token");
+}
+
 /* The server (into c->server unless <server> is given) and the token
  * file of the daemon configured by <path>. 0, or 1 when it cannot be read. */
 static int from_config(const char *path, const char *server, struct sl_cli *c, char *token_file,
@@ -180,7 +188,6 @@ static int from_config(const char *path, const char *server, struct sl_cli *c, c
 {
     struct sl_config *cfg = NULL;
     struct sl_diag diag;
-    char store[4096];
     const char *b;
 
     sl_diag_init(&diag);
@@ -202,15 +209,7 @@ static int from_config(const char *path, const char *server, struct sl_cli *c, c
         (void)snprintf(c->server, sizeof(c->server), "http://[::1]%s", b + 4);
     else
         (void)snprintf(c->server, sizeof(c->server), "http://%s", b);
-    /* As the daemon: the store is sluice.db beside the config unless
-     * `state` says (config.c resolves it against the config's directory),
-     * the token file admin.token beside the store unless admin.token_file
-     * says (a relative one beside the store too). */
-    if (cfg->state != NULL)
-        (void)snprintf(store, sizeof(store), "%s", cfg->state);
-    else
-        beside(store, sizeof(store), path, "sluice.db");
-    beside(token_file, n, store, cfg->admin.token_file ? cfg->admin.token_file : "admin.token");
+    sl_cli_token_file(cfg, token_file, n);
     sl_config_free(cfg);
     return 0;
 }
