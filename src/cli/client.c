@@ -62,7 +62,7 @@ static const struct cmd cmds[] = {
     {"backend", "undrain", sl_cli_backend_undrain, 2, 2, no_opts, "SVC NAME",
      "Puts a drained backend back in rotation.\n"},
     {"backend", "weight", sl_cli_backend_weight, 3, 3, no_opts, "SVC NAME N",
-     "Sets a backend's weight (0..1000000).\n"},
+     "Sets a backend's weight (" SL_CLI_WEIGHT_RANGE ").\n"},
     {"backend", "mark", sl_cli_backend_mark, 3, 3, no_opts, "SVC NAME healthy|unhealthy",
      "Sets a backend's health by hand (as if its checks had said so).\n"},
     {"service", "get", sl_cli_service_get, 1, 1, no_opts, "SVC",
@@ -74,13 +74,13 @@ static const struct cmd cmds[] = {
      "Unregisters a service (refused while a route or listener names it).\n"},
     {"endpoint", "add", sl_cli_endpoint_add, 1, 1, ep_opts,
      "PATTERN [--route SVC[:SELECTOR][=WEIGHT] ...]",
-     "Creates or replaces an endpoint and its routes. A route names a service, a\n"
-     "label selector after ':', or both, and a weight after a final '='\n"
-     "(api:version=v2=10, api=90, :zone=a).\n"},
+     "Creates or replaces an endpoint and its routes. A route names a service,\n"
+     "optionally a label selector after ':', and a weight (" SL_CLI_WEIGHT_RANGE ") after a\n"
+     "final '=' (api:version=v2=10, api=90).\n"},
     {"endpoint", "rm", sl_cli_endpoint_rm, 1, 1, no_opts, "PATTERN", "Removes an endpoint.\n"},
     {"route", "add", sl_cli_route_add, 2, 2, route_opts,
      "PATTERN SVC [--selector SEL] [--weight N]",
-     "Adds a route to an endpoint and prints its id (SVC \"\" for a selector-only route).\n"},
+     "Adds a route to service SVC to an endpoint and prints its id.\n"},
     {"route", "rm", sl_cli_route_rm, 2, 2, no_opts, "PATTERN ID",
      "Removes route ID (route000, ...) of an endpoint.\n"},
     {"route", "weight", sl_cli_route_weight, 3, 3, no_opts, "PATTERN ID N",
@@ -104,13 +104,21 @@ static void usage_line(FILE *out, const struct cmd *c)
                   c->sub ? c->sub : "", c->usage);
 }
 
-/* sluice VERB --help: every sub-verb's usage line. */
+/* sluice VERB --help: every sub-verb's usage line (query and shape have
+ * none: their one usage line). */
 static void verb_help(FILE *out, const char *verb)
 {
-    for (size_t i = 0; i < NCMDS; i++)
-        if (strcmp(cmds[i].verb, verb) == 0)
+    bool subs = false;
+
+    for (size_t i = 0; i < NCMDS; i++) {
+        if (strcmp(cmds[i].verb, verb) == 0) {
             usage_line(out, &cmds[i]);
-    (void)fprintf(out, "\n`sluice %s SUBCOMMAND --help` describes one.\n\n%s", verb, GLOBAL_OPTS);
+            subs |= cmds[i].sub != NULL;
+        }
+    }
+    if (subs)
+        (void)fprintf(out, "\n`sluice %s SUBCOMMAND --help` describes one.\n", verb);
+    (void)fprintf(out, "\n%s", GLOBAL_OPTS);
 }
 
 void sl_cli_client_usage(FILE *out)
