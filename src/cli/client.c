@@ -66,7 +66,8 @@ static const struct cmd cmds[] = {
     {"backend", "mark", sl_cli_backend_mark, 3, 3, no_opts, "SVC NAME healthy|unhealthy",
      "Sets a backend's health by hand (as if its checks had said so).\n"},
     {"service", "get", sl_cli_service_get, 1, 1, no_opts, "SVC",
-     "Prints a service's snapshot as JSON (what service put takes).\n"},
+     "Prints a service's snapshot as JSON: its configuration, its name and each\n"
+     "backend's run-time fields (strip those before service put: docs/cli.md).\n"},
     {"service", "put", sl_cli_service_put, 2, 2, no_opts, "SVC FILE.json|-",
      "Registers or replaces service SVC from a JSON file (- reads stdin): strategy,\n"
      "health, timeouts, retries, backends, as in the configuration. JSON only (no YAML).\n"},

@@ -473,6 +473,16 @@ class DaemonTest(SluiceCase):
         snap = json.loads(self.ok(["service", "get", "api"]))
         self.assertEqual(snap["strategy"], "round_robin")
         self.refused(["service", "rm", "api"], "409 in_use")
+        # As docs/cli.md says: the snapshot goes back once its name and the
+        # backends' run-time fields are stripped, and not before.
+        self.refused(["service", "put", "api", "-"], "unknown key 'name'",
+                     stdin=json.dumps(snap).encode())
+        run_time = ("service", "origin", "owner", "state", "health", "score", "failures",
+                    "active", "requests", "rps", "load", "location", "connected_at")
+        del snap["name"]
+        snap["backends"] = [{k: v for k, v in b.items() if k not in run_time}
+                            for b in snap["backends"]]
+        self.ok(["service", "put", "api", "-"], stdin=json.dumps(snap).encode())
         f = os.path.join(self.tmp, "extra.json")
         with open(f, "w") as fh:
             json.dump({"strategy": "random", "backends": [
