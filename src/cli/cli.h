@@ -6,6 +6,7 @@
 #define SL_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "sluice_version.h" /* SLUICE_VERSION_STRING, from CMake's project(VERSION) */
@@ -21,5 +22,11 @@ int sl_cli_client(int argc, char **argv);
 bool sl_cli_client_verb(const char *verb);
 /* One line per client verb, for sluice --help. */
 void sl_cli_client_usage(FILE *out);
+
+struct sl_config;
+/* The bootstrap token file of <cfg> (loaded, so cfg->state is resolved):
+ * admin.token_file, default admin.token, a relative one beside the state
+ * store. serve writes it and the client verbs read it: one rule for both. */
+void sl_cli_token_file(const struct sl_config *cfg, char *out, size_t n);
 
 #endif /* SL_CLI_CLI_H */

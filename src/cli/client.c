@@ -62,11 +62,12 @@ static const struct cmd cmds[] = {
     {"backend", "undrain", sl_cli_backend_undrain, 2, 2, no_opts, "SVC NAME",
      "Puts a drained backend back in rotation.\n"},
     {"backend", "weight", sl_cli_backend_weight, 3, 3, no_opts, "SVC NAME N",
-     "Sets a backend's weight (0..1000000).\n"},
+     "Sets a backend's weight (" SL_CLI_WEIGHT_RANGE ").\n"},
     {"backend", "mark", sl_cli_backend_mark, 3, 3, no_opts, "SVC NAME healthy|unhealthy",
      "Sets a backend's health by hand (as if its checks had said so).\n"},
     {"service", "get", sl_cli_service_get, 1, 1, no_opts, "SVC",
-     "Prints a service's snapshot as JSON (what service put takes).\n"},
+     "Prints a service's snapshot as JSON: its configuration, its name and each\n"
+     "backend's run-time fields (strip those before service put: docs/cli.md).\n"},
     {"service", "put", sl_cli_service_put, 2, 2, no_opts, "SVC FILE.json|-",
      "Registers or replaces service SVC from a JSON file (- reads stdin): strategy,\n"
      "health, timeouts, retries, backends, as in the configuration. JSON only (no YAML).\n"},
@@ -74,13 +75,13 @@ static const struct cmd cmds[] = {
      "Unregisters a service (refused while a route or listener names it).\n"},
     {"endpoint", "add", sl_cli_endpoint_add, 1, 1, ep_opts,
      "PATTERN [--route SVC[:SELECTOR][=WEIGHT] ...]",
-     "Creates or replaces an endpoint and its routes. A route names a service, a\n"
-     "label selector after ':', or both, and a weight after a final '='\n"
-     "(api:version=v2=10, api=90, :zone=a).\n"},
+     "Creates or replaces an endpoint and its routes. A route names a service,\n"
+     "optionally a label selector after ':', and a weight (" SL_CLI_WEIGHT_RANGE ") after a\n"
+     "final '=' (api:version=v2=10, api=90).\n"},
     {"endpoint", "rm", sl_cli_endpoint_rm, 1, 1, no_opts, "PATTERN", "Removes an endpoint.\n"},
     {"route", "add", sl_cli_route_add, 2, 2, route_opts,
      "PATTERN SVC [--selector SEL] [--weight N]",
-     "Adds a route to an endpoint and prints its id (SVC \"\" for a selector-only route).\n"},
+     "Adds a route to service SVC to an endpoint and prints its id.\n"},
     {"route", "rm", sl_cli_route_rm, 2, 2, no_opts, "PATTERN ID",
      "Removes route ID (route000, ...) of an endpoint.\n"},
     {"route", "weight", sl_cli_route_weight, 3, 3, no_opts, "PATTERN ID N",
@@ -104,13 +105,21 @@ static void usage_line(FILE *out, const struct cmd *c)
                   c->sub ? c->sub : "", c->usage);
 }
 
-/* sluice VERB --help: every sub-verb's usage line. */
+/* sluice VERB --help: every sub-verb's usage line (query and shape have
+ * none: their one usage line). */
 static void verb_help(FILE *out, const char *verb)
 {
-    for (size_t i = 0; i < NCMDS; i++)
-        if (strcmp(cmds[i].verb, verb) == 0)
+    bool subs = false;
+
+    for (size_t i = 0; i < NCMDS; i++) {
+        if (strcmp(cmds[i].verb, verb) == 0) {
             usage_line(out, &cmds[i]);
-    (void)fprintf(out, "\n`sluice %s SUBCOMMAND --help` describes one.\n\n%s", verb, GLOBAL_OPTS);
+            subs |= cmds[i].sub != NULL;
+        }
+    }
+    if (subs)
+        (void)fprintf(out, "\n`sluice %s SUBCOMMAND --help` describes one.\n", verb);
+    (void)fprintf(out, "\n%s", GLOBAL_OPTS);
 }
 
 void sl_cli_client_usage(FILE *out)
@@ -173,6 +182,14 @@ static void beside(char *out, size_t n, const char *file, const char *rel)
         (void)snprintf(out, n, "%.*s/%s", (int)(slash - file), file, rel);
 }
 
+void sl_cli_token_file(const struct sl_config *cfg, char *out, size_t n)
+{
+    /* config.c already resolved `state` against the config's directory:
+     * joining that directory again would double it for a relative -c. */
+    beside(out, n, cfg->state != NULL ? cfg->state : "sluice.db",
+           cfg->admin.token_file != NULL ? cfg->admin.token_file : "admin.token");
+}
+
 /* The server (into c->server unless <server> is given) and the token
  * file of the daemon configured by <path>. 0, or 1 when it cannot be read. */
 static int from_config(const char *path, const char *server, struct sl_cli *c, char *token_file,
@@ -180,7 +197,6 @@ static int from_config(const char *path, const char *server, struct sl_cli *c, c
 {
     struct sl_config *cfg = NULL;
     struct sl_diag diag;
-    char store[4096];
     const char *b;
 
     sl_diag_init(&diag);
@@ -202,15 +218,7 @@ static int from_config(const char *path, const char *server, struct sl_cli *c, c
         (void)snprintf(c->server, sizeof(c->server), "http://[::1]%s", b + 4);
     else
         (void)snprintf(c->server, sizeof(c->server), "http://%s", b);
-    /* As the daemon: the store is sluice.db beside the config unless
-     * `state` says (config.c resolves it against the config's directory),
-     * the token file admin.token beside the store unless admin.token_file
-     * says (a relative one beside the store too). */
-    if (cfg->state != NULL)
-        (void)snprintf(store, sizeof(store), "%s", cfg->state);
-    else
-        beside(store, sizeof(store), path, "sluice.db");
-    beside(token_file, n, store, cfg->admin.token_file ? cfg->admin.token_file : "admin.token");
+    sl_cli_token_file(cfg, token_file, n);
     sl_config_free(cfg);
     return 0;
 }

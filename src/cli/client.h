@@ -18,6 +18,9 @@
 #define SL_CLI_TIMEOUT_MS     10000
 #define SL_CLI_MAX_POS        64
 #define SL_CLI_MAX_OPTS       64
+/* A backend's or a route's weight: the configuration's range (config.c). */
+#define SL_CLI_MAX_WEIGHT   10000
+#define SL_CLI_WEIGHT_RANGE "0..10000"
 
 /* ---- client_args.c: the command line, pure */
 
@@ -52,7 +55,8 @@ int sl_cli_int(const char *s, long long min, long long max, long long *out);
 /* Percent-encodes everything but RFC 3986 unreserved characters, so that a
  * pattern ("example.com/blog") is one path segment. malloc'd or NULL. */
 char *sl_cli_urlencode(const char *s);
-/* "SVC[:SELECTOR][=WEIGHT]" (SVC may be empty: a selector-only route).
+/* "SVC[:SELECTOR][=WEIGHT]" (SVC is required: the API has no selector-only
+ * routes; the weight in 0..SL_CLI_MAX_WEIGHT).
  * The weight is a trailing "=DIGITS" that leaves a complete selector (the
  * last term still has its "=" or "!="), so "api:version=v2=10" is
  * selector "version=v2" weight 10 and "api:version=10" selector

@@ -1,6 +1,7 @@
 /* The client verbs' command line: global and verb options, operands,
  * numbers, URL encoding, route specs. Pure: no I/O. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,9 @@ static const char **global_slot(struct sl_cli_args *a, const char *name)
 }
 
 /* One "--name[=VALUE]" at argv[*i] (it takes a value: the next argument
- * when there is no '='), into a global slot or the verb's options. 0 or -1
- * with err set. */
+ * when there is no '='), into a global slot or the verb's options. A verb
+ * option last on the line gets a NULL value: sl_cli_opts_check() then says
+ * whether it is unknown or needs one. 0 or -1 with err set. */
 static int parse_option(int argc, char **argv, int *i, struct sl_cli_args *a, char *err,
                         size_t errlen)
 {
@@ -44,13 +46,13 @@ static int parse_option(int argc, char **argv, int *i, struct sl_cli_args *a, ch
     } else {
         eq = NULL;
         (void)snprintf(name, sizeof(name), "%s", arg);
-        if (*i + 1 >= argc) {
-            (void)snprintf(err, errlen, "option '%s' needs a value", arg);
-            return -1;
-        }
-        value = argv[++*i];
+        value = *i + 1 < argc ? argv[++*i] : NULL;
     }
     slot = global_slot(a, name);
+    if (slot != NULL && value == NULL) {
+        (void)snprintf(err, errlen, "option '%s' needs a value", arg);
+        return -1;
+    }
     if (slot != NULL) {
         *slot = value;
         return 0;
@@ -116,6 +118,10 @@ int sl_cli_opts_check(const struct sl_cli_args *a, const char *const *allowed, c
             (void)snprintf(err, errlen, "unknown option '%s'", a->opts[i].name);
             return -1;
         }
+        if (a->opts[i].value == NULL) {
+            (void)snprintf(err, errlen, "option '%s' needs a value", a->opts[i].name);
+            return -1;
+        }
     }
     return 0;
 }
@@ -177,12 +183,18 @@ int sl_cli_route_spec(const char *spec, json_t *route, char *err, size_t errlen)
     long long w;
     int rc = 0;
 
-    if (last_eq != NULL && sl_cli_int(last_eq + 1, 0, 1000000, &w) == 0 &&
+    if (last_eq != NULL && sl_cli_int(last_eq + 1, 0, LLONG_MAX, &w) == 0 &&
         (colon == NULL || last_eq < colon || last_term_complete(rest, (size_t)(last_eq - rest)))) {
         if (colon == NULL || last_eq < colon)
             svc_len = (size_t)(last_eq - spec);
         else
             sel_len = (size_t)(last_eq - rest);
+        if (w > SL_CLI_MAX_WEIGHT) {
+            (void)snprintf(err, errlen,
+                           "route '%s': the weight is not an integer in " SL_CLI_WEIGHT_RANGE,
+                           spec);
+            return -1;
+        }
         rc |= json_object_set_new(route, "weight", json_integer(w));
     }
     if (colon != NULL && last_eq != NULL && last_eq < colon) {
@@ -190,12 +202,12 @@ int sl_cli_route_spec(const char *spec, json_t *route, char *err, size_t errlen)
                        spec);
         return -1;
     }
-    if (svc_len == 0 && sel_len == 0) {
-        (void)snprintf(err, errlen, "route '%s': needs a service or a selector", spec);
+    /* The API refuses selector-only routes: say so before calling it. */
+    if (svc_len == 0) {
+        (void)snprintf(err, errlen, "route '%s': needs a service (SVC[:SELECTOR][=WEIGHT])", spec);
         return -1;
     }
-    if (svc_len > 0)
-        rc |= json_object_set_new(route, "service", json_stringn(spec, svc_len));
+    rc |= json_object_set_new(route, "service", json_stringn(spec, svc_len));
     if (colon != NULL && sel_len > 0)
         rc |= json_object_set_new(route, "selector", json_stringn(rest, sel_len));
     if (rc != 0) {

@@ -58,10 +58,11 @@ int sl_cli_backend_add(const struct sl_cli *c, const struct sl_cli_args *a, cons
         const char *name = a->opts[i].name, *v = a->opts[i].value, *eq;
 
         if (strcmp(name, "--weight") == 0) {
-            if (sl_cli_int(v, 0, 1000000, &w) < 0) {
+            if (sl_cli_int(v, 0, SL_CLI_MAX_WEIGHT, &w) < 0) {
                 json_decref(labels);
                 json_decref(body);
-                return bad("backend add", "(--weight) is not an integer in 0..1000000", v);
+                return bad("backend add", "(--weight) is not an integer in " SL_CLI_WEIGHT_RANGE,
+                           v);
             }
             rc |= json_object_set_new(body, "weight", json_integer(w));
         } else if (strcmp(name, "--label") == 0) {
@@ -143,8 +144,8 @@ int sl_cli_backend_weight(const struct sl_cli *c, const struct sl_cli_args *a,
 
     (void)a;
     (void)npos;
-    if (sl_cli_int(pos[2], 0, 1000000, &w) < 0)
-        return bad("backend weight", "is not an integer in 0..1000000", pos[2]);
+    if (sl_cli_int(pos[2], 0, SL_CLI_MAX_WEIGHT, &w) < 0)
+        return bad("backend weight", "is not an integer in " SL_CLI_WEIGHT_RANGE, pos[2]);
     (void)snprintf(done, sizeof(done), "weight %lld", w);
     return patch(c, pos, "weight", json_integer(w), done);
 }

@@ -85,10 +85,12 @@ int sl_cli_route_add(const struct sl_cli *c, const struct sl_cli_args *a, const 
     (void)npos;
     if (body == NULL)
         return oom(NULL);
-    if (ws != NULL && sl_cli_int(ws, 0, 1000000, &w) < 0)
-        return bad(body, "route add", "--weight is not an integer in 0..1000000");
-    if (pos[1][0] != '\0')
-        rc |= json_object_set_new(body, "service", json_string(pos[1]));
+    if (ws != NULL && sl_cli_int(ws, 0, SL_CLI_MAX_WEIGHT, &w) < 0)
+        return bad(body, "route add", "--weight is not an integer in " SL_CLI_WEIGHT_RANGE);
+    /* The API refuses selector-only routes: say so before calling it. */
+    if (pos[1][0] == '\0')
+        return bad(body, "route add", "SVC is required (a route names its service)");
+    rc |= json_object_set_new(body, "service", json_string(pos[1]));
     if (sel != NULL)
         rc |= json_object_set_new(body, "selector", json_string(sel));
     if (ws != NULL)
@@ -129,8 +131,8 @@ int sl_cli_route_weight(const struct sl_cli *c, const struct sl_cli_args *a, con
     (void)npos;
     if (body == NULL)
         return oom(NULL);
-    if (sl_cli_int(pos[2], 0, 1000000, &w) < 0)
-        return bad(body, "route weight", "the weight is not an integer in 0..1000000");
+    if (sl_cli_int(pos[2], 0, SL_CLI_MAX_WEIGHT, &w) < 0)
+        return bad(body, "route weight", "the weight is not an integer in " SL_CLI_WEIGHT_RANGE);
     if (json_object_set_new(body, "weight", json_integer(w)) != 0 ||
         ep_path(path, sizeof(path), pos[0], "/routes/", pos[1]) < 0)
         return oom(body);
@@ -151,7 +153,7 @@ int sl_cli_shape(const struct sl_cli *c, const struct sl_cli_args *a, const char
         const char *eq = strchr(pos[i], '=');
         long long w;
 
-        if (eq == NULL || eq == pos[i] || sl_cli_int(eq + 1, 0, 1000000, &w) < 0)
+        if (eq == NULL || eq == pos[i] || sl_cli_int(eq + 1, 0, SL_CLI_MAX_WEIGHT, &w) < 0)
             return bad(body, "shape", "each weight is ROUTE=N (route000=90)");
         if (json_object_setn_new(body, pos[i], (size_t)(eq - pos[i]), json_integer(w)) != 0)
             return oom(body);

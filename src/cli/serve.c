@@ -299,39 +299,6 @@ static void wait_signals(struct sl_control *ctl, struct sl_worker *ws, size_t n,
     }
 }
 
-/* The directory part of <path>, through its last '/': <path>[0..*len). */
-static void dir_of(const char *path, const char **from, int *len)
-{
-    const char *slash = strrchr(path, '/');
-
-    *from = path;
-    *len = slash != NULL ? (int)(slash - path) + 1 : 0;
-}
-
-/* admin.token_file, or "admin.token", beside the state store when
- * relative (the store itself defaults to sluice.db beside the config). */
-static char *token_file_path(const struct sl_config *cfg)
-{
-    const char *name = cfg->admin.token_file != NULL ? cfg->admin.token_file : "admin.token";
-    const char *state = cfg->state != NULL ? cfg->state : "sluice.db";
-    const char *cdir, *sdir;
-    int clen, slen;
-    size_t cap = strlen(cfg->path) + strlen(state) + strlen(name) + 1;
-    char *p = malloc(cap);
-
-    if (p == NULL)
-        return NULL;
-    dir_of(cfg->path, &cdir, &clen);
-    dir_of(state, &sdir, &slen);
-    if (name[0] == '/')
-        (void)snprintf(p, cap, "%s", name);
-    else if (state[0] == '/')
-        (void)snprintf(p, cap, "%.*s%s", slen, sdir, name);
-    else
-        (void)snprintf(p, cap, "%.*s%.*s%s", clen, cdir, slen, sdir, name);
-    return p;
-}
-
 /* Starts the admin API when the config has admin: (admin.bind). 0 (also
  * when there is none: *out stays NULL) or -1 with the reason printed.
  * <msrc> (what GET /metrics reads) must outlive the server. */
@@ -341,16 +308,12 @@ static int start_admin(struct sl_control *ctl, struct sl_metrics_src *msrc, uint
     const struct sl_config *cfg = sl_control_config(ctl);
     struct sl_admin_opts ao = {0};
     char err[512];
-    char *token_file;
+    char token_file[4096];
     int rc;
 
     if (cfg == NULL || cfg->admin.bind == NULL)
         return 0;
-    token_file = token_file_path(cfg);
-    if (token_file == NULL) {
-        (void)fprintf(stderr, "sluice serve: out of memory\n");
-        return -1;
-    }
+    sl_cli_token_file(cfg, token_file, sizeof(token_file));
     ao.bind = cfg->admin.bind;
     ao.token_file = token_file;
     ao.metrics_public = cfg->admin.metrics_public;
@@ -358,7 +321,6 @@ static int start_admin(struct sl_control *ctl, struct sl_metrics_src *msrc, uint
     ao.metrics_arg = msrc;
     ao.max_conns = admin_max_conns(nofile);
     rc = sl_admin_start(ctl, &ao, out, err, sizeof(err));
-    free(token_file);
     if (rc != 0) {
         (void)fprintf(stderr, "sluice serve: %s\n", err);
         sl_log(SL_LOG_ERROR, "%s", err);

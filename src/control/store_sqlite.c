@@ -10,6 +10,7 @@
  * anything is written, so that an older sluice never damages a newer
  * store. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,24 @@ static int open_readonly(struct sl_store *s, const char *path)
     return rc;
 }
 
+/* The store holds token hashes: create it 0600 before SQLite opens it
+ * (SQLite would create it 0644 under the usual umask), and SQLite gives its
+ * -wal and -shm the database file's mode. An existing file keeps its mode:
+ * the operator chose it. */
+static int create_private(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    if (fd >= 0) {
+        (void)close(fd);
+        return 0;
+    }
+    if (errno == EEXIST) /* created since access(): SQLite opens that one */
+        return 0;
+    (void)snprintf(err, errlen, "%s: %s", path, sl_errstr(errno));
+    return -1;
+}
+
 int sl_store_open(const char *path, bool readonly, struct sl_store **out, char *err, size_t errlen)
 {
     bool existed = access(path, F_OK) == 0;
@@ -205,6 +224,10 @@ int sl_store_open(const char *path, bool readonly, struct sl_store **out, char *
     if (readonly && !existed) {
         (void)snprintf(err, errlen, "%s: %s (a read-only open does not create the store)", path,
                        sl_errstr(saved));
+        sl_store_close(s);
+        return -1;
+    }
+    if (!readonly && !existed && create_private(path, err, errlen) != 0) {
         sl_store_close(s);
         return -1;
     }

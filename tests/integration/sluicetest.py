@@ -259,8 +259,9 @@ def config(listeners, services, endpoints=None, **extra):
 class Sluice:
     """One `sluice serve` process on a config it writes to <workdir>."""
 
-    def __init__(self, workdir, cfg, name="sluice", access_log=True, extra_args=()):
+    def __init__(self, workdir, cfg, name="sluice", access_log=True, extra_args=(), cwd=None):
         self.workdir = workdir
+        self.cwd = cwd  # given: serve runs there, with -c relative to it
         self.name = name
         self.config_path = os.path.join(workdir, name + ".yaml")
         self.stderr_path = os.path.join(workdir, name + ".stderr")
@@ -301,7 +302,8 @@ class Sluice:
         return AdminClient(port, token)
 
     def argv(self):
-        a = [BIN, "serve", "-c", self.config_path]
+        a = [BIN, "serve", "-c",
+             os.path.relpath(self.config_path, self.cwd) if self.cwd else self.config_path]
         if self.access_log:
             a += ["--access-log", self.access_log]
         return a + self.extra_args
@@ -312,7 +314,7 @@ class Sluice:
         self._err = open(self.stderr_path, "ab")
         self.proc = track_process(subprocess.Popen(
             self.argv(), stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err,
-            cwd=self.workdir))
+            cwd=self.cwd or self.workdir))
         if wait:
             self.wait_ready()
         return self

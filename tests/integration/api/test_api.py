@@ -441,6 +441,13 @@ class TestCalls(ApiCase):
         self.start_api(dynamic_backends=False)
         self.assertError(self.api.call("POST", "/v1/services/app/backends",
                                        {"name": "d1", "target": "127.0.0.1:1"}), 403, "disallowed")
+        # As docs/api.md says: the builder is off, not an admin's PUT of a
+        # whole service (configuration), nor PATCH of a backend it has.
+        st, _, body = self.api.call("PUT", "/v1/services/other", {
+            "strategy": "round_robin", "backends": [{"name": "o1", "target": "127.0.0.1:1"}]})
+        self.assertEqual(st, 200, body)
+        st, _, body = self.api.call("PATCH", "/v1/services/other/backends/o1", {"weight": 2})
+        self.assertEqual(st, 200, body)
 
     def test_endpoints_routes_shape(self):
         self.start_api()

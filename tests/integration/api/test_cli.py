@@ -219,13 +219,12 @@ class FakeApiTest(SluiceCase):
         ep = "/v1/endpoints/example.com%2Fapi"
         self.api.routes[("PUT", ep)] = (200, {})
         self.ok(["endpoint", "add", "example.com/api", "--route", "api:version=v1=90",
-                 "--route", "api:version=v2=10", "--route", "api", "--route", ":zone=a",
+                 "--route", "api:version=v2=10", "--route", "api",
                  "--route", "web=5", "--route", "api:version=10"])
         self.assertEqual(self.last()[3], {"routes": [
             {"service": "api", "selector": "version=v1", "weight": 90},
             {"service": "api", "selector": "version=v2", "weight": 10},
             {"service": "api"},
-            {"selector": "zone=a"},
             {"service": "web", "weight": 5},
             {"service": "api", "selector": "version=10"}]})
         self.api.routes[("DELETE", ep)] = (204, None)
@@ -272,11 +271,22 @@ class FakeApiTest(SluiceCase):
                      ["backend", "add", "api", "a"], ["backend", "rm", "a", "b", "c"],
                      ["query", "--bogus", "x"], ["backend", "weight", "api", "a", "heavy"],
                      ["backend", "mark", "api", "a", "sick"], ["token", "create"],
-                     ["shape", "/api", "route000"], ["query", "--service"]):
+                     ["shape", "/api", "route000"], ["query", "--service"],
+                     ["backend", "weight", "api", "a", "10001"],
+                     ["endpoint", "add", "/x", "--route", ":zone=a"],
+                     ["route", "add", "/x", "", "--selector", "zone=a"]):
             rc, out, err = cli(self.g + args)
             self.assertEqual(rc, 2, "%s: %s" % (args, err))
             self.assertIn("sluice", err)
         self.assertEqual(self.api.requests, [])
+        rc, _, err = cli(self.g + ["query", "--bogus"])
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown option '--bogus'", err)
+        self.assertNotIn("SUBCOMMAND", err)  # query has none
+        rc, _, err = cli(self.g + ["backend", "weight", "api", "a", "abc"])
+        self.assertIn("0..10000", err)
+        rc, _, err = cli(self.g + ["endpoint", "add", "/x", "--route", ":zone=a"])
+        self.assertIn("needs a service", err)
 
     def test_help_everywhere(self):
         rc, out, _ = cli(["--help"])
@@ -463,6 +473,16 @@ class DaemonTest(SluiceCase):
         snap = json.loads(self.ok(["service", "get", "api"]))
         self.assertEqual(snap["strategy"], "round_robin")
         self.refused(["service", "rm", "api"], "409 in_use")
+        # As docs/cli.md says: the snapshot goes back once its name and the
+        # backends' run-time fields are stripped, and not before.
+        self.refused(["service", "put", "api", "-"], "unknown key 'name'",
+                     stdin=json.dumps(snap).encode())
+        run_time = ("service", "origin", "owner", "state", "health", "score", "failures",
+                    "active", "requests", "rps", "load", "location", "connected_at")
+        del snap["name"]
+        snap["backends"] = [{k: v for k, v in b.items() if k not in run_time}
+                            for b in snap["backends"]]
+        self.ok(["service", "put", "api", "-"], stdin=json.dumps(snap).encode())
         f = os.path.join(self.tmp, "extra.json")
         with open(f, "w") as fh:
             json.dump({"strategy": "random", "backends": [

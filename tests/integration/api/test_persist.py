@@ -8,8 +8,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sluicetest import (AdminClient, SluiceCase, backend_entry, config, endpoint,  # noqa: E402
-                        free_port, http_listener, main, route, service)
+from sluicetest import (AdminClient, Sluice, SluiceCase, backend_entry, config,  # noqa: E402
+                        endpoint, free_port, http_listener, main, route, run_cli, service)
 
 THREADS = 4
 PER_THREAD = 400  # upper bound; the kill comes first
@@ -34,6 +34,35 @@ class TestPersist(SluiceCase):
             return q
         finally:
             api.close()
+
+    def relative(self, sub, admin_extra):
+        """serve -c SUB/c.yaml from a cwd that is not SUB's directory."""
+        b = self.backend("b-" + sub)
+        cfg = config([http_listener(free_port())],
+                     {"app": service([backend_entry("b1", b.port)])},
+                     [endpoint("/", [route("app")])])
+        cfg["admin"] = dict({"bind": "127.0.0.1:%d" % free_port()}, **admin_extra)
+        os.makedirs(os.path.join(self.tmp, sub, "tok"))
+        d = Sluice(os.path.join(self.tmp, sub), cfg, name="c", cwd=self.tmp)
+        self._daemons.append(d)
+        self.addCleanup(self._stop_checked, d)
+        d.start()
+        return d
+
+    def test_relative_config_path(self):
+        # The store and the token file land beside the config, once: not
+        # under SUB/SUB (the config's directory joined twice).
+        for sub, extra, tok in (("d4", {}, "admin.token"),
+                                ("d5", {"token_file": "tok/secret.token"}, "tok/secret.token")):
+            d = self.relative(sub, extra)
+            self.assertTrue(os.path.isfile(os.path.join(self.tmp, sub, "sluice.db")))
+            self.assertTrue(os.path.isfile(os.path.join(self.tmp, sub, tok)), d.stderr())
+            self.assertFalse(os.path.exists(os.path.join(self.tmp, sub, sub)))
+            # The CLI finds the same token file through the same -c.
+            rc, out, err = run_cli(["-c", os.path.join(sub, "c.yaml"), "query", "--json"],
+                                   cwd=self.tmp)
+            self.assertEqual(rc, 0, out + err)
+            d.stop()
 
     def test_restart_keeps_changes(self):
         d = self.start()

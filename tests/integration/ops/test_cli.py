@@ -83,6 +83,14 @@ class Cli(SluiceCase):
         rc, out, err = run_cli(["check", "-c", path])
         print("  rc", rc, out.strip(), err.strip())
         self.assertEqual(rc, 0, out + err)
+        # No store yet (a first start): still ok, but said, and not created.
+        db = os.path.join(self.tmp, "sluice.db")
+        self.assertEqual(out.strip(), "%s: ok (no state store yet at %s: the file alone)"
+                         % (path, db))
+        self.assertFalse(os.path.exists(db))
+        open(db, "wb").close()  # an empty file is an empty SQLite database
+        rc, out, err = run_cli(["check", "-c", path])
+        self.assertEqual((rc, out.strip()), (0, "%s: ok" % path), out + err)
 
     def test_check_bad(self):
         """sluice check on bad files: exit 1, FILE:LINE in every message"""

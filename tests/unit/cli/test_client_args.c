@@ -53,6 +53,8 @@ static void globals_before_and_after(void **state)
 static void option_errors(void **state)
 {
     const char *missing[] = {"sluice", "query", "--service"};
+    const char *bogus[] = {"sluice", "query", "-c", "s.yaml", "--bogus"};
+    const char *noserver[] = {"sluice", "query", "--server"};
     const char *dash[] = {"sluice", "query", "-x"};
     const char *end[] = {"sluice", "route", "rm", "--", "--odd", "route000"};
     static const char *const allowed[] = {"--service", NULL};
@@ -61,8 +63,16 @@ static void option_errors(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(parse(&a, err, sizeof(err), 3, missing), -1);
-    assert_non_null(strstr(err, "needs a value"));
+    /* A known option last on the line needs a value; an unknown one is
+     * unknown, not "needs a value". */
+    assert_int_equal(parse(&a, err, sizeof(err), 3, missing), 0);
+    assert_int_equal(sl_cli_opts_check(&a, allowed, err, sizeof(err)), -1);
+    assert_string_equal(err, "option '--service' needs a value");
+    assert_int_equal(parse(&a, err, sizeof(err), 5, bogus), 0);
+    assert_int_equal(sl_cli_opts_check(&a, allowed, err, sizeof(err)), -1);
+    assert_string_equal(err, "unknown option '--bogus'");
+    assert_int_equal(parse(&a, err, sizeof(err), 3, noserver), -1);
+    assert_non_null(strstr(err, "'--server' needs a value"));
     assert_int_equal(parse(&a, err, sizeof(err), 3, dash), -1);
     assert_non_null(strstr(err, "unknown option '-x'"));
     assert_int_equal(parse(&a, err, sizeof(err), 6, end), 0);
@@ -124,8 +134,11 @@ static void route_specs(void **state)
         {"api:version=10", "{\"selector\":\"version=10\",\"service\":\"api\"}"},
         {"api:zone!=b,version=v2=5",
          "{\"selector\":\"zone!=b,version=v2\",\"service\":\"api\",\"weight\":5}"},
-        {":zone=a", "{\"selector\":\"zone=a\"}"},
-        {":zone=a=3", "{\"selector\":\"zone=a\",\"weight\":3}"},
+        {"api=10000", "{\"service\":\"api\",\"weight\":10000}"},
+        {"api=10001", NULL}, /* the config's range: 0..10000 */
+        {"api:version=v2=20000", NULL},
+        {":zone=a", NULL}, /* selector-only: the API refuses it */
+        {":zone=a=3", NULL},
         {"", NULL},
         {":", NULL},
         {"=5", NULL},

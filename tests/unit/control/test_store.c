@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -339,6 +340,41 @@ static void test_missing_directory(void **state)
     assert_non_null(strstr(err, path));
 }
 
+static mode_t mode_of(const char *db, const char *suffix)
+{
+    char p[400];
+    struct stat st;
+
+    snprintf(p, sizeof(p), "%s%s", db, suffix);
+    if (stat(p, &st) != 0)
+        fail_msg("stat %s: %s", p, strerror(errno));
+    return st.st_mode & 07777;
+}
+
+/* The store holds token hashes: its files are the owner's only, whatever
+ * the umask (here the usual 022, under which SQLite alone makes 0644). */
+static void test_private_modes(void **state)
+{
+    struct dir *d = *state;
+    struct sl_store *s;
+    char err[512];
+    const struct sl_store_op put = {"token", "t1", "{}"};
+    mode_t old = umask(022);
+
+    open_rw(d->db, &s);
+    umask(old);
+    assert_int_equal(sl_store_apply(s, &put, 1, err, sizeof(err)), 0);
+    assert_int_equal(mode_of(d->db, ""), 0600);
+    assert_int_equal(mode_of(d->db, "-wal"), 0600);
+    assert_int_equal(mode_of(d->db, "-shm"), 0600);
+    sl_store_close(s);
+    /* An existing file keeps the mode its operator gave it. */
+    assert_int_equal(chmod(d->db, 0640), 0);
+    open_rw(d->db, &s);
+    assert_int_equal(mode_of(d->db, ""), 0640);
+    sl_store_close(s);
+}
+
 /* The child applies two ops per apply (key N/a and N/b) and reports N on
  * the pipe only once sl_store_apply() returned 0. */
 static void crash_child(const char *db, int round, int wfd)
@@ -442,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_newer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_private_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
     };
 
