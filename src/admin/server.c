@@ -24,6 +24,7 @@
 #include "admin/tokens.h"
 #include "control/control.h"
 #include "control/store.h"
+#include "http/status.h"
 #include "net/listener.h"
 #include "net/log.h"
 #include "net/sock.h"
@@ -90,50 +91,6 @@ static void conn_close(struct admin_conn *k)
     free(k);
 }
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Status";
-    }
-}
-
 /* Queues the answer <r> (its body is consumed). -1: out of memory. */
 static int queue_resp(struct admin_conn *k, struct sl_api_resp *r)
 {
@@ -147,7 +104,8 @@ static int queue_resp(struct admin_conn *k, struct sl_api_resp *r)
                        r->content_type != NULL ? r->content_type : "application/json", body_len);
     n = snprintf(head, sizeof(head),
                  "HTTP/1.1 %d %s\r\n%sCache-Control: no-store\r\n%s%s%s%s%s\r\n", r->status,
-                 reason(r->status), clen, r->www_authenticate ? "WWW-Authenticate: Bearer\r\n" : "",
+                 sl_http_reason(r->status), clen,
+                 r->www_authenticate ? "WWW-Authenticate: Bearer\r\n" : "",
                  r->allow != NULL ? "Allow: " : "", r->allow != NULL ? r->allow : "",
                  r->allow != NULL ? "\r\n" : "", k->close_after ? "Connection: close\r\n" : "");
     char *out = malloc((size_t)n + body_len);

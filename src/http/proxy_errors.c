@@ -7,40 +7,7 @@
 #include <string.h>
 
 #include "http/proxy_int.h"
-
-static const char *reason_of(int status)
-{
-    switch (status) {
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Error";
-    }
-}
+#include "http/status.h"
 
 int sl_proxy_error_queue(struct sl_hconn *c, int status, const char *detail, bool close_conn)
 {
@@ -54,8 +21,8 @@ int sl_proxy_error_queue(struct sl_hconn *c, int status, const char *detail, boo
     b = q->hbuf;
     if (!b)
         return -1;
-    blen = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason_of(status),
-                    detail ? detail : reason_of(status));
+    blen = snprintf(body, sizeof(body), "%d %s: %s\n", status, sl_http_reason(status),
+                    detail ? detail : sl_http_reason(status));
     if (blen < 0)
         blen = 0;
     if ((size_t)blen >= sizeof(body))
@@ -63,7 +30,7 @@ int sl_proxy_error_queue(struct sl_hconn *c, int status, const char *detail, boo
     hlen = snprintf(b->data, b->cap,
                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                     "Connection: %s\r\nVia: 1.1 sluice\r\n\r\n",
-                    status, reason_of(status), blen, close_conn ? "close" : "keep-alive");
+                    status, sl_http_reason(status), blen, close_conn ? "close" : "keep-alive");
     if (hlen < 0 || (size_t)hlen + (size_t)blen > b->cap)
         return -1;
     if (q->method_id != SL_METHOD_HEAD || !c->in_request) {
