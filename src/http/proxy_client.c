@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -229,6 +230,52 @@ enum sl_rate sl_client_body_rate(struct sl_hconn *c, uint64_t now, uint64_t *rat
     elapsed -= q->rate_paused_ms;
     *rate = q->body_rx * 1000 / elapsed;
     return *rate >= c->min_body_rate ? SL_RATE_OK : SL_RATE_SLOW;
+}
+
+uint32_t sl_client_body_wait_ms(const struct sl_hconn *c)
+{
+    uint32_t idle = sl_proxy_idle_timeout(c);
+
+    /* timeouts.idle bounds every wait in the middle of a request. */
+    return c->body_timeout_ms < idle ? c->body_timeout_ms : idle;
+}
+
+void sl_client_wait_body(struct sl_hconn *c)
+{
+    sl_hconn_set_deadline(c, c->rq->bout.n ? sl_proxy_idle_timeout(c) : sl_client_body_wait_ms(c));
+}
+
+/* Errors of slow clients go to the error log at most once a second per
+ * worker (one worker per thread), with how many were left out: thousands
+ * of slow uploaders must not turn into thousands of writes. */
+static void log_slow(const struct sl_hconn *c, const char *msg)
+{
+    static _Thread_local uint64_t last_ms, skipped;
+    uint64_t now = sl_loop_now_ms(c->ctx->loop);
+
+    if (last_ms != 0 && now - last_ms < 1000) {
+        skipped++;
+        return;
+    }
+    if (skipped)
+        sl_log(SL_LOG_INFO, "client %s: %s (and %llu more since the last such line)", c->client_ip,
+               msg, (unsigned long long)skipped);
+    else
+        sl_log(SL_LOG_INFO, "client %s: %s", c->client_ip, msg);
+    last_ms = now;
+    skipped = 0;
+}
+
+bool sl_client_too_slow(struct sl_hconn *c, uint64_t now, char *msg, size_t len)
+{
+    uint64_t rate;
+
+    if (sl_client_body_rate(c, now, &rate) != SL_RATE_SLOW)
+        return false;
+    (void)snprintf(msg, len, "request body too slow: %llu B/s < min_body_rate %u",
+                   (unsigned long long)rate, c->min_body_rate);
+    log_slow(c, msg);
+    return true;
 }
 
 void sl_client_send_continue(struct sl_hconn *c)

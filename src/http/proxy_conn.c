@@ -96,6 +96,17 @@ void sl_hconn_reuse_request(struct sl_hconn *c)
     q->start_ns = sl_loop_now_ns(ctx->loop);
 }
 
+void sl_hconn_arm_timer(struct sl_hconn *c)
+{
+    struct sl_loop *l = c->ctx->loop;
+    uint64_t when = c->deadline_ms;
+
+    if (c->rq && c->rq->rate_next_ms && c->rq->rate_next_ms < when)
+        when = c->rq->rate_next_ms;
+    if (!sl_timer_armed(&c->timer) || c->timer.when_ms > when)
+        sl_timer_set(&l->timers, &c->timer, when);
+}
+
 void sl_hconn_set_deadline(struct sl_hconn *c, uint32_t ms)
 {
     struct sl_loop *l = c->ctx->loop;

@@ -274,37 +274,6 @@ static void backend_lost(struct sl_hconn *c)
 
 /* ---- the request body: limits and buffering ---- */
 
-/* The longest wait for the client's next body bytes: the listener's
- * timeouts.body, or the service's timeouts.idle when shorter (that one
- * bounds every wait in the middle of a request, either way). */
-static uint32_t body_wait_ms(const struct sl_hconn *c)
-{
-    uint32_t idle = sl_proxy_idle_timeout(c);
-
-    return c->body_timeout_ms < idle ? c->body_timeout_ms : idle;
-}
-
-/* The body is still coming: the deadline is the client's (timeouts.body)
- * while we wait for its bytes, the backend's (idle) while it has not taken
- * those we queued. */
-static void wait_body(struct sl_hconn *c)
-{
-    sl_hconn_set_deadline(c, c->rq->bout.n ? sl_proxy_idle_timeout(c) : body_wait_ms(c));
-}
-
-/* The timer wakes at the deadline or at the next min_body_rate check,
- * whichever comes first. */
-static void arm_timer(struct sl_hconn *c)
-{
-    struct sl_loop *l = c->ctx->loop;
-    uint64_t when = c->deadline_ms;
-
-    if (c->rq && c->rq->rate_next_ms && c->rq->rate_next_ms < when)
-        when = c->rq->rate_next_ms;
-    if (!sl_timer_armed(&c->timer) || c->timer.when_ms > when)
-        sl_timer_set(&l->timers, &c->timer, when);
-}
-
 static void body_too_large(struct sl_hconn *c)
 {
     char msg[128];
@@ -314,39 +283,14 @@ static void body_too_large(struct sl_hconn *c)
     answer(c, 413, msg, true);
 }
 
-/* Errors of slow clients go to the error log at most once a second per
- * worker (one worker per thread), with how many were left out: thousands
- * of slow uploaders must not turn into thousands of writes. */
-static void log_slow(const struct sl_hconn *c, const char *msg)
-{
-    static _Thread_local uint64_t last_ms, skipped;
-    uint64_t now = sl_loop_now_ms(c->ctx->loop);
-
-    if (last_ms != 0 && now - last_ms < 1000) {
-        skipped++;
-        return;
-    }
-    if (skipped)
-        sl_log(SL_LOG_INFO, "client %s: %s (and %llu more since the last such line)", c->client_ip,
-               msg, (unsigned long long)skipped);
-    else
-        sl_log(SL_LOG_INFO, "client %s: %s", c->client_ip, msg);
-    last_ms = now;
-    skipped = 0;
-}
-
 /* min_body_rate's check, at its cadence; true when the client was
  * answered (408, or cut once a response began). */
 static bool check_body_rate(struct sl_hconn *c, uint64_t now)
 {
-    uint64_t rate;
     char msg[128];
 
-    if (sl_client_body_rate(c, now, &rate) != SL_RATE_SLOW)
+    if (!sl_client_too_slow(c, now, msg, sizeof(msg)))
         return false;
-    (void)snprintf(msg, sizeof(msg), "request body too slow: %llu B/s < min_body_rate %u",
-                   (unsigned long long)rate, c->min_body_rate);
-    log_slow(c, msg);
     answer(c, 408, msg, true);
     return true;
 }
@@ -419,12 +363,12 @@ static void route_ok(struct sl_hconn *c)
              * that waits for the 100 has sent no body byte yet. */
             if (c->ctx->req.expect_continue && !q->req_http10 && c->ibuf->end == q->head_len)
                 sl_client_send_continue(c);
-            sl_hconn_set_deadline(c, body_wait_ms(c));
-            arm_timer(c);
+            sl_hconn_set_deadline(c, sl_client_body_wait_ms(c));
+            sl_hconn_arm_timer(c);
             buffer_body(c);
             return;
         }
-        arm_timer(c);
+        sl_hconn_arm_timer(c);
     }
     attempt_next(c, sl_proxy_attempt_start(c, on_backend, &a), &a);
 }
@@ -444,7 +388,7 @@ static void client_body(struct sl_hconn *c)
         return;
     }
     c->rq->body_rx += (uint64_t)n;
-    sl_hconn_set_deadline(c, body_wait_ms(c));
+    sl_hconn_set_deadline(c, sl_client_body_wait_ms(c));
     buffer_body(c);
 }
 
@@ -481,7 +425,8 @@ static void send_request(struct sl_hconn *c)
      * ibuf until the request ends. */
     if (q->body_buffered)
         sl_out_add(&q->bout, c->ibuf->data + q->head_len, q->body_len);
-    sl_hconn_set_deadline(c, q->req_done ? sl_proxy_response_timeout(c) : body_wait_ms(c));
+    sl_hconn_set_deadline(c,
+                          q->req_done ? sl_proxy_response_timeout(c) : sl_client_body_wait_ms(c));
     if (!q->req_done) {
         pump_request(c); /* adds the body bytes we have, then flushes */
         return;
@@ -511,7 +456,7 @@ static void backend_flushed(struct sl_hconn *c)
         return;
     }
     if (c->phase == SL_PH_FORWARD && !q->req_done)
-        wait_body(c); /* the backend took it all: the client's turn */
+        sl_client_wait_body(c); /* the backend took it all: the client's turn */
     sl_hconn_update_events(c);
 }
 
@@ -546,7 +491,7 @@ static void pump_request(struct sl_hconn *c)
         backend_flushed(c);
     } else {
         if (!q->req_done)
-            wait_body(c);
+            sl_client_wait_body(c);
         sl_hconn_update_events(c);
     }
 }
@@ -819,7 +764,7 @@ static void client_more(struct sl_hconn *c)
         return;
     }
     if (!q->req_done && c->phase == SL_PH_FORWARD) {
-        sl_hconn_set_deadline(c, body_wait_ms(c));
+        sl_hconn_set_deadline(c, sl_client_body_wait_ms(c));
         pump_request(c);
         return;
     }
@@ -921,7 +866,7 @@ void sl_hconn_on_timer(struct sl_timer *t, void *arg)
     if (c->rq && c->rq->rate_next_ms && now >= c->rq->rate_next_ms && check_body_rate(c, now))
         return;
     if (now < c->deadline_ms) {
-        arm_timer(c);
+        sl_hconn_arm_timer(c);
         return;
     }
     switch (c->phase) {
@@ -951,5 +896,5 @@ void sl_hconn_on_timer(struct sl_timer *t, void *arg)
     }
     /* A retry set a new deadline: the rate checks go on beside it. */
     if (c->phase != SL_PH_DEAD && c->rq && c->rq->rate_next_ms)
-        arm_timer(c);
+        sl_hconn_arm_timer(c);
 }

@@ -216,6 +216,9 @@ void sl_hconn_detach(struct sl_hconn *c);
 void sl_hconn_reuse_request(struct sl_hconn *c);
 /* The connection's deadline, <ms> from now. */
 void sl_hconn_set_deadline(struct sl_hconn *c, uint32_t ms);
+/* Arms the timer for the deadline or the next min_body_rate check,
+ * whichever comes first. */
+void sl_hconn_arm_timer(struct sl_hconn *c);
 /* Sets the client's and the backend's epoll masks for the phase and the
  * queues. */
 void sl_hconn_update_events(struct sl_hconn *c);
@@ -265,6 +268,17 @@ enum sl_rate {
 };
 /* min_body_rate's check at <now> (loop ms); sets the next one. */
 enum sl_rate sl_client_body_rate(struct sl_hconn *c, uint64_t now, uint64_t *rate);
+/* min_body_rate's check (sl_client_body_rate) with its verdict: true when
+ * the client is too slow, the reason in msg[len], logged at most once a
+ * second per worker. */
+bool sl_client_too_slow(struct sl_hconn *c, uint64_t now, char *msg, size_t len);
+/* The longest wait for the client's next body bytes: the listener's
+ * timeouts.body, or the service's timeouts.idle when shorter. */
+uint32_t sl_client_body_wait_ms(const struct sl_hconn *c);
+/* The body is still coming: the deadline is the client's (timeouts.body)
+ * while we wait for its bytes, the backend's (idle) while it has not taken
+ * those we queued. */
+void sl_client_wait_body(struct sl_hconn *c);
 /* An interim 100 Continue for a client that waits for one before it sends
  * a body sluice reads first (no backend is there yet to send it). */
 void sl_client_send_continue(struct sl_hconn *c);
