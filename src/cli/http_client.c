@@ -215,6 +215,22 @@ static int build_request(char **out, const struct sl_url *u, const char *method,
                     SLUICE_VERSION_STRING, auth, clen, body ? body : "");
 }
 
+/* Reads until b holds <want> bytes: 0, or -1 with err set. */
+static int read_until(int fd, struct rbuf *b, size_t want, int timeout_ms, char *err, size_t errlen)
+{
+    while (b->len < want) {
+        if (fill(fd, b, timeout_ms) < 0) {
+            (void)snprintf(err, errlen, "reading the response: %s", sl_errstr(errno));
+            return -1;
+        }
+        if (b->eof) {
+            (void)snprintf(err, errlen, "the server closed the connection mid-response");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Decodes a chunked body from b->p[head..) in place, reading more as
  * needed: 0 with b->len the end of the data, or -1 with err set. */
 static int read_chunked(int fd, struct rbuf *b, size_t head, int timeout_ms, char *err,
@@ -238,31 +254,9 @@ static int read_chunked(int fd, struct rbuf *b, size_t head, int timeout_ms, cha
             return 0;
         }
         b->len = out; /* all input consumed: read more after the data */
-        if (fill(fd, b, timeout_ms) < 0) {
-            (void)snprintf(err, errlen, "reading the response: %s", sl_errstr(errno));
+        if (read_until(fd, b, out + 1, timeout_ms, err, errlen) < 0)
             return -1;
-        }
-        if (b->eof) {
-            (void)snprintf(err, errlen, "the server closed the connection mid-response");
-            return -1;
-        }
     }
-}
-
-/* Reads until b holds <want> bytes: 0, or -1 with err set. */
-static int read_until(int fd, struct rbuf *b, size_t want, int timeout_ms, char *err, size_t errlen)
-{
-    while (b->len < want) {
-        if (fill(fd, b, timeout_ms) < 0) {
-            (void)snprintf(err, errlen, "reading the response: %s", sl_errstr(errno));
-            return -1;
-        }
-        if (b->eof) {
-            (void)snprintf(err, errlen, "the server closed the connection mid-response");
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* Reads the body after a head of <head> bytes, per <m>; moves it to the
