@@ -106,6 +106,56 @@ typedef struct sluice_score_opts {
         1, -3, 3, -1, 1       \
     }
 
+/* What the last active probe of a backend found. */
+typedef enum sluice_check_result {
+    SLUICE_CHECK_RESULT_NONE = 0,     /* no probe yet */
+    SLUICE_CHECK_RESULT_OK,           /* connected (tcp), or status and body as expected (http) */
+    SLUICE_CHECK_RESULT_CONNECT,      /* refused, unreachable or unresolved */
+    SLUICE_CHECK_RESULT_TIMEOUT,      /* no verdict within the probe's timeout */
+    SLUICE_CHECK_RESULT_STATUS,       /* http: a status outside the expected ranges */
+    SLUICE_CHECK_RESULT_BODY,         /* http: the body lacks the expected substring */
+    SLUICE_CHECK_RESULT_BAD_RESPONSE, /* http: not a valid HTTP/1.x response, or closed early */
+} sluice_check_result_t;
+
+/* Which active probe a service gets. */
+typedef enum sluice_check_kind {
+    SLUICE_CHECK_NONE = 0, /* no probe: health reads unknown until an observation exists */
+    SLUICE_CHECK_TCP,      /* a TCP connect */
+    SLUICE_CHECK_HTTP,     /* GET <path> over HTTP/1.1 on a fresh connection, status in range */
+} sluice_check_kind_t;
+
+/* Active check settings of one service (sluice_lb_set_check()). */
+typedef struct sluice_check_opts {
+    sluice_check_kind_t kind;
+    uint32_t interval_ms;      /* between two probes of a usable backend; > 0 */
+    uint32_t down_interval_ms; /* between two probes of an unusable one; 0: interval_ms / 2 */
+    uint32_t timeout_ms;       /* per probe; 0: interval_ms */
+    const char *path;          /* HTTP: request path, NULL: "/" (copied) */
+    uint16_t expect_lo;        /* HTTP: accepted status range; 0,0: 200-399 */
+    uint16_t expect_hi;
+} sluice_check_opts_t;
+
+/* Passive ejection: a backend that passive failures (connect errors,
+ * timeouts, malformed responses reported through sluice_backend_release())
+ * take below score 0 stays out for a backoff of base_ms, doubling with each
+ * consecutive ejection up to max_ms; ejections reset once its score reaches
+ * high again. At the backoff's end it returns half-open (score 0) unless the
+ * service has active checks whose latest probe failed: then it returns
+ * through the next successful probe. base_ms 0: no backoff (the score alone
+ * decides). Defaults SLUICE_EJECT_DEFAULTS. */
+typedef struct sluice_eject_opts {
+    uint32_t base_ms;
+    uint32_t max_ms; /* >= base_ms */
+} sluice_eject_opts_t;
+
+#define SLUICE_EJECT_DEFAULTS \
+    {                         \
+        5000, 300000          \
+    }
+
+/* The default panic threshold, in percent (Envoy's). */
+#define SLUICE_PANIC_DEFAULT 50u
+
 typedef struct sluice_backend_snapshot {
     char *target; /* "host:port" as registered */
     char *name;   /* the builder's name, or the target when none */
@@ -116,12 +166,25 @@ typedef struct sluice_backend_snapshot {
     uint32_t weight;   /* 0: drained */
     uint64_t requests; /* selections since the backend was created */
     uint64_t ewma_ns;  /* latency EWMA, 0 until the first release */
+    /* Added with per-service health (1.1). */
+    sluice_check_result_t last_check; /* of the last active probe; NONE before the first */
+    uint16_t last_check_status;       /* HTTP status of that probe, 0 when none */
+    uint64_t last_check_ns;           /* CLOCK_MONOTONIC of that probe, 0 before the first */
+    uint64_t ejected_until_ns; /* CLOCK_MONOTONIC end of a passive ejection, 0: not ejected */
+    uint32_t ejections;        /* consecutive ejections (the backoff doubles with each) */
+    uint32_t
+        effective_weight; /* weight scaled by slow start (10%..100%), == weight when not ramping */
 } sluice_backend_snapshot_t;
 
 typedef struct sluice_group_snapshot {
     sluice_strategy_t strategy;
     size_t n;
     sluice_backend_snapshot_t *backends; /* n entries, owned by the snapshot */
+    /* Added with per-service health (1.1). */
+    bool panic;             /* fewer than panic_percent of the candidates are usable by health */
+    uint32_t panic_percent; /* 0: panic off */
+    uint64_t
+        panic_selections; /* selections made while in panic, since the service was registered */
 } sluice_group_snapshot_t;
 
 /* The library's version, "MAJOR.MINOR.PATCH" (static storage): that of the
@@ -172,9 +235,41 @@ SLUICE_API int sluice_lb_mark_health(sluice_lb_t *lb, const char *service, const
 /* score + success_delta (up) or + fail_delta (down), clamped. */
 SLUICE_API int sluice_lb_up(sluice_lb_t *lb, const char *service, const char *target);
 SLUICE_API int sluice_lb_down(sluice_lb_t *lb, const char *service, const char *target);
-/* Sets the score options of every group in the lb, present and future.
- * Scores already outside the new [low, high] are clamped. INVALID_SCORE. */
-SLUICE_API int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts);
+/* Sets the score options of <service> alone: its backends' scores are
+ * clamped into the new [low, high] and backends added later start at the
+ * new initial. Views of the service follow it. UNKNOWN_SERVICE,
+ * INVALID_SCORE. */
+SLUICE_API int sluice_lb_set_score(sluice_lb_t *lb, const char *service,
+                                   const sluice_score_opts_t *opts);
+/* The score options of services registered after this call (those
+ * registered before keep theirs). INVALID_SCORE. */
+SLUICE_API int sluice_lb_set_default_score(sluice_lb_t *lb, const sluice_score_opts_t *opts);
+/* Panic: when fewer than <percent> of a group's candidates (backends not
+ * out for a reason other than health: weight 0, drained) are usable by
+ * health, select picks among all candidates as if all were healthy, so a
+ * group whose backends are all unhealthy is still served. Each group (a
+ * service and each of its views) decides on its own backends. 0 turns it
+ * off; default SLUICE_PANIC_DEFAULT; also for services registered later
+ * when set on none (see sluice_lb_set_default_panic()). UNKNOWN_SERVICE,
+ * INVALID_ARG (> 100). */
+SLUICE_API int sluice_lb_set_panic(sluice_lb_t *lb, const char *service, uint32_t percent);
+SLUICE_API int sluice_lb_set_default_panic(sluice_lb_t *lb, uint32_t percent);
+/* Slow start: a backend added to an existing group, or returning to usable
+ * health, has its effective weight ramp linearly from 10% to 100% over
+ * <ms> in every strategy (weight-aware ones scale its weight; the others
+ * pick it proportionally less often). 0 (the default) turns it off.
+ * UNKNOWN_SERVICE. */
+SLUICE_API int sluice_lb_set_slow_start(sluice_lb_t *lb, const char *service, uint32_t ms);
+/* Passive ejection backoff of <service> (see sluice_eject_opts_t).
+ * UNKNOWN_SERVICE, INVALID_ARG (max_ms < base_ms). */
+SLUICE_API int sluice_lb_set_ejection(sluice_lb_t *lb, const char *service,
+                                      const sluice_eject_opts_t *opts);
+/* Active check settings of <service> for the lb's checker thread
+ * (sluice_lb_start_health_checker()); services without their own settings
+ * use the checker's interval and timeout with TCP probes. Takes effect at
+ * the next probe. UNKNOWN_SERVICE, INVALID_ARG (interval 0, bad range). */
+SLUICE_API int sluice_lb_set_check(sluice_lb_t *lb, const char *service,
+                                   const sluice_check_opts_t *opts);
 /* Sets the weight of one backend (0 drains it). */
 SLUICE_API int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target,
                                     uint32_t weight);
@@ -206,9 +301,12 @@ SLUICE_API const char *sluice_backend_target(const sluice_backend_t *b);
 SLUICE_API const char *sluice_backend_name(const sluice_backend_t *b);
 SLUICE_API sluice_health_t sluice_backend_health(const sluice_backend_t *b);
 
-/* Starts a thread that TCP-connects to every backend of every group each
- * <interval_ms>, at most 64 probes in flight, each bounded by <timeout_ms>:
- * success -> up, failure or timeout -> down. STATE if already running,
+/* Starts a thread that probes every backend of every service, at most 64
+ * probes in flight for the whole lb: each service by its own settings
+ * (sluice_lb_set_check()), spread over its interval, probing unusable
+ * backends at the faster down interval; services without settings are
+ * TCP-connected each <interval_ms>, each probe bounded by <timeout_ms>.
+ * Success -> up, failure or timeout -> down. STATE if already running,
  * THREAD if the thread could not start, INVALID_ARG for a 0 interval. */
 SLUICE_API int sluice_lb_start_health_checker(sluice_lb_t *lb, uint32_t interval_ms,
                                               uint32_t timeout_ms);

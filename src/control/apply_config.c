@@ -337,7 +337,7 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
     if (rc == 0) {
         /* Before the services: backends created now start at the new
          * initial score, not the old one. */
-        (void)sluice_lb_set_score(lb, score); /* validated above */
+        (void)sluice_lb_set_default_score(lb, score); /* validated above */
         gone.retire = (const char *const *)sp.retire;
         gone.nretire = sp.nretire;
         rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews, &gone, err,
@@ -346,7 +346,7 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
             sl_diag_add(diag, "cannot apply the services: %s",
                         err[0] != '\0' ? err : sluice_strerror(rc));
             restore_checker(lb, st, &was);
-            (void)sluice_lb_set_score(lb, was.score_set ? &was.score : &defaults);
+            (void)sluice_lb_set_default_score(lb, was.score_set ? &was.score : &defaults);
         }
     }
     if (rc == 0) { /* nothing below can fail */

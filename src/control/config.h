@@ -47,15 +47,33 @@ struct sl_cfg_backend {
     int line;
 };
 
+/* One accepted status range of an http check: "200-399", or "204" (lo == hi). */
+struct sl_cfg_status_range {
+    uint16_t lo, hi;
+};
+
 struct sl_cfg_health {
     enum sl_check_kind check;
-    char *path;                    /* http: probe path, default "/" */
-    uint16_t expect_lo, expect_hi; /* http: accepted status range, default 200-399 */
-    uint32_t interval_ms;          /* default 2000 */
-    uint32_t timeout_ms;           /* default 1000 */
-    sluice_score_opts_t score;
-    bool score_set; /* the file gave health.score */
+    char *method; /* http: default "GET" */
+    char *path;   /* http: probe path, default "/" */
+    char *host;   /* http: Host header; NULL: the backend's (override_host, else target) */
+    struct sl_cfg_status_range *expect; /* http: accepted statuses, default one range 200-399 */
+    size_t nexpect;
+    char *body;                /* http: substring the body must contain; NULL: any body */
+    uint32_t interval_ms;      /* default 2000 */
+    uint32_t down_interval_ms; /* while the backend is unusable; default interval / 2 */
+    uint32_t timeout_ms;       /* default 1000 */
+    sluice_score_opts_t score; /* after rise/fall were mapped into it */
+    bool score_set;            /* the file gave health.score, rise or fall */
+    uint32_t rise, fall;       /* as written (0: not given); already mapped into score */
     int line;
+};
+
+/* Passive health and what it may do (service key `passive`). */
+struct sl_cfg_passive {
+    bool on_5xx;           /* `5xx: true`: a 5xx response counts as a failure; default false */
+    uint32_t eject_ms;     /* `eject`: first ejection backoff; default 5000; 0: no backoff */
+    uint32_t eject_max_ms; /* `eject_max`: the doubling stops here; default 300000 */
 };
 
 struct sl_cfg_provider {
@@ -77,6 +95,9 @@ struct sl_cfg_service {
     enum sl_hash_key hash_key;  /* SL_HASH_NONE unless maglev/ring_hash (default source_ip) */
     char *hash_key_name;        /* header or cookie name */
     struct sl_cfg_health health;
+    struct sl_cfg_passive passive;
+    uint32_t panic_threshold;     /* percent; default 50; 0: panic off */
+    uint32_t slow_start_ms;       /* default 0: off */
     uint32_t connect_timeout_ms;  /* default 2000 */
     uint32_t response_timeout_ms; /* default 30000 */
     uint32_t idle_timeout_ms;     /* default 60000 */

@@ -199,39 +199,9 @@ static void check_endpoints(struct sl_cfg_ctx *c, const struct sl_config *cfg)
     }
 }
 
-/* What this version does lb-wide rather than per service, said once. */
-static void warn_lb_wide(struct sl_cfg_ctx *c, const struct sl_config *cfg)
-{
-    const struct sl_cfg_service *first = cfg->nservices > 0 ? &cfg->services[0] : NULL;
-    bool any_check = false, any_none = false;
-
-    for (size_t i = 0; i < cfg->nservices; i++) {
-        const struct sl_cfg_service *s = &cfg->services[i];
-
-        if (s->health.check == SL_CHECK_HTTP)
-            sl_cfg_warn(c, s->health.line,
-                        "service %s: http health checks are TCP connect probes in this version",
-                        s->name);
-        any_check |= s->health.check != SL_CHECK_NONE;
-        any_none |= s->health.check == SL_CHECK_NONE;
-        if (i > 0 && s->health.score_set &&
-            memcmp(&s->health.score, &first->health.score, sizeof(s->health.score)) != 0)
-            sl_cfg_warn(c, s->health.line,
-                        "service %s: score options are lb-wide in this version; service %s's "
-                        "apply",
-                        s->name, first->name);
-    }
-    if (any_check && any_none)
-        sl_cfg_warn(c, cfg->services[0].line,
-                    "active health checks probe every service in this version, including those "
-                    "with check: none");
-}
-
 void sl_cfg_check_model(struct sl_cfg_ctx *c, struct sl_config *cfg, int root_line)
 {
     check_listeners(c, cfg, root_line);
     check_backends(c, cfg);
     check_endpoints(c, cfg);
-    if (c->errors == 0)
-        warn_lb_wide(c, cfg);
 }

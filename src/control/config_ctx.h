@@ -60,6 +60,15 @@ const char *sl_cfg_parse_pattern(const char *pat, struct sl_cfg_endpoint *e);
 /* config_service.c: the `services` mapping. */
 void sl_cfg_parse_services(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_config *cfg);
 void sl_cfg_free_service(struct sl_cfg_service *s);
+/* config_health.c: a service's `health` mapping, and its passive,
+ * panic_threshold and slow_start keys (on the service, or inside
+ * `health`). Defaults first (-1 out of memory), then the parsers. */
+int sl_cfg_health_defaults(struct sl_cfg_ctx *c, struct sl_cfg_health *h);
+void sl_cfg_parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s);
+/* The service-level keys of <m> (the service's mapping, named <what>). */
+void sl_cfg_parse_health_policy(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *what,
+                                struct sl_cfg_service *s);
+void sl_cfg_free_health(struct sl_cfg_health *h);
 
 /* config_check.c: rules across sections; NULL-safe on a model that
  * already holds field errors. */

@@ -10,16 +10,10 @@
 #include "control/scalar.h"
 #include "proxy/defaults.h"
 
-static const char *const service_keys[] = {"strategy", "hash_key",      "health",
-                                           "timeouts", "retries",       "backends",
-                                           "provider", "queue_timeout", "buffer_request_body",
-                                           NULL};
-/* The checker's limit (INT32_MAX ms, its poll() timeout type). */
-#define SL_CFG_MAX_CHECK_MS 2147483647u
-
-static const char *const health_keys[] = {"check",   "path",  "expect", "interval",
-                                          "timeout", "score", NULL};
-static const char *const score_keys[] = {"initial", "low", "high", "fail", "success", NULL};
+static const char *const service_keys[] = {
+    "strategy", "hash_key", "health",   "passive",  "panic_threshold", "slow_start",
+    "timeouts", "retries",  "backends", "provider", "queue_timeout",   "buffer_request_body",
+    NULL};
 static const char *const timeout_keys[] = {"connect", "response", "idle", NULL};
 static const char *const backend_keys[] = {"name",
                                            "target",
@@ -60,102 +54,6 @@ static void parse_hash_key(struct sl_cfg_ctx *c, const struct sl_ynode *n, const
                    v);
     }
     free(v);
-}
-
-static void parse_expect(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
-                         struct sl_cfg_health *h)
-{
-    char *v = NULL;
-    unsigned lo = 0, hi = 0;
-
-    if (sl_cfg_str(c, n, what, &v) != 0 || v == NULL)
-        return;
-    if (sl_scalar_parse_status_range(v, &lo, &hi) != 0 || lo < 100 || hi > 599 || lo > hi)
-        sl_cfg_err(c, n->line, "%s: invalid status range '%s' (e.g. 200-399)", what, v);
-    else {
-        h->expect_lo = (uint16_t)lo;
-        h->expect_hi = (uint16_t)hi;
-    }
-    free(v);
-}
-
-static void parse_score(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *svc,
-                        struct sl_cfg_health *h)
-{
-    char w[192];
-    sluice_score_opts_t *o = &h->score;
-    int bad = 0;
-
-    (void)snprintf(w, sizeof(w), "service %s: health.score", svc);
-    if (sl_cfg_keys(c, m, w, score_keys) != 0)
-        return;
-    h->score_set = true;
-    bad |= sl_cfg_int(c, sl_ymap_get(m, "initial"), SL_CFG_FIELD(w, "initial"), -1000, 1000,
-                      &o->initial);
-    bad |= sl_cfg_int(c, sl_ymap_get(m, "low"), SL_CFG_FIELD(w, "low"), -1000, 1000, &o->low);
-    bad |= sl_cfg_int(c, sl_ymap_get(m, "high"), SL_CFG_FIELD(w, "high"), -1000, 1000, &o->high);
-    bad |=
-        sl_cfg_int(c, sl_ymap_get(m, "fail"), SL_CFG_FIELD(w, "fail"), -1000, 1000, &o->fail_delta);
-    bad |= sl_cfg_int(c, sl_ymap_get(m, "success"), SL_CFG_FIELD(w, "success"), -1000, 1000,
-                      &o->success_delta);
-    if (bad != 0)
-        return;
-    if (!(o->low <= o->initial && o->initial <= o->high))
-        sl_cfg_err(c, m->line, "%s: need low <= initial <= high (got %d, %d, %d)", w, o->low,
-                   o->initial, o->high);
-    /* Usable means score >= 0: a backend must be out after a health mark
-     * down (score low) and in after a mark up (score high). */
-    if (o->low >= 0)
-        sl_cfg_err(c, m->line, "%s: low must be negative (got %d)", w, o->low);
-    if (o->high < 0)
-        sl_cfg_err(c, m->line, "%s: high must be 0 or more (got %d)", w, o->high);
-    if (o->fail_delta >= 0)
-        sl_cfg_err(c, m->line, "%s: fail must be negative (got %d)", w, o->fail_delta);
-    if (o->success_delta <= 0)
-        sl_cfg_err(c, m->line, "%s: success must be positive (got %d)", w, o->success_delta);
-}
-
-static void parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
-{
-    char w[192];
-    char *check = NULL;
-    struct sl_cfg_health *h = &s->health;
-
-    (void)snprintf(w, sizeof(w), "service %s: health", s->name);
-    if (sl_cfg_keys(c, m, w, health_keys) != 0)
-        return;
-    h->line = m->line;
-    const struct sl_ynode *n = sl_ymap_get(m, "check");
-
-    if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "check"), &check) == 0 && check != NULL) {
-        if (strcmp(check, "none") == 0)
-            h->check = SL_CHECK_NONE;
-        else if (strcmp(check, "tcp") == 0)
-            h->check = SL_CHECK_TCP;
-        else if (strcmp(check, "http") == 0)
-            h->check = SL_CHECK_HTTP;
-        else
-            sl_cfg_err(c, n->line, "%s.check: '%s' is not none, tcp or http", w, check);
-    }
-    free(check);
-    if ((n = sl_ymap_get(m, "path")) != NULL &&
-        sl_cfg_str(c, n, SL_CFG_FIELD(w, "path"), &h->path) == 0 && h->path[0] != '/')
-        sl_cfg_err(c, n->line, "%s.path: '%s' must start with '/'", w, h->path);
-    parse_expect(c, sl_ymap_get(m, "expect"), SL_CFG_FIELD(w, "expect"), h);
-    sl_cfg_duration(c, sl_ymap_get(m, "interval"), SL_CFG_FIELD(w, "interval"), 10,
-                    &h->interval_ms);
-    sl_cfg_duration(c, sl_ymap_get(m, "timeout"), SL_CFG_FIELD(w, "timeout"), 1, &h->timeout_ms);
-    /* The checker takes poll() timeouts (int): refuse here what it would
-     * refuse after a reload already changed the backends. */
-    if (h->interval_ms > SL_CFG_MAX_CHECK_MS)
-        sl_cfg_err(c, m->line, "%s.interval: at most %ums", w, (unsigned)SL_CFG_MAX_CHECK_MS);
-    if (h->timeout_ms > SL_CFG_MAX_CHECK_MS)
-        sl_cfg_err(c, m->line, "%s.timeout: at most %ums", w, (unsigned)SL_CFG_MAX_CHECK_MS);
-    if (h->timeout_ms > h->interval_ms)
-        sl_cfg_warn(c, m->line, "%s: timeout (%ums) is longer than interval (%ums)", w,
-                    h->timeout_ms, h->interval_ms);
-    if ((n = sl_ymap_get(m, "score")) != NULL)
-        parse_score(c, n, s->name, h);
 }
 
 static void parse_timeouts(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
@@ -312,9 +210,11 @@ static void service_defaults(struct sl_cfg_service *s)
     s->strategy = SLUICE_ROUND_ROBIN;
     s->health.interval_ms = SL_DEFAULT_HEALTH_INTERVAL_MS;
     s->health.timeout_ms = SL_DEFAULT_HEALTH_TIMEOUT_MS;
-    s->health.expect_lo = SL_DEFAULT_HEALTH_EXPECT_LO;
-    s->health.expect_hi = SL_DEFAULT_HEALTH_EXPECT_HI;
     s->health.score = (sluice_score_opts_t)SLUICE_SCORE_DEFAULTS;
+    s->passive.eject_ms = SL_DEFAULT_EJECT_MS;
+    s->passive.eject_max_ms = SL_DEFAULT_EJECT_MAX_MS;
+    s->panic_threshold = SL_DEFAULT_PANIC_THRESHOLD;
+    s->slow_start_ms = SL_DEFAULT_SLOW_START_MS;
     s->connect_timeout_ms = SL_DEFAULT_CONNECT_TIMEOUT_MS;
     s->response_timeout_ms = SL_DEFAULT_RESPONSE_TIMEOUT_MS;
     s->idle_timeout_ms = SL_DEFAULT_IDLE_TIMEOUT_MS;
@@ -336,8 +236,7 @@ static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
     service_defaults(s);
     s->line = key->line;
     s->name = sl_cfg_strdup(c, key->str);
-    s->health.path = sl_cfg_strdup(c, SL_DEFAULT_HEALTH_PATH);
-    if (s->name == NULL)
+    if (s->name == NULL || sl_cfg_health_defaults(c, &s->health) != 0)
         return;
     (void)snprintf(w, sizeof(w), "service %s", s->name);
     if (!sl_cfg_valid_name(s->name))
@@ -364,7 +263,8 @@ static void parse_service(struct sl_cfg_ctx *c, const struct sl_ynode *key,
         sl_cfg_warn(c, n->line, "%s: hash_key is ignored by strategy %s", w,
                     sluice_strategy_name(s->strategy));
     if ((n = sl_ymap_get(m, "health")) != NULL)
-        parse_health(c, n, s);
+        sl_cfg_parse_health(c, n, s);
+    sl_cfg_parse_health_policy(c, m, w, s);
     if ((n = sl_ymap_get(m, "timeouts")) != NULL)
         parse_timeouts(c, n, s);
     sl_cfg_uint(c, sl_ymap_get(m, "retries"), SL_CFG_FIELD(w, "retries"), 0, 10, &s->retries);
@@ -404,7 +304,7 @@ void sl_cfg_free_service(struct sl_cfg_service *s)
 {
     free(s->name);
     free(s->hash_key_name);
-    free(s->health.path);
+    sl_cfg_free_health(&s->health);
     for (size_t i = 0; i < s->nbackends; i++) {
         struct sl_cfg_backend *b = &s->backends[i];
 

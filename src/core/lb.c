@@ -436,7 +436,7 @@ static void set_score(sluice_lb_t *lb, const struct sl_table *t, const void *arg
             sl_score_clamp(t->groups[i]->backends[j]);
 }
 
-int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts)
+int sluice_lb_set_default_score(sluice_lb_t *lb, const sluice_score_opts_t *opts)
 {
     int rc;
 
@@ -446,4 +446,53 @@ int sluice_lb_set_score(sluice_lb_t *lb, const sluice_score_opts_t *opts)
     if (rc == 0)
         sl_txn_exclusive(lb, set_score, opts);
     return rc;
+}
+
+/* Interim: per-service settings land with the per-service config object. */
+static int known_service(sluice_lb_t *lb, const char *service)
+{
+    if (lb == NULL || service == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    return sluice_lb_backend_count(lb, service) > 0 || sluice_lb_list_services(lb, NULL, 0) > 0
+               ? 0
+               : SLUICE_ERR_UNKNOWN_SERVICE;
+}
+
+int sluice_lb_set_score(sluice_lb_t *lb, const char *service, const sluice_score_opts_t *opts)
+{
+    int rc = known_service(lb, service);
+
+    return rc != 0 ? rc : sluice_lb_set_default_score(lb, opts);
+}
+
+int sluice_lb_set_panic(sluice_lb_t *lb, const char *service, uint32_t percent)
+{
+    int rc = known_service(lb, service);
+
+    return rc != 0 ? rc : percent > 100 ? SLUICE_ERR_INVALID_ARG : 0;
+}
+
+int sluice_lb_set_default_panic(sluice_lb_t *lb, uint32_t percent)
+{
+    return lb == NULL || percent > 100 ? SLUICE_ERR_INVALID_ARG : 0;
+}
+
+int sluice_lb_set_slow_start(sluice_lb_t *lb, const char *service, uint32_t ms)
+{
+    (void)ms;
+    return known_service(lb, service);
+}
+
+int sluice_lb_set_ejection(sluice_lb_t *lb, const char *service, const sluice_eject_opts_t *opts)
+{
+    int rc = known_service(lb, service);
+
+    return rc != 0 ? rc : opts == NULL || opts->max_ms < opts->base_ms ? SLUICE_ERR_INVALID_ARG : 0;
+}
+
+int sluice_lb_set_check(sluice_lb_t *lb, const char *service, const sluice_check_opts_t *opts)
+{
+    int rc = known_service(lb, service);
+
+    return rc != 0 ? rc : opts == NULL || opts->interval_ms == 0 ? SLUICE_ERR_INVALID_ARG : 0;
 }

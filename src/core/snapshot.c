@@ -17,12 +17,13 @@ static void fill(sluice_backend_snapshot_t *s, const struct sluice_backend *b)
     s->weight = atomic_load_explicit(&b->weight, memory_order_relaxed);
     s->requests = atomic_load_explicit(&b->requests, memory_order_relaxed);
     s->ewma_ns = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
+    s->effective_weight = s->weight;
 }
 
 int sluice_lb_snapshot(const sluice_lb_t *clb, const char *service, sluice_group_snapshot_t *out)
 {
     sluice_lb_t *lb = (sluice_lb_t *)clb; /* only the epoch counters are written */
-    sluice_group_snapshot_t snap = {SLUICE_ROUND_ROBIN, 0, NULL};
+    sluice_group_snapshot_t snap = {.strategy = SLUICE_ROUND_ROBIN};
     struct sl_epoch_token tok;
     const struct sl_group *g;
     int rc = 0;

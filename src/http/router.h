@@ -41,6 +41,7 @@ struct sl_service_rt {
     uint32_t idle_timeout_ms;     /* between bytes either way; default 60000 */
     uint32_t retries;             /* default 2 */
     uint32_t buffer_body;         /* buffer_request_body: bytes read before selecting; 0 off */
+    bool passive_5xx;             /* passive: {5xx: true}: a 5xx response is a failure */
 };
 
 struct sl_route {

@@ -45,6 +45,11 @@
 #define SL_DEFAULT_HEALTH_PATH        "/"
 #define SL_DEFAULT_HEALTH_EXPECT_LO   200 /* expect: 200-399 */
 #define SL_DEFAULT_HEALTH_EXPECT_HI   399
+#define SL_DEFAULT_HEALTH_METHOD      "GET"
+#define SL_DEFAULT_PANIC_THRESHOLD    50u /* percent */
+#define SL_DEFAULT_SLOW_START_MS      0u
+#define SL_DEFAULT_EJECT_MS           5000u
+#define SL_DEFAULT_EJECT_MAX_MS       300000u
 /* Service `queue_timeout:` and `provider:`. */
 #define SL_DEFAULT_QUEUE_TIMEOUT_MS   15000u
 #define SL_DEFAULT_MAX_INSTANCES      1u

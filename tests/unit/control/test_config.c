@@ -400,20 +400,56 @@ static void check_collects_every_error(void **state)
     unlink(tmp_path);
 }
 
-static void check_warns_about_http_probes(void **state)
+static void health_keys_parse(void **state)
 {
-    static const char yaml[] = HEAD SVC "    health: {check: http, path: /healthz}\n";
+    static const char yaml[] =
+        HEAD SVC "    health: {check: http, method: HEAD, path: /healthz, host: h.example,\n"
+                 "             expect: [\"200-299\", 404], body: ok, interval: 1s,\n"
+                 "             down_interval: 250ms, timeout: 300ms, rise: 2, fall: 3}\n"
+                 "    passive: {5xx: true, eject: 2s, eject_max: 1m}\n"
+                 "    panic_threshold: 0\n"
+                 "    slow_start: 30s\n";
+    struct sl_config *cfg = NULL;
     struct sl_diag d;
-    bool warned = false;
     (void)state;
 
     sl_diag_init(&d);
-    assert_int_equal(sl_control_check(write_tmp(yaml), &d), 0);
-    for (size_t j = 0; j < d.n; j++)
-        warned |= sl_diag_is_warning(d.msgs[j]) && strstr(d.msgs[j], "TCP connect") != NULL &&
-                  strstr(d.msgs[j], ":7: ") != NULL;
-    assert_true(warned);
-    assert_int_equal(sl_diag_errors(&d), 0);
+    assert_int_equal(sl_config_load(write_tmp(yaml), &cfg, &d), 0);
+    const struct sl_cfg_service *s = &cfg->services[0];
+
+    assert_int_equal(s->health.check, SL_CHECK_HTTP);
+    assert_string_equal(s->health.method, "HEAD");
+    assert_string_equal(s->health.host, "h.example");
+    assert_string_equal(s->health.body, "ok");
+    assert_int_equal(s->health.nexpect, 2);
+    assert_int_equal(s->health.expect[1].lo, 404);
+    assert_int_equal(s->health.expect[1].hi, 404);
+    assert_int_equal(s->health.down_interval_ms, 250);
+    /* rise 2, fall 3: low -2, high 2, initial 1, steps of one. */
+    assert_int_equal(s->health.score.low, -2);
+    assert_int_equal(s->health.score.high, 2);
+    assert_int_equal(s->health.score.initial, 1);
+    assert_true(s->passive.on_5xx);
+    assert_int_equal(s->passive.eject_ms, 2000);
+    assert_int_equal(s->passive.eject_max_ms, 60000);
+    assert_int_equal(s->panic_threshold, 0);
+    assert_int_equal(s->slow_start_ms, 30000);
+    sl_config_free(cfg);
+    sl_diag_fini(&d);
+    unlink(tmp_path);
+}
+
+static void health_policy_given_twice_is_an_error(void **state)
+{
+    static const char yaml[] = HEAD SVC "    health: {check: tcp, panic_threshold: 10}\n"
+                                        "    panic_threshold: 20\n";
+    struct sl_config *cfg = NULL;
+    struct sl_diag d;
+    (void)state;
+
+    sl_diag_init(&d);
+    assert_int_equal(sl_config_load(write_tmp(yaml), &cfg, &d), SLUICE_ERR_CONFIG);
+    assert_true(d.n > 0 && strstr(d.msgs[0], "given twice") != NULL);
     sl_diag_fini(&d);
     unlink(tmp_path);
 }
@@ -460,8 +496,9 @@ static void expect_status_ranges(void **state)
         } else {
             if (rc != 0)
                 fail_msg("case %zu (%s): rc %d", i, cases[i].v, rc);
-            assert_int_equal(cfg->services[0].health.expect_lo, cases[i].lo);
-            assert_int_equal(cfg->services[0].health.expect_hi, cases[i].hi);
+            assert_int_equal(cfg->services[0].health.nexpect, 1);
+            assert_int_equal(cfg->services[0].health.expect[0].lo, cases[i].lo);
+            assert_int_equal(cfg->services[0].health.expect[0].hi, cases[i].hi);
             sl_config_free(cfg);
         }
         sl_diag_fini(&d);
@@ -527,7 +564,8 @@ int main(void)
         cmocka_unit_test(body_limits_parse),
         cmocka_unit_test(each_error_has_its_line),
         cmocka_unit_test(check_collects_every_error),
-        cmocka_unit_test(check_warns_about_http_probes),
+        cmocka_unit_test(health_keys_parse),
+        cmocka_unit_test(health_policy_given_twice_is_an_error),
         cmocka_unit_test(expect_status_ranges),
         cmocka_unit_test(missing_file_is_io),
         cmocka_unit_test(targets_and_patterns),

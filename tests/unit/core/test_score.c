@@ -111,7 +111,7 @@ static void mark_true_with_negative_initial_makes_usable(void **state)
     sluice_lb_t *lb = sluice_lb_new();
     (void)state;
 
-    assert_int_equal(sluice_lb_set_score(lb, &o), 0);
+    assert_int_equal(sluice_lb_set_default_score(lb, &o), 0);
     assert_int_equal(sluice_lb_register(lb, "s", one, 1, SLUICE_ROUND_ROBIN), 0);
     assert_int_equal(score_of(lb, NULL, NULL), -1);
     assert_int_equal(sluice_lb_healthy_count(lb, "s"), 0);
@@ -149,8 +149,8 @@ static void set_score_validates(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(sluice_lb_set_score(lb, &cases[i].o), cases[i].rc);
-    assert_int_equal(sluice_lb_set_score(lb, NULL), SLUICE_ERR_INVALID_ARG);
+        assert_int_equal(sluice_lb_set_default_score(lb, &cases[i].o), cases[i].rc);
+    assert_int_equal(sluice_lb_set_default_score(lb, NULL), SLUICE_ERR_INVALID_ARG);
     sluice_lb_free(lb);
 }
 
@@ -163,7 +163,7 @@ static void set_score_clamps_existing_scores(void **state)
     for (int i = 0; i < 5; i++)
         sluice_lb_down(lb, "s", "127.0.0.1:9");
     assert_int_equal(score_of(lb, NULL, NULL), -3);
-    assert_int_equal(sluice_lb_set_score(lb, &o), 0);
+    assert_int_equal(sluice_lb_set_default_score(lb, &o), 0);
     assert_int_equal(score_of(lb, NULL, NULL), -1);
     assert_int_equal(sluice_lb_up(lb, "s", "127.0.0.1:9"), 0);
     assert_int_equal(score_of(lb, NULL, NULL), 0);

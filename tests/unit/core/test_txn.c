@@ -55,9 +55,9 @@ static void every_writer_releases_the_lock(void **state)
     assert_unlocked(lb);
     assert_int_equal(sluice_lb_set_weight(lb, "api", "10.9.9.9:80", 3), SLUICE_ERR_UNKNOWN_BACKEND);
     assert_unlocked(lb);
-    assert_int_equal(sluice_lb_set_score(lb, &good), 0);
+    assert_int_equal(sluice_lb_set_default_score(lb, &good), 0);
     assert_unlocked(lb);
-    assert_int_equal(sluice_lb_set_score(lb, &bad), SLUICE_ERR_INVALID_SCORE);
+    assert_int_equal(sluice_lb_set_default_score(lb, &bad), SLUICE_ERR_INVALID_SCORE);
     assert_unlocked(lb);
     assert_int_equal(sluice_lb_remove_backend(lb, "api", ts[1]), 0);
     assert_unlocked(lb);
