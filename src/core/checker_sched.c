@@ -43,10 +43,9 @@ static int by_ptr(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The backends of every service, each with a reference, due at their
- * phase. NULL when out of memory. */
-static struct sl_sched_entry *collect(sluice_lb_t *lb, uint64_t now_ns, uint32_t interval_ms,
-                                      size_t *n, const void **table)
+/* The backends of every service, each with a reference (due times not
+ * set). NULL when out of memory. */
+static struct sl_sched_entry *collect(sluice_lb_t *lb, size_t *n, const void **table)
 {
     struct sl_epoch_token tok;
     const struct sl_table *t;
@@ -66,16 +65,15 @@ static struct sl_sched_entry *collect(sluice_lb_t *lb, uint64_t now_ns, uint32_t
 
         /* Each service has its own backend objects: no duplicates. */
         for (size_t j = 0; g->parent == NULL && j < g->n; j++) {
-            uint64_t phase =
-                sl_mix64((uint64_t)(uintptr_t)g->backends[j]) % ((uint64_t)interval_ms * 1000000u);
-
             sl_backend_ref(g->backends[j]);
-            es[(*n)++] = (struct sl_sched_entry){g->backends[j], now_ns + phase};
+            es[(*n)++] = (struct sl_sched_entry){g->backends[j], 0};
         }
     }
     sl_epoch_exit(&lb->epoch, &tok);
     return es;
 }
+
+static uint64_t phase_ns(const struct sl_sched *s, const struct sluice_backend *b);
 
 int sl_sched_refresh(struct sl_sched *s, sluice_lb_t *lb, uint64_t now_ns)
 {
@@ -85,7 +83,7 @@ int sl_sched_refresh(struct sl_sched *s, sluice_lb_t *lb, uint64_t now_ns)
 
     if (table == s->table && now_ns - s->built_ns < SCHED_REFRESH_NS)
         return 0;
-    es = collect(lb, now_ns, s->interval_ms, &n, &table);
+    es = collect(lb, &n, &table);
     if (es == NULL)
         return SLUICE_ERR_NOMEM;
     /* Kept backends keep their next time: a reload does not re-probe all. */
@@ -94,8 +92,7 @@ int sl_sched_refresh(struct sl_sched *s, sluice_lb_t *lb, uint64_t now_ns)
         struct sl_sched_entry *old =
             s->n > 0 ? bsearch(&es[i], s->heap, s->n, sizeof(*s->heap), by_ptr) : NULL;
 
-        if (old != NULL)
-            es[i].due_ns = old->due_ns;
+        es[i].due_ns = old != NULL ? old->due_ns : now_ns + phase_ns(s, es[i].b);
     }
     sl_sched_fini(s);
     s->heap = es;
@@ -135,6 +132,17 @@ static void settings(const struct sl_sched *s, const struct sluice_backend *b,
         spec->timeout_ms = *iv_ms;
     if (*down_ms == 0)
         *down_ms = *iv_ms / 2 > 0 ? *iv_ms / 2 : 1;
+}
+
+/* A new backend's first probe: at its own point of its service's
+ * interval, so a service's probes spread over it. */
+static uint64_t phase_ns(const struct sl_sched *s, const struct sluice_backend *b)
+{
+    struct sl_probe_spec spec;
+    uint32_t iv_ms, down_ms;
+
+    settings(s, b, &spec, &iv_ms, &down_ms);
+    return sl_mix64((uint64_t)(uintptr_t)b) % ((uint64_t)iv_ms * 1000000u);
 }
 
 sluice_backend_t *sl_sched_take(struct sl_sched *s, uint64_t now_ns, struct sl_probe_spec *spec)
