@@ -144,36 +144,43 @@ bool sl_backend_listed(const sluice_backend_t *b)
  * or a probe decides its return, never a stray success. The ejected check
  * comes after the step's own fast path would have applied, so a healthy
  * backend pays nothing for it. */
-static uint32_t observe(struct sluice_backend *b, bool ok)
+static uint32_t observe(struct sluice_backend *b, bool ok, struct sl_score_move *m)
 {
-    int32_t prev, next;
+    int32_t s = atomic_load_explicit(&b->score, memory_order_relaxed);
 
-    if (atomic_load_explicit(&b->score, memory_order_relaxed) < 0 &&
-        atomic_load_explicit(&b->ejected_until_ns, memory_order_relaxed) != 0)
+    if (s < 0 && atomic_load_explicit(&b->ejected_until_ns, memory_order_relaxed) != 0) {
+        *m = (struct sl_score_move){s, s, false};
         return 0;
-    next = sl_score_step_from(b, ok, &prev);
-    return !ok && prev >= 0 && next < 0 ? sl_score_eject(b) : 0;
+    }
+    sl_score_step_from(b, ok, m);
+    return !ok && m->prev >= 0 && m->next < 0 ? sl_score_eject(b) : 0;
 }
 
-uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns)
+uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns,
+                               struct sl_score_move *m)
 {
+    struct sl_score_move ignored;
     uint32_t ejected = 0;
 
     if (b == NULL)
         return 0;
+    if (m == NULL)
+        m = &ignored;
     switch (outcome) {
     case SLUICE_OUTCOME_OK:
-        observe(b, true);
+        observe(b, true, m);
         /* 0 means "not measured": it must not pull the average down. */
         if (latency_ns > 0)
             sl_ewma_update(b, latency_ns, sl_coarse_now_ns());
         break;
     case SLUICE_OUTCOME_FAIL:
     case SLUICE_OUTCOME_TIMEOUT:
-        ejected = observe(b, false);
+        ejected = observe(b, false, m);
         break;
     case SLUICE_OUTCOME_NEUTRAL:
     default:
+        m->prev = m->next = atomic_load_explicit(&b->score, memory_order_relaxed);
+        m->first = false;
         break;
     }
     /* Last: this ends the selection and may free <b> (acq_rel as in
@@ -185,7 +192,7 @@ uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, ui
 
 void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns)
 {
-    (void)sl_backend_release_ex(b, outcome, latency_ns);
+    (void)sl_backend_release_ex(b, outcome, latency_ns, NULL);
 }
 
 const char *sluice_backend_target(const sluice_backend_t *b)

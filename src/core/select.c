@@ -75,6 +75,17 @@ sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const vo
     if (g != NULL && g->n > 0) {
         p.panic = sl_group_panic(g);
         b = g->ops->pick(g, &p);
+        /* Nothing usable although the cached verdict said no panic:
+         * health moved since (the last usable one just went down). With no
+         * skip list, nothing usable is 0% usable, panic by definition;
+         * with one, recount. Rare, and off the common path. */
+        if (b == NULL && !p.panic && g->cfg != NULL &&
+            atomic_load_explicit(&g->cfg->panic_percent, memory_order_relaxed) > 0 &&
+            (nskip == 0 || sl_group_panic_slow(g, atomic_load_explicit(&g->cfg->health_gen,
+                                                                       memory_order_relaxed)))) {
+            p.panic = true;
+            b = g->ops->pick(g, &p);
+        }
         if (b != NULL && sl_ramp_factor(b) < 1024)
             b = ramp_repick(g, &p, b);
         if (b != NULL && p.panic)

@@ -1,5 +1,6 @@
 /* Per-service health: score isolation, panic, slow start, passive ejection
  * and its readmission rules, and the transitions health.h reports. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "backend.h"
+#include "backend_types.h"
 #include "health.h"
 #include "score.h"
 #include "sluice.h"
@@ -456,6 +458,54 @@ static void base_zero_means_score_only(void **state)
     sluice_lb_free(lb);
 }
 
+struct racer {
+    sluice_lb_t *lb;
+    unsigned seed;
+    size_t changes, first;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+
+    for (int i = 0; i < 20000; i++) {
+        sluice_backend_t *b = sluice_lb_select(r->lb, "e", NULL, 0);
+        struct sl_health_change chg;
+
+        r->seed = r->seed * 1103515245u + 12345u;
+        sl_backend_release_observe(b, (r->seed >> 16) & 1 ? SLUICE_OUTCOME_OK : SLUICE_OUTCOME_FAIL,
+                                   0, &chg);
+        if (chg.changed && chg.from == SLUICE_HEALTH_UNKNOWN)
+            r->first++;
+        else if (chg.changed)
+            r->changes++;
+    }
+    return NULL;
+}
+
+/* Two threads move one score: every crossing of 0 (the service's health
+ * generation counts them) is reported by exactly one of them, and the
+ * way out of UNKNOWN once. */
+static void transitions_are_reported_once(void **state)
+{
+    sluice_lb_t *lb = lb_ejecting(0, 0);
+    sluice_backend_t *b = backend_ptr(lb, "e", three[0]);
+    struct racer r[2] = {{lb, 1, 0, 0}, {lb, 2, 0, 0}};
+    uint64_t gen0 = atomic_load(&b->score_cfg->health_gen);
+    pthread_t t[2];
+    (void)state;
+
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(r[0].first + r[1].first, 1);
+    assert_true(r[0].changes + r[1].changes > 0);
+    assert_int_equal(r[0].changes + r[1].changes, atomic_load(&b->score_cfg->health_gen) - gen0);
+    sl_backend_unref(b);
+    sluice_lb_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +519,7 @@ int main(void)
         cmocka_unit_test(readmission_waits_for_a_probe_when_checks_fail),
         cmocka_unit_test(select_readmits_lazily_unless_ticks_are_external),
         cmocka_unit_test(base_zero_means_score_only),
+        cmocka_unit_test(transitions_are_reported_once),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
