@@ -134,7 +134,9 @@ bool sl_health_lazy_readmit(struct sluice_backend *b)
 
     if (LOAD(b->score_cfg->external_ticks))
         return false;
-    if (!due(b, sl_now_ns(), &until) || probe_holds(b))
+    /* The coarse clock (a vDSO read of the last tick): this runs for every
+     * ejected backend a pick meets, and a backoff does not need better. */
+    if (!due(b, sl_coarse_now_ns(), &until) || probe_holds(b))
         return false;
     end_ejection(b, until, &moved);
     return LOAD(b->score) >= 0;

@@ -260,6 +260,32 @@ static void slow_start_ramps_new_and_recovering_backends(void **state)
     }
 }
 
+/* The weight-comparing strategies load a ramping backend in proportion to
+ * its effective weight: held selections pile up elsewhere. */
+static void slow_start_scales_load_comparisons(void **state)
+{
+    static const sluice_strategy_t all[] = {SLUICE_LEAST_CONNECTIONS, SLUICE_LEAST_REQUEST};
+    (void)state;
+
+    for (size_t s = 0; s < sizeof(all) / sizeof(all[0]); s++) {
+        sluice_lb_t *lb = sluice_lb_new();
+        sluice_backend_t *held[300];
+        sluice_backend_snapshot_t ramping;
+
+        assert_int_equal(sluice_lb_register(lb, "a", three, 2, all[s]), 0);
+        assert_int_equal(sluice_lb_set_slow_start(lb, "a", 600000), 0);
+        assert_int_equal(sluice_lb_add_backend(lb, "a", three[2]), 0);
+        for (size_t i = 0; i < 300; i++)
+            assert_non_null(held[i] = sluice_lb_select(lb, "a", NULL, 0));
+        ramping = backend_of(lb, "a", three[2]);
+        /* ~1/21 of the load at 10%, against 1/3 without slow start. */
+        assert_true(ramping.active < 50);
+        for (size_t i = 0; i < 300; i++)
+            sluice_backend_release(held[i], SLUICE_OUTCOME_NEUTRAL, 0);
+        sluice_lb_free(lb);
+    }
+}
+
 /* A hashing strategy keeps a ramping backend's keys sticky: the keys it
  * keeps at one moment are the same at the next. */
 static void slow_start_keeps_keys_sticky(void **state)
@@ -513,6 +539,7 @@ int main(void)
         cmocka_unit_test(panic_serves_all_candidates),
         cmocka_unit_test(views_panic_on_their_own_backends),
         cmocka_unit_test(slow_start_ramps_new_and_recovering_backends),
+        cmocka_unit_test(slow_start_scales_load_comparisons),
         cmocka_unit_test(slow_start_keeps_keys_sticky),
         cmocka_unit_test(ejection_backoff_doubles_bounded_and_resets),
         cmocka_unit_test(ejected_backend_ignores_outcomes_and_records_probes),
