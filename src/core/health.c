@@ -127,12 +127,16 @@ void sl_health_tick(sluice_backend_t *b, uint64_t now_ns, struct sl_health_chang
         unchanged(b, out);
 }
 
-bool sl_health_lazy_readmit(struct sluice_backend *b)
+bool sl_backend_pickable_slow(struct sluice_backend *b, bool panic)
 {
     uint64_t until;
     bool moved;
 
-    if (LOAD(b->score_cfg->external_ticks))
+    if (LOAD(b->weight) == 0)
+        return false;
+    if (panic)
+        return true;
+    if (LOAD(b->ejected_until_ns) == 0 || LOAD(b->score_cfg->external_ticks))
         return false;
     /* The coarse clock (a vDSO read of the last tick): this runs for every
      * ejected backend a pick meets, and a backoff does not need better. */

@@ -48,6 +48,10 @@ struct sl_score_move {
 };
 /* sl_score_step() that also says what it did in *<m>. */
 int32_t sl_score_step_from(struct sluice_backend *b, bool up, struct sl_score_move *m);
+/* The step of a selection's outcome (sluice_backend_release()): as
+ * sl_score_step(), but nothing moves while <b> is passively ejected. */
+void sl_score_passive_ok(struct sluice_backend *b);
+void sl_score_passive_from(struct sluice_backend *b, bool ok, struct sl_score_move *m);
 /* Starts a passive ejection of <b> (its score just went below 0): the
  * backoff base << (k - 1) bounded by max, k the consecutive ejections.
  * Returns its length in ms, 0 when the service's base is 0 (no ejection). */
