@@ -87,7 +87,8 @@ int sl_sched_refresh(struct sl_sched *s, sluice_lb_t *lb, uint64_t now_ns)
     if (es == NULL)
         return SLUICE_ERR_NOMEM;
     /* Kept backends keep their next time: a reload does not re-probe all. */
-    qsort(s->heap, s->n, sizeof(*s->heap), by_ptr);
+    if (s->n > 0)
+        qsort(s->heap, s->n, sizeof(*s->heap), by_ptr);
     for (size_t i = 0; i < n; i++) {
         struct sl_sched_entry *old =
             s->n > 0 ? bsearch(&es[i], s->heap, s->n, sizeof(*s->heap), by_ptr) : NULL;

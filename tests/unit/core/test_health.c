@@ -114,7 +114,7 @@ static void pick_counts(sluice_lb_t *lb, const char *service, size_t n, size_t c
 {
     memset(counts, 0, 4 * sizeof(*counts));
     for (size_t i = 0; i < n; i++) {
-        char key[16];
+        char key[32];
         sluice_backend_t *b;
 
         snprintf(key, sizeof(key), "k%zu", i);
@@ -297,7 +297,7 @@ static void slow_start_keeps_keys_sticky(void **state)
     assert_int_equal(sluice_lb_set_slow_start(lb, "a", 600000), 0);
     assert_int_equal(sluice_lb_add_backend(lb, "a", three[2]), 0);
     for (int i = 0; i < 200; i++) {
-        char key[16];
+        char key[32];
         sluice_backend_t *x, *y;
 
         snprintf(key, sizeof(key), "user%d", i);
