@@ -23,7 +23,7 @@ __attribute__((noinline, cold)) static uint64_t ramping_cost(const struct sluice
     return c > UINT64_MAX / 1024 ? UINT64_MAX : c * 1024 / f;
 }
 
-static uint64_t cost(const struct sluice_backend *b)
+static inline __attribute__((always_inline)) uint64_t cost(const struct sluice_backend *b)
 {
     uint64_t e = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
     uint64_t a = (uint64_t)sl_backend_active(b) + 1;
