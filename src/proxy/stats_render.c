@@ -203,6 +203,31 @@ static void render_gauge(struct sl_prom *p, const sluice_lb_t *lb, const char **
     }
 }
 
+/* Per service: whether panic is on, and the selections it made. */
+static void render_panic(struct sl_prom *p, const sluice_lb_t *lb, const char **names, size_t ns)
+{
+    static const char *const fams[2][3] = {
+        {"sluice_service_panic", "gauge",
+         "1 while fewer than panic_threshold percent of the service's backends are usable, so "
+         "every backend gets traffic."},
+        {"sluice_service_panic_selections_total", "counter",
+         "Backends selected while the service was in panic."},
+    };
+
+    for (size_t f = 0; f < 2; f++) {
+        sl_prom_family(p, fams[f][0], fams[f][1], fams[f][2]);
+        for (size_t i = 0; i < ns; i++) {
+            sluice_group_snapshot_t snap;
+            const char *kv[] = {"service", names[i]};
+
+            if (sluice_lb_snapshot(lb, names[i], &snap) != 0)
+                continue;
+            sl_prom_u64(p, fams[f][0], kv, 1, f == 0 ? snap.panic : snap.panic_selections);
+            sluice_group_snapshot_free(&snap);
+        }
+    }
+}
+
 static void render_gauges(struct sl_prom *p, const sluice_lb_t *lb)
 {
     size_t ns = lb ? sluice_lb_list_services(lb, NULL, 0) : 0;
@@ -225,6 +250,7 @@ static void render_gauges(struct sl_prom *p, const sluice_lb_t *lb)
                  "1 while the backend is not known unhealthy, else 0.", HEALTHY);
     render_gauge(p, lb, names, ns, "sluice_backend_score",
                  "The backend's health score (usable while >= 0).", SCORE);
+    render_panic(p, lb, names, ns);
     for (size_t i = 0; i < ns; i++)
         free(copies[i]);
     free(copies);
