@@ -13,9 +13,7 @@ bounded `wrk -t2 -c16`. One backend gets SIGKILL mid-run:
   its share at the end (counted at the backends).
 """
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sluicetest import (SluiceCase, backend_entry, config, endpoint, free_port,  # noqa: E402
                         get, http_listener, main, route, service, stop_process,
                         track_process, wait_until)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "pressure"))
+from test_backend_kill import ProcBackend as KillProcBackend, parse_wrk  # noqa: E402
 
 INTERVAL_S, FALL, RISE = 0.5, 2, 2
 SLOW_START_S = 4
@@ -85,8 +87,11 @@ def serve_backend(name, port, countfile):
         threading.Thread(target=conn, args=(s,), daemon=True).start()
 
 
-class ProcBackend:
-    def __init__(self, case, name, port=0):
+class ProcBackend(KillProcBackend):
+    """A backend process of this file on <port> (0: any), counting into
+    .countfile; kill() and stop() as test_backend_kill's."""
+
+    def __init__(self, case, name, port=0):  # pylint: disable=super-init-not-called
         self.name = name
         self.countfile = os.path.join(case.tmp, "%s.counts" % name)
         self.proc = track_process(subprocess.Popen(
@@ -97,17 +102,6 @@ class ProcBackend:
         if not line.strip():
             raise AssertionError("backend %s did not start" % name)
         self.port = int(line)
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        stop_process(self.proc, timeout=5)
 
 
 def counts(path):
@@ -121,21 +115,6 @@ def counts(path):
 
 def in_range(series, t0, t1):
     return sum(n for t, n in series if t0 < t <= t1)
-
-
-def parse_wrk(out):
-    m = re.search(r"(\d+) requests in", out)
-    if not m:
-        raise AssertionError("no request count in wrk's output:\n" + out)
-    res = {"requests": int(m.group(1)), "non2xx": 0,
-           "connect": 0, "read": 0, "write": 0, "timeout": 0}
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        res["non2xx"] = int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        res.update(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
-    return res
 
 
 class Failover(SluiceCase):
