@@ -283,32 +283,137 @@ static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg,
     return rc;
 }
 
+/* The health settings of every service: all checked before the lb
+ * changes, so setting them afterwards cannot fail. */
+static int validate_health(const struct sl_config *cfg, struct sl_diag *diag)
+{
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+        int rc = sl_score_validate(&s->health.score);
+
+        if (rc == 0 && (s->panic_threshold > 100 || s->passive.eject_max_ms < s->passive.eject_ms))
+            rc = SLUICE_ERR_INVALID_ARG;
+        if (rc != 0) {
+            sl_diag_add(diag, "service %s: cannot set its health options: %s", s->name,
+                        sluice_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static bool same_score(const sluice_score_opts_t *a, const sluice_score_opts_t *b)
+{
+    return a->initial == b->initial && a->low == b->low && a->high == b->high &&
+           a->fail_delta == b->fail_delta && a->success_delta == b->success_delta;
+}
+
+/* <s>'s score, panic, slow start and ejection settings are what the lb
+ * already runs: it was there before this apply (<had>) with the same ones
+ * in <prev>, the config last applied. */
+static bool health_unchanged(const struct sl_cfg_service *s, const struct sl_config *prev,
+                             char *const *had, size_t nhad)
+{
+    const struct sl_cfg_service *p = prev != NULL ? sl_config_service(prev, s->name) : NULL;
+
+    return p != NULL && has_name(had, nhad, s->name) &&
+           same_score(&p->health.score, &s->health.score) &&
+           p->panic_threshold == s->panic_threshold && p->slow_start_ms == s->slow_start_ms &&
+           p->passive.eject_ms == s->passive.eject_ms &&
+           p->passive.eject_max_ms == s->passive.eject_max_ms;
+}
+
+/* The score options new services' backends start with: theirs when every
+ * service this apply creates agrees (the common case: one), else the
+ * library's; sluice_lb_set_score() then sets each service's own. */
+static const sluice_score_opts_t *new_services_score(const struct sl_config *cfg, char *const *had,
+                                                     size_t nhad)
+{
+    static const sluice_score_opts_t defaults = SLUICE_SCORE_DEFAULTS;
+    const sluice_score_opts_t *score = NULL;
+
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const sluice_score_opts_t *o = &cfg->services[i].health.score;
+
+        if (has_name(had, nhad, cfg->services[i].name))
+            continue;
+        if (score != NULL && !same_score(score, o))
+            return &defaults;
+        score = o;
+    }
+    return score != NULL ? score : &defaults;
+}
+
+static void set_health(sluice_lb_t *lb, const struct sl_cfg_service *s)
+{
+    sluice_eject_opts_t ej = {s->passive.eject_ms, s->passive.eject_max_ms};
+
+    /* Validated before (validate_health), and the group exists. */
+    (void)sluice_lb_set_score(lb, s->name, &s->health.score);
+    (void)sluice_lb_set_panic(lb, s->name, s->panic_threshold);
+    (void)sluice_lb_set_slow_start(lb, s->name, s->slow_start_ms);
+    (void)sluice_lb_set_ejection(lb, s->name, &ej);
+}
+
+/* Sets the health settings of the services this apply changes (<had>
+ * them: before the lb transaction, so backends it adds to them start at
+ * their new initial score) or registers (after it, once they exist): only
+ * those, so a reload that changes one service's score touches that service
+ * alone. */
+static void apply_health(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
+                         char *const *had, size_t nhad, bool existing)
+{
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+
+        if (has_name(had, nhad, s->name) == existing && !health_unchanged(s, prev, had, nhad))
+            set_health(lb, s);
+    }
+}
+
+/* After a failed lb transaction: the changed services as <prev> had them. */
+static void restore_health(sluice_lb_t *lb, const struct sl_config *cfg,
+                           const struct sl_config *prev, char *const *had, size_t nhad)
+{
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+        const struct sl_cfg_service *p = prev != NULL ? sl_config_service(prev, s->name) : NULL;
+
+        if (p != NULL && has_name(had, nhad, s->name) && !health_unchanged(s, prev, had, nhad))
+            set_health(lb, p);
+    }
+}
+
 int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
                     struct sl_apply_state *st, struct sl_diag *diag)
 {
     static const sluice_score_opts_t defaults = SLUICE_SCORE_DEFAULTS;
-    /* Score options are lb-wide in this version: the first service's. */
-    const sluice_score_opts_t *score =
-        cfg->nservices > 0 ? &cfg->services[0].health.score : &defaults;
+    const sluice_score_opts_t *score;
     struct sl_apply_state was = *st;
     struct specs sp = {0};
     struct sl_apply_gone gone = {0};
     char err[256] = "";
+    size_t nhad = 0;
+    char **had;
     int rc;
 
-    (void)prev; /* the lb compares names, targets and labels itself */
-    rc = sl_score_validate(score);
-    if (rc != 0) {
-        sl_diag_add(diag, "cannot set score options: %s", sluice_strerror(rc));
+    rc = validate_health(cfg, diag);
+    if (rc != 0)
         return rc;
+    /* The services the lb has now: the new ones get all their settings. */
+    if ((had = service_names(lb, &nhad)) == NULL) {
+        sl_diag_add(diag, "out of memory");
+        return SLUICE_ERR_NOMEM;
     }
+    score = new_services_score(cfg, had, nhad);
     rc = build_specs(lb, cfg, st, &sp, diag);
     if (rc == 0 && (rc = reserve_views(st, sp.nviews)) != 0)
         sl_diag_add(diag, "out of memory");
     if (rc == 0) {
-        /* Before the services: backends created now start at the new
-         * initial score, not the old one. */
+        /* Before the services: backends created now start at their
+         * service's initial score, not the old one. */
         (void)sluice_lb_set_default_score(lb, score); /* validated above */
+        apply_health(lb, cfg, prev, had, nhad, true);
         gone.retire = (const char *const *)sp.retire;
         gone.nretire = sp.nretire;
         rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews, &gone, err,
@@ -317,9 +422,11 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
             sl_diag_add(diag, "cannot apply the services: %s",
                         err[0] != '\0' ? err : sluice_strerror(rc));
             (void)sluice_lb_set_default_score(lb, was.score_set ? &was.score : &defaults);
+            restore_health(lb, cfg, prev, had, nhad);
         }
     }
     if (rc == 0) { /* nothing below can fail */
+        apply_health(lb, cfg, prev, had, nhad, false);
         st->score = *score;
         st->score_set = true;
         note_views(st, &sp);
@@ -327,6 +434,7 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
         sluice_lb_allow_dynamic(lb, cfg->admin.dynamic_backends);
     }
     specs_fini(&sp);
+    free_names(had, nhad);
     return rc;
 }
 

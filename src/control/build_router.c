@@ -175,6 +175,7 @@ static int build_services(struct sl_router *r, const struct sl_config *cfg)
         rt->idle_timeout_ms = s->idle_timeout_ms;
         rt->retries = s->retries;
         rt->buffer_body = s->buffer_request_body;
+        rt->passive_5xx = s->passive.on_5xx;
         if (build_health(&rt->health, &s->health) != 0 || build_targets(r->lb, rt) != 0)
             bad = 1;
     }

@@ -139,20 +139,38 @@ bool sl_backend_listed(const sluice_backend_t *b)
     return atomic_load_explicit(&b->listed, memory_order_acquire) > 0;
 }
 
-void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns)
+/* What an outcome does to health. While ejected, outcomes (requests that
+ * were in flight, or picks made in panic) move nothing: the backoff's end
+ * or a probe decides its return, never a stray success. The ejected check
+ * comes after the step's own fast path would have applied, so a healthy
+ * backend pays nothing for it. */
+static uint32_t observe(struct sluice_backend *b, bool ok)
 {
+    int32_t prev, next;
+
+    if (atomic_load_explicit(&b->score, memory_order_relaxed) < 0 &&
+        atomic_load_explicit(&b->ejected_until_ns, memory_order_relaxed) != 0)
+        return 0;
+    next = sl_score_step_from(b, ok, &prev);
+    return !ok && prev >= 0 && next < 0 ? sl_score_eject(b) : 0;
+}
+
+uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns)
+{
+    uint32_t ejected = 0;
+
     if (b == NULL)
-        return;
+        return 0;
     switch (outcome) {
     case SLUICE_OUTCOME_OK:
-        sl_score_step(b, true);
+        observe(b, true);
         /* 0 means "not measured": it must not pull the average down. */
         if (latency_ns > 0)
             sl_ewma_update(b, latency_ns, sl_coarse_now_ns());
         break;
     case SLUICE_OUTCOME_FAIL:
     case SLUICE_OUTCOME_TIMEOUT:
-        sl_score_step(b, false);
+        ejected = observe(b, false);
         break;
     case SLUICE_OUTCOME_NEUTRAL:
     default:
@@ -162,6 +180,12 @@ void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint6
      * sl_backend_unref()). */
     if (atomic_fetch_sub_explicit(&b->active, 1, memory_order_acq_rel) == 1)
         backend_free(b);
+    return ejected;
+}
+
+void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns)
+{
+    (void)sl_backend_release_ex(b, outcome, latency_ns);
 }
 
 const char *sluice_backend_target(const sluice_backend_t *b)

@@ -46,6 +46,10 @@ const struct sockaddr *sl_backend_sockaddr(const sluice_backend_t *b, unsigned *
 void sl_backend_ref(sluice_backend_t *b);
 void sl_backend_unref(sluice_backend_t *b);
 
+/* sluice_backend_release() returning the passive ejection it started, in
+ * ms (0: none). <b> must not be used afterwards. */
+uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns);
+
 /* Whether any group (a service, or a view of one) still lists <b>: false
  * once a reload or a change replaced or removed it and the grace period
  * after that publish ended, so the proxies' per-backend state (idle pooled

@@ -9,6 +9,7 @@
 
 #include <sys/socket.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,11 +28,15 @@ struct sluice_backend {
     socklen_t addrlen;
     struct sl_label *labels;
     size_t nlabels;
-    uint32_t connect_timeout_ms;          /* 0: the service's */
-    uint32_t first_byte_timeout_ms;       /* 0: the service's */
-    uint32_t between_bytes_timeout_ms;    /* 0: the service's */
-    char *override_host;                  /* NULL: keep the client's Host */
-    const struct sl_score_cfg *score_cfg; /* owned by the lb, lives as long as it */
+    uint32_t connect_timeout_ms;       /* 0: the service's */
+    uint32_t first_byte_timeout_ms;    /* 0: the service's */
+    uint32_t between_bytes_timeout_ms; /* 0: the service's */
+    char *override_host;               /* NULL: keep the client's Host */
+    /* The settings of the backend's service (refcounted, shared with its
+     * groups). Set at creation to the lb's defaults and switched to the
+     * service's by the transaction that first lists the backend, before it
+     * is published; fixed from then on. */
+    struct sl_score_cfg *score_cfg;
 
     /* Written by writers (under the lb's writer mutex), read by picks. */
     _Atomic uint32_t weight; /* 0: drained */
@@ -53,17 +58,50 @@ struct sluice_backend {
     _Atomic uint64_t requests;      /* selections */
     _Atomic uint64_t ewma_ns;       /* latency EWMA (peak-sensitive) */
     _Atomic uint64_t ewma_stamp_ns; /* monotonic time of the last EWMA update */
+    /* Slow start: coarse monotonic start of the current ramp, 0 when not
+     * ramping (every pick loads it: it sits on the hot line). */
+    _Atomic uint64_t ramp_start_ns;
+
+    /* Passive ejection and the last active probe (health.c): cold. */
+    _Alignas(64) _Atomic uint64_t ejected_until_ns; /* 0: not ejected */
+    _Atomic uint64_t ejected_at_ns;
+    _Atomic uint32_t ejections;         /* consecutive; reset when the score reaches high */
+    _Atomic uint32_t last_check;        /* sluice_check_result_t */
+    _Atomic uint32_t last_check_status; /* HTTP status, 0 when none */
+    _Atomic uint64_t last_check_ns;
 };
 
 #define SL_BACKEND_REF (UINT64_C(1) << 32) /* one holder reference in ->active */
 
-/* Score configuration shared by all backends of an lb. Written only by
- * sluice_lb_set_score() with plain atomic stores; readers may see a mix of
- * old and new fields for an instant, which only shifts a clamp by one step. */
+/* The health settings of one service: score options, panic, slow start,
+ * ejection and active checks, plus the counters the service's groups
+ * share. One object per service, created from the lb's defaults (lb->score,
+ * itself one of these, used only as a template) when the service is first
+ * registered, carried from group to group while the service lives, and
+ * shared by its views and its backends. Numbers are written with plain
+ * atomic stores; readers may see a mix of old and new fields for an
+ * instant, which only shifts a clamp by one step. */
 struct sl_score_cfg {
     _Atomic int32_t initial, low, high, fail_delta, success_delta;
-    /* One for the lb plus one per backend: a backend still selected after
-     * sluice_lb_free() keeps applying its release to a live config. */
+    _Atomic uint32_t panic_percent; /* 0: off */
+    _Atomic uint32_t slow_start_ms; /* 0: off */
+    _Atomic uint32_t eject_base_ms, eject_max_ms;
+    _Atomic bool external_ticks; /* the daemon ends ejections (sl_health_tick) */
+    /* Active checks: <check> and <path> under <cklock> (the checker copies
+     * them once per probe; nothing hot reads them). */
+    pthread_mutex_t cklock;
+    bool check_set;              /* sluice_lb_set_check() was called */
+    _Atomic uint32_t check_kind; /* check.kind, readable without the lock */
+    sluice_check_opts_t check;
+    char path[256];
+    /* Bumped whenever a backend's usability by health crosses 0 (and when
+     * the panic percent changes): groups recompute their panic flag only
+     * when it moved. Its own line: select loads it on every pick. */
+    _Alignas(64) _Atomic uint64_t health_gen;
+    _Atomic uint64_t panic_selections;
+    /* One per group and one per backend (and the lb's for its template): a
+     * backend still selected after sluice_lb_free() keeps applying its
+     * release to a live config. */
     _Atomic uint32_t refs;
 };
 
@@ -73,6 +111,33 @@ static inline bool sl_backend_usable(const struct sluice_backend *b)
 {
     return atomic_load_explicit(&b->score, memory_order_relaxed) >= 0 &&
            atomic_load_explicit(&b->weight, memory_order_relaxed) > 0;
+}
+
+/* The slow branch of a pick meeting an unusable backend when the library
+ * ends ejections itself (no external ticks): readmits <b> when its backoff
+ * is over. True when <b> is usable now (health.c). */
+bool sl_health_lazy_readmit(struct sluice_backend *b);
+
+/* Pickable: weight > 0 and, unless the group is in panic, usable by health
+ * (ending a due ejection on the way when the library drives them). */
+static inline bool sl_backend_pickable(const struct sluice_backend *b, bool panic)
+{
+    if (atomic_load_explicit(&b->weight, memory_order_relaxed) == 0)
+        return false;
+    if (panic || atomic_load_explicit(&b->score, memory_order_relaxed) >= 0)
+        return true;
+    return atomic_load_explicit(&b->ejected_until_ns, memory_order_relaxed) != 0 &&
+           sl_health_lazy_readmit((struct sluice_backend *)b);
+}
+
+/* Slow start factor of <b> in 1/1024 (102..1024): 1024 unless ramping.
+ * One relaxed load when not ramping (score.c does the rest). */
+uint32_t sl_ramp_factor_slow(struct sluice_backend *b, uint64_t start);
+static inline uint32_t sl_ramp_factor(const struct sluice_backend *b)
+{
+    uint64_t start = atomic_load_explicit(&b->ramp_start_ns, memory_order_relaxed);
+
+    return start == 0 ? 1024u : sl_ramp_factor_slow((struct sluice_backend *)b, start);
 }
 
 /* Health as the API reports it, from <score> (a value just loaded from

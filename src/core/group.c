@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "score.h"
 #include "selector.h"
 #include "target.h"
 
@@ -42,6 +43,7 @@ struct sl_group *sl_group_new(const char *name, sluice_strategy_t s,
     g->ops = ops;
     g->seed = seed;
     atomic_init(&g->cursor, 0);
+    atomic_init(&g->panic_cache, UINT64_MAX);
     g->backends = calloc(n > 0 ? n : 1, sizeof(*g->backends));
     if (g->backends == NULL)
         goto fail;
@@ -107,10 +109,35 @@ void sl_group_free(struct sl_group *g)
     if (g->n > 0 && g->ops->destroy != NULL)
         g->ops->destroy(g);
     drop_backends(g);
+    sl_score_cfg_unref(g->cfg);
     free(g->backends);
     free(g->parent);
     free(g->selector);
     free(g);
+}
+
+bool sl_group_panic_slow(struct sl_group *g, uint64_t gen)
+{
+    uint64_t pct = atomic_load_explicit(&g->cfg->panic_percent, memory_order_relaxed);
+    uint64_t candidates = 0, usable = 0;
+    bool panic = false;
+
+    if (pct > 0) {
+        for (size_t i = 0; i < g->n; i++) {
+            const struct sluice_backend *b = g->backends[i];
+
+            /* Out for another reason (weight 0, drained): not counted. */
+            if (atomic_load_explicit(&b->weight, memory_order_relaxed) == 0)
+                continue;
+            candidates++;
+            usable += atomic_load_explicit(&b->score, memory_order_relaxed) >= 0;
+        }
+        panic = candidates > 0 && usable * 100 < pct * candidates;
+    }
+    /* Racing recounts store the same generation; a later move of it makes
+     * the next select count again. */
+    atomic_store_explicit(&g->panic_cache, gen << 1 | (uint64_t)panic, memory_order_relaxed);
+    return panic;
 }
 
 struct sluice_backend *sl_group_find_backend(const struct sl_group *g, const char *key)

@@ -20,6 +20,7 @@ struct sl_pick {
     size_t keylen;
     const struct sluice_backend *const *skip;
     size_t nskip;
+    bool panic; /* the group is in panic: health does not count (select.c) */
 };
 
 struct sl_group;
@@ -51,6 +52,12 @@ struct sl_group {
      * backend names no longer count as taken; a view is no longer rebuilt
      * when its service changes (see sl_lb_apply()). */
     bool retiring;
+    /* The service's settings (one reference; NULL for a view of a missing
+     * service), set by sl_txn_put(). */
+    struct sl_score_cfg *cfg;
+    /* Panic as last computed: cfg->health_gen << 1 | in panic; UINT64_MAX
+     * until the first select computes it (sl_group_panic()). */
+    _Atomic uint64_t panic_cache;
     /* Written by every pick of RR-like strategies: its own cache line. */
     _Alignas(64) _Atomic uint64_t cursor;
     _Alignas(64) char pad_;
@@ -84,15 +91,34 @@ bool sl_groups_name_in_use(struct sl_group *const *gs, size_t n, const char *nam
 
 /* ---- the pick side ---- */
 
-/* Eligible for this pick: usable and not in p->skip. */
+/* Eligible for this pick: pickable (usable, or weight > 0 in panic) and
+ * not in p->skip. The one place every strategy asks. */
 static inline bool sl_pick_eligible(const struct sl_pick *p, const struct sluice_backend *b)
 {
-    if (!sl_backend_usable(b))
+    if (!sl_backend_pickable(b, p->panic))
         return false;
     for (size_t i = 0; i < p->nskip; i++)
         if (p->skip[i] == b)
             return false;
     return true;
+}
+
+/* Whether <g> is in panic: fewer than the service's panic percent of its
+ * candidates (weight > 0) usable by health. Two relaxed loads while the
+ * service's health generation stands still; an O(n) recount when it moved
+ * (group.c). */
+bool sl_group_panic_slow(struct sl_group *g, uint64_t gen);
+static inline bool sl_group_panic(struct sl_group *g)
+{
+    uint64_t gen, cache;
+
+    if (g->cfg == NULL)
+        return false;
+    gen = atomic_load_explicit(&g->cfg->health_gen, memory_order_relaxed);
+    cache = atomic_load_explicit(&g->panic_cache, memory_order_relaxed);
+    if (cache >> 1 == gen && cache != UINT64_MAX)
+        return (cache & 1) != 0;
+    return sl_group_panic_slow(g, gen);
 }
 
 /* The registry (strategy.c). */

@@ -8,6 +8,7 @@
 #include "group.h"
 #include "lb.h"
 #include "score.h"
+#include "txn.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -25,33 +26,88 @@ static void after(const struct sluice_backend *b, struct sl_health_change *out)
     out->changed = out->from != out->to;
 }
 
+/* The service has active checks whose latest probe since the ejection
+ * failed: the backoff's end alone does not readmit. */
+static bool probe_holds(const struct sluice_backend *b)
+{
+    const struct sl_score_cfg *c = b->score_cfg;
+
+    if (LOAD(c->check_kind) == SLUICE_CHECK_NONE)
+        return false;
+    return LOAD(b->last_check_ns) >= LOAD(b->ejected_at_ns) &&
+           LOAD(b->last_check) != SLUICE_CHECK_RESULT_NONE &&
+           LOAD(b->last_check) != SLUICE_CHECK_RESULT_OK;
+}
+
+/* Ends the ejection that ends at <until>: the CAS makes exactly one caller
+ * (tick, probe or a lazy pick) the one that readmits. */
+static bool end_ejection(struct sluice_backend *b, uint64_t until)
+{
+    if (!atomic_compare_exchange_strong_explicit(&b->ejected_until_ns, &until, 0,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return false;
+    sl_score_readmit(b);
+    return true;
+}
+
+static bool due(const struct sluice_backend *b, uint64_t now_ns, uint64_t *until)
+{
+    *until = LOAD(b->ejected_until_ns);
+    return *until != 0 && now_ns >= *until;
+}
+
 void sl_health_probe_done(sluice_backend_t *b, sluice_check_result_t r, uint16_t status,
                           uint64_t now_ns, struct sl_health_change *out)
 {
-    (void)status;
-    (void)now_ns;
+    uint64_t until;
+
     before(b, out);
-    sl_score_step(b, r == SLUICE_CHECK_RESULT_OK);
+    atomic_store_explicit(&b->last_check, (uint32_t)r, memory_order_relaxed);
+    atomic_store_explicit(&b->last_check_status, status, memory_order_relaxed);
+    atomic_store_explicit(&b->last_check_ns, now_ns != 0 ? now_ns : 1, memory_order_relaxed);
+    if (LOAD(b->ejected_until_ns) == 0)
+        sl_score_step(b, r == SLUICE_CHECK_RESULT_OK);
+    else if (r == SLUICE_CHECK_RESULT_OK && due(b, now_ns, &until))
+        out->readmitted = end_ejection(b, until);
     after(b, out);
 }
 
 void sl_backend_release_observe(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns,
                                 struct sl_health_change *out)
 {
+    uint32_t ms;
+
     before(b, out);
     /* Our selection's reference keeps <b> alive until the release: take
      * one more to read the result after it. */
     sl_backend_ref(b);
-    sluice_backend_release(b, outcome, latency_ns);
+    ms = sl_backend_release_ex(b, outcome, latency_ns);
     after(b, out);
+    out->ejected = ms > 0;
+    out->eject_ms = ms;
     sl_backend_unref(b);
 }
 
 void sl_health_tick(sluice_backend_t *b, uint64_t now_ns, struct sl_health_change *out)
 {
-    (void)now_ns;
+    uint64_t until;
+
     before(b, out);
+    if (due(b, now_ns, &until) && !probe_holds(b))
+        out->readmitted = end_ejection(b, until);
     after(b, out);
+}
+
+bool sl_health_lazy_readmit(struct sluice_backend *b)
+{
+    uint64_t until;
+
+    if (LOAD(b->score_cfg->external_ticks))
+        return false;
+    if (!due(b, sl_now_ns(), &until) || probe_holds(b))
+        return false;
+    end_ejection(b, until);
+    return LOAD(b->score) >= 0;
 }
 
 bool sl_health_is_down(const sluice_backend_t *b)
@@ -59,10 +115,20 @@ bool sl_health_is_down(const sluice_backend_t *b)
     return LOAD(b->score) < 0;
 }
 
+static void set_external(sluice_lb_t *lb, const struct sl_table *t, const void *arg)
+{
+    bool on = *(const bool *)arg;
+
+    atomic_store_explicit(&lb->score->external_ticks, on, memory_order_relaxed);
+    for (size_t i = 0; i < t->n; i++)
+        if (t->groups[i]->cfg != NULL)
+            atomic_store_explicit(&t->groups[i]->cfg->external_ticks, on, memory_order_relaxed);
+}
+
 void sl_lb_set_external_ticks(sluice_lb_t *lb, bool external)
 {
-    (void)lb;
-    (void)external;
+    if (lb != NULL)
+        sl_txn_exclusive(lb, set_external, &external);
 }
 
 int sl_lb_service_backends(sluice_lb_t *lb, const char *service, sluice_backend_t ***out, size_t *n)

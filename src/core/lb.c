@@ -2,6 +2,7 @@
  * remove, weights and score options. Each runs one transaction (txn.h). */
 #include "lb.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,11 @@ static int put_service(struct sl_txn *tx, const char *name, sluice_strategy_t s,
     g = sl_group_new(iname, s, bs, n, NULL, NULL, sl_txn_seed(tx, name));
     if (g == NULL)
         return SLUICE_ERR_NOMEM;
+    /* A registration starts from the defaults, even over an old service. */
+    if ((g->cfg = sl_score_cfg_clone(tx->lb->score)) == NULL) {
+        sl_group_free(g);
+        return SLUICE_ERR_NOMEM;
+    }
     return sl_txn_put(tx, g);
 }
 
@@ -427,13 +433,60 @@ int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *targe
     return sl_txn_end(&tx, rc);
 }
 
-/* Under the writer lock: no group is freed under us. */
-static void set_score(sluice_lb_t *lb, const struct sl_table *t, const void *arg)
+/* A change of one service's settings, run under the writer lock on the
+ * published table (no group is freed under us). */
+struct svc_change {
+    const char *service;
+    const void *opts;
+    void (*apply)(const struct sl_group *g, const void *opts);
+    int *rc;
+};
+
+static void on_service(sluice_lb_t *lb, const struct sl_table *t, const void *arg)
 {
+    const struct svc_change *c = arg;
+    const struct sl_group *g = sl_table_find(t, c->service);
+
+    (void)lb;
+    if (g == NULL || g->parent != NULL || g->cfg == NULL) {
+        *c->rc = SLUICE_ERR_UNKNOWN_SERVICE;
+        return;
+    }
+    c->apply(g, c->opts);
+    *c->rc = 0;
+}
+
+static int change_service(sluice_lb_t *lb, const char *service, const void *opts,
+                          void (*apply)(const struct sl_group *g, const void *opts))
+{
+    int rc = SLUICE_ERR_UNKNOWN_SERVICE;
+    struct svc_change c = {service, opts, apply, &rc};
+
+    if (lb == NULL || service == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    sl_txn_exclusive(lb, on_service, &c);
+    return rc;
+}
+
+static void apply_score(const struct sl_group *g, const void *opts)
+{
+    sl_score_cfg_set(g->cfg, opts);
+    /* Views list the same objects: the service's own list covers them. */
+    for (size_t j = 0; j < g->n; j++)
+        sl_score_clamp(g->backends[j]);
+}
+
+int sluice_lb_set_score(sluice_lb_t *lb, const char *service, const sluice_score_opts_t *opts)
+{
+    int rc = sl_score_validate(opts);
+
+    return rc != 0 ? rc : change_service(lb, service, opts, apply_score);
+}
+
+static void set_default(sluice_lb_t *lb, const struct sl_table *t, const void *arg)
+{
+    (void)t;
     sl_score_cfg_set(lb->score, arg);
-    for (size_t i = 0; i < t->n; i++)
-        for (size_t j = 0; j < t->groups[i]->n; j++)
-            sl_score_clamp(t->groups[i]->backends[j]);
 }
 
 int sluice_lb_set_default_score(sluice_lb_t *lb, const sluice_score_opts_t *opts)
@@ -444,55 +497,80 @@ int sluice_lb_set_default_score(sluice_lb_t *lb, const sluice_score_opts_t *opts
         return SLUICE_ERR_INVALID_ARG;
     rc = sl_score_validate(opts);
     if (rc == 0)
-        sl_txn_exclusive(lb, set_score, opts);
+        sl_txn_exclusive(lb, set_default, opts);
     return rc;
 }
 
-/* Interim: per-service settings land with the per-service config object. */
-static int known_service(sluice_lb_t *lb, const char *service)
+static void apply_panic(const struct sl_group *g, const void *opts)
 {
-    if (lb == NULL || service == NULL)
-        return SLUICE_ERR_INVALID_ARG;
-    return sluice_lb_backend_count(lb, service) > 0 || sluice_lb_list_services(lb, NULL, 0) > 0
-               ? 0
-               : SLUICE_ERR_UNKNOWN_SERVICE;
-}
-
-int sluice_lb_set_score(sluice_lb_t *lb, const char *service, const sluice_score_opts_t *opts)
-{
-    int rc = known_service(lb, service);
-
-    return rc != 0 ? rc : sluice_lb_set_default_score(lb, opts);
+    atomic_store_explicit(&g->cfg->panic_percent, *(const uint32_t *)opts, memory_order_relaxed);
+    /* Every group of the service recounts at its next select. */
+    atomic_fetch_add_explicit(&g->cfg->health_gen, 1, memory_order_relaxed);
 }
 
 int sluice_lb_set_panic(sluice_lb_t *lb, const char *service, uint32_t percent)
 {
-    int rc = known_service(lb, service);
-
-    return rc != 0 ? rc : percent > 100 ? SLUICE_ERR_INVALID_ARG : 0;
+    return percent > 100 ? SLUICE_ERR_INVALID_ARG
+                         : change_service(lb, service, &percent, apply_panic);
 }
 
 int sluice_lb_set_default_panic(sluice_lb_t *lb, uint32_t percent)
 {
-    return lb == NULL || percent > 100 ? SLUICE_ERR_INVALID_ARG : 0;
+    if (lb == NULL || percent > 100)
+        return SLUICE_ERR_INVALID_ARG;
+    atomic_store_explicit(&lb->score->panic_percent, percent, memory_order_relaxed);
+    return 0;
+}
+
+static void apply_slow_start(const struct sl_group *g, const void *opts)
+{
+    atomic_store_explicit(&g->cfg->slow_start_ms, *(const uint32_t *)opts, memory_order_relaxed);
 }
 
 int sluice_lb_set_slow_start(sluice_lb_t *lb, const char *service, uint32_t ms)
 {
-    (void)ms;
-    return known_service(lb, service);
+    return change_service(lb, service, &ms, apply_slow_start);
+}
+
+static void apply_ejection(const struct sl_group *g, const void *opts)
+{
+    const sluice_eject_opts_t *o = opts;
+
+    atomic_store_explicit(&g->cfg->eject_base_ms, o->base_ms, memory_order_relaxed);
+    atomic_store_explicit(&g->cfg->eject_max_ms, o->max_ms, memory_order_relaxed);
 }
 
 int sluice_lb_set_ejection(sluice_lb_t *lb, const char *service, const sluice_eject_opts_t *opts)
 {
-    int rc = known_service(lb, service);
+    if (opts == NULL || opts->max_ms < opts->base_ms)
+        return SLUICE_ERR_INVALID_ARG;
+    return change_service(lb, service, opts, apply_ejection);
+}
 
-    return rc != 0 ? rc : opts == NULL || opts->max_ms < opts->base_ms ? SLUICE_ERR_INVALID_ARG : 0;
+static void apply_check(const struct sl_group *g, const void *opts)
+{
+    const sluice_check_opts_t *o = opts;
+    struct sl_score_cfg *c = g->cfg;
+
+    pthread_mutex_lock(&c->cklock);
+    c->check = *o;
+    if (c->check.expect_lo == 0 && c->check.expect_hi == 0) {
+        c->check.expect_lo = 200;
+        c->check.expect_hi = 399;
+    }
+    snprintf(c->path, sizeof(c->path), "%s", o->path != NULL ? o->path : "/");
+    c->check.path = NULL; /* the copy is c->path */
+    c->check_set = true;
+    atomic_store_explicit(&c->check_kind, (uint32_t)o->kind, memory_order_relaxed);
+    pthread_mutex_unlock(&c->cklock);
 }
 
 int sluice_lb_set_check(sluice_lb_t *lb, const char *service, const sluice_check_opts_t *opts)
 {
-    int rc = known_service(lb, service);
-
-    return rc != 0 ? rc : opts == NULL || opts->interval_ms == 0 ? SLUICE_ERR_INVALID_ARG : 0;
+    if (opts == NULL || opts->interval_ms == 0 || (unsigned)opts->kind > SLUICE_CHECK_HTTP ||
+        opts->expect_lo > opts->expect_hi ||
+        (opts->path != NULL && (opts->path[0] != '/' || strlen(opts->path) >= 256 ||
+                                strpbrk(opts->path, " \r\n") != NULL)))
+        return SLUICE_ERR_INVALID_ARG;
+    return change_service(lb, service, opts, apply_check);
 }

@@ -16,10 +16,14 @@ static uint64_t cost(const struct sluice_backend *b)
 {
     uint64_t e = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
     uint64_t a = (uint64_t)sl_backend_active(b) + 1;
+    uint32_t f = sl_ramp_factor(b);
 
     if (e != 0 && e > UINT64_MAX / a)
         return UINT64_MAX;
-    return e * a;
+    /* Slow start: a ramping backend costs more, as if it were smaller. */
+    if (f < 1024 && e * a > UINT64_MAX / 1024)
+        return UINT64_MAX;
+    return f < 1024 ? e * a * 1024 / f : e * a;
 }
 
 static struct sluice_backend *ewma_pick(struct sl_group *g, const struct sl_pick *p)

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "backend_types.h"
@@ -13,12 +14,35 @@ static const sluice_score_opts_t default_opts = SLUICE_SCORE_DEFAULTS;
 
 struct sl_score_cfg *sl_score_cfg_new(void)
 {
-    struct sl_score_cfg *c = calloc(1, sizeof(*c));
+    static const sluice_eject_opts_t eject = SLUICE_EJECT_DEFAULTS;
+    struct sl_score_cfg *c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
 
     if (c == NULL)
         return NULL;
+    memset(c, 0, sizeof(*c));
     sl_score_cfg_set(c, &default_opts);
+    atomic_init(&c->panic_percent, SLUICE_PANIC_DEFAULT);
+    atomic_init(&c->eject_base_ms, eject.base_ms);
+    atomic_init(&c->eject_max_ms, eject.max_ms);
     atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->cklock, NULL);
+    return c;
+}
+
+struct sl_score_cfg *sl_score_cfg_clone(struct sl_score_cfg *t)
+{
+    struct sl_score_cfg *c = sl_score_cfg_new();
+    sluice_score_opts_t o;
+
+    if (c == NULL)
+        return NULL;
+    sl_score_cfg_get(t, &o);
+    sl_score_cfg_set(c, &o);
+    STORE(c->panic_percent, LOAD(t->panic_percent));
+    STORE(c->slow_start_ms, LOAD(t->slow_start_ms));
+    STORE(c->eject_base_ms, LOAD(t->eject_base_ms));
+    STORE(c->eject_max_ms, LOAD(t->eject_max_ms));
+    STORE(c->external_ticks, LOAD(t->external_ticks));
     return c;
 }
 
@@ -29,8 +53,10 @@ void sl_score_cfg_ref(struct sl_score_cfg *c)
 
 void sl_score_cfg_unref(struct sl_score_cfg *c)
 {
-    if (c != NULL && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+    if (c != NULL && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_destroy(&c->cklock);
         free(c);
+    }
 }
 
 int sl_score_validate(const sluice_score_opts_t *o)
@@ -71,6 +97,59 @@ void sl_score_init(struct sluice_backend *b)
     atomic_init(&b->requests, 0);
     atomic_init(&b->ewma_ns, 0);
     atomic_init(&b->ewma_stamp_ns, 0);
+    atomic_init(&b->ramp_start_ns, 0);
+}
+
+void sl_score_adopt(struct sluice_backend *b, struct sl_score_cfg *c, bool ramp)
+{
+    struct sl_score_cfg *was = b->score_cfg;
+
+    sl_score_cfg_ref(c);
+    b->score_cfg = c;
+    sl_score_cfg_unref(was);
+    STORE(b->score, LOAD(c->initial));
+    if (ramp)
+        sl_score_ramp(b);
+}
+
+void sl_score_ramp(struct sluice_backend *b)
+{
+    uint64_t now;
+
+    if (LOAD(b->score_cfg->slow_start_ms) == 0)
+        return;
+    now = sl_coarse_now_ns();
+    STORE(b->ramp_start_ns, now != 0 ? now : 1);
+}
+
+uint32_t sl_ramp_factor_slow(struct sluice_backend *b, uint64_t start)
+{
+    uint64_t ms = LOAD(b->score_cfg->slow_start_ms);
+    uint64_t now = sl_coarse_now_ns();
+    uint64_t span = ms * 1000000u, el = now > start ? now - start : 0;
+
+    if (el >= span) {
+        /* Over (or turned off): the next picks take the one-load path. */
+        atomic_compare_exchange_strong_explicit(&b->ramp_start_ns, &start, 0, memory_order_relaxed,
+                                                memory_order_relaxed);
+        return 1024;
+    }
+    return (uint32_t)(102 + (1024 - 102) * el / span);
+}
+
+/* The score went from <from> to <to>: when usability by health flipped,
+ * the service's groups must recompute panic; a return to usable ends any
+ * ejection (a mark or a step got there first) and starts a slow start. */
+static void crossed(struct sluice_backend *b, int32_t from, int32_t to)
+{
+    if ((from >= 0) == (to >= 0))
+        return;
+    atomic_fetch_add_explicit(&b->score_cfg->health_gen, 1, memory_order_relaxed);
+    if (to >= 0) {
+        if (LOAD(b->ejected_until_ns) != 0)
+            STORE(b->ejected_until_ns, 0);
+        sl_score_ramp(b);
+    }
 }
 
 static int32_t clamp(int64_t v, int32_t low, int32_t high)
@@ -83,7 +162,7 @@ static int32_t clamp(int64_t v, int32_t low, int32_t high)
     return (int32_t)v;
 }
 
-int32_t sl_score_step(struct sluice_backend *b, bool up)
+int32_t sl_score_step_from(struct sluice_backend *b, bool up, int32_t *prev)
 {
     const struct sl_score_cfg *c = b->score_cfg;
     int32_t delta = up ? LOAD(c->success_delta) : LOAD(c->fail_delta);
@@ -93,12 +172,18 @@ int32_t sl_score_step(struct sluice_backend *b, bool up)
     /* The common release: a healthy backend already at its ceiling. Loads
      * only, so backends shared by several threads keep their cache line
      * shared instead of bouncing it on every request. */
-    if (up && cur >= high && LOAD(b->failures) == 0 && LOAD(b->health) == SLUICE_HEALTH_HEALTHY)
+    if (up && cur >= high && LOAD(b->failures) == 0 && LOAD(b->health) == SLUICE_HEALTH_HEALTHY) {
+        *prev = cur;
         return cur;
+    }
     do {
         next = clamp((int64_t)cur + delta, low, high);
     } while (next != cur && !atomic_compare_exchange_weak_explicit(
                                 &b->score, &cur, next, memory_order_relaxed, memory_order_relaxed));
+    *prev = cur;
+    crossed(b, cur, next);
+    if (next >= high && LOAD(b->ejections) != 0)
+        STORE(b->ejections, 0);
     if (up) {
         if (LOAD(b->failures) != 0)
             STORE(b->failures, 0);
@@ -108,6 +193,45 @@ int32_t sl_score_step(struct sluice_backend *b, bool up)
     if (LOAD(b->health) != (next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY))
         STORE(b->health, next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY);
     return next;
+}
+
+int32_t sl_score_step(struct sluice_backend *b, bool up)
+{
+    int32_t prev;
+
+    return sl_score_step_from(b, up, &prev);
+}
+
+uint32_t sl_score_eject(struct sluice_backend *b)
+{
+    const struct sl_score_cfg *c = b->score_cfg;
+    uint64_t base = LOAD(c->eject_base_ms), max = LOAD(c->eject_max_ms), ms, now;
+    uint32_t k;
+
+    if (base == 0)
+        return 0;
+    k = atomic_fetch_add_explicit(&b->ejections, 1, memory_order_relaxed) + 1;
+    ms = k - 1 >= 32 ? max : base << (k - 1);
+    if (ms > max)
+        ms = max;
+    now = sl_now_ns();
+    STORE(b->ejected_at_ns, now);
+    STORE(b->ejected_until_ns, now + ms * 1000000u);
+    return (uint32_t)ms;
+}
+
+bool sl_score_readmit(struct sluice_backend *b)
+{
+    int32_t cur = LOAD(b->score);
+
+    while (cur < 0)
+        if (atomic_compare_exchange_weak_explicit(&b->score, &cur, 0, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            STORE(b->health, SLUICE_HEALTH_HEALTHY);
+            crossed(b, cur, 0);
+            return true;
+        }
+    return false;
 }
 
 void sl_score_mark(struct sluice_backend *b, bool healthy)
@@ -122,10 +246,13 @@ void sl_score_mark(struct sluice_backend *b, bool healthy)
                !atomic_compare_exchange_weak_explicit(&b->score, &cur, floor, memory_order_relaxed,
                                                       memory_order_relaxed)) {
         }
+        crossed(b, cur, cur < floor ? floor : cur);
+        STORE(b->ejected_until_ns, 0); /* an operator's word ends an ejection */
         STORE(b->failures, 0);
         STORE(b->health, SLUICE_HEALTH_HEALTHY);
     } else {
-        STORE(b->score, LOAD(c->low));
+        crossed(b, atomic_exchange_explicit(&b->score, LOAD(c->low), memory_order_relaxed),
+                LOAD(c->low));
         atomic_fetch_add_explicit(&b->failures, 1, memory_order_relaxed);
         STORE(b->health, SLUICE_HEALTH_UNHEALTHY);
     }
@@ -141,8 +268,10 @@ void sl_score_nudge(struct sluice_backend *b)
         int32_t next = step > 0 && step < -s ? s + step : 0;
 
         if (atomic_compare_exchange_weak_explicit(&b->score, &s, next, memory_order_relaxed,
-                                                  memory_order_relaxed))
+                                                  memory_order_relaxed)) {
+            crossed(b, s, next);
             break;
+        }
     }
 }
 

@@ -19,6 +19,9 @@ struct sl_score_cfg;
 /* A config holding SLUICE_SCORE_DEFAULTS and one reference, or
  * NULL when out of memory. */
 struct sl_score_cfg *sl_score_cfg_new(void);
+/* A new config (one reference) with the settings of template <t> and
+ * fresh counters: a service's own, made from the lb's defaults. */
+struct sl_score_cfg *sl_score_cfg_clone(struct sl_score_cfg *t);
 void sl_score_cfg_ref(struct sl_score_cfg *c);
 /* The last unref frees. NULL is a no-op. */
 void sl_score_cfg_unref(struct sl_score_cfg *c);
@@ -35,6 +38,20 @@ void sl_score_init(struct sluice_backend *b);
  * clamped to [low, high]. Health becomes HEALTHY when the result is >= 0,
  * else UNHEALTHY. Returns the new score. */
 int32_t sl_score_step(struct sluice_backend *b, bool up);
+/* sl_score_step() that also stores the score it replaced into *<prev>. */
+int32_t sl_score_step_from(struct sluice_backend *b, bool up, int32_t *prev);
+/* Starts a passive ejection of <b> (its score just went below 0): the
+ * backoff base << (k - 1) bounded by max, k the consecutive ejections.
+ * Returns its length in ms, 0 when the service's base is 0 (no ejection). */
+uint32_t sl_score_eject(struct sluice_backend *b);
+/* Back half-open: score 0 when below it. True when this call moved it. */
+bool sl_score_readmit(struct sluice_backend *b);
+/* Switches an unpublished backend to its service's config <c> and resets
+ * its score to c's initial; <ramp>: it joins an existing group, so its
+ * slow start begins now. Writer, before publishing. */
+void sl_score_adopt(struct sluice_backend *b, struct sl_score_cfg *c, bool ramp);
+/* Starts <b>'s slow start now when its service has one. */
+void sl_score_ramp(struct sluice_backend *b);
 /* An operator's mark: true raises the score to at least max(initial, 0),
  * false sets it to low (see sluice_lb_mark_health()). */
 void sl_score_mark(struct sluice_backend *b, bool healthy);

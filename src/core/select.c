@@ -10,11 +10,54 @@
 #include "lb.h"
 #include "score.h"
 
+/* The most backends a slow-start re-pick adds to the caller's skip list
+ * (on the stack); longer lists keep the first pick. */
+#define RAMP_SKIP_MAX 16
+
+/* Slow start for the strategies that do not scale weights in their own
+ * comparisons: <b>, ramping, keeps the pick with probability equal to its
+ * factor, else the pick is made again without it. Hashing strategies
+ * decide by the key's hash, so a key that stays keeps staying as the
+ * factor grows; the others draw at random. The weight-comparing strategies
+ * (least_connections, least_request, peak_ewma) already use the effective
+ * weight. */
+static struct sluice_backend *ramp_repick(struct sl_group *g, const struct sl_pick *p,
+                                          struct sluice_backend *b)
+{
+    const struct sluice_backend *skip[RAMP_SKIP_MAX];
+    struct sl_pick q = *p;
+    struct sluice_backend *alt;
+    uint64_t r;
+
+    switch (g->strategy) {
+    case SLUICE_LEAST_CONNECTIONS:
+    case SLUICE_LEAST_REQUEST:
+    case SLUICE_PEAK_EWMA:
+        return b;
+    case SLUICE_MAGLEV:
+    case SLUICE_RING_HASH:
+        r = sl_hash64(p->key, p->keylen, (uint64_t)(uintptr_t)b);
+        break;
+    default:
+        r = sl_group_rand(g);
+        break;
+    }
+    if ((uint32_t)(r & 1023) < sl_ramp_factor(b) || p->nskip >= RAMP_SKIP_MAX)
+        return b;
+    for (size_t i = 0; i < p->nskip; i++)
+        skip[i] = p->skip[i];
+    skip[p->nskip] = b;
+    q.skip = skip;
+    q.nskip = p->nskip + 1;
+    alt = g->ops->pick(g, &q);
+    return alt != NULL ? alt : b;
+}
+
 sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const void *key,
                                     size_t keylen, const sluice_backend_t *const *skip,
                                     size_t nskip)
 {
-    struct sl_pick p = {key != NULL ? key : "", key != NULL ? keylen : 0, skip, nskip};
+    struct sl_pick p = {key != NULL ? key : "", key != NULL ? keylen : 0, skip, nskip, false};
     struct sl_epoch_token tok;
     const struct sl_table *t;
     struct sl_group *g;
@@ -29,8 +72,14 @@ sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const vo
      * pairs with the publishing store in sl_txn_commit(). */
     t = atomic_load_explicit(&lb->table, memory_order_seq_cst);
     g = sl_table_find(t, group);
-    if (g != NULL && g->n > 0)
+    if (g != NULL && g->n > 0) {
+        p.panic = sl_group_panic(g);
         b = g->ops->pick(g, &p);
+        if (b != NULL && sl_ramp_factor(b) < 1024)
+            b = ramp_repick(g, &p, b);
+        if (b != NULL && p.panic)
+            atomic_fetch_add_explicit(&g->cfg->panic_selections, 1, memory_order_relaxed);
+    }
     if (b != NULL) {
         /* While we are in the read section the group's reference keeps
          * <b> alive; ours keeps it alive after (even if removed). */

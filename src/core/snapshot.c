@@ -8,7 +8,7 @@
 #include "group.h"
 #include "lb.h"
 
-static void fill(sluice_backend_snapshot_t *s, const struct sluice_backend *b)
+static void fill(sluice_backend_snapshot_t *s, struct sluice_backend *b)
 {
     s->score = atomic_load_explicit(&b->score, memory_order_relaxed);
     s->health = sl_backend_health_of(b, s->score); /* agrees with the score shown */
@@ -17,7 +17,16 @@ static void fill(sluice_backend_snapshot_t *s, const struct sluice_backend *b)
     s->weight = atomic_load_explicit(&b->weight, memory_order_relaxed);
     s->requests = atomic_load_explicit(&b->requests, memory_order_relaxed);
     s->ewma_ns = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
-    s->effective_weight = s->weight;
+    s->effective_weight = (uint32_t)((uint64_t)s->weight * sl_ramp_factor(b) / 1024u);
+    if (s->weight > 0 && s->effective_weight == 0)
+        s->effective_weight = 1; /* a ramping weight of 1 is still pickable */
+    s->last_check =
+        (sluice_check_result_t)atomic_load_explicit(&b->last_check, memory_order_relaxed);
+    s->last_check_status =
+        (uint16_t)atomic_load_explicit(&b->last_check_status, memory_order_relaxed);
+    s->last_check_ns = atomic_load_explicit(&b->last_check_ns, memory_order_relaxed);
+    s->ejected_until_ns = atomic_load_explicit(&b->ejected_until_ns, memory_order_relaxed);
+    s->ejections = atomic_load_explicit(&b->ejections, memory_order_relaxed);
 }
 
 int sluice_lb_snapshot(const sluice_lb_t *clb, const char *service, sluice_group_snapshot_t *out)
@@ -37,6 +46,12 @@ int sluice_lb_snapshot(const sluice_lb_t *clb, const char *service, sluice_group
         goto out;
     }
     snap.strategy = g->strategy;
+    if (g->cfg != NULL) {
+        snap.panic = sl_group_panic((struct sl_group *)g);
+        snap.panic_percent = atomic_load_explicit(&g->cfg->panic_percent, memory_order_relaxed);
+        snap.panic_selections =
+            atomic_load_explicit(&g->cfg->panic_selections, memory_order_relaxed);
+    }
     snap.backends = calloc(g->n > 0 ? g->n : 1, sizeof(*snap.backends));
     if (snap.backends == NULL) {
         rc = SLUICE_ERR_NOMEM;

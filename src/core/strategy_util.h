@@ -75,13 +75,14 @@ static inline struct sluice_backend *sl_scan_eligible(const struct sl_group *g,
  * Any thread; lock-free (strategy.c). */
 struct sluice_backend *sl_scan_fair(struct sl_group *g, const struct sl_pick *p, bool weighted);
 
-/* Load per unit of weight: true when <a> is strictly less loaded than <b>.
+/* Load per unit of effective weight: true when <a> is strictly less loaded than <b>.
  * Cross-multiplied so no division; a weight of 0 never gets here (not
  * eligible) but counts as 1 to stay safe against a concurrent drain. */
 static inline bool sl_less_loaded(const struct sluice_backend *a, const struct sluice_backend *b)
 {
-    uint64_t wa = atomic_load_explicit(&a->weight, memory_order_relaxed);
-    uint64_t wb = atomic_load_explicit(&b->weight, memory_order_relaxed);
+    /* Effective weights: slow start scales them (1024 when not ramping). */
+    uint64_t wa = atomic_load_explicit(&a->weight, memory_order_relaxed) * sl_ramp_factor(a);
+    uint64_t wb = atomic_load_explicit(&b->weight, memory_order_relaxed) * sl_ramp_factor(b);
     uint64_t aa = sl_backend_active(a);
     uint64_t ab = sl_backend_active(b);
 

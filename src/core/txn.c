@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_types.h"
 #include "lb.h"
+#include "score.h"
 
 /* Appends <val> to the growable array <arr>; sets <rc> to 0 or NOMEM. A
  * macro so each array keeps its own element type. */
@@ -158,6 +160,42 @@ static int place(struct sl_txn *tx, size_t i, struct sl_group *g)
     return rc;
 }
 
+/* Gives <g> its service's settings: a view those of its parent in <tx>; a
+ * service those it already has (sluice_lb_register() brings a fresh
+ * object), else those of the group it replaces, else a new object from the
+ * lb's defaults. Backends new to the lb switch to them, and those joining
+ * an existing service start their slow start. */
+static int settle_cfg(struct sl_txn *tx, struct sl_group *g)
+{
+    const struct sl_group *cur = sl_txn_find(tx, g->name);
+    bool existing = false;
+
+    if (g->parent != NULL) {
+        const struct sl_group *p = sl_txn_find(tx, g->parent);
+
+        if (g->cfg == NULL && p != NULL && p->parent == NULL && p->cfg != NULL) {
+            sl_score_cfg_ref(p->cfg);
+            g->cfg = p->cfg;
+        }
+        return 0;
+    }
+    if (g->cfg == NULL && cur != NULL && cur->parent == NULL && cur->cfg != NULL) {
+        sl_score_cfg_ref(cur->cfg);
+        g->cfg = cur->cfg;
+        existing = true;
+    }
+    if (g->cfg == NULL && (g->cfg = sl_score_cfg_clone(tx->lb->score)) == NULL)
+        return SLUICE_ERR_NOMEM;
+    for (size_t i = 0; i < g->n; i++) {
+        struct sluice_backend *b = g->backends[i];
+
+        /* Listed by <g> alone: created for this change, not yet published. */
+        if (b->score_cfg != g->cfg && atomic_load_explicit(&b->listed, memory_order_relaxed) == 1)
+            sl_score_adopt(b, g->cfg, existing);
+    }
+    return 0;
+}
+
 int sl_txn_put(struct sl_txn *tx, struct sl_group *g)
 {
     size_t i = find_index(tx, g->name);
@@ -168,6 +206,8 @@ int sl_txn_put(struct sl_txn *tx, struct sl_group *g)
         sl_group_free(g);
         return rc;
     }
+    if (settle_cfg(tx, g) != 0)
+        return SLUICE_ERR_NOMEM; /* <g> is in fresh: the abort frees it */
     if (note_changed(tx, g) != 0)
         return SLUICE_ERR_NOMEM; /* <g> is in fresh: the abort frees it */
     return place(tx, i, g);

@@ -60,6 +60,9 @@ static void select_reports_why_nothing(void **state)
     assert_int_equal(errno, ENOENT);
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(sluice_lb_mark_health(lb, "api", three[i], false), 0);
+    /* All down: panic (on by default) still serves; off, nothing is. */
+    sluice_backend_release(sluice_lb_select(lb, "api", NULL, 0), SLUICE_OUTCOME_NEUTRAL, 0);
+    assert_int_equal(sluice_lb_set_panic(lb, "api", 0), 0);
     errno = 0;
     assert_null(sluice_lb_select(lb, "api", NULL, 0));
     assert_int_equal(errno, EHOSTUNREACH);

@@ -163,7 +163,7 @@ static void set_score_clamps_existing_scores(void **state)
     for (int i = 0; i < 5; i++)
         sluice_lb_down(lb, "s", "127.0.0.1:9");
     assert_int_equal(score_of(lb, NULL, NULL), -3);
-    assert_int_equal(sluice_lb_set_default_score(lb, &o), 0);
+    assert_int_equal(sluice_lb_set_score(lb, "s", &o), 0);
     assert_int_equal(score_of(lb, NULL, NULL), -1);
     assert_int_equal(sluice_lb_up(lb, "s", "127.0.0.1:9"), 0);
     assert_int_equal(score_of(lb, NULL, NULL), 0);
@@ -182,11 +182,15 @@ static void release_feeds_passive_health(void **state)
         {SLUICE_OUTCOME_NEUTRAL, -1, 2},
         {SLUICE_OUTCOME_OK, 0, 0},
     };
+    static const sluice_eject_opts_t no_ejection = {0, 0};
     sluice_lb_t *lb = lb_one();
     sluice_backend_t *held[4];
     sluice_group_snapshot_t snap;
     uint32_t failures;
     (void)state;
+
+    /* The score alone (ejection has its own tests in test_health.c). */
+    assert_int_equal(sluice_lb_set_ejection(lb, "s", &no_ejection), 0);
 
     /* Selected while usable; released one by one as the score moves. */
     for (size_t i = 0; i < 4; i++)

@@ -59,6 +59,7 @@ static void view_follows_its_parent(void **state)
     assert_int_equal(sluice_lb_healthy_count(lb, "api/v2"), 1);
     assert_int_equal(sluice_lb_remove_backend(lb, "api", "a3"), 0);
     assert_int_equal(sluice_lb_backend_count(lb, "api/v2"), 1);
+    assert_int_equal(sluice_lb_set_panic(lb, "api", 0), 0); /* else panic serves a2 */
     assert_null(sluice_lb_select(lb, "api/v2", NULL, 0));
 
     /* Not a service: not listed. */
