@@ -276,7 +276,7 @@ static void wait_signals(struct sl_control *ctl, struct sl_worker *ws, size_t n,
 {
     for (;;) {
         /* Wake once a second even without a signal: the control plane's
-         * housekeeping (passive recovery, parked tables) runs here, on the
+         * housekeeping (parked tables, rates) runs here, on the
          * only thread that may write to it. */
         static const struct timespec tick = {1, 0};
         struct timespec now;

@@ -1,5 +1,5 @@
 /* Applying a configuration to the lb: services, backends, views, score
- * options and the health checker, keeping the state of what stays. The
+ * options and which services have active checks, keeping the state of what stays. The
  * router itself is built in build_router.c. */
 #include "control/apply_config.h"
 

@@ -9,6 +9,7 @@
 #include "http/health.h"
 #include "http/health_int.h"
 #include "net/log.h"
+#include "proxy/health_log.h"
 
 /* A due probe that finds every slot busy tries again this soon. */
 #define RETRY_MS 5
@@ -50,18 +51,6 @@ struct sl_health_sched {
     uint64_t soft_logged_ms;
     bool stopped;
 };
-
-/* Stand-in for the shared transition line (proxy/health_log.h, the
- * passive side's): same signature, replaced once that file exists. */
-static void sl_health_report(struct sl_stats_be *st, const char *service, const char *backend,
-                             const char *reason, const struct sl_health_change *ch)
-{
-    static const char *const names[] = {"unknown", "healthy", "unhealthy"};
-
-    (void)st;
-    sl_log(SL_LOG_WARN, "health: service %s backend %s: %s -> %s (%s, score %d)", service, backend,
-           names[ch->from % 3], names[ch->to % 3], reason, (int)ch->score);
-}
 
 static uint64_t next_rand(struct sl_health_sched *s)
 {
