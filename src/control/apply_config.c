@@ -1,5 +1,5 @@
 /* Applying a configuration to the lb: services, backends, views, score
- * options and the health checker, keeping the state of what stays. The
+ * options and which services have active checks, keeping the state of what stays. The
  * router itself is built in build_router.c. */
 #include "control/apply_config.h"
 
@@ -242,57 +242,31 @@ static void note_views(struct sl_apply_state *st, struct specs *sp)
     }
 }
 
-/* One checker for the whole lb, at the tightest interval and timeout any
- * service asks for; restarted when those change. */
-static int apply_checker(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_apply_state *st,
-                         struct sl_diag *diag)
+/* Tells the lb which services have active checks (the workers probe them,
+ * http/health.h): an ejected backend of such a service comes back through
+ * a successful probe, not the backoff's end alone. Services exist now. */
+static void apply_checks(sluice_lb_t *lb, const struct sl_config *cfg)
 {
-    uint32_t interval = UINT32_MAX, timeout = UINT32_MAX;
-    bool want = false;
-    int rc;
+    static const sluice_check_kind_t kinds[] = {
+        [SL_CHECK_NONE] = SLUICE_CHECK_NONE,
+        [SL_CHECK_TCP] = SLUICE_CHECK_TCP,
+        [SL_CHECK_HTTP] = SLUICE_CHECK_HTTP,
+    };
 
     for (size_t i = 0; i < cfg->nservices; i++) {
         const struct sl_cfg_health *h = &cfg->services[i].health;
+        const sluice_check_opts_t o = {
+            .kind = kinds[h->check],
+            .interval_ms = h->interval_ms,
+            .down_interval_ms = h->down_interval_ms,
+            .timeout_ms = h->timeout_ms,
+            .path = h->path,
+            .expect_lo = h->nexpect > 0 ? h->expect[0].lo : 0,
+            .expect_hi = h->nexpect > 0 ? h->expect[0].hi : 0,
+        };
 
-        if (h->check == SL_CHECK_NONE)
-            continue;
-        want = true;
-        interval = h->interval_ms < interval ? h->interval_ms : interval;
-        timeout = h->timeout_ms < timeout ? h->timeout_ms : timeout;
+        (void)sluice_lb_set_check(lb, cfg->services[i].name, &o); /* validated by the parser */
     }
-    if (st->checker_running &&
-        (!want || interval != st->checker_interval_ms || timeout != st->checker_timeout_ms)) {
-        sluice_lb_stop_health_checker(lb);
-        st->checker_running = false;
-    }
-    if (!want || st->checker_running)
-        return 0;
-    rc = sluice_lb_start_health_checker(lb, interval, timeout);
-    if (rc != 0) {
-        sl_diag_add(diag, "cannot start the health checker: %s", sluice_strerror(rc));
-        return rc;
-    }
-    st->checker_running = true;
-    st->checker_interval_ms = interval;
-    st->checker_timeout_ms = timeout;
-    return 0;
-}
-
-/* Puts the checker back as <was> after a failed apply. */
-static void restore_checker(sluice_lb_t *lb, struct sl_apply_state *st,
-                            const struct sl_apply_state *was)
-{
-    if (st->checker_running == was->checker_running &&
-        st->checker_interval_ms == was->checker_interval_ms &&
-        st->checker_timeout_ms == was->checker_timeout_ms)
-        return;
-    if (st->checker_running)
-        sluice_lb_stop_health_checker(lb);
-    st->checker_running =
-        was->checker_running &&
-        sluice_lb_start_health_checker(lb, was->checker_interval_ms, was->checker_timeout_ms) == 0;
-    st->checker_interval_ms = was->checker_interval_ms;
-    st->checker_timeout_ms = was->checker_timeout_ms;
 }
 
 static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg,
@@ -435,9 +409,6 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
     rc = build_specs(lb, cfg, st, &sp, diag);
     if (rc == 0 && (rc = reserve_views(st, sp.nviews)) != 0)
         sl_diag_add(diag, "out of memory");
-    /* First what can fail for want of resources: the checker thread. */
-    if (rc == 0 && (rc = apply_checker(lb, cfg, st, diag)) != 0)
-        restore_checker(lb, st, &was); /* the old one may have been stopped */
     if (rc == 0) {
         /* Before the services: backends created now start at their
          * service's initial score, not the old one. */
@@ -450,7 +421,6 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
         if (rc != 0) {
             sl_diag_add(diag, "cannot apply the services: %s",
                         err[0] != '\0' ? err : sluice_strerror(rc));
-            restore_checker(lb, st, &was);
             (void)sluice_lb_set_default_score(lb, was.score_set ? &was.score : &defaults);
             restore_health(lb, cfg, prev, had, nhad);
         }
@@ -460,6 +430,7 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
         st->score = *score;
         st->score_set = true;
         note_views(st, &sp);
+        apply_checks(lb, cfg);
         sluice_lb_allow_dynamic(lb, cfg->admin.dynamic_backends);
     }
     specs_fini(&sp);
@@ -511,8 +482,7 @@ void sl_apply_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_appl
 
 void sl_apply_state_fini(sluice_lb_t *lb, struct sl_apply_state *st)
 {
-    if (st->checker_running && lb != NULL)
-        sluice_lb_stop_health_checker(lb);
+    (void)lb;
     for (size_t i = 0; i < st->nviews; i++)
         free(st->views[i]);
     free(st->views);
