@@ -100,6 +100,14 @@ class Passive(SluiceCase):
         self.assertEqual(self.d.stderr().count("health: service app backend 127.0.0.1:%d: "
                                                "healthy -> unhealthy (malformed response"
                                                % b.port), 1, self.d.stderr())
+        st, _, text = self.api.call("GET", "/metrics")
+        self.assertEqual(st, 200, text)
+        self.assertIn('sluice_service_panic{service="app"} 1', text)
+        self.assertRegex(text, r'sluice_service_panic_selections_total\{service="app"\} [1-9]')
+        self.assertRegex(text, r'sluice_backend_health_transitions_total\{service="app",'
+                               r'backend="sole"\} [1-9]')
+        self.assertRegex(text, r'sluice_backend_ejections_total\{service="app",'
+                               r'backend="sole"\} 1')
 
     def test_panic_off_answers_503_no_backend_usable(self):
         """panic_threshold: 0: three malformed responses, then 503 saying so"""
