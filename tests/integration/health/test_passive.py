@@ -122,6 +122,18 @@ class Passive(SluiceCase):
         self.assertEqual(self.query()["services"][0]["panic_threshold"], 0)
         self.assertFalse(self.query()["services"][0]["panic"])
 
+    def test_ejected_backend_returns_after_the_backoff(self):
+        """check: none, panic off: an ejected backend is tried again at the backoff's end"""
+        b = OddBackend("sole")
+        self.addCleanup(b.stop)
+        self.start([b], panic_threshold=0, passive={"eject": "500ms", "eject_max": "1s"})
+        self.assertEqual(get(self.port, "/").status, 200)
+        self.malformed_three_times(b)
+        self.assertEqual(get(self.port, "/").status, 503)
+        self.assertTrue(wait_until(lambda: get(self.port, "/").status == 200, timeout=10),
+                        self.d.stderr())
+        self.assertIn("ejected for 500ms (malformed response", self.d.stderr())
+
     def five_hundreds(self, passive):
         good, bad = OddBackend("good"), OddBackend("bad", status500=True)
         self.addCleanup(good.stop)
