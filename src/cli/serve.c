@@ -17,7 +17,7 @@
 #include "cli.h"
 #include "control/config.h"
 #include "control/control.h"
-#include "core/checker.h"
+#include "http/health.h"
 #include "metrics.h"
 #include "net/fdbudget.h"
 #include "net/listener.h"
@@ -195,7 +195,7 @@ static int plan_fds(const struct sl_control *ctl, const struct sl_router *t, siz
             needs.pipe_cache_max = SL_TCP_PIPE_CACHE;
     for (size_t i = 0; cfg != NULL && i < cfg->nservices; i++)
         if (cfg->services[i].health.check != SL_CHECK_NONE)
-            needs.health_fds = SL_CHECKER_MAX_INFLIGHT + 2; /* probes, epoll, eventfd */
+            needs.health_fds = SL_HEALTH_MAX_INFLIGHT + 2; /* probes and slack */
     needs.control_fds = control_fds(cfg, nofile);
     *p = (struct sl_fdbudget_plan){.pipe_cache = SL_TCP_PIPE_CACHE};
     if (nofile == 0) {
@@ -276,7 +276,7 @@ static void wait_signals(struct sl_control *ctl, struct sl_worker *ws, size_t n,
 {
     for (;;) {
         /* Wake once a second even without a signal: the control plane's
-         * housekeeping (passive recovery, parked tables) runs here, on the
+         * housekeeping (parked tables, rates) runs here, on the
          * only thread that may write to it. */
         static const struct timespec tick = {1, 0};
         struct timespec now;

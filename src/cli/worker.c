@@ -160,8 +160,10 @@ static void on_turn(struct sl_loop *l, void *arg)
     uint64_t gen = w->table_gen;
 
     sl_router_sync(w->slot, w->idx, &w->table, &w->table_gen);
-    if (w->table_gen != gen)
-        sl_upstream_prune(&w->ups); /* pools follow the table */
+    if (w->table_gen != gen) {
+        sl_upstream_prune(&w->ups);                 /* pools follow the table */
+        sl_health_sched_table(w->health, w->table); /* and so do the probes */
+    }
     sl_access_log_flush(w->alog);
     if (w->draining && live_conns(w) == 0)
         sl_loop_stop(l);
@@ -172,6 +174,7 @@ static void begin_drain(struct sl_worker *w)
     if (w->draining)
         return;
     w->draining = true;
+    sl_health_sched_stop(w->health);
     for (size_t i = 0; i < w->nlns; i++)
         sl_listener_close(&w->lns[i].ln);
     sl_proxy_drain(&w->proxy);
@@ -258,7 +261,8 @@ int sl_worker_init(struct sl_worker *w, size_t idx, struct sl_router_slot *slot,
         memset(w->lns, 0, (table->nlisteners ? table->nlisteners : 1) * sizeof(*w->lns));
     if (w->alog)
         w->tcp = sl_tcp_worker_new(&w->loop, w->alog);
-    if (!w->alog || !w->lns || !w->tcp) {
+    w->health = sl_health_sched_new(&w->loop, idx, slot->nworkers, &w->stats);
+    if (!w->alog || !w->lns || !w->tcp || !w->health) {
         (void)snprintf(err, errlen, "worker %zu: out of memory", idx);
         goto fail;
     }
@@ -335,6 +339,8 @@ void sl_worker_join(struct sl_worker *w)
 
 void sl_worker_fini(struct sl_worker *w)
 {
+    sl_health_sched_free(w->health); /* before the loop and the table go */
+    w->health = NULL;
     if (w->alog) {
         sl_proxy_ctx_fini(&w->proxy);
         sl_tcp_worker_free(w->tcp);

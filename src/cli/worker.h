@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/health.h"
 #include "http/proxy.h"
 #include "http/router.h"
 #include "net/buf.h"
@@ -48,7 +49,8 @@ struct sl_worker {
     struct sl_upstream ups;
     struct sl_access_log *alog;
     struct sl_proxy_ctx proxy;
-    struct sl_tcp_worker *tcp; /* the L4 proxy of tcp-mode listeners */
+    struct sl_tcp_worker *tcp;      /* the L4 proxy of tcp-mode listeners */
+    struct sl_health_sched *health; /* active checks and ejection ticks of its slice */
     struct sl_router_slot *slot;
     struct sl_router *table; /* adopted by sl_router_sync */
     uint64_t table_gen;

@@ -1,5 +1,5 @@
 /* Applying a configuration to the lb: services, backends, views, score
- * options and the health checker, keeping the state of what stays. The
+ * options and which services have active checks, keeping the state of what stays. The
  * router itself is built in build_router.c. */
 #include "control/apply_config.h"
 
@@ -242,57 +242,31 @@ static void note_views(struct sl_apply_state *st, struct specs *sp)
     }
 }
 
-/* One checker for the whole lb, at the tightest interval and timeout any
- * service asks for; restarted when those change. */
-static int apply_checker(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_apply_state *st,
-                         struct sl_diag *diag)
+/* Tells the lb which services have active checks (the workers probe them,
+ * http/health.h): an ejected backend of such a service comes back through
+ * a successful probe, not the backoff's end alone. Services exist now. */
+static void apply_checks(sluice_lb_t *lb, const struct sl_config *cfg)
 {
-    uint32_t interval = UINT32_MAX, timeout = UINT32_MAX;
-    bool want = false;
-    int rc;
+    static const sluice_check_kind_t kinds[] = {
+        [SL_CHECK_NONE] = SLUICE_CHECK_NONE,
+        [SL_CHECK_TCP] = SLUICE_CHECK_TCP,
+        [SL_CHECK_HTTP] = SLUICE_CHECK_HTTP,
+    };
 
     for (size_t i = 0; i < cfg->nservices; i++) {
         const struct sl_cfg_health *h = &cfg->services[i].health;
+        const sluice_check_opts_t o = {
+            .kind = kinds[h->check],
+            .interval_ms = h->interval_ms,
+            .down_interval_ms = h->down_interval_ms,
+            .timeout_ms = h->timeout_ms,
+            .path = h->path,
+            .expect_lo = h->nexpect > 0 ? h->expect[0].lo : 0,
+            .expect_hi = h->nexpect > 0 ? h->expect[0].hi : 0,
+        };
 
-        if (h->check == SL_CHECK_NONE)
-            continue;
-        want = true;
-        interval = h->interval_ms < interval ? h->interval_ms : interval;
-        timeout = h->timeout_ms < timeout ? h->timeout_ms : timeout;
+        (void)sluice_lb_set_check(lb, cfg->services[i].name, &o); /* validated by the parser */
     }
-    if (st->checker_running &&
-        (!want || interval != st->checker_interval_ms || timeout != st->checker_timeout_ms)) {
-        sluice_lb_stop_health_checker(lb);
-        st->checker_running = false;
-    }
-    if (!want || st->checker_running)
-        return 0;
-    rc = sluice_lb_start_health_checker(lb, interval, timeout);
-    if (rc != 0) {
-        sl_diag_add(diag, "cannot start the health checker: %s", sluice_strerror(rc));
-        return rc;
-    }
-    st->checker_running = true;
-    st->checker_interval_ms = interval;
-    st->checker_timeout_ms = timeout;
-    return 0;
-}
-
-/* Puts the checker back as <was> after a failed apply. */
-static void restore_checker(sluice_lb_t *lb, struct sl_apply_state *st,
-                            const struct sl_apply_state *was)
-{
-    if (st->checker_running == was->checker_running &&
-        st->checker_interval_ms == was->checker_interval_ms &&
-        st->checker_timeout_ms == was->checker_timeout_ms)
-        return;
-    if (st->checker_running)
-        sluice_lb_stop_health_checker(lb);
-    st->checker_running =
-        was->checker_running &&
-        sluice_lb_start_health_checker(lb, was->checker_interval_ms, was->checker_timeout_ms) == 0;
-    st->checker_interval_ms = was->checker_interval_ms;
-    st->checker_timeout_ms = was->checker_timeout_ms;
 }
 
 static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg,
@@ -309,35 +283,137 @@ static int build_specs(sluice_lb_t *lb, const struct sl_config *cfg,
     return rc;
 }
 
+/* The health settings of every service: all checked before the lb
+ * changes, so setting them afterwards cannot fail. */
+static int validate_health(const struct sl_config *cfg, struct sl_diag *diag)
+{
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+        int rc = sl_score_validate(&s->health.score);
+
+        if (rc == 0 && (s->panic_threshold > 100 || s->passive.eject_max_ms < s->passive.eject_ms))
+            rc = SLUICE_ERR_INVALID_ARG;
+        if (rc != 0) {
+            sl_diag_add(diag, "service %s: cannot set its health options: %s", s->name,
+                        sluice_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static bool same_score(const sluice_score_opts_t *a, const sluice_score_opts_t *b)
+{
+    return a->initial == b->initial && a->low == b->low && a->high == b->high &&
+           a->fail_delta == b->fail_delta && a->success_delta == b->success_delta;
+}
+
+/* <s>'s score, panic, slow start and ejection settings are what the lb
+ * already runs: it was there before this apply (<had>) with the same ones
+ * in <prev>, the config last applied. */
+static bool health_unchanged(const struct sl_cfg_service *s, const struct sl_config *prev,
+                             char *const *had, size_t nhad)
+{
+    const struct sl_cfg_service *p = prev != NULL ? sl_config_service(prev, s->name) : NULL;
+
+    return p != NULL && has_name(had, nhad, s->name) &&
+           same_score(&p->health.score, &s->health.score) &&
+           p->panic_threshold == s->panic_threshold && p->slow_start_ms == s->slow_start_ms &&
+           p->passive.eject_ms == s->passive.eject_ms &&
+           p->passive.eject_max_ms == s->passive.eject_max_ms;
+}
+
+/* The score options new services' backends start with: theirs when every
+ * service this apply creates agrees (the common case: one), else the
+ * library's; sluice_lb_set_score() then sets each service's own. */
+static const sluice_score_opts_t *new_services_score(const struct sl_config *cfg, char *const *had,
+                                                     size_t nhad)
+{
+    static const sluice_score_opts_t defaults = SLUICE_SCORE_DEFAULTS;
+    const sluice_score_opts_t *score = NULL;
+
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const sluice_score_opts_t *o = &cfg->services[i].health.score;
+
+        if (has_name(had, nhad, cfg->services[i].name))
+            continue;
+        if (score != NULL && !same_score(score, o))
+            return &defaults;
+        score = o;
+    }
+    return score != NULL ? score : &defaults;
+}
+
+static void set_health(sluice_lb_t *lb, const struct sl_cfg_service *s)
+{
+    sluice_eject_opts_t ej = {s->passive.eject_ms, s->passive.eject_max_ms};
+
+    /* Validated before (validate_health), and the group exists. */
+    (void)sluice_lb_set_score(lb, s->name, &s->health.score);
+    (void)sluice_lb_set_panic(lb, s->name, s->panic_threshold);
+    (void)sluice_lb_set_slow_start(lb, s->name, s->slow_start_ms);
+    (void)sluice_lb_set_ejection(lb, s->name, &ej);
+}
+
+/* Sets the health settings of the services this apply changes (<had>
+ * them: before the lb transaction, so backends it adds to them start at
+ * their new initial score) or registers (after it, once they exist): only
+ * those, so a reload that changes one service's score touches that service
+ * alone. */
+static void apply_health(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
+                         char *const *had, size_t nhad, bool existing)
+{
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+
+        if (has_name(had, nhad, s->name) == existing && !health_unchanged(s, prev, had, nhad))
+            set_health(lb, s);
+    }
+}
+
+/* After a failed lb transaction: the changed services as <prev> had them. */
+static void restore_health(sluice_lb_t *lb, const struct sl_config *cfg,
+                           const struct sl_config *prev, char *const *had, size_t nhad)
+{
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const struct sl_cfg_service *s = &cfg->services[i];
+        const struct sl_cfg_service *p = prev != NULL ? sl_config_service(prev, s->name) : NULL;
+
+        if (p != NULL && has_name(had, nhad, s->name) && !health_unchanged(s, prev, had, nhad))
+            set_health(lb, p);
+    }
+}
+
 int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
                     struct sl_apply_state *st, struct sl_diag *diag)
 {
     static const sluice_score_opts_t defaults = SLUICE_SCORE_DEFAULTS;
-    /* Score options are lb-wide in this version: the first service's. */
-    const sluice_score_opts_t *score =
-        cfg->nservices > 0 ? &cfg->services[0].health.score : &defaults;
+    const sluice_score_opts_t *score;
     struct sl_apply_state was = *st;
     struct specs sp = {0};
     struct sl_apply_gone gone = {0};
     char err[256] = "";
+    size_t nhad = 0;
+    char **had;
     int rc;
 
-    (void)prev; /* the lb compares names, targets and labels itself */
-    rc = sl_score_validate(score);
-    if (rc != 0) {
-        sl_diag_add(diag, "cannot set score options: %s", sluice_strerror(rc));
+    rc = validate_health(cfg, diag);
+    if (rc != 0)
         return rc;
+    /* The services the lb has now: the new ones get all their settings. */
+    if ((had = service_names(lb, &nhad)) == NULL) {
+        sl_diag_add(diag, "out of memory");
+        return SLUICE_ERR_NOMEM;
     }
+    score = new_services_score(cfg, had, nhad);
     rc = build_specs(lb, cfg, st, &sp, diag);
     if (rc == 0 && (rc = reserve_views(st, sp.nviews)) != 0)
         sl_diag_add(diag, "out of memory");
-    /* First what can fail for want of resources: the checker thread. */
-    if (rc == 0 && (rc = apply_checker(lb, cfg, st, diag)) != 0)
-        restore_checker(lb, st, &was); /* the old one may have been stopped */
     if (rc == 0) {
-        /* Before the services: backends created now start at the new
-         * initial score, not the old one. */
+        /* Before the services: backends created now start at their
+         * service's initial score, not the old one. */
         (void)sluice_lb_set_default_score(lb, score); /* validated above */
+        apply_health(lb, cfg, prev, had, nhad, true);
         gone.retire = (const char *const *)sp.retire;
         gone.nretire = sp.nretire;
         rc = sl_lb_apply(lb, sp.groups, cfg->nservices, sp.views, sp.nviews, &gone, err,
@@ -345,17 +421,20 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
         if (rc != 0) {
             sl_diag_add(diag, "cannot apply the services: %s",
                         err[0] != '\0' ? err : sluice_strerror(rc));
-            restore_checker(lb, st, &was);
             (void)sluice_lb_set_default_score(lb, was.score_set ? &was.score : &defaults);
+            restore_health(lb, cfg, prev, had, nhad);
         }
     }
     if (rc == 0) { /* nothing below can fail */
+        apply_health(lb, cfg, prev, had, nhad, false);
         st->score = *score;
         st->score_set = true;
         note_views(st, &sp);
+        apply_checks(lb, cfg);
         sluice_lb_allow_dynamic(lb, cfg->admin.dynamic_backends);
     }
     specs_fini(&sp);
+    free_names(had, nhad);
     return rc;
 }
 
@@ -403,8 +482,7 @@ void sl_apply_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_appl
 
 void sl_apply_state_fini(sluice_lb_t *lb, struct sl_apply_state *st)
 {
-    if (st->checker_running && lb != NULL)
-        sluice_lb_stop_health_checker(lb);
+    (void)lb;
     for (size_t i = 0; i < st->nviews; i++)
         free(st->views[i]);
     free(st->views);

@@ -1,5 +1,6 @@
 /* Applying a validated configuration to the lb: services, backends, label
- * views, score options and the health checker. The router that routes onto
+ * views, score options and which services have active checks (the
+ * workers run them: http/health.h). The router that routes onto
  * them is build_router.c's. Control thread only. */
 #ifndef SL_CONTROL_APPLY_CONFIG_H
 #define SL_CONTROL_APPLY_CONFIG_H
@@ -20,9 +21,6 @@ struct sl_apply_state {
     size_t cap;
     sluice_score_opts_t score; /* set on the lb (the library's defaults until a config did) */
     bool score_set;
-    bool checker_running;
-    uint32_t checker_interval_ms;
-    uint32_t checker_timeout_ms;
 };
 
 /* The lb group a route selects from: the service itself for an empty
@@ -40,9 +38,9 @@ int sl_apply_group_name(const char *service, const char *selector, char *out, si
  * in the same transaction (see sl_lb_apply()): they stay selectable, as
  * they were, for the routing tables still in use until sl_apply_prune(),
  * even when a backend name they hold moves to another service, a service
- * was renamed or labels changed under a view. Score options and the
- * checker are validated or started first. On error (diag says why) the lb,
- * score options, checker and <st> are as before. */
+ * was renamed or labels changed under a view. Score options are
+ * validated first. On error (diag says why) the lb, score options and
+ * <st> are as before. */
 int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct sl_config *prev,
                     struct sl_apply_state *st, struct sl_diag *diag);
 
@@ -51,7 +49,7 @@ int sl_apply_config(sluice_lb_t *lb, const struct sl_config *cfg, const struct s
 void sl_apply_prune(sluice_lb_t *lb, const struct sl_config *cfg, struct sl_apply_state *st,
                     struct sl_router *const *keep, size_t nkeep);
 
-/* Stops the checker (if running) and forgets the views. */
+/* Forgets the views. */
 void sl_apply_state_fini(sluice_lb_t *lb, struct sl_apply_state *st);
 
 #endif /* SL_CONTROL_APPLY_CONFIG_H */

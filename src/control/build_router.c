@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "control/apply_config.h"
+#include "core/backend.h"
+#include "core/health.h"
 #include "proxy/stats.h"
 
 static void destroy_router(struct sl_router *r)
@@ -28,8 +30,20 @@ static void destroy_router(struct sl_router *r)
     }
     free(r->endpoints);
     for (size_t i = 0; i < r->nservices; i++) {
-        free(r->services[i].name);
-        free(r->services[i].hash_key_name);
+        struct sl_service_rt *s = &r->services[i];
+
+        free(s->name);
+        free(s->hash_key_name);
+        free(s->health.method);
+        free(s->health.path);
+        free(s->health.host);
+        free(s->health.expect);
+        free(s->health.body);
+        for (size_t j = 0; s->targets != NULL && j < s->ntargets; j++) {
+            sl_backend_unref(s->targets[j].be);
+            free(s->targets[j].host);
+        }
+        free(s->targets);
     }
     free(r->services);
     for (size_t i = 0; i < r->nlisteners; i++) {
@@ -60,6 +74,87 @@ static const struct sl_service_rt *find_rt(const struct sl_router *r, const char
     return NULL;
 }
 
+static sluice_check_kind_t check_kind(enum sl_check_kind k)
+{
+    return k == SL_CHECK_HTTP  ? SLUICE_CHECK_HTTP
+           : k == SL_CHECK_TCP ? SLUICE_CHECK_TCP
+                               : SLUICE_CHECK_NONE;
+}
+
+static int build_health(struct sl_health_rt *h, const struct sl_cfg_health *c)
+{
+    int bad = 0;
+
+    h->kind = check_kind(c->check);
+    h->method = dup(c->method != NULL ? c->method : "GET", &bad);
+    h->path = dup(c->path != NULL ? c->path : "/", &bad);
+    h->host = dup(c->host, &bad);
+    h->body = dup(c->body, &bad);
+    h->body_len = c->body != NULL ? strlen(c->body) : 0;
+    h->interval_ms = c->interval_ms > 0 ? c->interval_ms : 2000;
+    h->down_interval_ms = c->down_interval_ms > 0 ? c->down_interval_ms : h->interval_ms / 2;
+    if (h->down_interval_ms == 0)
+        h->down_interval_ms = 1;
+    h->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 1000;
+    h->expect = calloc(c->nexpect > 0 ? c->nexpect : 1, sizeof(*h->expect));
+    if (h->expect == NULL)
+        return -1;
+    for (size_t i = 0; i < c->nexpect; i++)
+        h->expect[h->nexpect++] = (struct sl_status_range){c->expect[i].lo, c->expect[i].hi};
+    if (h->nexpect == 0)
+        h->expect[h->nexpect++] = (struct sl_status_range){200, 399};
+    return bad ? -1 : 0;
+}
+
+/* FNV-1a over the service and backend names: the same pair lands on the
+ * same worker at the same phase in every table. */
+static uint64_t target_hash(const char *service, const char *backend)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (const char *p = service; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    h = (h ^ 0xffu) * 0x100000001b3ull; /* a separator no name holds */
+    for (const char *p = backend; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return h ^ (h >> 29);
+}
+
+/* The service's backends as the lb holds them now, each with the Host
+ * header its http probe sends: the check's host, else the backend's
+ * override_host, else its target. */
+static int build_targets(sluice_lb_t *lb, struct sl_service_rt *rt)
+{
+    sluice_backend_t **bes = NULL;
+    size_t n = 0;
+    int bad = 0;
+
+    if (lb == NULL || rt->name == NULL)
+        return 0;
+    if (sl_lb_service_backends(lb, rt->name, &bes, &n) != 0) /* UNKNOWN: none yet */
+        return 0;
+    rt->targets = calloc(n + 1, sizeof(*rt->targets));
+    if (rt->targets == NULL) {
+        for (size_t i = 0; i < n; i++)
+            sl_backend_unref(bes[i]);
+        free(bes);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct sl_health_target *t = &rt->targets[rt->ntargets++];
+        const char *oh = sluice_backend_override_host(bes[i]);
+
+        t->be = bes[i];
+        t->hash = target_hash(rt->name, sluice_backend_name(bes[i]));
+        t->host = dup(rt->health.host != NULL       ? rt->health.host
+                      : oh != NULL && oh[0] != '\0' ? oh
+                                                    : sluice_backend_target(bes[i]),
+                      &bad);
+    }
+    free(bes);
+    return bad ? -1 : 0;
+}
+
 static int build_services(struct sl_router *r, const struct sl_config *cfg)
 {
     int bad = 0;
@@ -80,6 +175,9 @@ static int build_services(struct sl_router *r, const struct sl_config *cfg)
         rt->idle_timeout_ms = s->idle_timeout_ms;
         rt->retries = s->retries;
         rt->buffer_body = s->buffer_request_body;
+        rt->passive_5xx = s->passive.on_5xx;
+        if (build_health(&rt->health, &s->health) != 0 || build_targets(r->lb, rt) != 0)
+            bad = 1;
     }
     return bad ? -1 : 0;
 }

@@ -9,7 +9,7 @@
 
 #include "control/build_router.h"
 #include "control/control_impl.h"
-#include "control/recover.h"
+#include "core/health.h"
 
 /* How long a reload waits for every worker to adopt the new table before
  * it parks the old one and moves on. */
@@ -225,6 +225,9 @@ int sl_control_open(const char *path, struct sl_control **out, struct sl_diag *d
         rc = SLUICE_ERR_NOMEM;
         goto fail;
     }
+    /* The workers' health schedulers end ejections (sl_health_tick()), so
+     * each transition is logged once, by the worker that made it. */
+    sl_lb_set_external_ticks(c->lb, true);
     rc = open_state(fcfg->state, false, &c->store, &c->ov, diag);
     if (rc == 0)
         rc = sl_overlay_replay(&c->ov, base, path, &cfg, &tree, diag);
@@ -426,7 +429,6 @@ void sl_control_tick(struct sl_control *c, uint64_t now_ms)
     retry_pending(c);
     if (reap_retired(c))
         prune(c);
-    sl_recover_tick(c->lb, c->cfg, c->st.checker_running, now_ms, &c->last_recover_ms);
     sl_rps_sample(&c->rps, c->lb, c->cfg, now_ms);
     pthread_mutex_unlock(&c->mu);
 }

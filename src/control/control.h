@@ -95,15 +95,12 @@ uint32_t sl_control_drain_timeout_ms(const struct sl_control *c);
  * the next reload or close. For the admin API and store of later issues. */
 const struct sl_config *sl_control_config(const struct sl_control *c);
 
-/* Passive recovery step (see recover.c): the daemon calls it about once a
- * second from the control thread with a monotonic <now_ms>. When no active
- * health checker runs, every SL_RECOVER_STEP_MS each backend whose score is
- * below 0 regains one step, so a backend that passive failures took out of
- * rotation is tried again (after about 6 s from the lowest score). Also
- * releases parked tables whose grace period has passed, and old tables no
- * request holds any more, then unregisters the services and views only
- * they still used (a request started on an old table may retry there). */
-#define SL_RECOVER_STEP_MS 2000
+/* Housekeeping: the daemon calls it about once a second from the control
+ * thread with a monotonic <now_ms>. Releases parked tables whose grace
+ * period has passed, and old tables no request holds any more, then
+ * unregisters the services and views only they still used (a request
+ * started on an old table may retry there). Ejection ends are the
+ * workers' (http/health.h), not this. */
 void sl_control_tick(struct sl_control *c, uint64_t now_ms);
 
 /* Stops the checker, releases the current table and frees everything. The

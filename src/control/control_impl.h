@@ -42,7 +42,6 @@ struct sl_control {
     uint32_t quiesce_ms;
     void (*notify)(void *arg);
     void *notify_arg;
-    uint64_t last_recover_ms;
     struct sl_router_slot slot;
 };
 

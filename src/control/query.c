@@ -4,16 +4,79 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "control/change_impl.h"
 #include "control/ytree_json.h"
 #include "core/selector.h"
+#include "proxy/health_log.h"
 
-static const char *health_name(sluice_health_t h)
+static const char *check_result_name(sluice_check_result_t r)
 {
-    return h == SLUICE_HEALTH_HEALTHY     ? "healthy"
-           : h == SLUICE_HEALTH_UNHEALTHY ? "unhealthy"
-                                          : "unknown";
+    switch (r) {
+    case SLUICE_CHECK_RESULT_OK:
+        return "ok";
+    case SLUICE_CHECK_RESULT_CONNECT:
+        return "connect";
+    case SLUICE_CHECK_RESULT_TIMEOUT:
+        return "timeout";
+    case SLUICE_CHECK_RESULT_STATUS:
+        return "status";
+    case SLUICE_CHECK_RESULT_BODY:
+        return "body";
+    case SLUICE_CHECK_RESULT_BAD_RESPONSE:
+        return "bad_response";
+    case SLUICE_CHECK_RESULT_NONE:
+        break;
+    }
+    return "none";
+}
+
+/* A CLOCK_MONOTONIC stamp as RFC 3339 UTC wall time ("...T14:05:09.120Z"),
+ * or null for 0 (never). */
+static json_t *mono_to_rfc3339(uint64_t mono_ns)
+{
+    struct timespec now_mono, now_wall;
+    int64_t wall_ms;
+    time_t secs;
+    struct tm tm;
+    char buf[32];
+    size_t n;
+
+    if (mono_ns == 0 || clock_gettime(CLOCK_MONOTONIC, &now_mono) != 0 ||
+        clock_gettime(CLOCK_REALTIME, &now_wall) != 0)
+        return json_null();
+    /* The stamp may lie ahead (the end of an ejection): signed. */
+    wall_ms = (int64_t)now_wall.tv_sec * 1000 + now_wall.tv_nsec / 1000000 +
+              ((int64_t)(mono_ns / 1000000) -
+               ((int64_t)now_mono.tv_sec * 1000 + now_mono.tv_nsec / 1000000));
+    secs = (time_t)(wall_ms / 1000);
+    if (gmtime_r(&secs, &tm) == NULL)
+        return json_null();
+    n = strftime(buf, sizeof(buf) - 6, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n == 0)
+        return json_null();
+    (void)snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(wall_ms % 1000));
+    return json_string(buf);
+}
+
+static json_t *last_check(const sluice_backend_snapshot_t *bs)
+{
+    if (bs == NULL || bs->last_check == SLUICE_CHECK_RESULT_NONE)
+        return json_null();
+    return json_pack("{s:s, s:o, s:o}", "result", check_result_name(bs->last_check), "status",
+                     bs->last_check_status ? json_integer(bs->last_check_status) : json_null(),
+                     "at", mono_to_rfc3339(bs->last_check_ns));
+}
+
+/* up: selectable by health; down: unusable by health or ejected (panic
+ * may still pick it); draining: drained through the config or the API. */
+static const char *backend_state(const struct sl_cfg_backend *b,
+                                 const sluice_backend_snapshot_t *bs)
+{
+    if (b->drain)
+        return "draining";
+    return bs != NULL && bs->score >= 0 && bs->ejected_until_ns == 0 ? "up" : "down";
 }
 
 static int snap_cmp(const void *a, const void *b)
@@ -37,13 +100,17 @@ static const sluice_backend_snapshot_t *snap_find(const sluice_group_snapshot_t 
     return s == NULL || s->n == 0 ? NULL : bsearch(&key, s->backends, s->n, sizeof(key), snap_cmp);
 }
 
+/* <health>: with the health details (last check, ejection, effective
+ * weight); a service's GET leaves them out, so that what it returns goes
+ * back through PUT once the run-time fields docs/cli.md lists are gone. */
 static json_t *backend_row(struct sl_control *c, const struct sl_cfg_service *s,
-                           const struct sl_cfg_backend *b, const sluice_backend_snapshot_t *bs)
+                           const struct sl_cfg_backend *b, const sluice_backend_snapshot_t *bs,
+                           bool health)
 {
     const char *owner = NULL;
     const char *origin = sl_chg_origin(c, s->name, b->name, &owner);
     json_t *o = sl_chg_backend_json(b);
-    const char *state = b->drain ? "draining" : bs != NULL && bs->score >= 0 ? "up" : "down";
+    const char *state = backend_state(b, bs);
 
     if (o == NULL)
         return NULL;
@@ -51,9 +118,18 @@ static json_t *backend_row(struct sl_control *c, const struct sl_cfg_service *s,
     json_object_set_new(o, "origin", json_string(origin));
     json_object_set_new(o, "owner", owner != NULL ? json_string(owner) : json_null());
     json_object_set_new(o, "state", json_string(state));
-    json_object_set_new(o, "health", json_string(bs != NULL ? health_name(bs->health) : "unknown"));
+    json_object_set_new(o, "health",
+                        json_string(bs != NULL ? sl_health_name(bs->health) : "unknown"));
     json_object_set_new(o, "score", bs != NULL ? json_integer(bs->score) : json_null());
     json_object_set_new(o, "failures", json_integer(bs != NULL ? bs->failures : 0));
+    if (health) {
+        json_object_set_new(o, "last_check", last_check(bs));
+        json_object_set_new(o, "ejected_until",
+                            mono_to_rfc3339(bs != NULL ? bs->ejected_until_ns : 0));
+        json_object_set_new(o, "ejections", json_integer(bs != NULL ? bs->ejections : 0));
+        json_object_set_new(o, "effective_weight",
+                            bs != NULL ? json_integer(bs->effective_weight) : json_null());
+    }
     json_object_set_new(o, "active", json_integer(bs != NULL ? bs->active : 0));
     json_object_set_new(o, "requests", json_integer(bs != NULL ? (json_int_t)bs->requests : 0));
     json_object_set_new(o, "rps", json_real(sl_rps_get(&c->rps, s->name, b->name)));
@@ -83,7 +159,7 @@ static bool labels_match(const struct sl_selector *sel, const struct sl_cfg_back
 }
 
 static int add_backends(struct sl_control *c, const struct sl_cfg_service *s,
-                        const struct sl_selector *sel, json_t *out)
+                        const struct sl_selector *sel, json_t *out, bool health)
 {
     sluice_group_snapshot_t snap;
     bool have = sluice_lb_snapshot(c->lb, s->name, &snap) == 0;
@@ -95,8 +171,8 @@ static int add_backends(struct sl_control *c, const struct sl_cfg_service *s,
     for (size_t j = 0; j < s->nbackends && rc == 0; j++) {
         if (sel != NULL && !labels_match(sel, &s->backends[j]))
             continue;
-        json_t *row =
-            backend_row(c, s, &s->backends[j], have ? snap_find(&snap, s->backends[j].name) : NULL);
+        json_t *row = backend_row(c, s, &s->backends[j],
+                                  have ? snap_find(&snap, s->backends[j].name) : NULL, health);
 
         rc = row != NULL ? json_array_append_new(out, row) : -1;
     }
@@ -139,6 +215,28 @@ static json_t *endpoint_row(struct sl_control *c, const struct sl_cfg_endpoint *
     return json_pack("{s:s, s:o}", "pattern", ep->pattern, "routes", routes);
 }
 
+/* A service's health as a whole: panic now, its threshold, and how many
+ * selections panic made. */
+static json_t *service_health(struct sl_control *c, const struct sl_cfg_service *s)
+{
+    sluice_group_snapshot_t snap;
+    size_t usable = 0;
+    json_t *o;
+
+    if (sluice_lb_snapshot(c->lb, s->name, &snap) != 0)
+        return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}", "name", s->name, "panic", 0,
+                         "panic_threshold", (json_int_t)s->panic_threshold, "panic_selections",
+                         (json_int_t)0, "backends", (json_int_t)0, "usable", (json_int_t)0);
+    for (size_t i = 0; i < snap.n; i++)
+        usable += snap.backends[i].score >= 0 && snap.backends[i].ejected_until_ns == 0;
+    o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}", "name", s->name, "panic", snap.panic,
+                  "panic_threshold", (json_int_t)s->panic_threshold, "panic_selections",
+                  (json_int_t)snap.panic_selections, "backends", (json_int_t)snap.n, "usable",
+                  (json_int_t)usable);
+    sluice_group_snapshot_free(&snap);
+    return o;
+}
+
 static json_t *conflicts(const struct sl_control *c)
 {
     json_t *a = json_array();
@@ -159,14 +257,15 @@ static json_t *query(struct sl_control *c, const struct sl_query_filter *f, stru
     struct sl_selector sel = {0};
     const struct sl_selector *psel = NULL;
     char err[160];
-    json_t *eps = json_array(), *bes = json_array();
+    json_t *eps = json_array(), *bes = json_array(), *svcs = json_array();
     const struct sl_config *cfg = c->cfg;
-    int rc = eps != NULL && bes != NULL ? 0 : -1;
+    int rc = eps != NULL && bes != NULL && svcs != NULL ? 0 : -1;
 
     if (f != NULL && f->selector != NULL && f->selector[0] != '\0') {
         if (sl_selector_parse(f->selector, &sel, err, sizeof(err)) != 0) {
             json_decref(eps);
             json_decref(bes);
+            json_decref(svcs);
             sl_chg_fail(e, 400, "invalid_field", "selector: %s", err);
             return NULL;
         }
@@ -180,16 +279,22 @@ static json_t *query(struct sl_control *c, const struct sl_query_filter *f, stru
         rc = row != NULL ? json_array_append_new(eps, row) : -1;
     }
     for (size_t i = 0; rc == 0 && i < cfg->nservices; i++)
-        if (f == NULL || f->service == NULL || strcmp(f->service, cfg->services[i].name) == 0)
-            rc = add_backends(c, &cfg->services[i], psel, bes);
+        if (f == NULL || f->service == NULL || strcmp(f->service, cfg->services[i].name) == 0) {
+            json_t *sh = service_health(c, &cfg->services[i]);
+
+            rc = sh != NULL ? json_array_append_new(svcs, sh) : -1;
+            if (rc == 0)
+                rc = add_backends(c, &cfg->services[i], psel, bes, true);
+        }
     sl_selector_fini(&sel);
-    json_t *out = rc == 0 ? json_pack("{s:o, s:o, s:o}", "endpoints", eps, "backends", bes,
-                                      "conflicts", conflicts(c))
+    json_t *out = rc == 0 ? json_pack("{s:o, s:o, s:o, s:o}", "endpoints", eps, "services", svcs,
+                                      "backends", bes, "conflicts", conflicts(c))
                           : NULL;
 
     if (rc != 0) {
         json_decref(eps);
         json_decref(bes);
+        json_decref(svcs);
     }
     if (out == NULL)
         sl_chg_fail(e, 500, "nomem", "out of memory");
@@ -214,7 +319,7 @@ json_t *sl_query_backend(struct sl_control *c, const char *svc, const char *name
 
     if (b == NULL || sluice_lb_snapshot(c->lb, svc, &snap) != 0)
         return NULL;
-    row = backend_row(c, s, b, snap_find(&snap, name));
+    row = backend_row(c, s, b, snap_find(&snap, name), false);
     sluice_group_snapshot_free(&snap);
     return row;
 }
@@ -231,7 +336,7 @@ static json_t *service(struct sl_control *c, const char *svc, struct sl_change_e
         return NULL;
     }
     o = n != NULL && n->type == SL_Y_MAP ? sl_ytree_to_json(n) : json_object();
-    if (o == NULL || bes == NULL || add_backends(c, s, NULL, bes) != 0) {
+    if (o == NULL || bes == NULL || add_backends(c, s, NULL, bes, false) != 0) {
         json_decref(o);
         json_decref(bes);
         sl_chg_fail(e, 500, "nomem", "out of memory");

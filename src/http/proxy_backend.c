@@ -164,7 +164,7 @@ static enum sl_proxy_attempt_r next_backend(struct sl_hconn *c, sl_watcher_cb_t 
                           q->keylen))
         return connect_or_reuse(c, on_io, a);
     if (q->att.ntried == 0) {
-        (void)snprintf(a->msg, sizeof(a->msg), "no healthy backend for service %.100s",
+        (void)snprintf(a->msg, sizeof(a->msg), "no backend of service %.100s is usable",
                        r->svc->name);
         return give_up(a, 503, false);
     }

@@ -127,7 +127,13 @@ static void finish(struct sl_hconn *c, sluice_outcome_t outcome)
 
         if (outcome == SLUICE_OUTCOME_OK)
             sl_attempt_count_duration(&q->att, ns);
-        sl_attempt_release(&c->rq->att, outcome, outcome == SLUICE_OUTCOME_OK ? ns : 0);
+        /* passive: {5xx: true}: the response still goes to the client (no
+         * retry: it was the backend's answer), but health hears a failure. */
+        if (outcome == SLUICE_OUTCOME_OK && q->status >= 500 && q->status < 600 && q->route &&
+            q->route->svc->passive_5xx)
+            sl_attempt_release_why(&q->att, SLUICE_OUTCOME_FAIL, 0, "5xx response");
+        else
+            sl_attempt_release(&q->att, outcome, outcome == SLUICE_OUTCOME_OK ? ns : 0);
     }
     if (q->up)
         sl_proxy_drop_backend(c, outcome == SLUICE_OUTCOME_OK && q->resp_ka && q->req_done &&
@@ -563,6 +569,7 @@ static void response_body(struct sl_hconn *c)
 {
     switch (sl_resp_body(c)) {
     case SL_RESP_BODY_BAD:
+        sl_attempt_release_why(&c->rq->att, SLUICE_OUTCOME_FAIL, 0, "malformed response");
         sl_hconn_abort(c, SLUICE_OUTCOME_FAIL);
         return;
     case SL_RESP_BODY_MORE:
@@ -587,7 +594,7 @@ static void response_bytes(struct sl_hconn *c)
             sl_hconn_update_events(c);
             return;
         case SL_RESP_BAD:
-            sl_attempt_release(&c->rq->att, SLUICE_OUTCOME_FAIL, 0);
+            sl_attempt_release_why(&c->rq->att, SLUICE_OUTCOME_FAIL, 0, "malformed response");
             answer(c, 502, detail, true);
             return;
         case SL_RESP_CLIENT_GONE:

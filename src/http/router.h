@@ -30,6 +30,36 @@ enum sl_hash_key {
     SL_HASH_PATH,
 };
 
+/* One accepted status range of an http check (lo == hi for one status). */
+struct sl_status_range {
+    uint16_t lo, hi;
+};
+
+/* A service's active check (config `health`), as the workers' probes
+ * read it (http/health.h). */
+struct sl_health_rt {
+    sluice_check_kind_t kind; /* NONE: no probe, only ejection ticks */
+    char *method;             /* http: "GET" unless configured */
+    char *path;               /* http: "/" unless configured */
+    char *host;               /* http: Host header; NULL: each target's own */
+    struct sl_status_range *expect;
+    size_t nexpect;
+    char *body; /* http: substring the body must contain; NULL: any */
+    size_t body_len;
+    uint32_t interval_ms;
+    uint32_t down_interval_ms; /* resolved: never 0 */
+    uint32_t timeout_ms;
+};
+
+/* One backend of a service as the checks see it: the plan the table was
+ * built with (sl_lb_service_backends()), so a reload or an API change that
+ * publishes a table also moves the probes. */
+struct sl_health_target {
+    sluice_backend_t *be; /* a reference of the table's, dropped when it goes */
+    char *host;           /* http: the Host header to send */
+    uint64_t hash;        /* of (service, backend name): worker slice and phase */
+};
+
 /* Per-service data-plane settings. */
 struct sl_service_rt {
     char *name;
@@ -42,6 +72,9 @@ struct sl_service_rt {
     uint32_t retries;             /* default 2 */
     uint32_t buffer_body;         /* buffer_request_body: bytes read before selecting; 0 off */
     bool passive_5xx;             /* passive: {5xx: true}: a 5xx response is a failure */
+    struct sl_health_rt health;
+    struct sl_health_target *targets; /* every backend of the service */
+    size_t ntargets;
 };
 
 struct sl_route {

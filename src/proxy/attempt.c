@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/select.h"
+#include "proxy/health_log.h"
 
 void sl_attempt_init(struct sl_attempt *a, uint32_t retries)
 {
@@ -15,6 +16,7 @@ void sl_attempt_init(struct sl_attempt *a, uint32_t retries)
     a->tries = 0;
     a->retries = retries;
     a->last_fail = SLUICE_OUTCOME_OK;
+    a->service = NULL;
     a->target[0] = '\0';
     a->name[0] = '\0';
 }
@@ -37,6 +39,7 @@ sluice_backend_t *sl_attempt_select(struct sl_attempt *a, struct sl_stats_worker
     a->be = sl_lb_select_skip(lb, group, key, keylen, a->tried, a->ntried);
     if (!a->be)
         return NULL;
+    a->service = service;
     a->st = sw ? sl_stats_be_get(sw, a->be, service) : NULL;
     if (a->st) {
         a->st->held++;
@@ -51,6 +54,29 @@ sluice_backend_t *sl_attempt_select(struct sl_attempt *a, struct sl_stats_worker
     return a->be;
 }
 
+/* The health log's short words for what a failed attempt's log says. */
+static const char *health_reason(sluice_outcome_t outcome, const char *what)
+{
+    if (what && strstr(what, "refused"))
+        return "connect refused";
+    if (what && strncmp(what, "connect timed out", 17) == 0)
+        return "connect timed out";
+    if (outcome == SLUICE_OUTCOME_TIMEOUT)
+        return "no response in time";
+    return what;
+}
+
+void sl_attempt_health(const struct sl_attempt *a, struct sl_stats_be *st, sluice_outcome_t outcome,
+                       const char *reason, const struct sl_health_change *ch)
+{
+    if (!reason)
+        reason = outcome == SLUICE_OUTCOME_TIMEOUT ? "no response in time"
+                 : outcome == SLUICE_OUTCOME_FAIL  ? "connection failed"
+                 : outcome == SLUICE_OUTCOME_OK    ? "response"
+                                                   : "released";
+    sl_health_report(st, a->service, a->target, reason, ch);
+}
+
 bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retryable,
                      const char *listener, const char *what)
 {
@@ -62,7 +88,7 @@ bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retrya
     retry = retryable && a->tries < a->retries && a->ntried < SL_ATTEMPT_MAX_TRIED;
     if (a->st && retry)
         sl_counter_add(&a->st->retries, 1);
-    sl_attempt_release(a, outcome, 0); /* counts a timeout */
+    sl_attempt_release_why(a, outcome, 0, health_reason(outcome, what)); /* counts a timeout */
     if (listener)
         sl_log(SL_LOG_WARN, "listener %s: backend %s: %s", listener, a->target, what);
     else

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/health.h"
 #include "net/fdbudget.h"
 #include "net/log.h"
 #include "net/loop.h"
@@ -47,6 +48,7 @@ struct sl_attempt {
     uint32_t tries;             /* retries used */
     uint32_t retries;           /* retries allowed */
     sluice_outcome_t last_fail; /* of the last failure (OK while none failed) */
+    const char *service;        /* of the last select (borrowed from the caller), for health logs */
     const sluice_backend_t *tried[SL_ATTEMPT_MAX_TRIED]; /* failed: not selected again */
     char target[SL_ATTEMPT_TARGET_MAX]; /* of the last backend selected; "" before */
     char name[SL_ATTEMPT_NAME_MAX];     /* its name when that differs from target, else "" */
@@ -78,22 +80,42 @@ sluice_backend_t *sl_attempt_select(struct sl_attempt *a, struct sl_stats_worker
 bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retryable,
                      const char *listener, const char *what);
 
+/* A release changed <be>'s health or ejected it: logs and counts it
+ * (proxy/health_log.h) under <reason>, or a reason of <outcome>'s when
+ * NULL. Out of line: rare. */
+void sl_attempt_health(const struct sl_attempt *a, struct sl_stats_be *st, sluice_outcome_t outcome,
+                       const char *reason, const struct sl_health_change *ch);
+
 /* Ends the use of the selected backend with <outcome> (OK with the
- * latency, NEUTRAL, or TIMEOUT: counted); a no-op when none is held. Inline, as the
- * timeouts below: every request calls them. */
+ * latency, NEUTRAL, or FAIL / TIMEOUT: counted) and feeds passive health;
+ * a transition or ejection it causes is logged with <reason> (what went
+ * wrong: "malformed response", "5xx response"...; NULL: said from the
+ * outcome). A no-op when none is held. Inline, as the timeouts below:
+ * every request calls them. */
+static inline void sl_attempt_release_why(struct sl_attempt *a, sluice_outcome_t outcome,
+                                          uint64_t latency_ns, const char *reason)
+{
+    struct sl_stats_be *st = a->st;
+    struct sl_health_change ch;
+
+    if (!a->be)
+        return;
+    if (st) {
+        if (outcome == SLUICE_OUTCOME_TIMEOUT) /* connect, first byte, or between bytes */
+            sl_counter_add(&st->timeouts, 1);
+        st->held--; /* recycled only by this worker's housekeeping: still valid below */
+        a->st = NULL;
+    }
+    sl_backend_release_observe(a->be, outcome, latency_ns, &ch);
+    a->be = NULL;
+    if (ch.changed || ch.ejected)
+        sl_attempt_health(a, st, outcome, reason, &ch);
+}
+
 static inline void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t outcome,
                                       uint64_t latency_ns)
 {
-    if (!a->be)
-        return;
-    if (a->st) {
-        if (outcome == SLUICE_OUTCOME_TIMEOUT) /* connect, first byte, or between bytes */
-            sl_counter_add(&a->st->timeouts, 1);
-        a->st->held--;
-        a->st = NULL;
-    }
-    sluice_backend_release(a->be, outcome, latency_ns);
-    a->be = NULL;
+    sl_attempt_release_why(a, outcome, latency_ns, NULL);
 }
 
 /* After a connect to the selected backend failed with <err>: when <err>

@@ -68,7 +68,9 @@ struct sl_stats_be {
     sl_counter_t responses[5];                    /* response heads by class 1xx..5xx */
     sl_counter_t connect_failures;
     sl_counter_t timeouts;
-    sl_counter_t retries; /* failed here, then tried elsewhere */
+    sl_counter_t retries;            /* failed here, then tried elsewhere */
+    sl_counter_t health_transitions; /* reported health changed (proxy/health_log.h) */
+    sl_counter_t ejections;          /* passive ejections started */
     sl_counter_t buckets[SL_STATS_BUCKETS];
     sl_counter_t sum_ns;
     sl_counter_t count;

@@ -8,7 +8,7 @@
 struct be_sum {
     sluice_backend_t *be;
     const char *service; /* borrowed from a record: valid while the locks are held */
-    uint64_t requests, responses[5], connect_failures, timeouts, retries;
+    uint64_t requests, responses[5], connect_failures, timeouts, retries, transitions, ejections;
     uint64_t buckets[SL_STATS_BUCKETS], sum_ns, count;
 };
 
@@ -30,6 +30,8 @@ static void add_record(struct be_sum *s, struct sl_stats_be *r)
     s->connect_failures += sl_counter_get(&r->connect_failures);
     s->timeouts += sl_counter_get(&r->timeouts);
     s->retries += sl_counter_get(&r->retries);
+    s->transitions += sl_counter_get(&r->health_transitions);
+    s->ejections += sl_counter_get(&r->ejections);
     for (size_t i = 0; i < SL_STATS_BUCKETS; i++)
         s->buckets[i] += sl_counter_get(&r->buckets[i]);
     s->sum_ns += sl_counter_get(&r->sum_ns);
@@ -75,6 +77,8 @@ static size_t collect(struct sl_stats_worker *const *ws, size_t n, struct be_sum
             d->connect_failures += s[i].connect_failures;
             d->timeouts += s[i].timeouts;
             d->retries += s[i].retries;
+            d->transitions += s[i].transitions;
+            d->ejections += s[i].ejections;
             for (size_t k = 0; k < SL_STATS_BUCKETS; k++)
                 d->buckets[k] += s[i].buckets[k];
             d->sum_ns += s[i].sum_ns;
@@ -87,7 +91,7 @@ static size_t collect(struct sl_stats_worker *const *ws, size_t n, struct be_sum
     return cnt;
 }
 
-enum field { REQUESTS, CONNECT_FAILURES, TIMEOUTS, RETRIES };
+enum field { REQUESTS, CONNECT_FAILURES, TIMEOUTS, RETRIES, TRANSITIONS, EJECTIONS };
 
 static void render_counter(struct sl_prom *p, const struct be_sum *s, size_t n, const char *name,
                            const char *help, enum field f)
@@ -98,7 +102,9 @@ static void render_counter(struct sl_prom *p, const struct be_sum *s, size_t n, 
         uint64_t v = f == REQUESTS           ? s[i].requests
                      : f == CONNECT_FAILURES ? s[i].connect_failures
                      : f == TIMEOUTS         ? s[i].timeouts
-                                             : s[i].retries;
+                     : f == RETRIES          ? s[i].retries
+                     : f == TRANSITIONS      ? s[i].transitions
+                                             : s[i].ejections;
 
         sl_prom_u64(p, name, kv, 2, v);
     }
@@ -163,6 +169,10 @@ static void render_counters(struct sl_prom *p, struct sl_stats_worker *const *ws
                    "Attempts on the backend that timed out (connect or response).", TIMEOUTS);
     render_counter(p, s, m, "sluice_backend_retries_total",
                    "Requests that failed on the backend and were sent to another one.", RETRIES);
+    render_counter(p, s, m, "sluice_backend_health_transitions_total",
+                   "Changes of the backend's health (healthy, unhealthy, unknown).", TRANSITIONS);
+    render_counter(p, s, m, "sluice_backend_ejections_total",
+                   "Passive ejections of the backend (consecutive failures).", EJECTIONS);
     render_histogram(p, s, m);
     sl_stats_scrape_unlock(ws, n);
     free(s);
@@ -193,6 +203,31 @@ static void render_gauge(struct sl_prom *p, const sluice_lb_t *lb, const char **
     }
 }
 
+/* Per service: whether panic is on, and the selections it made. */
+static void render_panic(struct sl_prom *p, const sluice_lb_t *lb, const char **names, size_t ns)
+{
+    static const char *const fams[2][3] = {
+        {"sluice_service_panic", "gauge",
+         "1 while fewer than panic_threshold percent of the service's backends are usable, so "
+         "every backend gets traffic."},
+        {"sluice_service_panic_selections_total", "counter",
+         "Backends selected while the service was in panic."},
+    };
+
+    for (size_t f = 0; f < 2; f++) {
+        sl_prom_family(p, fams[f][0], fams[f][1], fams[f][2]);
+        for (size_t i = 0; i < ns; i++) {
+            sluice_group_snapshot_t snap;
+            const char *kv[] = {"service", names[i]};
+
+            if (sluice_lb_snapshot(lb, names[i], &snap) != 0)
+                continue;
+            sl_prom_u64(p, fams[f][0], kv, 1, f == 0 ? snap.panic : snap.panic_selections);
+            sluice_group_snapshot_free(&snap);
+        }
+    }
+}
+
 static void render_gauges(struct sl_prom *p, const sluice_lb_t *lb)
 {
     size_t ns = lb ? sluice_lb_list_services(lb, NULL, 0) : 0;
@@ -215,6 +250,7 @@ static void render_gauges(struct sl_prom *p, const sluice_lb_t *lb)
                  "1 while the backend is not known unhealthy, else 0.", HEALTHY);
     render_gauge(p, lb, names, ns, "sluice_backend_score",
                  "The backend's health score (usable while >= 0).", SCORE);
+    render_panic(p, lb, names, ns);
     for (size_t i = 0; i < ns; i++)
         free(copies[i]);
     free(copies);

@@ -86,7 +86,7 @@ class AtomicReload(SluiceCase):
         print("  reloads sent %d, done %d; wrk: %s requests, %s non-2xx; fresh: %s; errors: %s"
               % (sent, done, total.group(1) if total else "?",
                  non2xx.group(1) if non2xx else 0, dict(fresh), errors[:3]))
-        logged = [l for l in d.stderr().split("\n") if "no healthy backend" in l]
+        logged = [l for l in d.stderr().split("\n") if "is usable" in l]
         self.assertTrue(d.alive())
         self.assertGreater(done, 20, "too few reloads took place to test anything")
         self.assertTrue(total and int(total.group(1)) > 0, "wrk completed no request:\n" + out)
