@@ -14,8 +14,10 @@ of two intervals the run measures, over --seconds:
 - sluice's CPU: utime + stime from /proc/PID/stat over the window, as a
   percentage of one core;
 - how the probes are spread: connects per 100 ms at the backend, max
-  against mean (a burst of every backend at once would show as one bucket
-  holding them all);
+  against mean, bucketed by when each handshake completed (TCP_INFO's
+  last_ack_recv at accept), so this process's own lag does not count (a
+  burst of every backend at once would show as one bucket holding them
+  all);
 - then the same config with `check: none` (no probes; the workers still
   tick every backend's ejection backoff every 200 ms), as the idle anchor.
 
@@ -26,6 +28,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -40,7 +43,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class Acceptor:
-    """One 0.0.0.0:PORT listener: accept, close, count per 100 ms."""
+    """One 0.0.0.0:PORT listener: accept, close, count connects per 100 ms
+    of the time each handshake completed."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -67,7 +71,15 @@ class Acceptor:
                     break
                 except OSError:
                     break
-                k = int(time.monotonic() * 10)
+                # When the handshake ended, not when this thread got to
+                # it (it lags on a busy machine): TCP_INFO's last_ack_recv
+                # is the milliseconds since the handshake's final ACK.
+                try:
+                    info = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+                    ago = struct.unpack_from("I", info, 56)[0] / 1000.0
+                except OSError:
+                    ago = 0.0
+                k = int((time.monotonic() - ago) * 10)
                 self.buckets[k] = self.buckets.get(k, 0) + 1
                 c.close()
         ep.close()
