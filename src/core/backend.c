@@ -139,41 +139,40 @@ bool sl_backend_listed(const sluice_backend_t *b)
     return atomic_load_explicit(&b->listed, memory_order_acquire) > 0;
 }
 
-/* What an outcome does to health. While ejected, outcomes (requests that
- * were in flight, or picks made in panic) move nothing: the backoff's end
- * or a probe decides its return, never a stray success. The ejected check
- * comes after the step's own fast path would have applied, so a healthy
- * backend pays nothing for it. */
-static uint32_t observe(struct sluice_backend *b, bool ok)
+/* Ends a selection with <outcome>: health (nothing moves while ejected, see
+ * sl_score_passive_from()), a FAIL or TIMEOUT crossing below 0 ejects, the
+ * EWMA; then the selection's count. Inline into both entry points so the
+ * public release keeps its one call into score.c. */
+static inline __attribute__((always_inline)) uint32_t
+release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns, struct sl_score_move *m)
 {
-    int32_t prev, next;
-
-    if (atomic_load_explicit(&b->score, memory_order_relaxed) < 0 &&
-        atomic_load_explicit(&b->ejected_until_ns, memory_order_relaxed) != 0)
-        return 0;
-    next = sl_score_step_from(b, ok, &prev);
-    return !ok && prev >= 0 && next < 0 ? sl_score_eject(b) : 0;
-}
-
-uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns)
-{
+    struct sl_score_move fail;
     uint32_t ejected = 0;
 
-    if (b == NULL)
-        return 0;
     switch (outcome) {
     case SLUICE_OUTCOME_OK:
-        observe(b, true);
+        if (m != NULL)
+            sl_score_passive_from(b, true, m);
+        else
+            sl_score_passive_ok(b);
         /* 0 means "not measured": it must not pull the average down. */
         if (latency_ns > 0)
             sl_ewma_update(b, latency_ns, sl_coarse_now_ns());
         break;
     case SLUICE_OUTCOME_FAIL:
     case SLUICE_OUTCOME_TIMEOUT:
-        ejected = observe(b, false);
+        if (m == NULL)
+            m = &fail;
+        sl_score_passive_from(b, false, m);
+        if (m->prev >= 0 && m->next < 0)
+            ejected = sl_score_eject(b);
         break;
     case SLUICE_OUTCOME_NEUTRAL:
     default:
+        if (m != NULL) {
+            m->prev = m->next = atomic_load_explicit(&b->score, memory_order_relaxed);
+            m->first = false;
+        }
         break;
     }
     /* Last: this ends the selection and may free <b> (acq_rel as in
@@ -183,9 +182,16 @@ uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, ui
     return ejected;
 }
 
+uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns,
+                               struct sl_score_move *m)
+{
+    return b != NULL ? release(b, outcome, latency_ns, m) : 0;
+}
+
 void sluice_backend_release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns)
 {
-    (void)sl_backend_release_ex(b, outcome, latency_ns);
+    if (b != NULL)
+        release(b, outcome, latency_ns, NULL);
 }
 
 const char *sluice_backend_target(const sluice_backend_t *b)

@@ -46,9 +46,13 @@ const struct sockaddr *sl_backend_sockaddr(const sluice_backend_t *b, unsigned *
 void sl_backend_ref(sluice_backend_t *b);
 void sl_backend_unref(sluice_backend_t *b);
 
+struct sl_score_move;
+
 /* sluice_backend_release() returning the passive ejection it started, in
- * ms (0: none). <b> must not be used afterwards. */
-uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns);
+ * ms (0: none), and what it did to the score in *<m> (may be NULL). <b>
+ * must not be used afterwards. */
+uint32_t sl_backend_release_ex(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns,
+                               struct sl_score_move *m);
 
 /* Whether any group (a service, or a view of one) still lists <b>: false
  * once a reload or a change replaced or removed it and the grace period

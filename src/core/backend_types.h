@@ -113,21 +113,19 @@ static inline bool sl_backend_usable(const struct sluice_backend *b)
            atomic_load_explicit(&b->weight, memory_order_relaxed) > 0;
 }
 
-/* The slow branch of a pick meeting an unusable backend when the library
- * ends ejections itself (no external ticks): readmits <b> when its backoff
- * is over. True when <b> is usable now (health.c). */
-bool sl_health_lazy_readmit(struct sluice_backend *b);
+/* The slow branch of sl_backend_pickable(): <b> is unusable by health.
+ * Weight > 0 and in panic, or (the library ending ejections itself, no
+ * external ticks) an ejection whose backoff is over, readmitted now
+ * (health.c). */
+bool sl_backend_pickable_slow(struct sluice_backend *b, bool panic);
 
-/* Pickable: weight > 0 and, unless the group is in panic, usable by health
- * (ending a due ejection on the way when the library drives them). */
+/* Pickable: weight > 0 and, unless the group is in panic, usable by health.
+ * The usable case inline, with the loads of sl_backend_usable(). */
 static inline bool sl_backend_pickable(const struct sluice_backend *b, bool panic)
 {
-    if (atomic_load_explicit(&b->weight, memory_order_relaxed) == 0)
-        return false;
-    if (panic || atomic_load_explicit(&b->score, memory_order_relaxed) >= 0)
-        return true;
-    return atomic_load_explicit(&b->ejected_until_ns, memory_order_relaxed) != 0 &&
-           sl_health_lazy_readmit((struct sluice_backend *)b);
+    if (__builtin_expect(atomic_load_explicit(&b->score, memory_order_relaxed) >= 0, 1))
+        return atomic_load_explicit(&b->weight, memory_order_relaxed) > 0;
+    return sl_backend_pickable_slow((struct sluice_backend *)b, panic);
 }
 
 /* Slow start factor of <b> in 1/1024 (102..1024): 1024 unless ramping.
@@ -137,7 +135,8 @@ static inline uint32_t sl_ramp_factor(const struct sluice_backend *b)
 {
     uint64_t start = atomic_load_explicit(&b->ramp_start_ns, memory_order_relaxed);
 
-    return start == 0 ? 1024u : sl_ramp_factor_slow((struct sluice_backend *)b, start);
+    return __builtin_expect(start == 0, 1) ? 1024u
+                                           : sl_ramp_factor_slow((struct sluice_backend *)b, start);
 }
 
 /* Health as the API reports it, from <score> (a value just loaded from

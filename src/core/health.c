@@ -12,18 +12,39 @@
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
-static void before(const struct sluice_backend *b, struct sl_health_change *out)
+/* The change as made by this caller's own move <m>: from what it replaced
+ * to what it stored, so a transition a concurrent update made is reported
+ * by that update's caller only. */
+static void report(const struct sluice_backend *b, const struct sl_score_move *m,
+                   struct sl_health_change *out)
 {
-    *out = (struct sl_health_change){0};
-    out->from = sl_backend_health_of(b, LOAD(b->score));
+    out->from = m->first ? SLUICE_HEALTH_UNKNOWN : sl_backend_health_of(b, m->prev);
+    out->to = sl_backend_health_of(b, m->next);
+    out->changed = out->from != out->to;
+    out->score = m->next;
+    out->failures = LOAD(b->failures);
 }
 
-static void after(const struct sluice_backend *b, struct sl_health_change *out)
+/* Nothing moved (or only the ejection's end, see readmitted()). */
+static void unchanged(const struct sluice_backend *b, struct sl_health_change *out)
 {
-    out->score = LOAD(b->score);
-    out->failures = LOAD(b->failures);
-    out->to = sl_backend_health_of(b, out->score);
-    out->changed = out->from != out->to;
+    int32_t s = LOAD(b->score);
+    struct sl_score_move m = {s, s, false};
+
+    *out = (struct sl_health_change){0};
+    report(b, &m, out);
+}
+
+/* end_ejection() won by this caller: UNHEALTHY -> HEALTHY when it also
+ * moved the score (a mark may have got there first). */
+static void readmitted(const struct sluice_backend *b, bool moved, struct sl_health_change *out)
+{
+    unchanged(b, out);
+    out->readmitted = true;
+    if (moved) {
+        out->from = SLUICE_HEALTH_UNHEALTHY;
+        out->changed = out->from != out->to;
+    }
 }
 
 /* The service has active checks whose latest probe since the ejection
@@ -41,12 +62,12 @@ static bool probe_holds(const struct sluice_backend *b)
 
 /* Ends the ejection that ends at <until>: the CAS makes exactly one caller
  * (tick, probe or a lazy pick) the one that readmits. */
-static bool end_ejection(struct sluice_backend *b, uint64_t until)
+static bool end_ejection(struct sluice_backend *b, uint64_t until, bool *moved)
 {
     if (!atomic_compare_exchange_strong_explicit(&b->ejected_until_ns, &until, 0,
                                                  memory_order_relaxed, memory_order_relaxed))
         return false;
-    sl_score_readmit(b);
+    *moved = sl_score_readmit(b);
     return true;
 }
 
@@ -59,30 +80,37 @@ static bool due(const struct sluice_backend *b, uint64_t now_ns, uint64_t *until
 void sl_health_probe_done(sluice_backend_t *b, sluice_check_result_t r, uint16_t status,
                           uint64_t now_ns, struct sl_health_change *out)
 {
+    struct sl_score_move m;
     uint64_t until;
+    bool moved;
 
-    before(b, out);
     atomic_store_explicit(&b->last_check, (uint32_t)r, memory_order_relaxed);
     atomic_store_explicit(&b->last_check_status, status, memory_order_relaxed);
     atomic_store_explicit(&b->last_check_ns, now_ns != 0 ? now_ns : 1, memory_order_relaxed);
-    if (LOAD(b->ejected_until_ns) == 0)
-        sl_score_step(b, r == SLUICE_CHECK_RESULT_OK);
-    else if (r == SLUICE_CHECK_RESULT_OK && due(b, now_ns, &until))
-        out->readmitted = end_ejection(b, until);
-    after(b, out);
+    if (LOAD(b->ejected_until_ns) == 0) {
+        *out = (struct sl_health_change){0};
+        sl_score_step_from(b, r == SLUICE_CHECK_RESULT_OK, &m);
+        report(b, &m, out);
+    } else if (r == SLUICE_CHECK_RESULT_OK && due(b, now_ns, &until) &&
+               end_ejection(b, until, &moved)) {
+        readmitted(b, moved, out);
+    } else {
+        unchanged(b, out); /* ejected: recorded only */
+    }
 }
 
 void sl_backend_release_observe(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns,
                                 struct sl_health_change *out)
 {
+    struct sl_score_move m;
     uint32_t ms;
 
-    before(b, out);
+    *out = (struct sl_health_change){0};
     /* Our selection's reference keeps <b> alive until the release: take
      * one more to read the result after it. */
     sl_backend_ref(b);
-    ms = sl_backend_release_ex(b, outcome, latency_ns);
-    after(b, out);
+    ms = sl_backend_release_ex(b, outcome, latency_ns, &m);
+    report(b, &m, out);
     out->ejected = ms > 0;
     out->eject_ms = ms;
     sl_backend_unref(b);
@@ -91,22 +119,30 @@ void sl_backend_release_observe(sluice_backend_t *b, sluice_outcome_t outcome, u
 void sl_health_tick(sluice_backend_t *b, uint64_t now_ns, struct sl_health_change *out)
 {
     uint64_t until;
+    bool moved;
 
-    before(b, out);
-    if (due(b, now_ns, &until) && !probe_holds(b))
-        out->readmitted = end_ejection(b, until);
-    after(b, out);
+    if (due(b, now_ns, &until) && !probe_holds(b) && end_ejection(b, until, &moved))
+        readmitted(b, moved, out);
+    else
+        unchanged(b, out);
 }
 
-bool sl_health_lazy_readmit(struct sluice_backend *b)
+bool sl_backend_pickable_slow(struct sluice_backend *b, bool panic)
 {
     uint64_t until;
+    bool moved;
 
-    if (LOAD(b->score_cfg->external_ticks))
+    if (LOAD(b->weight) == 0)
         return false;
-    if (!due(b, sl_now_ns(), &until) || probe_holds(b))
+    if (panic)
+        return true;
+    if (LOAD(b->ejected_until_ns) == 0 || LOAD(b->score_cfg->external_ticks))
         return false;
-    end_ejection(b, until);
+    /* The coarse clock (a vDSO read of the last tick): this runs for every
+     * ejected backend a pick meets, and a backoff does not need better. */
+    if (!due(b, sl_coarse_now_ns(), &until) || probe_holds(b))
+        return false;
+    end_ejection(b, until, &moved);
     return LOAD(b->score) >= 0;
 }
 

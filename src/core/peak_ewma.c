@@ -12,18 +12,26 @@
 #include "group.h"
 #include "strategy_util.h"
 
-static uint64_t cost(const struct sluice_backend *b)
+/* Slow start: a ramping backend costs more, as if it were smaller. */
+__attribute__((noinline, cold)) static uint64_t ramping_cost(const struct sluice_backend *b,
+                                                             uint64_t c)
+{
+    uint32_t f = sl_ramp_factor(b);
+
+    if (f >= 1024)
+        return c;
+    return c > UINT64_MAX / 1024 ? UINT64_MAX : c * 1024 / f;
+}
+
+static inline __attribute__((always_inline)) uint64_t cost(const struct sluice_backend *b)
 {
     uint64_t e = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
     uint64_t a = (uint64_t)sl_backend_active(b) + 1;
-    uint32_t f = sl_ramp_factor(b);
+    uint64_t c = e != 0 && e > UINT64_MAX / a ? UINT64_MAX : e * a;
 
-    if (e != 0 && e > UINT64_MAX / a)
-        return UINT64_MAX;
-    /* Slow start: a ramping backend costs more, as if it were smaller. */
-    if (f < 1024 && e * a > UINT64_MAX / 1024)
-        return UINT64_MAX;
-    return f < 1024 ? e * a * 1024 / f : e * a;
+    if (__builtin_expect(atomic_load_explicit(&b->ramp_start_ns, memory_order_relaxed) != 0, 0))
+        return ramping_cost(b, c);
+    return c;
 }
 
 static struct sluice_backend *ewma_pick(struct sl_group *g, const struct sl_pick *p)

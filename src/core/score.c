@@ -162,25 +162,34 @@ static int32_t clamp(int64_t v, int32_t low, int32_t high)
     return (int32_t)v;
 }
 
-int32_t sl_score_step_from(struct sluice_backend *b, bool up, int32_t *prev)
+/* One step; the variants below are this with constant arguments, so each
+ * keeps only what it needs. <passive>: an outcome of a selection, which
+ * moves nothing while <b> is ejected (checked after the fast path, so a
+ * healthy backend pays nothing for it). <m> may be NULL. */
+static inline __attribute__((always_inline)) int32_t step(struct sluice_backend *b, bool up,
+                                                          bool passive, struct sl_score_move *m)
 {
     const struct sl_score_cfg *c = b->score_cfg;
-    int32_t delta = up ? LOAD(c->success_delta) : LOAD(c->fail_delta);
-    int32_t low = LOAD(c->low), high = LOAD(c->high);
-    int32_t cur = LOAD(b->score), next;
+    int32_t cur = LOAD(b->score), next, delta, low, high;
+    uint32_t h, want;
+    bool first = false;
 
     /* The common release: a healthy backend already at its ceiling. Loads
      * only, so backends shared by several threads keep their cache line
      * shared instead of bouncing it on every request. */
-    if (up && cur >= high && LOAD(b->failures) == 0 && LOAD(b->health) == SLUICE_HEALTH_HEALTHY) {
-        *prev = cur;
+    high = LOAD(c->high);
+    if ((up && cur >= high && LOAD(b->failures) == 0 && LOAD(b->health) == SLUICE_HEALTH_HEALTHY) ||
+        (passive && cur < 0 && LOAD(b->ejected_until_ns) != 0)) {
+        if (m != NULL)
+            *m = (struct sl_score_move){cur, cur, false};
         return cur;
     }
+    delta = up ? LOAD(c->success_delta) : LOAD(c->fail_delta);
+    low = LOAD(c->low);
     do {
         next = clamp((int64_t)cur + delta, low, high);
     } while (next != cur && !atomic_compare_exchange_weak_explicit(
                                 &b->score, &cur, next, memory_order_relaxed, memory_order_relaxed));
-    *prev = cur;
     crossed(b, cur, next);
     if (next >= high && LOAD(b->ejections) != 0)
         STORE(b->ejections, 0);
@@ -190,16 +199,37 @@ int32_t sl_score_step_from(struct sluice_backend *b, bool up, int32_t *prev)
     } else {
         atomic_fetch_add_explicit(&b->failures, 1, memory_order_relaxed);
     }
-    if (LOAD(b->health) != (next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY))
-        STORE(b->health, next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY);
+    want = next >= 0 ? SLUICE_HEALTH_HEALTHY : SLUICE_HEALTH_UNHEALTHY;
+    h = LOAD(b->health);
+    /* Leaving UNKNOWN is a transition: one step (the CAS winner) makes it. */
+    if (h == SLUICE_HEALTH_UNKNOWN)
+        first = atomic_compare_exchange_strong_explicit(&b->health, &h, want, memory_order_relaxed,
+                                                        memory_order_relaxed);
+    if (!first && LOAD(b->health) != want)
+        STORE(b->health, want);
+    if (m != NULL)
+        *m = (struct sl_score_move){cur, next, first};
     return next;
 }
 
 int32_t sl_score_step(struct sluice_backend *b, bool up)
 {
-    int32_t prev;
+    return step(b, up, false, NULL);
+}
 
-    return sl_score_step_from(b, up, &prev);
+int32_t sl_score_step_from(struct sluice_backend *b, bool up, struct sl_score_move *m)
+{
+    return step(b, up, false, m);
+}
+
+void sl_score_passive_ok(struct sluice_backend *b)
+{
+    step(b, true, true, NULL);
+}
+
+void sl_score_passive_from(struct sluice_backend *b, bool ok, struct sl_score_move *m)
+{
+    step(b, ok, true, m);
 }
 
 uint32_t sl_score_eject(struct sluice_backend *b)

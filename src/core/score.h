@@ -38,8 +38,20 @@ void sl_score_init(struct sluice_backend *b);
  * clamped to [low, high]. Health becomes HEALTHY when the result is >= 0,
  * else UNHEALTHY. Returns the new score. */
 int32_t sl_score_step(struct sluice_backend *b, bool up);
-/* sl_score_step() that also stores the score it replaced into *<prev>. */
-int32_t sl_score_step_from(struct sluice_backend *b, bool up, int32_t *prev);
+/* What one step did: the score it replaced and the one it stored (equal
+ * when nothing moved), and whether it is the step that took health out of
+ * UNKNOWN. From these a caller tells a transition that it made itself from
+ * one a concurrent step made. */
+struct sl_score_move {
+    int32_t prev, next;
+    bool first;
+};
+/* sl_score_step() that also says what it did in *<m>. */
+int32_t sl_score_step_from(struct sluice_backend *b, bool up, struct sl_score_move *m);
+/* The step of a selection's outcome (sluice_backend_release()): as
+ * sl_score_step(), but nothing moves while <b> is passively ejected. */
+void sl_score_passive_ok(struct sluice_backend *b);
+void sl_score_passive_from(struct sluice_backend *b, bool ok, struct sl_score_move *m);
 /* Starts a passive ejection of <b> (its score just went below 0): the
  * backoff base << (k - 1) bounded by max, k the consecutive ejections.
  * Returns its length in ms, 0 when the service's base is 0 (no ejection). */

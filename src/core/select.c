@@ -21,8 +21,8 @@
  * factor grows; the others draw at random. The weight-comparing strategies
  * (least_connections, least_request, peak_ewma) already use the effective
  * weight. */
-static struct sluice_backend *ramp_repick(struct sl_group *g, const struct sl_pick *p,
-                                          struct sluice_backend *b)
+__attribute__((noinline, cold)) static struct sluice_backend *
+ramp_repick(struct sl_group *g, const struct sl_pick *p, struct sluice_backend *b)
 {
     const struct sluice_backend *skip[RAMP_SKIP_MAX];
     struct sl_pick q = *p;
@@ -53,6 +53,21 @@ static struct sluice_backend *ramp_repick(struct sl_group *g, const struct sl_pi
     return alt != NULL ? alt : b;
 }
 
+/* Nothing usable although the cached verdict said no panic: health moved
+ * since (the last usable one just went down). With no skip list, nothing
+ * usable is 0% usable, panic by definition; with one, recount. Rare. */
+__attribute__((noinline, cold)) static struct sluice_backend *panic_repick(struct sl_group *g,
+                                                                           struct sl_pick *p)
+{
+    if (atomic_load_explicit(&g->cfg->panic_percent, memory_order_relaxed) == 0)
+        return NULL;
+    if (p->nskip > 0 &&
+        !sl_group_panic_slow(g, atomic_load_explicit(&g->cfg->health_gen, memory_order_relaxed)))
+        return NULL;
+    p->panic = true;
+    return g->ops->pick(g, p);
+}
+
 sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const void *key,
                                     size_t keylen, const sluice_backend_t *const *skip,
                                     size_t nskip)
@@ -75,7 +90,9 @@ sluice_backend_t *sl_lb_select_skip(sluice_lb_t *lb, const char *group, const vo
     if (g != NULL && g->n > 0) {
         p.panic = sl_group_panic(g);
         b = g->ops->pick(g, &p);
-        if (b != NULL && sl_ramp_factor(b) < 1024)
+        if (b == NULL && !p.panic && g->cfg != NULL)
+            b = panic_repick(g, &p);
+        if (b != NULL && atomic_load_explicit(&b->ramp_start_ns, memory_order_relaxed) != 0)
             b = ramp_repick(g, &p, b);
         if (b != NULL && p.panic)
             atomic_fetch_add_explicit(&g->cfg->panic_selections, 1, memory_order_relaxed);

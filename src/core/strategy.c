@@ -185,3 +185,13 @@ size_t sl_pick_two(struct sl_group *g, const struct sl_pick *p, struct sluice_ba
     }
     return scan_two(g, p, sl_range32((uint32_t)(r >> 16), n), out);
 }
+
+bool sl_less_loaded_ramping(const struct sluice_backend *a, const struct sluice_backend *b)
+{
+    uint64_t wa = atomic_load_explicit(&a->weight, memory_order_relaxed) * sl_ramp_factor(a);
+    uint64_t wb = atomic_load_explicit(&b->weight, memory_order_relaxed) * sl_ramp_factor(b);
+
+    wa = wa ? wa : 1;
+    wb = wb ? wb : 1;
+    return (uint64_t)sl_backend_active(a) * wb < (uint64_t)sl_backend_active(b) * wa;
+}

@@ -75,17 +75,25 @@ static inline struct sluice_backend *sl_scan_eligible(const struct sl_group *g,
  * Any thread; lock-free (strategy.c). */
 struct sluice_backend *sl_scan_fair(struct sl_group *g, const struct sl_pick *p, bool weighted);
 
-/* Load per unit of effective weight: true when <a> is strictly less loaded than <b>.
- * Cross-multiplied so no division; a weight of 0 never gets here (not
- * eligible) but counts as 1 to stay safe against a concurrent drain. */
+/* sl_less_loaded() when either backend is ramping (strategy.c). */
+bool sl_less_loaded_ramping(const struct sluice_backend *a, const struct sluice_backend *b);
+
+/* Load per unit of effective weight: true when <a> is strictly less loaded
+ * than <b>. Cross-multiplied so no division; a weight of 0 never gets here
+ * (not eligible) but counts as 1 to stay safe against a concurrent drain.
+ * Slow start (a ramping backend's weight scaled down) out of line. */
 static inline bool sl_less_loaded(const struct sluice_backend *a, const struct sluice_backend *b)
 {
-    /* Effective weights: slow start scales them (1024 when not ramping). */
-    uint64_t wa = atomic_load_explicit(&a->weight, memory_order_relaxed) * sl_ramp_factor(a);
-    uint64_t wb = atomic_load_explicit(&b->weight, memory_order_relaxed) * sl_ramp_factor(b);
-    uint64_t aa = sl_backend_active(a);
-    uint64_t ab = sl_backend_active(b);
+    uint64_t wa, wb, aa, ab;
 
+    if (__builtin_expect((atomic_load_explicit(&a->ramp_start_ns, memory_order_relaxed) |
+                          atomic_load_explicit(&b->ramp_start_ns, memory_order_relaxed)) != 0,
+                         0))
+        return sl_less_loaded_ramping(a, b);
+    wa = atomic_load_explicit(&a->weight, memory_order_relaxed);
+    wb = atomic_load_explicit(&b->weight, memory_order_relaxed);
+    aa = sl_backend_active(a);
+    ab = sl_backend_active(b);
     wa = wa ? wa : 1;
     wb = wb ? wb : 1;
     return aa * wb < ab * wa;

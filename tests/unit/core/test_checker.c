@@ -3,8 +3,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,12 +158,164 @@ static void stop_interrupts_slow_probes(void **state)
     sluice_lb_free(lb);
 }
 
+/* A tiny HTTP server on its own thread: answers each connection per
+ * <mode> (0: 200, 1: 500, 2: not HTTP), counts HTTP requests and
+ * connections that sent nothing (TCP probes), keeps the last request. */
+struct tiny {
+    int lfd;
+    unsigned port;
+    pthread_t thread;
+    _Atomic int mode, stop, http, bare;
+    char last[512];
+};
+
+static void *tiny_main(void *arg)
+{
+    static const char *const replies[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
+        "garbage\r\n\r\n",
+    };
+    struct tiny *t = arg;
+
+    while (!atomic_load(&t->stop)) {
+        struct pollfd p = {.fd = t->lfd, .events = POLLIN};
+        char buf[512];
+        size_t got = 0;
+        int fd;
+
+        if (poll(&p, 1, 20) <= 0 || (fd = accept(t->lfd, NULL, NULL)) < 0)
+            continue;
+        /* Bounded: a probe sends its request at once or never. */
+        for (int i = 0; i < 50 && got < sizeof(buf) - 1; i++) {
+            struct pollfd q = {.fd = fd, .events = POLLIN};
+            ssize_t n;
+
+            if (poll(&q, 1, 10) <= 0)
+                continue;
+            n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            buf[got] = '\0';
+            if (strstr(buf, "\r\n\r\n") != NULL)
+                break;
+        }
+        if (got == 0) {
+            atomic_fetch_add(&t->bare, 1);
+        } else {
+            const char *r = replies[atomic_load(&t->mode)];
+
+            memcpy(t->last, buf, got + 1);
+            atomic_fetch_add(&t->http, 1);
+            if (send(fd, r, strlen(r), MSG_NOSIGNAL) < 0) {
+                /* the prober gave up: nothing to do */
+            }
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void tiny_start(struct tiny *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->lfd = bound(1, &t->port);
+    assert_int_equal(pthread_create(&t->thread, NULL, tiny_main, t), 0);
+}
+
+static void tiny_stop(struct tiny *t)
+{
+    atomic_store(&t->stop, 1);
+    pthread_join(t->thread, NULL);
+    close(t->lfd);
+}
+
+/* Waits (bounded, 5 s) until <target> of <service> shows last check <r>. */
+static sluice_backend_snapshot_t wait_check(sluice_lb_t *lb, const char *service,
+                                            const char *target, sluice_check_result_t r)
+{
+    sluice_backend_snapshot_t s;
+
+    for (int i = 0; i < 500; i++) {
+        struct timespec ms10 = {0, 10 * 1000 * 1000};
+        sluice_group_snapshot_t snap;
+
+        assert_int_equal(sluice_lb_snapshot(lb, service, &snap), 0);
+        s = snap.backends[0];
+        s.target = s.name = NULL;
+        assert_string_equal(snap.backends[0].target, target);
+        sluice_group_snapshot_free(&snap);
+        if (s.last_check == r)
+            return s;
+        nanosleep(&ms10, NULL);
+    }
+    fail_msg("last check of %s stayed %d, wanted %d", target, (int)s.last_check, (int)r);
+    return s;
+}
+
+static void http_checks_follow_each_service(void **state)
+{
+    sluice_check_opts_t ck = {
+        .kind = SLUICE_CHECK_HTTP, .interval_ms = 20, .timeout_ms = 1000, .path = "/health"};
+    sluice_lb_t *lb = sluice_lb_new();
+    sluice_backend_snapshot_t s;
+    struct tiny t;
+    char target[32], host[64];
+    const char *ts[1] = {target};
+    (void)state;
+
+    tiny_start(&t);
+    snprintf(target, sizeof(target), "127.0.0.1:%u", t.port);
+    snprintf(host, sizeof(host), "Host: %s\r\n", target);
+    assert_int_equal(sluice_lb_register(lb, "h", ts, 1, SLUICE_ROUND_ROBIN), 0);
+    assert_int_equal(sluice_lb_register(lb, "slow", ts, 1, SLUICE_ROUND_ROBIN), 0);
+    assert_int_equal(sluice_lb_set_check(lb, "h", &ck), 0);
+    ck.expect_lo = 300;
+    assert_int_equal(sluice_lb_set_check(lb, "h", &ck), SLUICE_ERR_INVALID_ARG); /* lo > hi */
+    ck.expect_lo = 0;
+    ck.path = "no-slash";
+    assert_int_equal(sluice_lb_set_check(lb, "h", &ck), SLUICE_ERR_INVALID_ARG);
+    ck.path = "/health";
+    assert_int_equal(sluice_lb_set_check(lb, "zz", &ck), SLUICE_ERR_UNKNOWN_SERVICE);
+    /* "slow" has no settings: the thread's one-minute TCP probes. */
+    assert_int_equal(sluice_lb_start_health_checker(lb, 60000, 1000), 0);
+
+    s = wait_check(lb, "h", target, SLUICE_CHECK_RESULT_OK);
+    assert_int_equal(s.last_check_status, 200);
+    assert_true(s.last_check_ns > 0);
+    assert_non_null(strstr(t.last, "GET /health HTTP/1.1\r\n"));
+    assert_non_null(strstr(t.last, host));
+    assert_non_null(strstr(t.last, "Connection: close\r\n"));
+
+    atomic_store(&t.mode, 1);
+    s = wait_check(lb, "h", target, SLUICE_CHECK_RESULT_STATUS);
+    assert_int_equal(s.last_check_status, 500);
+    for (int i = 0; i < 500 && sluice_lb_healthy_count(lb, "h") != 0; i++) {
+        struct timespec ms10 = {0, 10 * 1000 * 1000};
+
+        nanosleep(&ms10, NULL);
+    }
+    assert_int_equal(sluice_lb_healthy_count(lb, "h"), 0);
+
+    atomic_store(&t.mode, 2);
+    s = wait_check(lb, "h", target, SLUICE_CHECK_RESULT_BAD_RESPONSE);
+    assert_int_equal(s.last_check_status, 0);
+    sluice_lb_stop_health_checker(lb);
+    /* The fast service was probed many times, the slow one once at most. */
+    assert_true(atomic_load(&t.http) >= 5);
+    assert_true(atomic_load(&t.bare) <= 1);
+    tiny_stop(&t);
+    sluice_lb_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(probe_marks_closed_down_and_listening_up),
         cmocka_unit_test(thread_probes_until_stopped),
         cmocka_unit_test(stop_interrupts_slow_probes),
+        cmocka_unit_test(http_checks_follow_each_service),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
