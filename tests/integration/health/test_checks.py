@@ -150,6 +150,24 @@ class Checks(SluiceCase):
         self.assertTrue(1 <= ns <= 6, "slow service probed %d times in 3s" % ns)
         self.assertGreater(nf, 3 * ns)
 
+    def test_down_interval(self):
+        """an unusable backend is probed at down_interval, a usable one at interval"""
+        bad, good = self.backend("bad"), self.backend("good")
+        d, api = self.start({
+            "b": ([bad], {"check": "http", "path": "/status/503", "interval": "1s",
+                          "down_interval": "100ms"}),
+            "g": ([good], {"check": "http", "path": "/status/503", "expect": "503",
+                           "interval": "1s", "down_interval": "100ms"}),
+        })
+        self.wait_health(api, "b", "bad", "unhealthy")
+        b0, g0 = len(self.probes(bad, "/status/503")), len(self.probes(good, "/status/503"))
+        time.sleep(2.0)
+        nb = len(self.probes(bad, "/status/503")) - b0
+        ng = len(self.probes(good, "/status/503")) - g0
+        # 2 s: about 20 and 2.
+        self.assertTrue(8 <= nb <= 30, "down backend probed %d times in 2s" % nb)
+        self.assertTrue(1 <= ng <= 4, "up backend probed %d times in 2s" % ng)
+
     def test_reload_changes_the_check(self):
         """a reload that changes the path applies to the next probes"""
         b = self.backend("r")
