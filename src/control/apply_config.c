@@ -260,9 +260,8 @@ static void apply_checks(sluice_lb_t *lb, const struct sl_config *cfg)
             .interval_ms = h->interval_ms,
             .down_interval_ms = h->down_interval_ms,
             .timeout_ms = h->timeout_ms,
-            .path = h->path,
-            .expect_lo = h->nexpect > 0 ? h->expect[0].lo : 0,
-            .expect_hi = h->nexpect > 0 ? h->expect[0].hi : 0,
+            /* The probes read path and expect from the table; the library
+             * only needs the kind (and refuses paths the config allows). */
         };
 
         (void)sluice_lb_set_check(lb, cfg->services[i].name, &o); /* validated by the parser */

@@ -11,8 +11,11 @@
 #include "net/log.h"
 #include "proxy/health_log.h"
 
-/* A due probe that finds every slot busy tries again this soon. */
-#define RETRY_MS 5
+/* Deadlines are rounded up to this grid (or a twentieth of a shorter
+ * interval), so a worker wakes once for every probe due in the same few
+ * milliseconds rather than once per probe: at 10,000 probes a second the
+ * wake-ups, not the probes, would cost the most user time. */
+#define GRID_MS 10
 /* Soft failures (out of descriptors) are logged at most this often. */
 #define SOFT_LOG_MS 10000
 
@@ -24,6 +27,8 @@ struct entry {
     struct sl_health_sched *s;
     const struct sl_service_rt *svc;
     const struct sl_health_target *tg;
+    struct entry *next_waiting; /* in the sched's FIFO while waiting for a slot */
+    bool waiting;
 };
 
 struct slot {
@@ -43,6 +48,8 @@ struct sl_health_sched {
     struct entry *e;
     size_t n;
     struct sl_timer tick;
+    struct sl_timer kick;                 /* a slot freed: start waiting probes */
+    struct entry *wait_head, **wait_tail; /* due, waiting for a slot */
     struct slot *slots;
     size_t nslots;
     uint64_t rnd;
@@ -62,21 +69,24 @@ static uint64_t next_rand(struct sl_health_sched *s)
 
 /* The next slot strictly after <now> at the backend's own phase within
  * its interval (the down interval while it is unusable), plus a jitter of
- * at most a twentieth of the interval (50 ms at most). The phase comes
- * from the hash, so a new table keeps every backend where it was. */
+ * at most a twentieth of the interval (50 ms at most), rounded up to the
+ * grid. The phase comes from the hash, so a new table keeps every backend
+ * where it was. */
 static uint64_t next_due(struct sl_health_sched *s, const struct entry *e, uint64_t now)
 {
     const struct sl_health_rt *h = &e->svc->health;
     uint64_t iv = sl_health_is_down(e->tg->be) ? h->down_interval_ms : h->interval_ms;
-    uint64_t spread = iv / 20 < 50 ? iv / 20 : 50;
-    uint64_t due;
+    uint64_t spread, grid, due;
 
     if (iv == 0)
         iv = 1;
+    spread = iv / 20 < 50 ? iv / 20 : 50;
+    grid = iv / 20 < GRID_MS ? (iv / 20 > 0 ? iv / 20 : 1) : GRID_MS;
     due = now - now % iv + (e->tg->hash >> 20) % iv;
     if (due <= now)
         due += iv;
-    return due + (spread > 0 ? next_rand(s) % spread : 0);
+    due += spread > 0 ? next_rand(s) % spread : 0;
+    return (due + grid - 1) / grid * grid;
 }
 
 static void report(struct sl_health_sched *s, const struct sl_service_rt *svc, sluice_backend_t *be,
@@ -108,6 +118,8 @@ static void on_probe_done(struct sl_health_probe *p, sluice_check_result_t r, ui
     sl_health_probe_done(sl->be, r, status, sl_loop_now_ns(p->loop), &ch);
     report(sl->s, sl->svc, sl->be, &ch, why);
     release_slot(sl);
+    if (sl->s->wait_head != NULL && !sl->s->stopped)
+        (void)sl_loop_timer_after(p->loop, &sl->s->kick, 0);
 }
 
 static struct slot *free_slot(struct sl_health_sched *s, const sluice_backend_t *be, bool *dup)
@@ -139,21 +151,16 @@ static void soft_fail(struct sl_health_sched *s, const struct entry *e, int err)
            (unsigned long long)s->soft_fails);
 }
 
-static void on_due(struct sl_timer *t, void *arg)
+/* Starts a probe of <e> in a free slot; false when every slot is busy. */
+static bool start(struct sl_health_sched *s, struct entry *e)
 {
-    struct entry *e = arg;
-    struct sl_health_sched *s = e->s;
-    uint64_t now = sl_loop_now_ms(s->loop);
     bool dup = false;
     struct slot *sl = free_slot(s, e->tg->be, &dup);
 
-    if (sl == NULL && !dup) { /* every slot busy: soon, not a whole interval later */
-        (void)sl_loop_timer_after(s->loop, t, RETRY_MS + next_rand(s) % RETRY_MS);
-        return;
-    }
-    (void)sl_timer_set(&s->loop->timers, t, next_due(s, e, now));
-    if (dup) /* the last probe of it still runs (timeout near the interval) */
-        return;
+    if (dup) /* its last probe still runs (a timeout near the interval) */
+        return true;
+    if (sl == NULL)
+        return false;
     sl->busy = true;
     sl->s = s;
     sl->be = e->tg->be;
@@ -167,6 +174,37 @@ static void on_due(struct sl_timer *t, void *arg)
         release_slot(sl);
         soft_fail(s, e, err);
     }
+    return true;
+}
+
+static void on_due(struct sl_timer *t, void *arg)
+{
+    struct entry *e = arg;
+    struct sl_health_sched *s = e->s;
+
+    (void)sl_timer_set(&s->loop->timers, t, next_due(s, e, sl_loop_now_ms(s->loop)));
+    if (e->waiting || start(s, e))
+        return;
+    /* Every slot busy: first in line when one frees (on_kick). */
+    e->waiting = true;
+    e->next_waiting = NULL;
+    *s->wait_tail = e;
+    s->wait_tail = &e->next_waiting;
+}
+
+static void on_kick(struct sl_timer *t, void *arg)
+{
+    struct sl_health_sched *s = arg;
+
+    (void)t;
+    while (s->wait_head != NULL && start(s, s->wait_head)) {
+        struct entry *e = s->wait_head;
+
+        s->wait_head = e->next_waiting;
+        e->waiting = false;
+    }
+    if (s->wait_head == NULL)
+        s->wait_tail = &s->wait_head;
 }
 
 static void on_tick(struct sl_timer *t, void *arg)
@@ -185,6 +223,9 @@ static void on_tick(struct sl_timer *t, void *arg)
 
 static void drop_plan(struct sl_health_sched *s)
 {
+    s->wait_head = NULL;
+    s->wait_tail = &s->wait_head;
+    sl_loop_timer_stop(s->loop, &s->kick);
     for (size_t i = 0; i < s->n; i++)
         sl_loop_timer_stop(s->loop, &s->e[i].t);
     free(s->e);
@@ -261,6 +302,8 @@ struct sl_health_sched *sl_health_sched_new(struct sl_loop *loop, size_t idx, si
     for (size_t i = 0; i < s->nslots; i++)
         sl_health_probe_init(&s->slots[i].p, loop, on_probe_done, &s->slots[i]);
     sl_timer_init(&s->tick, on_tick, s);
+    sl_timer_init(&s->kick, on_kick, s);
+    s->wait_tail = &s->wait_head;
     (void)sl_loop_timer_after(loop, &s->tick, SL_HEALTH_TICK_MS);
     return s;
 }

@@ -3,15 +3,13 @@ timeout and body verdicts, tcp checks that recover, check: none, per-service
 intervals, and a reload that changes the check."""
 
 import os
-import socket
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sluicetest import (SluiceCase, backend_entry, closed_port, config, endpoint,  # noqa: E402
-                        free_port, http_listener, route, service, wait_until)
+from sluicetest import (SluiceCase, _Server, backend_entry, closed_port, config,  # noqa: E402
+                        endpoint, free_port, http_listener, route, service, wait_until)
 
 WAIT = 10.0  # generous: the machine is shared
 
@@ -27,43 +25,11 @@ def health_cfg(services, admin_port):
     return cfg
 
 
-class CountingListener:
-    """A TCP port that accepts and closes, counting connects; opened late."""
+class Accepting(_Server):
+    """Accepts and closes (what a tcp check needs); `accepted` counts."""
 
-    def __init__(self, port):
-        self.port = port
-        self.count = 0
-        self.stop_ev = threading.Event()
-        self.sock = None
-        self.t = None
-
-    def open(self):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
-        s.listen(128)
-        s.settimeout(0.2)
-        self.sock = s
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        while not self.stop_ev.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.count += 1
-            c.close()
-
-    def close(self):
-        self.stop_ev.set()
-        if self.t:
-            self.t.join(2)
-        if self.sock:
-            self.sock.close()
+    def handle(self, s):
+        pass
 
 
 class Checks(SluiceCase):
@@ -148,17 +114,16 @@ class Checks(SluiceCase):
     def test_tcp_closed_port_then_listener(self):
         """tcp check: a closed port is unhealthy, healthy once a listener appears"""
         port = closed_port()
-        lst = CountingListener(port)
-        self.addCleanup(lst.close)
         d, api = self.start({"app": ([{"name": "t", "target": "127.0.0.1:%d" % port}],
                                      {"check": "tcp", "interval": "200ms",
                                       "timeout": "500ms"})})
         self.wait_health(api, "app", "t", "unhealthy")
         self.assertIn("backend t: ", d.stderr())
         self.assertIn("connect refused", d.stderr())
-        lst.open()
+        lst = Accepting("t", port)
+        self.addCleanup(lst.stop)
         self.wait_health(api, "app", "t", "healthy")
-        self.assertGreater(lst.count, 0)
+        self.assertGreater(lst.accepted, 0)
 
     def test_check_none_reads_unknown(self):
         """check: none sends no probe and health stays unknown"""
@@ -184,6 +149,24 @@ class Checks(SluiceCase):
         self.assertTrue(12 <= nf <= 45, "fast service probed %d times in 3s" % nf)
         self.assertTrue(1 <= ns <= 6, "slow service probed %d times in 3s" % ns)
         self.assertGreater(nf, 3 * ns)
+
+    def test_down_interval(self):
+        """an unusable backend is probed at down_interval, a usable one at interval"""
+        bad, good = self.backend("bad"), self.backend("good")
+        d, api = self.start({
+            "b": ([bad], {"check": "http", "path": "/status/503", "interval": "1s",
+                          "down_interval": "100ms"}),
+            "g": ([good], {"check": "http", "path": "/status/503", "expect": "503",
+                           "interval": "1s", "down_interval": "100ms"}),
+        })
+        self.wait_health(api, "b", "bad", "unhealthy")
+        b0, g0 = len(self.probes(bad, "/status/503")), len(self.probes(good, "/status/503"))
+        time.sleep(2.0)
+        nb = len(self.probes(bad, "/status/503")) - b0
+        ng = len(self.probes(good, "/status/503")) - g0
+        # 2 s: about 20 and 2.
+        self.assertTrue(8 <= nb <= 30, "down backend probed %d times in 2s" % nb)
+        self.assertTrue(1 <= ng <= 4, "up backend probed %d times in 2s" % ng)
 
     def test_reload_changes_the_check(self):
         """a reload that changes the path applies to the next probes"""
