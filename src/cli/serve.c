@@ -193,8 +193,11 @@ static int plan_fds(const struct sl_control *ctl, const struct sl_router *t, siz
     for (size_t i = 0; i < t->nlisteners; i++)
         if (t->listeners[i].mode == SL_MODE_TCP)
             needs.pipe_cache_max = SL_TCP_PIPE_CACHE;
+    /* The admin API may add checked services at any time: reserve for
+     * probes then too (a reload by file that adds the first check shares
+     * the workers' descriptors; docs/configuration.md says so). */
     for (size_t i = 0; cfg != NULL && i < cfg->nservices; i++)
-        if (cfg->services[i].health.check != SL_CHECK_NONE)
+        if (cfg->services[i].health.check != SL_CHECK_NONE || cfg->admin.bind != NULL)
             needs.health_fds = SL_HEALTH_MAX_INFLIGHT + 2; /* probes and slack */
     needs.control_fds = control_fds(cfg, nofile);
     *p = (struct sl_fdbudget_plan){.pipe_cache = SL_TCP_PIPE_CACHE};

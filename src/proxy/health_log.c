@@ -25,9 +25,14 @@ void sl_health_report(struct sl_stats_be *st, const char *service, const char *b
     backend = backend ? backend : "-";
     reason = reason ? reason : "-";
     if (ch->changed) {
-        /* Going down is what an operator must notice; coming back is news. */
-        sl_log(ch->to == SLUICE_HEALTH_UNHEALTHY ? SL_LOG_WARN : SL_LOG_INFO,
-               "health: service %s backend %s: %s -> %s (%s, score %d)", service, backend,
+        /* Going down is what an operator must notice; coming back is news;
+         * a first verdict that all is well is neither (10,000 backends
+         * starting up would write 10,000 lines). */
+        enum sl_log_level lv = ch->to == SLUICE_HEALTH_UNHEALTHY   ? SL_LOG_WARN
+                               : ch->from == SLUICE_HEALTH_UNKNOWN ? SL_LOG_DEBUG
+                                                                   : SL_LOG_INFO;
+
+        sl_log(lv, "health: service %s backend %s: %s -> %s (%s, score %d)", service, backend,
                sl_health_name(ch->from), sl_health_name(ch->to), reason, (int)ch->score);
         if (st)
             sl_counter_add(&st->health_transitions, 1);
