@@ -170,10 +170,14 @@ release(sluice_backend_t *b, sluice_outcome_t outcome, uint64_t latency_ns, stru
     case SLUICE_OUTCOME_NEUTRAL:
     default:
         if (m != NULL) {
+            *m = (struct sl_score_move){0};
             m->prev = m->next = atomic_load_explicit(&b->score, memory_order_relaxed);
-            m->first = false;
         }
         break;
+    }
+    if (m != NULL) { /* while <b> is surely alive: the caller reports after */
+        m->known = atomic_load_explicit(&b->health, memory_order_relaxed) != SLUICE_HEALTH_UNKNOWN;
+        m->failures = atomic_load_explicit(&b->failures, memory_order_relaxed);
     }
     /* Last: this ends the selection and may free <b> (acq_rel as in
      * sl_backend_unref()). */

@@ -29,7 +29,7 @@ static void report(const struct sluice_backend *b, const struct sl_score_move *m
 static void unchanged(const struct sluice_backend *b, struct sl_health_change *out)
 {
     int32_t s = LOAD(b->score);
-    struct sl_score_move m = {s, s, false};
+    struct sl_score_move m = {.prev = s, .next = s};
 
     *out = (struct sl_health_change){0};
     report(b, &m, out);
@@ -106,14 +106,20 @@ void sl_backend_release_observe(sluice_backend_t *b, sluice_outcome_t outcome, u
     uint32_t ms;
 
     *out = (struct sl_health_change){0};
-    /* Our selection's reference keeps <b> alive until the release: take
-     * one more to read the result after it. */
-    sl_backend_ref(b);
+    /* The release may free <b>: everything below comes from <m>, which it
+     * filled while <b> was alive. */
     ms = sl_backend_release_ex(b, outcome, latency_ns, &m);
-    report(b, &m, out);
+    out->from = m.first || !m.known ? SLUICE_HEALTH_UNKNOWN
+                : m.prev >= 0       ? SLUICE_HEALTH_HEALTHY
+                                    : SLUICE_HEALTH_UNHEALTHY;
+    out->to = !m.known      ? SLUICE_HEALTH_UNKNOWN
+              : m.next >= 0 ? SLUICE_HEALTH_HEALTHY
+                            : SLUICE_HEALTH_UNHEALTHY;
+    out->changed = out->from != out->to;
+    out->score = m.next;
+    out->failures = m.failures;
     out->ejected = ms > 0;
     out->eject_ms = ms;
-    sl_backend_unref(b);
 }
 
 void sl_health_tick(sluice_backend_t *b, uint64_t now_ns, struct sl_health_change *out)

@@ -181,7 +181,7 @@ static inline __attribute__((always_inline)) int32_t step(struct sluice_backend 
     if ((up && cur >= high && LOAD(b->failures) == 0 && LOAD(b->health) == SLUICE_HEALTH_HEALTHY) ||
         (passive && cur < 0 && LOAD(b->ejected_until_ns) != 0)) {
         if (m != NULL)
-            *m = (struct sl_score_move){cur, cur, false};
+            *m = (struct sl_score_move){cur, cur, false, false, 0};
         return cur;
     }
     delta = up ? LOAD(c->success_delta) : LOAD(c->fail_delta);
@@ -208,7 +208,7 @@ static inline __attribute__((always_inline)) int32_t step(struct sluice_backend 
     if (!first && LOAD(b->health) != want)
         STORE(b->health, want);
     if (m != NULL)
-        *m = (struct sl_score_move){cur, next, first};
+        *m = (struct sl_score_move){cur, next, first, false, 0};
     return next;
 }
 

@@ -45,6 +45,10 @@ int32_t sl_score_step(struct sluice_backend *b, bool up);
 struct sl_score_move {
     int32_t prev, next;
     bool first;
+    /* Filled by sl_backend_release_ex() only, before the release may free
+     * the backend: what a report needs afterwards. */
+    bool known;        /* health not UNKNOWN after the move */
+    uint32_t failures; /* after the move */
 };
 /* sl_score_step() that also says what it did in *<m>. */
 int32_t sl_score_step_from(struct sluice_backend *b, bool up, struct sl_score_move *m);

@@ -127,13 +127,8 @@ static void finish(struct sl_hconn *c, sluice_outcome_t outcome)
 
         if (outcome == SLUICE_OUTCOME_OK)
             sl_attempt_count_duration(&q->att, ns);
-        /* passive: {5xx: true}: the response still goes to the client (no
-         * retry: it was the backend's answer), but health hears a failure. */
-        if (outcome == SLUICE_OUTCOME_OK && q->status >= 500 && q->status < 600 && q->route &&
-            q->route->svc->passive_5xx)
-            sl_attempt_release_why(&q->att, SLUICE_OUTCOME_FAIL, 0, "5xx response");
-        else
-            sl_attempt_release(&q->att, outcome, outcome == SLUICE_OUTCOME_OK ? ns : 0);
+        sl_attempt_release_response(&q->att, outcome, ns, q->status,
+                                    q->route && q->route->svc->passive_5xx);
     }
     if (q->up)
         sl_proxy_drop_backend(c, outcome == SLUICE_OUTCOME_OK && q->resp_ka && q->req_done &&

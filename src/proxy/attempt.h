@@ -118,6 +118,18 @@ static inline void sl_attempt_release(struct sl_attempt *a, sluice_outcome_t out
     sl_attempt_release_why(a, outcome, latency_ns, NULL);
 }
 
+/* A response came back whole (OK) or not: <status> 5xx is a failure for
+ * health when <fail_5xx> (passive: {5xx: true}), though the response still
+ * went to the client (it was the backend's answer: no retry). */
+static inline void sl_attempt_release_response(struct sl_attempt *a, sluice_outcome_t outcome,
+                                               uint64_t latency_ns, unsigned status, bool fail_5xx)
+{
+    if (outcome == SLUICE_OUTCOME_OK && fail_5xx && status >= 500 && status < 600)
+        sl_attempt_release_why(a, SLUICE_OUTCOME_FAIL, 0, "5xx response");
+    else
+        sl_attempt_release(a, outcome, outcome == SLUICE_OUTCOME_OK ? latency_ns : 0);
+}
+
 /* After a connect to the selected backend failed with <err>: when <err>
  * means out of descriptors (sl_fdbudget_exhausted), reports it through
  * <fl> (rate-limited), releases the backend as NEUTRAL (not its fault)
