@@ -199,61 +199,68 @@ static void parse_rise_fall(struct sl_cfg_ctx *c, const struct sl_ynode *m, cons
     o->initial = o->high < 1 ? o->high : 1;
 }
 
-void sl_cfg_parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
+static void parse_check(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *w,
+                        struct sl_cfg_health *h)
 {
-    char w[192];
     char *check = NULL;
-    struct sl_cfg_health *h = &s->health;
-    const struct sl_ynode *n;
 
-    (void)snprintf(w, sizeof(w), "service %s: health", s->name);
-    if (sl_cfg_keys(c, m, w, health_keys) != 0)
+    if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "check"), &check) != 0 || check == NULL)
         return;
-    h->line = m->line;
-    n = sl_ymap_get(m, "check");
-    if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "check"), &check) == 0 && check != NULL) {
-        if (strcmp(check, "none") == 0)
-            h->check = SL_CHECK_NONE;
-        else if (strcmp(check, "tcp") == 0)
-            h->check = SL_CHECK_TCP;
-        else if (strcmp(check, "http") == 0)
-            h->check = SL_CHECK_HTTP;
-        else
-            sl_cfg_err(c, n->line, "%s.check: '%s' is not none, tcp or http", w, check);
-    }
+    if (strcmp(check, "none") == 0)
+        h->check = SL_CHECK_NONE;
+    else if (strcmp(check, "tcp") == 0)
+        h->check = SL_CHECK_TCP;
+    else if (strcmp(check, "http") == 0)
+        h->check = SL_CHECK_HTTP;
+    else
+        sl_cfg_err(c, n->line, "%s.check: '%s' is not none, tcp or http", w, check);
     free(check);
-    if ((n = sl_ymap_get(m, "method")) != NULL) {
-        char *v = NULL;
+}
 
-        if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "method"), &v) == 0 && v != NULL) {
-            size_t len = strlen(v);
+/* A string key replacing the default in *<out>; <bad> says why a value is refused. */
+static void parse_replace(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *w,
+                          const char *key, const char *(*bad)(const char *v), char **out)
+{
+    char *v = NULL;
+    const char *why;
 
-            if (len == 0 || len > 16 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != len)
-                sl_cfg_err(c, n->line, "%s.method: '%s' is not an HTTP method (e.g. GET, HEAD)", w,
-                           v);
-            free(h->method);
-            h->method = v;
-        }
-    }
-    if ((n = sl_ymap_get(m, "path")) != NULL) {
-        char *v = NULL;
+    if (n == NULL || sl_cfg_str(c, n, SL_CFG_FIELD(w, key), &v) != 0 || v == NULL)
+        return;
+    if ((why = bad(v)) != NULL)
+        sl_cfg_err(c, n->line, "%s.%s: '%s' %s", w, key, v, why);
+    free(*out);
+    *out = v;
+}
 
-        if (sl_cfg_str(c, n, SL_CFG_FIELD(w, "path"), &v) == 0 && v != NULL) {
-            if (v[0] != '/' || strpbrk(v, " \t\r\n") != NULL)
-                sl_cfg_err(c, n->line, "%s.path: '%s' must start with '/' and hold no space", w, v);
-            free(h->path);
-            h->path = v;
-        }
-    }
-    if ((n = sl_ymap_get(m, "host")) != NULL &&
-        sl_cfg_str(c, n, SL_CFG_FIELD(w, "host"), &h->host) == 0 && h->host != NULL &&
-        (h->host[0] == '\0' || strpbrk(h->host, " \t\r\n/") != NULL))
-        sl_cfg_err(c, n->line, "%s.host: '%s' is not a host name", w, h->host);
-    parse_expect(c, sl_ymap_get(m, "expect"), SL_CFG_FIELD(w, "expect"), h);
-    if ((n = sl_ymap_get(m, "body")) != NULL &&
-        sl_cfg_str(c, n, SL_CFG_FIELD(w, "body"), &h->body) == 0 && h->body != NULL &&
-        (h->body[0] == '\0' || strlen(h->body) > SL_CFG_MAX_BODY))
-        sl_cfg_err(c, n->line, "%s.body: give 1 to %d bytes to look for", w, SL_CFG_MAX_BODY);
+static const char *bad_method(const char *v)
+{
+    size_t len = strlen(v);
+
+    if (len == 0 || len > 16 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != len)
+        return "is not an HTTP method (e.g. GET, HEAD)";
+    return NULL;
+}
+
+static const char *bad_path(const char *v)
+{
+    return v[0] != '/' || strpbrk(v, " \t\r\n") != NULL ? "must start with '/' and hold no space"
+                                                        : NULL;
+}
+
+static const char *bad_host(const char *v)
+{
+    return v[0] == '\0' || strpbrk(v, " \t\r\n/") != NULL ? "is not a host name" : NULL;
+}
+
+static const char *bad_body(const char *v)
+{
+    return v[0] == '\0' || strlen(v) > SL_CFG_MAX_BODY ? "must be 1 to 1024 bytes to look for"
+                                                       : NULL;
+}
+
+static void parse_timing(struct sl_cfg_ctx *c, const struct sl_ynode *m, const char *w,
+                         struct sl_cfg_health *h)
+{
     sl_cfg_duration(c, sl_ymap_get(m, "interval"), SL_CFG_FIELD(w, "interval"), 10,
                     &h->interval_ms);
     sl_cfg_duration(c, sl_ymap_get(m, "down_interval"), SL_CFG_FIELD(w, "down_interval"), 10,
@@ -268,14 +275,30 @@ void sl_cfg_parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct 
     if (h->timeout_ms > h->interval_ms)
         sl_cfg_warn(c, m->line, "%s: timeout (%ums) is longer than interval (%ums)", w,
                     h->timeout_ms, h->interval_ms);
-    if (h->check != SL_CHECK_HTTP) {
-        static const char *const http_only[] = {"method", "host", "body", "expect", NULL};
+}
 
-        for (size_t i = 0; http_only[i] != NULL; i++)
-            if ((n = sl_ymap_get(m, http_only[i])) != NULL)
-                sl_cfg_warn(c, n->line, "%s.%s is ignored: it applies to check: http only", w,
-                            http_only[i]);
-    }
+void sl_cfg_parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
+{
+    static const char *const http_only[] = {"method", "host", "body", "expect", NULL};
+    char w[192];
+    struct sl_cfg_health *h = &s->health;
+    const struct sl_ynode *n;
+
+    (void)snprintf(w, sizeof(w), "service %s: health", s->name);
+    if (sl_cfg_keys(c, m, w, health_keys) != 0)
+        return;
+    h->line = m->line;
+    parse_check(c, sl_ymap_get(m, "check"), w, h);
+    parse_replace(c, sl_ymap_get(m, "method"), w, "method", bad_method, &h->method);
+    parse_replace(c, sl_ymap_get(m, "path"), w, "path", bad_path, &h->path);
+    parse_replace(c, sl_ymap_get(m, "host"), w, "host", bad_host, &h->host);
+    parse_expect(c, sl_ymap_get(m, "expect"), SL_CFG_FIELD(w, "expect"), h);
+    parse_replace(c, sl_ymap_get(m, "body"), w, "body", bad_body, &h->body);
+    parse_timing(c, m, w, h);
+    for (size_t i = 0; h->check != SL_CHECK_HTTP && http_only[i] != NULL; i++)
+        if ((n = sl_ymap_get(m, http_only[i])) != NULL)
+            sl_cfg_warn(c, n->line, "%s.%s is ignored: it applies to check: http only", w,
+                        http_only[i]);
     if ((n = sl_ymap_get(m, "score")) != NULL)
         parse_score(c, n, s->name, h);
     parse_rise_fall(c, m, w, h);

@@ -252,6 +252,31 @@ static json_t *conflicts(const struct sl_control *c)
     return a;
 }
 
+static int add_endpoints(struct sl_control *c, const struct sl_query_filter *f, json_t *eps)
+{
+    const struct sl_config *cfg = c->cfg;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < cfg->nendpoints; i++) {
+        if (f != NULL && f->endpoint != NULL && strcmp(f->endpoint, cfg->endpoints[i].pattern) != 0)
+            continue;
+        json_t *row = endpoint_row(c, &cfg->endpoints[i], f != NULL ? f->service : NULL);
+
+        rc = row != NULL ? json_array_append_new(eps, row) : -1;
+    }
+    return rc;
+}
+
+/* Service <s>'s health row into <svcs> and its backends into <bes>. */
+static int add_service(struct sl_control *c, const struct sl_cfg_service *s,
+                       const struct sl_selector *psel, json_t *svcs, json_t *bes)
+{
+    json_t *sh = service_health(c, s);
+    int rc = sh != NULL ? json_array_append_new(svcs, sh) : -1;
+
+    return rc == 0 ? add_backends(c, s, psel, bes, true) : rc;
+}
+
 static json_t *query(struct sl_control *c, const struct sl_query_filter *f, struct sl_change_err *e)
 {
     struct sl_selector sel = {0};
@@ -271,21 +296,11 @@ static json_t *query(struct sl_control *c, const struct sl_query_filter *f, stru
         }
         psel = &sel;
     }
-    for (size_t i = 0; rc == 0 && i < cfg->nendpoints; i++) {
-        if (f != NULL && f->endpoint != NULL && strcmp(f->endpoint, cfg->endpoints[i].pattern) != 0)
-            continue;
-        json_t *row = endpoint_row(c, &cfg->endpoints[i], f != NULL ? f->service : NULL);
-
-        rc = row != NULL ? json_array_append_new(eps, row) : -1;
-    }
+    if (rc == 0)
+        rc = add_endpoints(c, f, eps);
     for (size_t i = 0; rc == 0 && i < cfg->nservices; i++)
-        if (f == NULL || f->service == NULL || strcmp(f->service, cfg->services[i].name) == 0) {
-            json_t *sh = service_health(c, &cfg->services[i]);
-
-            rc = sh != NULL ? json_array_append_new(svcs, sh) : -1;
-            if (rc == 0)
-                rc = add_backends(c, &cfg->services[i], psel, bes, true);
-        }
+        if (f == NULL || f->service == NULL || strcmp(f->service, cfg->services[i].name) == 0)
+            rc = add_service(c, &cfg->services[i], psel, svcs, bes);
     sl_selector_fini(&sel);
     json_t *out = rc == 0 ? json_pack("{s:o, s:o, s:o, s:o}", "endpoints", eps, "services", svcs,
                                       "backends", bes, "conflicts", conflicts(c))

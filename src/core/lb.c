@@ -558,7 +558,7 @@ static void apply_check(const struct sl_group *g, const void *opts)
         c->check.expect_lo = 200;
         c->check.expect_hi = 399;
     }
-    snprintf(c->path, sizeof(c->path), "%s", o->path != NULL ? o->path : "/");
+    (void)snprintf(c->path, sizeof(c->path), "%s", o->path != NULL ? o->path : "/");
     c->check.path = NULL; /* the copy is c->path */
     c->check_set = true;
     atomic_store_explicit(&c->check_kind, (uint32_t)o->kind, memory_order_relaxed);

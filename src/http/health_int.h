@@ -57,8 +57,8 @@ int sl_health_http_feed(struct sl_health_http *st, const struct sl_health_rt *h,
 /* ---- health_probe.c ---- */
 
 struct sl_health_probe;
-typedef void (*sl_health_probe_cb)(struct sl_health_probe *p, sluice_check_result_t r,
-                                   uint16_t status, const char *why);
+typedef void (*sl_health_probe_cb_t)(struct sl_health_probe *p, sluice_check_result_t r,
+                                     uint16_t status, const char *why);
 
 /* One probe slot, reused probe after probe. */
 struct sl_health_probe {
@@ -71,13 +71,13 @@ struct sl_health_probe {
     size_t len, sent;
     bool sending;
     struct sl_health_http st;
-    sl_health_probe_cb done;
+    sl_health_probe_cb_t done;
     void *arg;
     char why[192];
 };
 
-void sl_health_probe_init(struct sl_health_probe *p, struct sl_loop *loop, sl_health_probe_cb done,
-                          void *arg);
+void sl_health_probe_init(struct sl_health_probe *p, struct sl_loop *loop,
+                          sl_health_probe_cb_t done, void *arg);
 /* Starts probing <be> as <h> says (<host>: the http Host). 0: started,
  * and done() will be called exactly once (maybe before this returns);
  * -1 with errno: not started and nothing to report (out of descriptors or

@@ -140,8 +140,8 @@ static void on_io(struct sl_loop *l, struct sl_watcher *w, uint32_t events)
         read_answer(p);
 }
 
-void sl_health_probe_init(struct sl_health_probe *p, struct sl_loop *loop, sl_health_probe_cb done,
-                          void *arg)
+void sl_health_probe_init(struct sl_health_probe *p, struct sl_loop *loop,
+                          sl_health_probe_cb_t done, void *arg)
 {
     memset(p, 0, sizeof(*p));
     p->loop = loop;
