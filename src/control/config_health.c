@@ -57,6 +57,12 @@ static void parse_ranges(struct sl_cfg_ctx *c, int line, const char *what, const
 {
     char item[32];
 
+    size_t vlen = strlen(v);
+
+    if (vlen > 0 && v[vlen - 1] == ',') { /* "200," : an empty last item */
+        sl_cfg_err(c, line, "%s: invalid status range '%s' (e.g. 200-399 or 200,204)", what, v);
+        return;
+    }
     for (const char *p = v; *p != '\0';) {
         size_t len = strcspn(p, ",");
         unsigned lo = 0, hi = 0;
@@ -279,7 +285,7 @@ static void parse_timing(struct sl_cfg_ctx *c, const struct sl_ynode *m, const c
 
 void sl_cfg_parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct sl_cfg_service *s)
 {
-    static const char *const http_only[] = {"method", "host", "body", "expect", NULL};
+    static const char *const http_only[] = {"method", "path", "host", "body", "expect", NULL};
     char w[192];
     struct sl_cfg_health *h = &s->health;
     const struct sl_ynode *n;
@@ -299,6 +305,13 @@ void sl_cfg_parse_health(struct sl_cfg_ctx *c, const struct sl_ynode *m, struct 
         if ((n = sl_ymap_get(m, http_only[i])) != NULL)
             sl_cfg_warn(c, n->line, "%s.%s is ignored: it applies to check: http only", w,
                         http_only[i]);
+    /* A HEAD answer has no body: such a check could never pass. */
+    if (h->check == SL_CHECK_HTTP && h->body != NULL && h->method != NULL &&
+        strcmp(h->method, "HEAD") == 0)
+        sl_cfg_err(c, sl_ymap_get(m, "body")->line,
+                   "%s.body: a HEAD answer has no body, so this check could never pass: use GET "
+                   "or drop body",
+                   w);
     if ((n = sl_ymap_get(m, "score")) != NULL)
         parse_score(c, n, s->name, h);
     parse_rise_fall(c, m, w, h);

@@ -69,14 +69,37 @@ static json_t *last_check(const sluice_backend_snapshot_t *bs)
                      "at", mono_to_rfc3339(bs->last_check_ns));
 }
 
-/* up: selectable by health; down: unusable by health or ejected (panic
- * may still pick it); draining: drained through the config or the API. */
+static uint64_t mono_now_ns(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The end of a running ejection, or 0: one whose backoff is over but that
+ * waits for a successful probe has no end to show (state says down). */
+static uint64_t ejection_end(const sluice_backend_snapshot_t *bs)
+{
+    return bs != NULL && bs->ejected_until_ns > mono_now_ns() ? bs->ejected_until_ns : 0;
+}
+
+/* Selectable without panic: usable by health, not ejected, weight > 0
+ * (drained backends have weight 0 in the lb). */
+static bool backend_usable(const sluice_backend_snapshot_t *bs)
+{
+    return bs->score >= 0 && bs->ejected_until_ns == 0 && bs->weight > 0;
+}
+
+/* draining: drained or weight 0 (no new requests, open ones finish);
+ * up: selectable; down: unusable by health or ejected (panic may still
+ * pick it). */
 static const char *backend_state(const struct sl_cfg_backend *b,
                                  const sluice_backend_snapshot_t *bs)
 {
-    if (b->drain)
+    if (b->drain || (bs != NULL && bs->weight == 0))
         return "draining";
-    return bs != NULL && bs->score >= 0 && bs->ejected_until_ns == 0 ? "up" : "down";
+    return bs != NULL && backend_usable(bs) ? "up" : "down";
 }
 
 static int snap_cmp(const void *a, const void *b)
@@ -124,8 +147,7 @@ static json_t *backend_row(struct sl_control *c, const struct sl_cfg_service *s,
     json_object_set_new(o, "failures", json_integer(bs != NULL ? bs->failures : 0));
     if (health) {
         json_object_set_new(o, "last_check", last_check(bs));
-        json_object_set_new(o, "ejected_until",
-                            mono_to_rfc3339(bs != NULL ? bs->ejected_until_ns : 0));
+        json_object_set_new(o, "ejected_until", mono_to_rfc3339(ejection_end(bs)));
         json_object_set_new(o, "ejections", json_integer(bs != NULL ? bs->ejections : 0));
         json_object_set_new(o, "effective_weight",
                             bs != NULL ? json_integer(bs->effective_weight) : json_null());
@@ -228,7 +250,7 @@ static json_t *service_health(struct sl_control *c, const struct sl_cfg_service 
                          "panic_threshold", (json_int_t)s->panic_threshold, "panic_selections",
                          (json_int_t)0, "backends", (json_int_t)0, "usable", (json_int_t)0);
     for (size_t i = 0; i < snap.n; i++)
-        usable += snap.backends[i].score >= 0 && snap.backends[i].ejected_until_ns == 0;
+        usable += backend_usable(&snap.backends[i]);
     o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}", "name", s->name, "panic", snap.panic,
                   "panic_threshold", (json_int_t)s->panic_threshold, "panic_selections",
                   (json_int_t)snap.panic_selections, "backends", (json_int_t)snap.n, "usable",

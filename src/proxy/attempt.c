@@ -72,9 +72,10 @@ void sl_attempt_health(const struct sl_attempt *a, struct sl_stats_be *st, sluic
     if (!reason)
         reason = outcome == SLUICE_OUTCOME_TIMEOUT ? "no response in time"
                  : outcome == SLUICE_OUTCOME_FAIL  ? "connection failed"
-                 : outcome == SLUICE_OUTCOME_OK    ? "response"
+                 : outcome == SLUICE_OUTCOME_OK    ? "successful response"
                                                    : "released";
-    sl_health_report(st, a->service, a->target, reason, ch);
+    /* By name, as the probes, /metrics and GET /v1/query name it. */
+    sl_health_report(st, a->service, a->name[0] != '\0' ? a->name : a->target, reason, ch);
 }
 
 bool sl_attempt_fail(struct sl_attempt *a, sluice_outcome_t outcome, bool retryable,

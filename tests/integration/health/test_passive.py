@@ -97,9 +97,10 @@ class Passive(SluiceCase):
         self.assertTrue(q["services"][0]["panic"], q["services"])
         self.assertEqual(self.row("sole")["health"], "unhealthy")
         self.assertEqual(self.row("sole")["state"], "down")
-        self.assertEqual(self.d.stderr().count("health: service app backend 127.0.0.1:%d: "
-                                               "healthy -> unhealthy (malformed response"
-                                               % b.port), 1, self.d.stderr())
+        # Named as /metrics and the query name it, once.
+        self.assertEqual(self.d.stderr().count("health: service app backend sole: "
+                                               "healthy -> unhealthy (malformed response"),
+                         1, self.d.stderr())
         st, _, text = self.api.call("GET", "/metrics")
         self.assertEqual(st, 200, text)
         self.assertIn('sluice_service_panic{service="app"} 1', text)
@@ -191,6 +192,21 @@ class Passive(SluiceCase):
         if row["ejected_until"] is not None:
             self.assertRegex(row["ejected_until"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
             self.assertGreaterEqual(row["ejections"], 1)
+
+    def test_usable_counts_neither_drained_nor_weight_zero(self):
+        """GET /v1/query: usable leaves out drained and weight-0 backends; both read draining"""
+        bs = [OddBackend(n) for n in ("a", "b", "c")]
+        for b in bs:
+            self.addCleanup(b.stop)
+        self.start(bs)
+        for name, body in (("a", {"drain": True}), ("b", {"weight": 0})):
+            st, _, out = self.api.call("PATCH", "/v1/services/app/backends/" + name, body)
+            self.assertEqual(st, 200, out)
+        svc = self.query()["services"][0]
+        self.assertEqual((svc["backends"], svc["usable"]), (3, 1), svc)
+        self.assertEqual([self.row(n)["state"] for n in ("a", "b", "c")],
+                         ["draining", "draining", "up"])
+        self.assertEqual({get(self.port, "/").body for _ in range(6)}, {b"c"})
 
     def test_drained_backend_finishes_in_flight(self):
         """drain through the API: a slow request in flight completes, no new one arrives"""
