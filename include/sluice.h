@@ -267,7 +267,11 @@ SLUICE_API int sluice_lb_set_ejection(sluice_lb_t *lb, const char *service,
 /* Active check settings of <service> for the lb's checker thread
  * (sluice_lb_start_health_checker()); services without their own settings
  * use the checker's interval and timeout with TCP probes. Takes effect at
- * the next probe. UNKNOWN_SERVICE, INVALID_ARG (interval 0, bad range). */
+ * the next probe. UNKNOWN_SERVICE, INVALID_ARG: kind out of range, interval
+ * 0, an interval, down interval or timeout above INT32_MAX ms, a status
+ * range other than 0,0 that is not 100 <= lo <= hi <= 599, a path that
+ * does not start with '/', is 256 bytes or longer, or holds a space, CR or
+ * LF. */
 SLUICE_API int sluice_lb_set_check(sluice_lb_t *lb, const char *service,
                                    const sluice_check_opts_t *opts);
 /* Sets the weight of one backend (0 drains it). */

@@ -309,6 +309,60 @@ static void http_checks_follow_each_service(void **state)
     sluice_lb_free(lb);
 }
 
+/* Settings no probe can work with are refused, the defaults and the
+ * edges accepted (blackbox finding #5: 0-700 used to pass). */
+static void set_check_refuses_nonsense(void **state)
+{
+    static const char *const ts[] = {"127.0.0.1:1"};
+    const sluice_check_opts_t ok = {.kind = SLUICE_CHECK_HTTP, .interval_ms = 100};
+    struct {
+        uint16_t lo, hi;
+        int rc;
+    } ranges[] = {
+        {0, 0, 0},
+        {100, 599, 0},
+        {200, 200, 0},
+        {0, 700, SLUICE_ERR_INVALID_ARG},
+        {0, 200, SLUICE_ERR_INVALID_ARG},
+        {99, 200, SLUICE_ERR_INVALID_ARG},
+        {200, 600, SLUICE_ERR_INVALID_ARG},
+        {300, 200, SLUICE_ERR_INVALID_ARG},
+        {200, 0, SLUICE_ERR_INVALID_ARG},
+    };
+    sluice_lb_t *lb = sluice_lb_new();
+    sluice_check_opts_t o;
+    (void)state;
+
+    assert_int_equal(sluice_lb_register(lb, "svc", ts, 1, SLUICE_ROUND_ROBIN), 0);
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        o = ok;
+        o.expect_lo = ranges[i].lo;
+        o.expect_hi = ranges[i].hi;
+        if (sluice_lb_set_check(lb, "svc", &o) != ranges[i].rc)
+            fail_msg("range %u-%u: wanted %d", ranges[i].lo, ranges[i].hi, ranges[i].rc);
+    }
+    o = ok;
+    o.kind = (sluice_check_kind_t)3;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o = ok;
+    o.interval_ms = 0;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o.interval_ms = (uint32_t)INT32_MAX + 1;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o.interval_ms = INT32_MAX;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), 0);
+    o = ok;
+    o.timeout_ms = (uint32_t)INT32_MAX + 1;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o = ok;
+    o.down_interval_ms = UINT32_MAX;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o = ok;
+    o.path = "/a b";
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    sluice_lb_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +370,7 @@ int main(void)
         cmocka_unit_test(thread_probes_until_stopped),
         cmocka_unit_test(stop_interrupts_slow_probes),
         cmocka_unit_test(http_checks_follow_each_service),
+        cmocka_unit_test(set_check_refuses_nonsense),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
