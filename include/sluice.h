@@ -174,6 +174,7 @@ typedef struct sluice_backend_snapshot {
     uint32_t ejections;        /* consecutive ejections (the backoff doubles with each) */
     uint32_t
         effective_weight; /* weight scaled by slow start (10%..100%), == weight when not ramping */
+    uint32_t ramp_permille; /* slow start progress: 100..1000, 1000 when not ramping */
 } sluice_backend_snapshot_t;
 
 typedef struct sluice_group_snapshot {

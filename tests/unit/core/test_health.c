@@ -532,6 +532,26 @@ static void transitions_are_reported_once(void **state)
     sluice_lb_free(lb);
 }
 
+/* A ramp of the default weight 1 shows in ramp_permille, where the
+ * integer effective weight stays 1 (blackbox finding #12). */
+static void snapshot_shows_ramp_of_weight_one(void **state)
+{
+    sluice_lb_t *lb = sluice_lb_new();
+    sluice_backend_snapshot_t s;
+    (void)state;
+
+    assert_int_equal(sluice_lb_register(lb, "a", three, 2, SLUICE_ROUND_ROBIN), 0);
+    assert_int_equal(sluice_lb_set_slow_start(lb, "a", 600000), 0);
+    assert_int_equal(backend_of(lb, "a", three[0]).ramp_permille, 1000);
+    assert_int_equal(sluice_lb_add_backend(lb, "a", three[2]), 0);
+    s = backend_of(lb, "a", three[2]);
+    assert_int_equal(s.effective_weight, 1);
+    assert_in_range(s.ramp_permille, 100, 110);
+    assert_int_equal(sluice_lb_set_slow_start(lb, "a", 0), 0);
+    assert_int_equal(backend_of(lb, "a", three[2]).ramp_permille, 1000);
+    sluice_lb_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +561,7 @@ int main(void)
         cmocka_unit_test(slow_start_ramps_new_and_recovering_backends),
         cmocka_unit_test(slow_start_scales_load_comparisons),
         cmocka_unit_test(slow_start_keeps_keys_sticky),
+        cmocka_unit_test(snapshot_shows_ramp_of_weight_one),
         cmocka_unit_test(ejection_backoff_doubles_bounded_and_resets),
         cmocka_unit_test(ejected_backend_ignores_outcomes_and_records_probes),
         cmocka_unit_test(readmission_waits_for_a_probe_when_checks_fail),
