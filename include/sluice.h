@@ -138,8 +138,11 @@ typedef struct sluice_check_opts {
 /* Passive ejection: a backend that passive failures (connect errors,
  * timeouts, malformed responses reported through sluice_backend_release())
  * take below score 0 stays out for a backoff of base_ms, doubling with each
- * consecutive ejection up to max_ms; ejections reset once its score reaches
- * high again. At the backoff's end it returns half-open (score 0) unless the
+ * consecutive ejection up to max_ms; the count of consecutive ejections
+ * resets once its score reaches high again, or when an ejection starts more
+ * than max_ms after the previous one ended (a backend without traffic never
+ * reaches high: after a quiet period it starts again at base_ms). At the
+ * backoff's end it returns half-open (score 0) unless the
  * service has active checks whose latest probe failed: then it returns
  * through the next successful probe. base_ms 0: no backoff (the score alone
  * decides). Defaults SLUICE_EJECT_DEFAULTS. */

@@ -552,6 +552,37 @@ static void snapshot_shows_ramp_of_weight_one(void **state)
     sluice_lb_free(lb);
 }
 
+/* A backend quiet for longer than the longest backoff since its last
+ * ejection ended starts again at the base (blackbox observation: idle
+ * backends never reach high, so the count never reset). */
+static void ejection_count_decays_after_quiet(void **state)
+{
+    struct timespec quiet = {0, 80 * 1000 * 1000}; /* > max 40 ms */
+    sluice_lb_t *lb = lb_ejecting(10, 40);
+    sluice_backend_t *b = backend_ptr(lb, "e", three[0]);
+    struct sl_health_change tick;
+    (void)state;
+
+    assert_int_equal(fail_until_ejected(lb).eject_ms, 10);
+    sl_health_tick(b, backend_of(lb, "e", three[0]).ejected_until_ns, &tick);
+    assert_true(tick.readmitted);
+    /* Failing again at once: the same incident, the backoff doubles. */
+    assert_int_equal(fail_until_ejected(lb).eject_ms, 20);
+    sl_health_tick(b, backend_of(lb, "e", three[0]).ejected_until_ns, &tick);
+    assert_true(tick.readmitted);
+    nanosleep(&quiet, NULL);
+    assert_int_equal(fail_until_ejected(lb).eject_ms, 10);
+    assert_int_equal(backend_of(lb, "e", three[0]).ejections, 1);
+    /* An operator's mark ends an ejection too, and starts the quiet time. */
+    assert_int_equal(sluice_lb_mark_health(lb, "e", three[0], true), 0);
+    assert_int_equal(sluice_lb_mark_health(lb, "e", three[0], false), 0);
+    assert_int_equal(sluice_lb_mark_health(lb, "e", three[0], true), 0);
+    nanosleep(&quiet, NULL);
+    assert_int_equal(fail_until_ejected(lb).eject_ms, 10);
+    sl_backend_unref(b);
+    sluice_lb_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +594,7 @@ int main(void)
         cmocka_unit_test(slow_start_keeps_keys_sticky),
         cmocka_unit_test(snapshot_shows_ramp_of_weight_one),
         cmocka_unit_test(ejection_backoff_doubles_bounded_and_resets),
+        cmocka_unit_test(ejection_count_decays_after_quiet),
         cmocka_unit_test(ejected_backend_ignores_outcomes_and_records_probes),
         cmocka_unit_test(readmission_waits_for_a_probe_when_checks_fail),
         cmocka_unit_test(select_readmits_lazily_unless_ticks_are_external),
