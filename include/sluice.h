@@ -260,8 +260,10 @@ SLUICE_API int sluice_lb_set_panic(sluice_lb_t *lb, const char *service, uint32_
 SLUICE_API int sluice_lb_set_default_panic(sluice_lb_t *lb, uint32_t percent);
 /* Slow start: a backend added to an existing group, or returning to usable
  * health, has its effective weight ramp linearly from 10% to 100% over
- * <ms> in every strategy (weight-aware ones scale its weight; the others
- * pick it proportionally less often). 0 (the default) turns it off.
+ * <ms> in every strategy: a pick of it is kept with a probability equal to
+ * its factor (else made again without it), and the load-comparing ones
+ * also scale its load, so its share stays near factor x its normal share
+ * at any concurrency. 0 (the default) turns it off.
  * UNKNOWN_SERVICE. */
 SLUICE_API int sluice_lb_set_slow_start(sluice_lb_t *lb, const char *service, uint32_t ms);
 /* Passive ejection backoff of <service> (see sluice_eject_opts_t).
