@@ -312,7 +312,9 @@ SLUICE_API const char *sluice_backend_name(const sluice_backend_t *b);
 SLUICE_API sluice_health_t sluice_backend_health(const sluice_backend_t *b);
 
 /* Starts a thread that probes every backend of every service, at most 64
- * probes in flight for the whole lb: each service by its own settings
+ * probes in flight for the whole lb, shared fairly between services (one
+ * whose probes hang until their timeout cannot stall the others' probes;
+ * see docs/library.md): each service by its own settings
  * (sluice_lb_set_check()), spread over its interval, probing unusable
  * backends at the faster down interval; services without settings are
  * TCP-connected each <interval_ms>, each probe bounded by <timeout_ms>.
