@@ -138,8 +138,11 @@ typedef struct sluice_check_opts {
 /* Passive ejection: a backend that passive failures (connect errors,
  * timeouts, malformed responses reported through sluice_backend_release())
  * take below score 0 stays out for a backoff of base_ms, doubling with each
- * consecutive ejection up to max_ms; ejections reset once its score reaches
- * high again. At the backoff's end it returns half-open (score 0) unless the
+ * consecutive ejection up to max_ms; the count of consecutive ejections
+ * resets once its score reaches high again, or when an ejection starts more
+ * than max_ms after the previous one ended (a backend without traffic never
+ * reaches high: after a quiet period it starts again at base_ms). At the
+ * backoff's end it returns half-open (score 0) unless the
  * service has active checks whose latest probe failed: then it returns
  * through the next successful probe. base_ms 0: no backoff (the score alone
  * decides). Defaults SLUICE_EJECT_DEFAULTS. */
@@ -174,6 +177,7 @@ typedef struct sluice_backend_snapshot {
     uint32_t ejections;        /* consecutive ejections (the backoff doubles with each) */
     uint32_t
         effective_weight; /* weight scaled by slow start (10%..100%), == weight when not ramping */
+    uint32_t ramp_permille; /* slow start progress: 100..1000, 1000 when not ramping */
 } sluice_backend_snapshot_t;
 
 typedef struct sluice_group_snapshot {
@@ -256,8 +260,10 @@ SLUICE_API int sluice_lb_set_panic(sluice_lb_t *lb, const char *service, uint32_
 SLUICE_API int sluice_lb_set_default_panic(sluice_lb_t *lb, uint32_t percent);
 /* Slow start: a backend added to an existing group, or returning to usable
  * health, has its effective weight ramp linearly from 10% to 100% over
- * <ms> in every strategy (weight-aware ones scale its weight; the others
- * pick it proportionally less often). 0 (the default) turns it off.
+ * <ms> in every strategy: a pick of it is kept with a probability equal to
+ * its factor (else made again without it), and the load-comparing ones
+ * also scale its load, so its share stays near factor x its normal share
+ * at any concurrency. 0 (the default) turns it off.
  * UNKNOWN_SERVICE. */
 SLUICE_API int sluice_lb_set_slow_start(sluice_lb_t *lb, const char *service, uint32_t ms);
 /* Passive ejection backoff of <service> (see sluice_eject_opts_t).
@@ -267,7 +273,11 @@ SLUICE_API int sluice_lb_set_ejection(sluice_lb_t *lb, const char *service,
 /* Active check settings of <service> for the lb's checker thread
  * (sluice_lb_start_health_checker()); services without their own settings
  * use the checker's interval and timeout with TCP probes. Takes effect at
- * the next probe. UNKNOWN_SERVICE, INVALID_ARG (interval 0, bad range). */
+ * the next probe. UNKNOWN_SERVICE, INVALID_ARG: kind out of range, interval
+ * 0, an interval, down interval or timeout above INT32_MAX ms, a status
+ * range other than 0,0 that is not 100 <= lo <= hi <= 599, a path that
+ * does not start with '/', is 256 bytes or longer, or holds a space, CR or
+ * LF. */
 SLUICE_API int sluice_lb_set_check(sluice_lb_t *lb, const char *service,
                                    const sluice_check_opts_t *opts);
 /* Sets the weight of one backend (0 drains it). */
@@ -302,7 +312,9 @@ SLUICE_API const char *sluice_backend_name(const sluice_backend_t *b);
 SLUICE_API sluice_health_t sluice_backend_health(const sluice_backend_t *b);
 
 /* Starts a thread that probes every backend of every service, at most 64
- * probes in flight for the whole lb: each service by its own settings
+ * probes in flight for the whole lb, shared fairly between services (one
+ * whose probes hang until their timeout cannot stall the others' probes;
+ * see docs/library.md): each service by its own settings
  * (sluice_lb_set_check()), spread over its interval, probing unusable
  * backends at the faster down interval; services without settings are
  * TCP-connected each <interval_ms>, each probe bounded by <timeout_ms>.

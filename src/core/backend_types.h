@@ -65,7 +65,11 @@ struct sluice_backend {
     /* Passive ejection and the last active probe (health.c): cold. */
     _Alignas(64) _Atomic uint64_t ejected_until_ns; /* 0: not ejected */
     _Atomic uint64_t ejected_at_ns;
-    _Atomic uint32_t ejections;         /* consecutive; reset when the score reaches high */
+    _Atomic uint64_t readmitted_ns; /* when the last ejection ended, 0: none yet */
+    /* Consecutive; reset when the score reaches high or when the next
+     * ejection starts more than the service's max backoff after the last
+     * one ended. */
+    _Atomic uint32_t ejections;
     _Atomic uint32_t last_check;        /* sluice_check_result_t */
     _Atomic uint32_t last_check_status; /* HTTP status, 0 when none */
     _Atomic uint64_t last_check_ns;

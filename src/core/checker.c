@@ -49,28 +49,32 @@ size_t sl_checker_probe(struct sluice_backend *const *bs, size_t n, uint32_t tim
     return next;
 }
 
-/* Starts every due probe the in-flight bound allows, ending due ejections
- * on the way; returns how long to wait for the next one (ms). */
+/* Starts every due probe the in-flight bound and the schedule's fairness
+ * allow, ending due ejections on the way; returns how long to wait for the
+ * next one (ms). */
 static int run_due(struct sl_sched *s, struct sl_probe_engine *e, uint64_t now)
 {
-    const struct sl_sched_entry *top;
+    struct sl_probe_spec spec;
+    sluice_backend_t *b;
+    uint64_t wait;
 
-    while ((top = sl_sched_top(s)) != NULL && top->due_ns <= now && !sl_probe_full(e)) {
+    while (!sl_probe_full(e) &&
+           (b = sl_sched_next(s, now, SL_CHECKER_MAX_INFLIGHT - e->inflight, &spec)) != NULL) {
         struct sl_health_change chg;
-        struct sl_probe_spec spec;
-        sluice_backend_t *b = sl_sched_take(s, now, &spec);
 
         sl_health_tick(b, now, &chg);
-        if (spec.kind != SLUICE_CHECK_NONE)
-            sl_probe_start(e, b, &spec);
+        if (spec.kind != SLUICE_CHECK_NONE && sl_probe_start(e, b, &spec))
+            sl_sched_started(s);
     }
-    if (top == NULL || sl_probe_full(e))
-        return CHECKER_MAX_WAIT_MS; /* the probes' deadlines cap the wait */
-    if (top->due_ns <= now)
-        return 0;
-    return top->due_ns - now >= (uint64_t)CHECKER_MAX_WAIT_MS * 1000000u
-               ? CHECKER_MAX_WAIT_MS
-               : (int)((top->due_ns - now + 999999) / 1000000);
+    /* Probes waiting for a slot wait for a probe's end: an event, or its
+     * deadline capping the wait. Not full: sl_sched_next() moved every due
+     * service to its turn, so the next due time is ahead. */
+    if (sl_probe_full(e))
+        return CHECKER_MAX_WAIT_MS;
+    wait = sl_sched_wait_ns(s, now);
+    if (wait >= (uint64_t)CHECKER_MAX_WAIT_MS * 1000000u)
+        return CHECKER_MAX_WAIT_MS;
+    return (int)((wait + 999999) / 1000000);
 }
 
 static void *checker_main(void *arg)
@@ -81,6 +85,8 @@ static void *checker_main(void *arg)
 
     if (sl_probe_engine_init(&e, c->stop_fd) != 0)
         return NULL;
+    e.done = sl_sched_done;
+    e.done_ctx = &s;
     for (;;) {
         uint64_t now = sl_now_ns();
 

@@ -36,6 +36,8 @@ int sl_probe_engine_init(struct sl_probe_engine *e, int stop_fd)
     struct epoll_event sev = {.events = EPOLLIN, .data.u64 = STOP_TAG};
 
     e->inflight = 0;
+    e->done = NULL;
+    e->done_ctx = NULL;
     e->slots = calloc(SL_CHECKER_MAX_INFLIGHT, sizeof(*e->slots));
     if (e->slots == NULL)
         return SLUICE_ERR_NOMEM;
@@ -65,6 +67,8 @@ static void finish(struct sl_probe_engine *e, struct sl_probe_slot *s, bool reco
     sl_backend_unref(s->b);
     s->b = NULL;
     e->inflight--;
+    if (e->done != NULL)
+        e->done(e->done_ctx, s->spec.owner);
 }
 
 void sl_probe_engine_fini(struct sl_probe_engine *e)
@@ -83,7 +87,7 @@ static void record_now(sluice_backend_t *b, sluice_check_result_t r)
     sl_health_probe_done(b, r, 0, sl_now_ns(), &chg);
 }
 
-void sl_probe_start(struct sl_probe_engine *e, sluice_backend_t *b, const struct sl_probe_spec *sp)
+bool sl_probe_start(struct sl_probe_engine *e, sluice_backend_t *b, const struct sl_probe_spec *sp)
 {
     struct sl_probe_slot *s = NULL;
     struct epoll_event ev = {.events = EPOLLOUT};
@@ -95,22 +99,22 @@ void sl_probe_start(struct sl_probe_engine *e, sluice_backend_t *b, const struct
             ev.data.u64 = i;
         }
     if (s == NULL)
-        return;
+        return false;
     if (b->addr.ss_family == AF_UNSPEC) {
         record_now(b, SLUICE_CHECK_RESULT_CONNECT); /* did not resolve */
-        return;
+        return false;
     }
     fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)
-        return; /* out of descriptors says nothing about the backend */
+        return false; /* out of descriptors says nothing about the backend */
     if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) != 0 && errno != EINPROGRESS) {
         close(fd);
         record_now(b, SLUICE_CHECK_RESULT_CONNECT);
-        return;
+        return false;
     }
     if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
         close(fd);
-        return;
+        return false;
     }
     s->connected = false;
     s->reqlen = s->sent = s->got = 0;
@@ -120,6 +124,7 @@ void sl_probe_start(struct sl_probe_engine *e, sluice_backend_t *b, const struct
     s->spec = *sp;
     s->deadline_ns = sl_now_ns() + (uint64_t)sp->timeout_ms * 1000000u;
     e->inflight++;
+    return true;
 }
 
 /* "HTTP/1.x NNN" then a space or the line's end: the status, else 0. */

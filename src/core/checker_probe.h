@@ -18,6 +18,7 @@ struct sl_probe_spec {
     uint32_t timeout_ms;
     uint16_t expect_lo, expect_hi; /* HTTP */
     char path[256];                /* HTTP */
+    const void *owner;             /* handed to the engine's done callback */
 };
 
 struct sl_probe_slot;
@@ -26,6 +27,10 @@ struct sl_probe_engine {
     int epfd;
     size_t inflight;
     struct sl_probe_slot *slots; /* SL_CHECKER_MAX_INFLIGHT */
+    /* Called as each probe in flight ends (verdict or not), with its
+     * spec's owner; NULL: none. */
+    void (*done)(void *ctx, const void *owner);
+    void *done_ctx;
 };
 
 /* 0, or SLUICE_ERR_IO / NOMEM. <stop_fd> (-1: none) ends sl_probe_poll()
@@ -38,8 +43,9 @@ static inline bool sl_probe_full(const struct sl_probe_engine *e)
     return e->inflight >= SL_CHECKER_MAX_INFLIGHT;
 }
 /* Starts probing <b> (takes a reference for the probe); a verdict known at
- * once (unresolved, refused) is recorded now. Not when full. */
-void sl_probe_start(struct sl_probe_engine *e, sluice_backend_t *b, const struct sl_probe_spec *s);
+ * once (unresolved, refused) is recorded now. Not when full. True when the
+ * probe is in flight (it will end through the done callback). */
+bool sl_probe_start(struct sl_probe_engine *e, sluice_backend_t *b, const struct sl_probe_spec *s);
 /* Waits up to <wait_ms> (capped by the earliest probe deadline) and ends
  * the probes that finished or timed out. False when stop was asked. */
 bool sl_probe_poll(struct sl_probe_engine *e, int wait_ms);

@@ -565,12 +565,25 @@ static void apply_check(const struct sl_group *g, const void *opts)
     pthread_mutex_unlock(&c->cklock);
 }
 
+/* Settings a probe can work with: times the checker's poll() takes (int
+ * ms), HTTP statuses (100..599, both 0 for the default) and a path that
+ * fits one request line. */
+static bool check_valid(const sluice_check_opts_t *o)
+{
+    bool default_range = o->expect_lo == 0 && o->expect_hi == 0;
+
+    if ((unsigned)o->kind > SLUICE_CHECK_HTTP || o->interval_ms == 0 ||
+        o->interval_ms > INT32_MAX || o->down_interval_ms > INT32_MAX || o->timeout_ms > INT32_MAX)
+        return false;
+    if (!default_range && (o->expect_lo < 100 || o->expect_lo > o->expect_hi || o->expect_hi > 599))
+        return false;
+    return o->path == NULL ||
+           (o->path[0] == '/' && strlen(o->path) < 256 && strpbrk(o->path, " \r\n") == NULL);
+}
+
 int sluice_lb_set_check(sluice_lb_t *lb, const char *service, const sluice_check_opts_t *opts)
 {
-    if (opts == NULL || opts->interval_ms == 0 || (unsigned)opts->kind > SLUICE_CHECK_HTTP ||
-        opts->expect_lo > opts->expect_hi ||
-        (opts->path != NULL && (opts->path[0] != '/' || strlen(opts->path) >= 256 ||
-                                strpbrk(opts->path, " \r\n") != NULL)))
+    if (opts == NULL || !check_valid(opts))
         return SLUICE_ERR_INVALID_ARG;
     return change_service(lb, service, opts, apply_check);
 }

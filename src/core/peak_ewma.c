@@ -12,26 +12,32 @@
 #include "group.h"
 #include "strategy_util.h"
 
-/* Slow start: a ramping backend costs more, as if it were smaller. */
+static inline uint64_t product(uint64_t e, uint64_t a)
+{
+    return e != 0 && e > UINT64_MAX / a ? UINT64_MAX : e * a;
+}
+
+/* Slow start: a ramping backend's load counts as if it were smaller,
+ * ewma x (active / factor + 1). The + 1 is not scaled: with nothing in
+ * flight the ramp is select's rejection step (select.c), which holds at
+ * any concurrency; scaling the whole cost would keep a ramping backend
+ * whose latency is known out altogether at low concurrency. */
 __attribute__((noinline, cold)) static uint64_t ramping_cost(const struct sluice_backend *b,
-                                                             uint64_t c)
+                                                             uint64_t e)
 {
     uint32_t f = sl_ramp_factor(b);
+    uint64_t a = sl_backend_active(b);
 
-    if (f >= 1024)
-        return c;
-    return c > UINT64_MAX / 1024 ? UINT64_MAX : c * 1024 / f;
+    return product(e, (a * 1024 + f - 1) / f + 1);
 }
 
 static inline __attribute__((always_inline)) uint64_t cost(const struct sluice_backend *b)
 {
     uint64_t e = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
-    uint64_t a = (uint64_t)sl_backend_active(b) + 1;
-    uint64_t c = e != 0 && e > UINT64_MAX / a ? UINT64_MAX : e * a;
 
     if (__builtin_expect(atomic_load_explicit(&b->ramp_start_ns, memory_order_relaxed) != 0, 0))
-        return ramping_cost(b, c);
-    return c;
+        return ramping_cost(b, e);
+    return product(e, (uint64_t)sl_backend_active(b) + 1);
 }
 
 static struct sluice_backend *ewma_pick(struct sl_group *g, const struct sl_pick *p)

@@ -137,6 +137,15 @@ uint32_t sl_ramp_factor_slow(struct sluice_backend *b, uint64_t start)
     return (uint32_t)(102 + (1024 - 102) * el / span);
 }
 
+/* An ejection ends now (readmitted, or a step or mark got there first):
+ * the start of the quiet period after which ejections count from 1 again. */
+static void ejection_over(struct sluice_backend *b)
+{
+    uint64_t now = sl_now_ns();
+
+    STORE(b->readmitted_ns, now != 0 ? now : 1);
+}
+
 /* The score went from <from> to <to>: when usability by health flipped,
  * the service's groups must recompute panic; a return to usable ends any
  * ejection (a mark or a step got there first) and starts a slow start. */
@@ -146,8 +155,10 @@ static void crossed(struct sluice_backend *b, int32_t from, int32_t to)
         return;
     atomic_fetch_add_explicit(&b->score_cfg->health_gen, 1, memory_order_relaxed);
     if (to >= 0) {
-        if (LOAD(b->ejected_until_ns) != 0)
+        if (LOAD(b->ejected_until_ns) != 0) {
             STORE(b->ejected_until_ns, 0);
+            ejection_over(b);
+        }
         sl_score_ramp(b);
     }
 }
@@ -235,16 +246,22 @@ void sl_score_passive_from(struct sluice_backend *b, bool ok, struct sl_score_mo
 uint32_t sl_score_eject(struct sluice_backend *b)
 {
     const struct sl_score_cfg *c = b->score_cfg;
-    uint64_t base = LOAD(c->eject_base_ms), max = LOAD(c->eject_max_ms), ms, now;
+    uint64_t base = LOAD(c->eject_base_ms), max = LOAD(c->eject_max_ms), ms, now, ended;
     uint32_t k;
 
     if (base == 0)
         return 0;
+    now = sl_now_ns();
+    ended = LOAD(b->readmitted_ns);
+    /* Quiet for longer than the longest backoff since the last ejection
+     * ended: a new incident, not the same one going on (a backend that
+     * sees no traffic never reaches high to reset the count otherwise). */
+    if (ended != 0 && now > ended && now - ended > max * 1000000u)
+        STORE(b->ejections, 0);
     k = atomic_fetch_add_explicit(&b->ejections, 1, memory_order_relaxed) + 1;
     ms = k - 1 >= 32 ? max : base << (k - 1);
     if (ms > max)
         ms = max;
-    now = sl_now_ns();
     STORE(b->ejected_at_ns, now);
     STORE(b->ejected_until_ns, now + ms * 1000000u);
     return (uint32_t)ms;
@@ -254,6 +271,7 @@ bool sl_score_readmit(struct sluice_backend *b)
 {
     int32_t cur = LOAD(b->score);
 
+    ejection_over(b);
     while (cur < 0)
         if (atomic_compare_exchange_weak_explicit(&b->score, &cur, 0, memory_order_relaxed,
                                                   memory_order_relaxed)) {
@@ -277,7 +295,10 @@ void sl_score_mark(struct sluice_backend *b, bool healthy)
                                                       memory_order_relaxed)) {
         }
         crossed(b, cur, cur < floor ? floor : cur);
-        STORE(b->ejected_until_ns, 0); /* an operator's word ends an ejection */
+        if (LOAD(b->ejected_until_ns) != 0) {
+            STORE(b->ejected_until_ns, 0); /* an operator's word ends an ejection */
+            ejection_over(b);
+        }
         STORE(b->failures, 0);
         STORE(b->health, SLUICE_HEALTH_HEALTHY);
     } else {

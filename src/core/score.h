@@ -57,10 +57,12 @@ int32_t sl_score_step_from(struct sluice_backend *b, bool up, struct sl_score_mo
 void sl_score_passive_ok(struct sluice_backend *b);
 void sl_score_passive_from(struct sluice_backend *b, bool ok, struct sl_score_move *m);
 /* Starts a passive ejection of <b> (its score just went below 0): the
- * backoff base << (k - 1) bounded by max, k the consecutive ejections.
+ * backoff base << (k - 1) bounded by max, k the consecutive ejections
+ * (1 again when the last ejection ended more than max ago).
  * Returns its length in ms, 0 when the service's base is 0 (no ejection). */
 uint32_t sl_score_eject(struct sluice_backend *b);
-/* Back half-open: score 0 when below it. True when this call moved it. */
+/* Back half-open: score 0 when below it, the ejection over now. True when
+ * this call moved the score. */
 bool sl_score_readmit(struct sluice_backend *b);
 /* Switches an unpublished backend to its service's config <c> and resets
  * its score to c's initial; <ramp>: it joins an existing group, so its

@@ -14,13 +14,15 @@
  * (on the stack); longer lists keep the first pick. */
 #define RAMP_SKIP_MAX 16
 
-/* Slow start for the strategies that do not scale weights in their own
- * comparisons: <b>, ramping, keeps the pick with probability equal to its
- * factor, else the pick is made again without it. Hashing strategies
- * decide by the key's hash, so a key that stays keeps staying as the
- * factor grows; the others draw at random. The weight-comparing strategies
- * (least_connections, least_request, peak_ewma) already use the effective
- * weight. */
+/* Slow start, for every strategy: <b>, ramping, keeps the pick with
+ * probability equal to its factor, else the pick is made again without it.
+ * Hashing strategies decide by the key's hash, so a key that stays keeps
+ * staying as the factor grows; the others draw at random. The
+ * load-comparing strategies (least_connections, least_request, peak_ewma)
+ * also scale the ramping backend's load by its factor: with requests in
+ * flight the comparison holds its load near factor x the others', and with
+ * none (every load 0, where scaling changes nothing) this step does, so the
+ * share stays near factor x the normal share at any concurrency. */
 __attribute__((noinline, cold)) static struct sluice_backend *
 ramp_repick(struct sl_group *g, const struct sl_pick *p, struct sluice_backend *b)
 {
@@ -30,10 +32,6 @@ ramp_repick(struct sl_group *g, const struct sl_pick *p, struct sluice_backend *
     uint64_t r;
 
     switch (g->strategy) {
-    case SLUICE_LEAST_CONNECTIONS:
-    case SLUICE_LEAST_REQUEST:
-    case SLUICE_PEAK_EWMA:
-        return b;
     case SLUICE_MAGLEV:
     case SLUICE_RING_HASH:
         r = sl_hash64(p->key, p->keylen, (uint64_t)(uintptr_t)b);

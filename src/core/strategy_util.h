@@ -81,7 +81,9 @@ bool sl_less_loaded_ramping(const struct sluice_backend *a, const struct sluice_
 /* Load per unit of effective weight: true when <a> is strictly less loaded
  * than <b>. Cross-multiplied so no division; a weight of 0 never gets here
  * (not eligible) but counts as 1 to stay safe against a concurrent drain.
- * Slow start (a ramping backend's weight scaled down) out of line. */
+ * Slow start (a ramping backend's weight scaled down) out of line; it
+ * matters only with load in flight, select's rejection step ramps idle
+ * groups (select.c). */
 static inline bool sl_less_loaded(const struct sluice_backend *a, const struct sluice_backend *b)
 {
     uint64_t wa, wb, aa, ab;

@@ -309,6 +309,146 @@ static void http_checks_follow_each_service(void **state)
     sluice_lb_free(lb);
 }
 
+/* Settings no probe can work with are refused, the defaults and the
+ * edges accepted (blackbox finding #5: 0-700 used to pass). */
+static void set_check_refuses_nonsense(void **state)
+{
+    static const char *const ts[] = {"127.0.0.1:1"};
+    const sluice_check_opts_t ok = {.kind = SLUICE_CHECK_HTTP, .interval_ms = 100};
+    struct {
+        uint16_t lo, hi;
+        int rc;
+    } ranges[] = {
+        {0, 0, 0},
+        {100, 599, 0},
+        {200, 200, 0},
+        {0, 700, SLUICE_ERR_INVALID_ARG},
+        {0, 200, SLUICE_ERR_INVALID_ARG},
+        {99, 200, SLUICE_ERR_INVALID_ARG},
+        {200, 600, SLUICE_ERR_INVALID_ARG},
+        {300, 200, SLUICE_ERR_INVALID_ARG},
+        {200, 0, SLUICE_ERR_INVALID_ARG},
+    };
+    sluice_lb_t *lb = sluice_lb_new();
+    sluice_check_opts_t o;
+    (void)state;
+
+    assert_int_equal(sluice_lb_register(lb, "svc", ts, 1, SLUICE_ROUND_ROBIN), 0);
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        o = ok;
+        o.expect_lo = ranges[i].lo;
+        o.expect_hi = ranges[i].hi;
+        if (sluice_lb_set_check(lb, "svc", &o) != ranges[i].rc)
+            fail_msg("range %u-%u: wanted %d", ranges[i].lo, ranges[i].hi, ranges[i].rc);
+    }
+    o = ok;
+    o.kind = (sluice_check_kind_t)3;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o = ok;
+    o.interval_ms = 0;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o.interval_ms = (uint32_t)INT32_MAX + 1;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o.interval_ms = INT32_MAX;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), 0);
+    o = ok;
+    o.timeout_ms = (uint32_t)INT32_MAX + 1;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o = ok;
+    o.down_interval_ms = UINT32_MAX;
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    o = ok;
+    o.path = "/a b";
+    assert_int_equal(sluice_lb_set_check(lb, "svc", &o), SLUICE_ERR_INVALID_ARG);
+    sluice_lb_free(lb);
+}
+
+/* One service's black-holed backends (connections accepted by the kernel,
+ * never answered) used to take all 64 probe slots until their timeout and
+ * stall every other service's probes (blackbox finding #6): the healthy
+ * service keeps its interval, within generous bounds. */
+static void black_holed_service_does_not_starve_others(void **state)
+{
+    enum { BH = 200 };
+    sluice_check_opts_t bh = {
+        .kind = SLUICE_CHECK_HTTP, .interval_ms = 500, .timeout_ms = 2000, .path = "/"};
+    sluice_check_opts_t ok = {
+        .kind = SLUICE_CHECK_HTTP, .interval_ms = 50, .timeout_ms = 1000, .path = "/"};
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t alen = sizeof(a);
+    static char bh_targets[BH][32];
+    const char *bts[BH];
+    char target[32];
+    const char *ts[1] = {target};
+    sluice_lb_t *lb = sluice_lb_new();
+    uint64_t last = 0, worst = 0, t0 = 0, changes = 0;
+    struct tiny t;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    (void)state;
+
+    /* Listens on every loopback address and never accepts: each probe
+     * connects, sends and waits out its timeout. */
+    assert_true(lfd >= 0);
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 4096), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+    for (int i = 0; i < BH; i++) {
+        snprintf(bh_targets[i], sizeof(bh_targets[i]), "127.0.%d.%d:%u", 1 + i / 250, 1 + i % 250,
+                 ntohs(a.sin_port));
+        bts[i] = bh_targets[i];
+    }
+    tiny_start(&t);
+    snprintf(target, sizeof(target), "127.0.0.1:%u", t.port);
+    assert_int_equal(sluice_lb_register(lb, "h", ts, 1, SLUICE_ROUND_ROBIN), 0);
+    assert_int_equal(sluice_lb_register(lb, "bh", bts, BH, SLUICE_ROUND_ROBIN), 0);
+    assert_int_equal(sluice_lb_set_check(lb, "h", &ok), 0);
+    assert_int_equal(sluice_lb_set_check(lb, "bh", &bh), 0);
+    assert_int_equal(sluice_lb_start_health_checker(lb, 60000, 1000), 0);
+    /* 3.5 s: past the black-holed probes' first timeouts and refills. */
+    for (int i = 0; i < 350; i++) {
+        struct timespec ms10 = {0, 10 * 1000 * 1000};
+        sluice_group_snapshot_t snap;
+        uint64_t at;
+
+        assert_int_equal(sluice_lb_snapshot(lb, "h", &snap), 0);
+        at = snap.backends[0].last_check_ns;
+        sluice_group_snapshot_free(&snap);
+        if (at != 0 && at != last) {
+            if (last != 0 && at - last > worst)
+                worst = at - last;
+            if (t0 == 0)
+                t0 = at;
+            last = at;
+            changes++;
+        }
+        nanosleep(&ms10, NULL);
+    }
+    sluice_lb_stop_health_checker(lb);
+    print_message("healthy service: %llu probes seen, worst gap %llu ms\n",
+                  (unsigned long long)changes, (unsigned long long)(worst / 1000000));
+    /* Work-conserving: the black-holed service still used most slots (a
+     * first round of probes ended by the 2 s timeout). */
+    {
+        sluice_group_snapshot_t snap;
+        size_t timed_out = 0;
+
+        assert_int_equal(sluice_lb_snapshot(lb, "bh", &snap), 0);
+        for (size_t i = 0; i < snap.n; i++)
+            timed_out += snap.backends[i].last_check == SLUICE_CHECK_RESULT_TIMEOUT;
+        sluice_group_snapshot_free(&snap);
+        print_message("black-holed service: %zu probes timed out\n", timed_out);
+        assert_true(timed_out >= 40);
+    }
+    /* Every 50 ms: dozens of probes, no gap near the 2 s timeout. */
+    if (worst > 600000000u || changes < 20)
+        fail_msg("healthy service: %llu probes seen, worst gap %llu ms",
+                 (unsigned long long)changes, (unsigned long long)(worst / 1000000));
+    tiny_stop(&t);
+    close(lfd);
+    sluice_lb_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +456,8 @@ int main(void)
         cmocka_unit_test(thread_probes_until_stopped),
         cmocka_unit_test(stop_interrupts_slow_probes),
         cmocka_unit_test(http_checks_follow_each_service),
+        cmocka_unit_test(set_check_refuses_nonsense),
+        cmocka_unit_test(black_holed_service_does_not_starve_others),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -532,6 +532,107 @@ static void transitions_are_reported_once(void **state)
     sluice_lb_free(lb);
 }
 
+/* A ramp of the default weight 1 shows in ramp_permille, where the
+ * integer effective weight stays 1 (blackbox finding #12). */
+static void snapshot_shows_ramp_of_weight_one(void **state)
+{
+    sluice_lb_t *lb = sluice_lb_new();
+    sluice_backend_snapshot_t s;
+    (void)state;
+
+    assert_int_equal(sluice_lb_register(lb, "a", three, 2, SLUICE_ROUND_ROBIN), 0);
+    assert_int_equal(sluice_lb_set_slow_start(lb, "a", 600000), 0);
+    assert_int_equal(backend_of(lb, "a", three[0]).ramp_permille, 1000);
+    assert_int_equal(sluice_lb_add_backend(lb, "a", three[2]), 0);
+    s = backend_of(lb, "a", three[2]);
+    assert_int_equal(s.effective_weight, 1);
+    assert_in_range(s.ramp_permille, 100, 110);
+    assert_int_equal(sluice_lb_set_slow_start(lb, "a", 0), 0);
+    assert_int_equal(backend_of(lb, "a", three[2]).ramp_permille, 1000);
+    sluice_lb_free(lb);
+}
+
+/* A backend quiet for longer than the longest backoff since its last
+ * ejection ended starts again at the base (blackbox observation: idle
+ * backends never reach high, so the count never reset). */
+static void ejection_count_decays_after_quiet(void **state)
+{
+    struct timespec quiet = {0, 80 * 1000 * 1000}; /* > max 40 ms */
+    sluice_lb_t *lb = lb_ejecting(10, 40);
+    sluice_backend_t *b = backend_ptr(lb, "e", three[0]);
+    struct sl_health_change tick;
+    (void)state;
+
+    assert_int_equal(fail_until_ejected(lb).eject_ms, 10);
+    sl_health_tick(b, backend_of(lb, "e", three[0]).ejected_until_ns, &tick);
+    assert_true(tick.readmitted);
+    /* Failing again at once: the same incident, the backoff doubles. */
+    assert_int_equal(fail_until_ejected(lb).eject_ms, 20);
+    sl_health_tick(b, backend_of(lb, "e", three[0]).ejected_until_ns, &tick);
+    assert_true(tick.readmitted);
+    nanosleep(&quiet, NULL);
+    assert_int_equal(fail_until_ejected(lb).eject_ms, 10);
+    assert_int_equal(backend_of(lb, "e", three[0]).ejections, 1);
+    /* An operator's mark ends an ejection too, and starts the quiet time. */
+    assert_int_equal(sluice_lb_mark_health(lb, "e", three[0], true), 0);
+    assert_int_equal(sluice_lb_mark_health(lb, "e", three[0], false), 0);
+    assert_int_equal(sluice_lb_mark_health(lb, "e", three[0], true), 0);
+    nanosleep(&quiet, NULL);
+    assert_int_equal(fail_until_ejected(lb).eject_ms, 10);
+    sl_backend_unref(b);
+    sluice_lb_free(lb);
+}
+
+/* Share of the picks a ramping fourth backend gets when <hold> selections
+ * are kept in flight, rolling (release the oldest, select anew). */
+static double ramping_share(sluice_strategy_t st, size_t hold)
+{
+    static const char *const four[] = {"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003",
+                                       "127.0.0.1:9004"};
+    sluice_lb_t *lb = sluice_lb_new();
+    sluice_backend_t *held[16] = {0};
+    size_t n = 6000, hits = 0;
+
+    assert_int_equal(sluice_lb_register(lb, "a", four, 3, st), 0);
+    assert_int_equal(sluice_lb_set_slow_start(lb, "a", 600000), 0);
+    assert_int_equal(sluice_lb_add_backend(lb, "a", four[3]), 0);
+    for (size_t r = 0; r < n; r++) {
+        sluice_backend_t **slot = &held[r % hold];
+
+        if (*slot != NULL)
+            sluice_backend_release(*slot, SLUICE_OUTCOME_OK, 1000000);
+        assert_non_null(*slot = sluice_lb_select(lb, "a", NULL, 0));
+        hits += strcmp(sluice_backend_target(*slot), four[3]) == 0;
+    }
+    for (size_t i = 0; i < hold; i++)
+        if (held[i] != NULL)
+            sluice_backend_release(held[i], SLUICE_OUTCOME_OK, 1000000);
+    sluice_lb_free(lb);
+    return (double)hits / (double)n;
+}
+
+/* The load-comparing strategies ramp at any concurrency: with nothing in
+ * flight every load is 0 and a scaled comparison alone never mattered
+ * (blackbox finding #11: least_connections gave a ramping backend its
+ * full quarter at 1 in flight). At 10% of its weight its share is about
+ * 0.1 / 3.1 = 3.2%; generous bounds. */
+static void slow_start_holds_at_any_concurrency(void **state)
+{
+    static const sluice_strategy_t all[] = {SLUICE_LEAST_CONNECTIONS, SLUICE_LEAST_REQUEST,
+                                            SLUICE_PEAK_EWMA};
+    static const size_t holds[] = {1, 16};
+    (void)state;
+
+    for (size_t s = 0; s < sizeof(all) / sizeof(all[0]); s++)
+        for (size_t h = 0; h < sizeof(holds) / sizeof(holds[0]); h++) {
+            double share = ramping_share(all[s], holds[h]);
+
+            if (share < 0.005 || share > 0.09)
+                fail_msg("%s at %zu in flight: ramping share %.3f, wanted about 0.032",
+                         sluice_strategy_name(all[s]), holds[h], share);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,7 +642,10 @@ int main(void)
         cmocka_unit_test(slow_start_ramps_new_and_recovering_backends),
         cmocka_unit_test(slow_start_scales_load_comparisons),
         cmocka_unit_test(slow_start_keeps_keys_sticky),
+        cmocka_unit_test(slow_start_holds_at_any_concurrency),
+        cmocka_unit_test(snapshot_shows_ramp_of_weight_one),
         cmocka_unit_test(ejection_backoff_doubles_bounded_and_resets),
+        cmocka_unit_test(ejection_count_decays_after_quiet),
         cmocka_unit_test(ejected_backend_ignores_outcomes_and_records_probes),
         cmocka_unit_test(readmission_waits_for_a_probe_when_checks_fail),
         cmocka_unit_test(select_readmits_lazily_unless_ticks_are_external),
