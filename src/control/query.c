@@ -123,6 +123,17 @@ static const sluice_backend_snapshot_t *snap_find(const sluice_group_snapshot_t 
     return s == NULL || s->n == 0 ? NULL : bsearch(&key, s->backends, s->n, sizeof(key), snap_cmp);
 }
 
+/* The weight slow start lets through now: an integer when not ramping,
+ * else weight x progress to 3 decimals, so a ramp shows at weight 1 too. */
+static json_t *effective_weight(const sluice_backend_snapshot_t *bs)
+{
+    if (bs == NULL)
+        return json_null();
+    if (bs->ramp_permille >= 1000 || bs->weight == 0)
+        return json_integer(bs->effective_weight);
+    return json_real((double)((uint64_t)bs->weight * bs->ramp_permille) / 1000.0);
+}
+
 /* <health>: with the health details (last check, ejection, effective
  * weight); a service's GET leaves them out, so that what it returns goes
  * back through PUT once the run-time fields docs/cli.md lists are gone. */
@@ -149,8 +160,7 @@ static json_t *backend_row(struct sl_control *c, const struct sl_cfg_service *s,
         json_object_set_new(o, "last_check", last_check(bs));
         json_object_set_new(o, "ejected_until", mono_to_rfc3339(ejection_end(bs)));
         json_object_set_new(o, "ejections", json_integer(bs != NULL ? bs->ejections : 0));
-        json_object_set_new(o, "effective_weight",
-                            bs != NULL ? json_integer(bs->effective_weight) : json_null());
+        json_object_set_new(o, "effective_weight", effective_weight(bs));
     }
     json_object_set_new(o, "active", json_integer(bs != NULL ? bs->active : 0));
     json_object_set_new(o, "requests", json_integer(bs != NULL ? (json_int_t)bs->requests : 0));

@@ -166,6 +166,7 @@ struct tiny {
     unsigned port;
     pthread_t thread;
     _Atomic int mode, stop, http, bare;
+    pthread_mutex_t mu; /* guards last: the test reads it while probes run */
     char last[512];
 };
 
@@ -206,7 +207,9 @@ static void *tiny_main(void *arg)
         } else {
             const char *r = replies[atomic_load(&t->mode)];
 
+            pthread_mutex_lock(&t->mu);
             memcpy(t->last, buf, got + 1);
+            pthread_mutex_unlock(&t->mu);
             atomic_fetch_add(&t->http, 1);
             if (send(fd, r, strlen(r), MSG_NOSIGNAL) < 0) {
                 /* the prober gave up: nothing to do */
@@ -220,6 +223,7 @@ static void *tiny_main(void *arg)
 static void tiny_start(struct tiny *t)
 {
     memset(t, 0, sizeof(*t));
+    pthread_mutex_init(&t->mu, NULL);
     t->lfd = bound(1, &t->port);
     assert_int_equal(pthread_create(&t->thread, NULL, tiny_main, t), 0);
 }
@@ -229,6 +233,15 @@ static void tiny_stop(struct tiny *t)
     atomic_store(&t->stop, 1);
     pthread_join(t->thread, NULL);
     close(t->lfd);
+    pthread_mutex_destroy(&t->mu);
+}
+
+/* A copy of the last request the server read. */
+static void tiny_last(struct tiny *t, char *out, size_t cap)
+{
+    pthread_mutex_lock(&t->mu);
+    (void)snprintf(out, cap, "%s", t->last);
+    pthread_mutex_unlock(&t->mu);
 }
 
 /* Waits (bounded, 5 s) until <target> of <service> shows last check <r>. */
@@ -261,7 +274,7 @@ static void http_checks_follow_each_service(void **state)
     sluice_lb_t *lb = sluice_lb_new();
     sluice_backend_snapshot_t s;
     struct tiny t;
-    char target[32], host[64];
+    char target[32], host[64], last[512];
     const char *ts[1] = {target};
     (void)state;
 
@@ -284,9 +297,10 @@ static void http_checks_follow_each_service(void **state)
     s = wait_check(lb, "h", target, SLUICE_CHECK_RESULT_OK);
     assert_int_equal(s.last_check_status, 200);
     assert_true(s.last_check_ns > 0);
-    assert_non_null(strstr(t.last, "GET /health HTTP/1.1\r\n"));
-    assert_non_null(strstr(t.last, host));
-    assert_non_null(strstr(t.last, "Connection: close\r\n"));
+    tiny_last(&t, last, sizeof(last));
+    assert_non_null(strstr(last, "GET /health HTTP/1.1\r\n"));
+    assert_non_null(strstr(last, host));
+    assert_non_null(strstr(last, "Connection: close\r\n"));
 
     atomic_store(&t.mode, 1);
     s = wait_check(lb, "h", target, SLUICE_CHECK_RESULT_STATUS);
