@@ -39,6 +39,7 @@ struct entry {
     const struct sl_health_target *tg;
     struct svcq *q;
     struct entry *next_waiting; /* in its service's queue while waiting for a slot */
+    uint64_t waiting_since_ms;
     bool waiting;
 };
 
@@ -70,6 +71,7 @@ struct sl_health_sched {
     uint64_t rnd;
     uint64_t probes;
     uint64_t preempted;
+    uint64_t late_logged_ms;
     uint64_t soft_fails;
     uint64_t soft_logged_ms;
     bool stopped;
@@ -243,6 +245,7 @@ static void enqueue(struct sl_health_sched *s, struct entry *e)
     bool was = q_active(q);
 
     e->waiting = true;
+    e->waiting_since_ms = sl_loop_now_ms(s->loop);
     e->next_waiting = NULL;
     *q->tail = e;
     q->tail = &e->next_waiting;
@@ -305,6 +308,7 @@ static bool preempt(struct sl_health_sched *s)
             bool was = q_active(q);
 
             e->waiting = true;
+            e->waiting_since_ms = sl_loop_now_ms(s->loop);
             e->next_waiting = q->head;
             if (q->head == NULL)
                 q->tail = &e->next_waiting;
@@ -338,6 +342,26 @@ static struct svcq *round_take(struct sl_health_sched *s)
     return q;
 }
 
+/* A probe that waited for a slot longer than its interval: its service
+ * cannot hold its interval (its backends hang probes until a timeout, and
+ * there are more of them than its share of the slots). Said at most every
+ * SOFT_LOG_MS per worker. */
+static void say_late(struct sl_health_sched *s, const struct entry *e)
+{
+    uint64_t now = sl_loop_now_ms(s->loop), waited = now - e->waiting_since_ms;
+
+    if (waited <= e->svc->health.interval_ms ||
+        (s->late_logged_ms != 0 && now - s->late_logged_ms < SOFT_LOG_MS))
+        return;
+    s->late_logged_ms = now;
+    sl_log(SL_LOG_WARN,
+           "health: worker %zu: service %s: a probe waited %llums for one of the %zu probe "
+           "slots, longer than its interval (%ums): its backends hold probes until their "
+           "timeout (%llu probes preempted so far to keep other services on time)",
+           s->idx, e->svc->name, (unsigned long long)waited, s->nslots, e->svc->health.interval_ms,
+           (unsigned long long)s->preempted);
+}
+
 /* Starts waiting probes while slots are free (or can be freed: preempt):
  * one probe per turn of a service, round robin, the fair share first
  * (round_take). */
@@ -355,6 +379,7 @@ static void dispatch(struct sl_health_sched *s)
         q_account(s, q, was);
         if (q->head != NULL)
             round_append(s, q);
+        say_late(s, e);
         if (!start(s, e)) { /* cannot happen with a free slot; keep it due */
             enqueue(s, e);
             return;
