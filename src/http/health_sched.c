@@ -263,30 +263,34 @@ static size_t fair_share(const struct sl_health_sched *s)
     return share > 0 ? share : 1;
 }
 
-/* The first service in the round below its fair share (NULL: none).
- * Services at or above it number at most nslots, so the walk is short. */
-static struct svcq **round_below_share(struct sl_health_sched *s, size_t share)
+/* The first service in the round with fewer than <below> probes running
+ * (NULL: none). Services with at least <below> >= 1 number at most nslots,
+ * so the walk is short. */
+static struct svcq **round_below(struct sl_health_sched *s, size_t below)
 {
     struct svcq **pp = &s->round_head;
 
-    while (*pp != NULL && (*pp)->running >= share)
+    while (*pp != NULL && (*pp)->running >= below)
         pp = &(*pp)->next;
     return *pp != NULL ? pp : NULL;
 }
 
-/* Every slot is busy and a service below its fair share has a probe
+/* Every slot is busy and a service below half its fair share has a probe
  * waiting: frees the slot of the youngest probe of a service above its
  * share (a slot it borrowed while nobody else needed it). The probe ends
  * without a verdict and waits again at the head of its service's queue.
  * Without this, one service whose probes all hang until a long timeout
  * would make every other service wait up to that timeout per probe, as
- * its probes start, and so end, together. false: nothing to free. */
+ * its probes start, and so end, together. Half the share, not the share:
+ * services that merely keep the slots busy between them drift a probe or
+ * two around their share, and must not abort each other's probes for it.
+ * false: nothing to free. */
 static bool preempt(struct sl_health_sched *s)
 {
     size_t share = fair_share(s);
     struct slot *victim = NULL;
 
-    if (round_below_share(s, share) == NULL)
+    if (round_below(s, (share + 1) / 2) == NULL)
         return false;
     for (size_t i = 0; i < s->nslots; i++) {
         struct slot *sl = &s->slots[i];
@@ -329,7 +333,7 @@ static bool preempt(struct sl_health_sched *s)
  * at most nslots, so the walk is short. */
 static struct svcq *round_take(struct sl_health_sched *s)
 {
-    struct svcq **pp = round_below_share(s, fair_share(s)), *q;
+    struct svcq **pp = round_below(s, fair_share(s)), *q;
 
     if (pp == NULL)
         pp = &s->round_head;
