@@ -6,7 +6,8 @@
  * table neither resets nor bunches them) plus a small random jitter, at
  * the down interval while the backend is unusable. At most
  * SL_HEALTH_MAX_INFLIGHT probes run in the whole process (an equal part
- * per worker), which is what the descriptor budget reserves for them. The
+ * per worker), which is what the descriptor budget reserves for them;
+ * services share a worker's part fairly (health_sched.c). The
  * same scheduler ticks the ejection backoffs (sl_health_tick()) of every
  * backend of its slice, checked or not, so each transition is seen and
  * logged once, by the worker that made it.

@@ -104,6 +104,7 @@ static int ok_status(const struct sl_health_http *st, const struct sl_health_rt 
 int sl_health_http_feed(struct sl_health_http *st, const struct sl_health_rt *h, char *buf,
                         size_t *len, enum sl_health_end end, char *why, size_t whylen)
 {
+    bool window_full = false;
     int complete;
 
     if (!st->head_done) {
@@ -124,6 +125,14 @@ int sl_health_http_feed(struct sl_health_http *st, const struct sl_health_rt *h,
         (void)snprintf(why, whylen, "malformed chunked body");
         return SLUICE_CHECK_RESULT_BAD_RESPONSE;
     }
+    /* The body is judged on its first SL_HEALTH_MAX_BODY bytes exactly, as
+     * documented: a substring past them, or across their end, is missed
+     * whatever room the buffer has left after a short head. */
+    if (st->body >= SL_HEALTH_MAX_BODY) {
+        st->body = SL_HEALTH_MAX_BODY;
+        *len = st->body;
+        window_full = true;
+    }
     /* Search only what arrived, with an overlap for a match across reads. */
     if (st->body >= h->body_len) {
         size_t from = st->searched >= h->body_len ? st->searched - h->body_len + 1 : 0;
@@ -132,7 +141,7 @@ int sl_health_http_feed(struct sl_health_http *st, const struct sl_health_rt *h,
             return ok_status(st, h, why, whylen);
         st->searched = st->body;
     }
-    if (complete || end == SL_HEALTH_FULL ||
+    if (complete || window_full || end == SL_HEALTH_FULL ||
         (end == SL_HEALTH_EOF && st->framing == SL_BODY_UNTIL_CLOSE)) {
         (void)snprintf(why, whylen, "body lacks '%.64s'", h->body);
         return SLUICE_CHECK_RESULT_BODY;

@@ -16,7 +16,7 @@
 
 /* An http check reads a head of at most SL_HEALTH_MAX_HEAD bytes and at
  * most SL_HEALTH_MAX_BODY bytes of body (enough for any status page; a
- * longer body is judged on its start). */
+ * longer body is judged on its first SL_HEALTH_MAX_BODY bytes). */
 #define SL_HEALTH_MAX_HEAD 16384
 #define SL_HEALTH_MAX_BODY 65536
 #define SL_HEALTH_BUF      (SL_HEALTH_MAX_HEAD + SL_HEALTH_MAX_BODY)

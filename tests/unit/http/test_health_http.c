@@ -186,13 +186,82 @@ static void test_body_bound(void **state)
         int r;
 
         memcpy(buf, in, len);
+        /* Judged as soon as the window is full, without waiting for more. */
         r = sl_health_http_feed(&st, &h, buf, &len, SL_HEALTH_OPEN, why, sizeof(why));
-        assert_int_equal(r, SL_HEALTH_MORE);
-        r = sl_health_http_feed(&st, &h, buf, &len, SL_HEALTH_FULL, why, sizeof(why));
         assert_int_equal(r, SLUICE_CHECK_RESULT_BODY);
         free(buf);
     }
     free(in);
+}
+
+/* A body of <n> bytes of 'x' with "alive" at <at>, after a head with the
+ * given framing ("length", "chunked" in 4 KiB chunks, or "close"). */
+static char *big_answer(const char *framing, size_t n, size_t at)
+{
+    char *out = malloc(n + n / 4096 * 16 + 256);
+    size_t len = 0;
+
+    assert_non_null(out);
+    if (strcmp(framing, "length") == 0)
+        len = (size_t)sprintf(out, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", n);
+    else if (strcmp(framing, "chunked") == 0)
+        len = (size_t)sprintf(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    else
+        len = (size_t)sprintf(out, "HTTP/1.1 200 OK\r\n\r\n");
+    for (size_t off = 0; off < n;) {
+        size_t k = n - off < 4096 ? n - off : 4096;
+
+        if (strcmp(framing, "chunked") == 0)
+            len += (size_t)sprintf(out + len, "%zx\r\n", k);
+        for (size_t i = 0; i < k; i++)
+            out[len + i] = off + i >= at && off + i < at + 5 ? "alive"[off + i - at] : 'x';
+        len += k;
+        off += k;
+        if (strcmp(framing, "chunked") == 0)
+            len += (size_t)sprintf(out + len, "\r\n");
+    }
+    if (strcmp(framing, "chunked") == 0)
+        len += (size_t)sprintf(out + len, "0\r\n\r\n");
+    out[len] = '\0';
+    return out;
+}
+
+/* The body is judged on its first 64 KiB exactly (configuration.md): a
+ * substring inside them is found, one past or across their end is not,
+ * even when the buffer (head bound + body bound) would hold it. */
+static void test_body_window(void **state)
+{
+    static const char *framings[] = {"length", "chunked", "close"};
+    struct sl_health_rt h = rt("alive");
+    char why[192];
+
+    (void)state;
+    assert_int_equal(SL_HEALTH_MAX_BODY, 65536);
+    for (size_t f = 0; f < 3; f++) {
+        const struct {
+            size_t n, at;
+            int want;
+        } cases[] = {
+            {70005, 70000, SLUICE_CHECK_RESULT_BODY}, /* the tester's big_tail */
+            {70005, 65534, SLUICE_CHECK_RESULT_BODY}, /* straddles the end */
+            {70005, 65531, SLUICE_CHECK_RESULT_OK},   /* the window's last 5 bytes */
+            {65536, 65531, SLUICE_CHECK_RESULT_OK},   /* exactly 64 KiB */
+            {70005, 10, SLUICE_CHECK_RESULT_OK},
+        };
+
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+            char *in = big_answer(framings[f], cases[c].n, cases[c].at);
+
+            for (size_t step = 0; step <= 4096; step += 4096) {
+                int r = judge(&h, in, step, SL_HEALTH_EOF, why, sizeof(why));
+
+                if (r != cases[c].want)
+                    fail_msg("%s body %zu, alive at %zu, step %zu: %d (%s), want %d", framings[f],
+                             cases[c].n, cases[c].at, step, r, why, cases[c].want);
+            }
+            free(in);
+        }
+    }
 }
 
 int main(void)
@@ -200,7 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request),    cmocka_unit_test(test_status),
         cmocka_unit_test(test_bad),        cmocka_unit_test(test_body),
-        cmocka_unit_test(test_body_bound),
+        cmocka_unit_test(test_body_bound), cmocka_unit_test(test_body_window),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
