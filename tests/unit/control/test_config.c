@@ -403,7 +403,7 @@ static void check_collects_every_error(void **state)
 static void health_keys_parse(void **state)
 {
     static const char yaml[] =
-        HEAD SVC "    health: {check: http, method: HEAD, path: /healthz, host: h.example,\n"
+        HEAD SVC "    health: {check: http, method: POST, path: /healthz, host: h.example,\n"
                  "             expect: [\"200-299\", 404], body: ok, interval: 1s,\n"
                  "             down_interval: 250ms, timeout: 300ms, rise: 2, fall: 3}\n"
                  "    passive: {5xx: true, eject: 2s, eject_max: 1m}\n"
@@ -418,7 +418,7 @@ static void health_keys_parse(void **state)
     const struct sl_cfg_service *s = &cfg->services[0];
 
     assert_int_equal(s->health.check, SL_CHECK_HTTP);
-    assert_string_equal(s->health.method, "HEAD");
+    assert_string_equal(s->health.method, "POST");
     assert_string_equal(s->health.host, "h.example");
     assert_string_equal(s->health.body, "ok");
     assert_int_equal(s->health.nexpect, 2);
