@@ -1,13 +1,13 @@
 #!/bin/sh
 # Builds the libFuzzer targets into build-fuzz/ and runs each for
-# SECONDS/4 seconds (default 60 in all) from its seed corpus.
+# SECONDS/5 seconds (default 60 in all) from its seed corpus.
 #   ./fuzz/run.sh [SECONDS]
 # SLUICE_WERROR=ON (as `make fuzz` sets) makes warnings errors, as in CMake.
 # New inputs go to build-fuzz/corpus/<target>; crashes to build-fuzz/.
 set -eu
 cd "$(dirname "$0")/.."
 total=${1:-60}
-each=$((total / 4))
+each=$((total / 5))
 [ "$each" -ge 1 ] || each=1
 out=build-fuzz
 mkdir -p "$out"
@@ -18,6 +18,7 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined
         -Wpointer-arith -Wmissing-prototypes"
 [ "${SLUICE_WERROR:-OFF}" = ON ] && CFLAGS="$CFLAGS -Werror"
 lib="src/http/parse.c src/http/parse_fields.c src/http/chunked.c"
+health_lib="$lib src/http/health_http.c"
 # The admin API's target links the whole control plane below the CLI.
 admin_lib="$(ls src/core/*.c src/net/*.c src/proxy/*.c src/http/*.c src/control/*.c src/admin/*.c)"
 admin_flags="-Isrc/core -I$out/generated $(pkg-config --cflags --libs jansson sqlite3 yaml-0.1 libcrypto) -lpthread -lm"
@@ -25,10 +26,13 @@ mkdir -p "$out/generated"
 version=$(sed -n 's/^project(sluice VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 printf '#define SLUICE_VERSION_STRING "%s"\n' "$version" >"$out/generated/sluice_version.h"
 status=0
-for t in fuzz_http_request fuzz_http_response fuzz_chunked fuzz_admin_api; do
+for t in fuzz_http_request fuzz_http_response fuzz_chunked fuzz_health_http fuzz_admin_api; do
     if [ "$t" = fuzz_admin_api ]; then
         # shellcheck disable=SC2086
         $CC $CFLAGS "fuzz/$t.c" $admin_lib $admin_flags -o "$out/$t"
+    elif [ "$t" = fuzz_health_http ]; then
+        # shellcheck disable=SC2086
+        $CC $CFLAGS "fuzz/$t.c" $health_lib -o "$out/$t"
     else
         # shellcheck disable=SC2086
         $CC $CFLAGS "fuzz/$t.c" $lib -o "$out/$t"
