@@ -130,8 +130,9 @@ typedef struct sluice_check_opts {
     uint32_t interval_ms;      /* between two probes of a usable backend; > 0 */
     uint32_t down_interval_ms; /* between two probes of an unusable one; 0: interval_ms / 2 */
     uint32_t timeout_ms;       /* per probe; 0: interval_ms */
-    const char *path;          /* HTTP: request path, NULL: "/" (copied) */
-    uint16_t expect_lo;        /* HTTP: accepted status range; 0,0: 200-399 */
+    const char *path;   /* HTTP: request path, NULL: "/" (copied); "/" first, < 256 bytes, no space,
+                           control character or "#" */
+    uint16_t expect_lo; /* HTTP: accepted status range; 0,0: 200-399 */
     uint16_t expect_hi;
 } sluice_check_opts_t;
 

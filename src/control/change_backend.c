@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "control/change_impl.h"
+#include "core/health.h"
+#include "proxy/health_log.h"
 
 static const char *const add_keys[] = {"name",
                                        "target",
@@ -148,9 +150,15 @@ static int backend_patch(struct sl_control *c, const char *svc, const char *name
         rc = sl_chg_commit(c, &(struct sl_ov_edit){SL_OV_BACKEND, key, rec}, 1, e);
         json_decref(rec);
     }
-    /* A mark is run-time state, like a health check's: not stored. */
-    if (rc == 0 && health != NULL && sluice_lb_mark_health(c->lb, svc, name, healthy) != 0)
-        return sl_chg_fail(e, 500, "conflict", "%s: cannot mark it", what);
+    /* A mark is run-time state, like a health check's: not stored; logged
+     * like every other health change (the audit line says who). */
+    if (rc == 0 && health != NULL) {
+        struct sl_health_change ch;
+
+        if (sl_health_mark(c->lb, svc, name, healthy, &ch) != 0)
+            return sl_chg_fail(e, 500, "conflict", "%s: cannot mark it", what);
+        sl_health_report(NULL, svc, name, "marked by an operator", &ch);
+    }
     return rc;
 }
 

@@ -59,7 +59,7 @@ static void parse_ranges(struct sl_cfg_ctx *c, int line, const char *what, const
 
     size_t vlen = strlen(v);
 
-    if (vlen > 0 && v[vlen - 1] == ',') { /* "200," : an empty last item */
+    if (vlen == 0 || v[vlen - 1] == ',') { /* "200," : an empty last item */
         sl_cfg_err(c, line, "%s: invalid status range '%s' (e.g. 200-399 or 200,204)", what, v);
         return;
     }
@@ -95,6 +95,17 @@ static void parse_ranges(struct sl_cfg_ctx *c, int line, const char *what, const
     }
 }
 
+/* One `expect` item: a string, or a bare status as a JSON number (an
+ * API body's 204), as the file's YAML scalars are. */
+static int expect_item(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what, char **v)
+{
+    if (n->type == SL_Y_SCALAR && n->json == SL_YJ_NUMBER) {
+        *v = sl_cfg_strdup(c, n->str);
+        return *v != NULL ? 0 : -1;
+    }
+    return sl_cfg_str(c, n, what, v);
+}
+
 /* `expect`: a range, a comma-separated list of them, or a YAML list. */
 static void parse_expect(struct sl_cfg_ctx *c, const struct sl_ynode *n, const char *what,
                          struct sl_cfg_health *h)
@@ -108,14 +119,14 @@ static void parse_expect(struct sl_cfg_ctx *c, const struct sl_ynode *n, const c
         for (size_t i = 0; i < n->n && c->errors == errors; i++) {
             char *v = NULL;
 
-            if (sl_cfg_str(c, n->items[i], what, &v) == 0 && v != NULL)
+            if (expect_item(c, n->items[i], what, &v) == 0 && v != NULL)
                 parse_ranges(c, n->items[i]->line, what, v, got, &ngot);
             free(v);
         }
     } else {
         char *v = NULL;
 
-        if (sl_cfg_str(c, n, what, &v) == 0 && v != NULL)
+        if (expect_item(c, n, what, &v) == 0 && v != NULL)
             parse_ranges(c, n->line, what, v, got, &ngot);
         free(v);
     }
@@ -244,13 +255,19 @@ static const char *bad_method(const char *v)
 
     if (len == 0 || len > 16 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != len)
         return "is not an HTTP method (e.g. GET, HEAD)";
+    if (strcmp(v, "CONNECT") == 0)
+        return "opens a tunnel, it checks nothing (e.g. GET, HEAD)";
     return NULL;
 }
 
 static const char *bad_path(const char *v)
 {
-    return v[0] != '/' || strpbrk(v, " \t\r\n") != NULL ? "must start with '/' and hold no space"
-                                                        : NULL;
+    if (v[0] != '/')
+        return "must start with '/'";
+    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++)
+        if (*p <= ' ' || *p == 0x7f || *p == '#')
+            return "must hold no space, control character or '#' (a fragment is never sent)";
+    return NULL;
 }
 
 static const char *bad_host(const char *v)
@@ -274,8 +291,10 @@ static void parse_timing(struct sl_cfg_ctx *c, const struct sl_ynode *m, const c
     sl_cfg_duration(c, sl_ymap_get(m, "timeout"), SL_CFG_FIELD(w, "timeout"), 1, &h->timeout_ms);
     /* The checkers take poll() timeouts (int): refuse here what they would
      * refuse after a reload already changed the backends. */
-    if (h->interval_ms > SL_CFG_MAX_CHECK_MS || h->down_interval_ms > SL_CFG_MAX_CHECK_MS)
+    if (h->interval_ms > SL_CFG_MAX_CHECK_MS)
         sl_cfg_err(c, m->line, "%s.interval: at most %ums", w, (unsigned)SL_CFG_MAX_CHECK_MS);
+    if (h->down_interval_ms > SL_CFG_MAX_CHECK_MS)
+        sl_cfg_err(c, m->line, "%s.down_interval: at most %ums", w, (unsigned)SL_CFG_MAX_CHECK_MS);
     if (h->timeout_ms > SL_CFG_MAX_CHECK_MS)
         sl_cfg_err(c, m->line, "%s.timeout: at most %ums", w, (unsigned)SL_CFG_MAX_CHECK_MS);
     if (h->timeout_ms > h->interval_ms)

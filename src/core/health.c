@@ -199,3 +199,33 @@ int sl_lb_service_backends(sluice_lb_t *lb, const char *service, sluice_backend_
     sl_epoch_exit(&lb->epoch, &tok);
     return rc;
 }
+
+struct mark_arg {
+    bool healthy;
+    struct sl_health_change *out;
+};
+
+static void mark_one(struct sluice_backend *b, void *arg)
+{
+    struct mark_arg *m = arg;
+    int32_t s = LOAD(b->score);
+
+    *m->out = (struct sl_health_change){0};
+    m->out->from = sl_backend_health_of(b, s);
+    sl_score_mark(b, m->healthy);
+    s = LOAD(b->score);
+    m->out->to = sl_backend_health_of(b, s);
+    m->out->changed = m->out->from != m->out->to;
+    m->out->score = s;
+    m->out->failures = LOAD(b->failures);
+}
+
+int sl_health_mark(sluice_lb_t *lb, const char *service, const char *target, bool healthy,
+                   struct sl_health_change *out)
+{
+    struct mark_arg m = {healthy, out};
+
+    if (out == NULL)
+        return SLUICE_ERR_INVALID_ARG;
+    return sl_lb_with_backend(lb, service, target, mark_one, &m);
+}

@@ -49,6 +49,11 @@ void sl_backend_release_observe(sluice_backend_t *b, sluice_outcome_t outcome, u
  * worker for its own backends, so each transition is seen once). */
 void sl_health_tick(sluice_backend_t *b, uint64_t now_ns, struct sl_health_change *out);
 
+/* sluice_lb_mark_health() that also reports what the mark changed, for
+ * the operator's change to be logged like any other. Same errors. */
+int sl_health_mark(sluice_lb_t *lb, const char *service, const char *target, bool healthy,
+                   struct sl_health_change *out);
+
 /* Unusable by health now (score < 0): probe at the down interval. */
 bool sl_health_is_down(const sluice_backend_t *b);
 

@@ -577,8 +577,14 @@ static bool check_valid(const sluice_check_opts_t *o)
         return false;
     if (!default_range && (o->expect_lo < 100 || o->expect_lo > o->expect_hi || o->expect_hi > 599))
         return false;
-    return o->path == NULL ||
-           (o->path[0] == '/' && strlen(o->path) < 256 && strpbrk(o->path, " \r\n") == NULL);
+    if (o->path == NULL)
+        return true;
+    if (o->path[0] != '/' || strlen(o->path) >= 256)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)o->path; *p != '\0'; p++)
+        if (*p <= ' ' || *p == 0x7f || *p == '#') /* one request-target token, no fragment */
+            return false;
+    return true;
 }
 
 int sluice_lb_set_check(sluice_lb_t *lb, const char *service, const sluice_check_opts_t *opts)

@@ -19,12 +19,12 @@ static void fill(sluice_backend_snapshot_t *s, struct sluice_backend *b)
     s->weight = atomic_load_explicit(&b->weight, memory_order_relaxed);
     s->requests = atomic_load_explicit(&b->requests, memory_order_relaxed);
     s->ewma_ns = atomic_load_explicit(&b->ewma_ns, memory_order_relaxed);
-    s->effective_weight = (uint32_t)((uint64_t)s->weight * f / 1024u);
-    if (s->weight > 0 && s->effective_weight == 0)
-        s->effective_weight = 1; /* a ramping weight of 1 is still pickable */
     /* The integer weight hides a ramp of weight 1: show the factor itself,
      * mapped so the ramp's ends read exactly 10% and 100%. */
     s->ramp_permille = f >= 1024 ? 1000 : 100 + (f > 102 ? (f - 102) * 900 / (1024 - 102) : 0);
+    s->effective_weight = (uint32_t)(((uint64_t)s->weight * s->ramp_permille + 500) / 1000);
+    if (s->weight > 0 && s->effective_weight == 0)
+        s->effective_weight = 1; /* a ramping weight of 1 is still pickable */
     s->last_check =
         (sluice_check_result_t)atomic_load_explicit(&b->last_check, memory_order_relaxed);
     s->last_check_status =

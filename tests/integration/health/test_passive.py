@@ -208,6 +208,18 @@ class Passive(SluiceCase):
                          ["draining", "draining", "up"])
         self.assertEqual({get(self.port, "/").body for _ in range(6)}, {b"c"})
 
+    def test_operator_marks_are_logged(self):
+        """PATCH {health}: each mark that changes health is logged once, with its reason"""
+        b = OddBackend("m")
+        self.addCleanup(b.stop)
+        self.start([b])
+        for h in ("unhealthy", "healthy"):
+            st, _, out = self.api.call("PATCH", "/v1/services/app/backends/m", {"health": h})
+            self.assertEqual(st, 200, out)
+        err = self.d.stderr()
+        self.assertEqual(err.count("backend m: unknown -> unhealthy (marked by an operator"), 1, err)
+        self.assertEqual(err.count("backend m: unhealthy -> healthy (marked by an operator"), 1, err)
+
     def test_drained_backend_finishes_in_flight(self):
         """drain through the API: a slow request in flight completes, no new one arrives"""
         slow, other = self.backend("slow"), self.backend("other")
