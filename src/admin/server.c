@@ -513,7 +513,11 @@ int sl_admin_start(struct sl_control *c, const struct sl_admin_opts *o, struct s
     a->loop.on_turn = on_turn;
     a->loop.on_turn_arg = a;
     a->store = sl_control_store(c);
-    if (sl_listener_open(&a->ln, &a->loop, "admin", o->bind, ADMIN_BACKLOG, on_accept, a) != 0) {
+    /* The listener sets SO_REUSEPORT: without this probe a second daemon,
+     * or a data-plane listener on the same address, would share the API's
+     * port silently and answer half its calls. */
+    if (sl_listener_probe(o->bind) != 0 ||
+        sl_listener_open(&a->ln, &a->loop, "admin", o->bind, ADMIN_BACKLOG, on_accept, a) != 0) {
         (void)snprintf(err, errlen, "admin.bind %s: %s", o->bind, sl_errstr(errno));
         goto fail;
     }

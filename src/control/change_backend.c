@@ -153,7 +153,7 @@ static int backend_patch(struct sl_control *c, const char *svc, const char *name
     /* A mark is run-time state, like a health check's: not stored; logged
      * like every other health change (the audit line says who). */
     if (rc == 0 && health != NULL) {
-        struct sl_health_change ch;
+        struct sl_health_change ch = {0};
 
         if (sl_health_mark(c->lb, svc, name, healthy, &ch) != 0)
             return sl_chg_fail(e, 500, "conflict", "%s: cannot mark it", what);

@@ -30,6 +30,9 @@ static void check_listeners(struct sl_cfg_ctx *c, const struct sl_config *cfg, i
                 sl_cfg_err(c, l->line, "listener %s: bind %s already used on line %d",
                            l->name != NULL ? l->name : "?", l->bind, o->line);
         }
+        if (cfg->admin.bind != NULL && same(l->bind, cfg->admin.bind))
+            sl_cfg_err(c, l->line, "listener %s: bind %s is admin.bind too: give each its own",
+                       l->name != NULL ? l->name : "?", l->bind);
         if (l->mode == SL_MODE_TCP && l->service != NULL &&
             sl_config_service(cfg, l->service) == NULL)
             sl_cfg_err(c, l->line, "listener %s: unknown service '%s'",

@@ -98,14 +98,25 @@ def track_process(p):
 
 # ---------------------------------------------------------------- helpers
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    """A loopback port nobody listens on right now (bind 0 and release)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A loopback port nobody listens on right now (bind 0 and release),
+    never one this process handed out before: the kernel may give the
+    same port to two bind(0) calls in a row, and a test that asks for an
+    admin port and a listener port must not get one port for both."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise AssertionError("no fresh loopback port after 100 tries")
 
 
 def closed_port():

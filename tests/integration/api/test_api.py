@@ -109,6 +109,20 @@ class TestBasics(ApiCase):
         self.addCleanup(api.close)
         self.assertEqual(api.call("GET", "/healthz")[0], 200)
 
+    def test_admin_port_taken_even_with_reuseport(self):
+        """admin.bind held by another SO_REUSEPORT socket: serve exits naming it, no silent share"""
+        port = free_port()
+        other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(other.close)
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", port))
+        other.listen(4)
+        d = self.sluice(api_config([self.backend("b1")], port), start=False)
+        d.start(wait=False)
+        self.assertTrue(wait_until(lambda: not d.alive(), 10), "serve kept running")
+        self.assertNotEqual(d.proc.returncode, 0)
+        self.assertIn("admin.bind 127.0.0.1:%d: Address already in use" % port, d.stderr())
+
     def test_warnings_say_warn_once(self):
         b = self.backend("b1")
         port = free_port()
