@@ -13,6 +13,22 @@ static bool same(const char *a, const char *b)
     return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
+/* Listener <i> against those before it: names and binds are unique. */
+static void check_listener_clash(struct sl_cfg_ctx *c, const struct sl_config *cfg, size_t i)
+{
+    const struct sl_cfg_listener *l = &cfg->listeners[i];
+
+    for (size_t j = 0; j < i; j++) {
+        const struct sl_cfg_listener *o = &cfg->listeners[j];
+
+        if (same(l->name, o->name))
+            sl_cfg_err(c, l->line, "listener %s: name already used on line %d", l->name, o->line);
+        if (same(l->bind, o->bind))
+            sl_cfg_err(c, l->line, "listener %s: bind %s already used on line %d",
+                       l->name != NULL ? l->name : "?", l->bind, o->line);
+    }
+}
+
 static void check_listeners(struct sl_cfg_ctx *c, const struct sl_config *cfg, int root_line)
 {
     if (cfg->nlisteners == 0)
@@ -20,16 +36,7 @@ static void check_listeners(struct sl_cfg_ctx *c, const struct sl_config *cfg, i
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const struct sl_cfg_listener *l = &cfg->listeners[i];
 
-        for (size_t j = 0; j < i; j++) {
-            const struct sl_cfg_listener *o = &cfg->listeners[j];
-
-            if (same(l->name, o->name))
-                sl_cfg_err(c, l->line, "listener %s: name already used on line %d", l->name,
-                           o->line);
-            if (same(l->bind, o->bind))
-                sl_cfg_err(c, l->line, "listener %s: bind %s already used on line %d",
-                           l->name != NULL ? l->name : "?", l->bind, o->line);
-        }
+        check_listener_clash(c, cfg, i);
         if (cfg->admin.bind != NULL && same(l->bind, cfg->admin.bind))
             sl_cfg_err(c, l->line, "listener %s: bind %s is admin.bind too: give each its own",
                        l->name != NULL ? l->name : "?", l->bind);
