@@ -170,7 +170,7 @@ typedef struct sluice_backend_snapshot {
     uint32_t weight;   /* 0: drained */
     uint64_t requests; /* selections since the backend was created */
     uint64_t ewma_ns;  /* latency EWMA, 0 until the first release */
-    /* Added with per-service health (1.1). */
+    /* Added in 0.2 (per-service health). */
     sluice_check_result_t last_check; /* of the last active probe; NONE before the first */
     uint16_t last_check_status;       /* HTTP status of that probe, 0 when none */
     uint64_t last_check_ns;           /* CLOCK_MONOTONIC of that probe, 0 before the first */
@@ -185,7 +185,7 @@ typedef struct sluice_group_snapshot {
     sluice_strategy_t strategy;
     size_t n;
     sluice_backend_snapshot_t *backends; /* n entries, owned by the snapshot */
-    /* Added with per-service health (1.1). */
+    /* Added in 0.2 (per-service health). */
     bool panic;             /* fewer than panic_percent of the candidates are usable by health */
     uint32_t panic_percent; /* 0: panic off */
     uint64_t
