@@ -13,6 +13,8 @@
 
 int sl_cli_serve(int argc, char **argv);
 int sl_cli_check(int argc, char **argv);
+/* sluice agent (agent.c): register a local server, heartbeat, deregister. */
+int sl_cli_agent(int argc, char **argv);
 
 /* The admin API client verbs (client.c): query, backend, service,
  * endpoint, route, shape, token. Takes the whole argv (argv[0] the

@@ -13,6 +13,7 @@ struct verb {
 static const struct verb verbs[] = {
     {"serve", sl_cli_serve, "run the load balancer (sluice serve -c FILE)"},
     {"check", sl_cli_check, "validate a configuration file (sluice check -c FILE)"},
+    {"agent", sl_cli_agent, "register this host's server with a sluice and keep it alive"},
 };
 
 static void usage(FILE *out)
