@@ -123,6 +123,7 @@ static int run_cmd(const char *cmd, int timeout_ms, uint32_t *out, char *why, si
     }
     pid = fork();
     if (pid == 0) {
+        (void)setpgid(0, 0); /* so that a timeout kills what the command started too */
         (void)dup2(p[1], STDOUT_FILENO);
         (void)execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
@@ -135,8 +136,10 @@ static int run_cmd(const char *cmd, int timeout_ms, uint32_t *out, char *why, si
     }
     rc = read_bounded(p[0], buf, sizeof(buf), now_ms() + timeout_ms);
     (void)close(p[0]);
-    if (rc != 0)
-        (void)kill(pid, SIGKILL); /* a hung command must not stop the heartbeats */
+    /* A hung command must not stop the heartbeats (the group may not exist
+     * yet if the child has not run). */
+    if (rc != 0 && kill(-pid, SIGKILL) != 0)
+        (void)kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (rc != 0) {
