@@ -358,8 +358,11 @@ int sl_cli_agent(int argc, char **argv)
         if (rc == 0)
             nap(a.interval_ms);
     }
-    logf_("signal %d: deregistering", (int)stop_signal);
-    if (a.id[0] != '\0')
-        deregister(&a);
+    if (a.id[0] == '\0') {
+        logf_("signal %d: stopped (not registered)", (int)stop_signal);
+        return 0;
+    }
+    logf_("signal %d: deregistering id=%s", (int)stop_signal, a.id);
+    deregister(&a);
     return 0;
 }
