@@ -210,6 +210,8 @@ static int reg_check(struct sl_control *c, const json_t *body, const struct sl_c
         return sl_chg_fail(e, 400, "invalid_field", "agent: service is required (a string)");
     if (!json_is_string(target) || json_string_length(target) == 0)
         return sl_chg_fail(e, 400, "invalid_target", "agent: target is required (host:port)");
+    if (json_is_null(nm))
+        nm = NULL; /* the default name */
     if (nm != NULL && (!json_is_string(nm) || json_string_length(nm) == 0))
         return sl_chg_fail(e, 400, "invalid_field", "agent: name: expected a non-empty string");
     if (check_location(json_object_get(body, "location"), e) != 0)
