@@ -29,23 +29,19 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The library's "out for a reason other than health" bit. Until the core
- * has it, an operator's mark stands in (one line to change). */
+/* Out of rotation while the lease is lapsed, without touching its health
+ * or weight: it returns through its health checks. */
 static void set_disconnected(struct sl_control *c, struct sl_agent *a, bool on)
 {
-    struct sl_health_change ch = {0};
-
     a->disconnected = on;
-    if (sl_health_mark(c->lb, a->svc, a->name, !on && !a->marked_down, &ch) == 0)
-        sl_health_report(NULL, a->svc, a->name, on ? "agent disconnected" : "agent heartbeat", &ch);
+    (void)sl_lb_set_out(c->lb, a->svc, a->name, SL_OUT_DISCONNECTED, on);
 }
 
-/* The library's reported load. Until the core has it, kept in memory only. */
 static void set_load(struct sl_control *c, struct sl_agent *a, uint32_t load)
 {
-    (void)c;
     a->load = load;
     a->load_set = true;
+    (void)sluice_lb_set_load(c->lb, a->svc, a->name, load);
 }
 
 static void agent_free(struct sl_agent *a)
@@ -368,7 +364,7 @@ static int heartbeat(struct sl_control *c, const char *id, const json_t *body,
         struct sl_health_change ch = {0};
 
         a->marked_down = !healthy;
-        if (!a->disconnected && sl_health_mark(c->lb, a->svc, a->name, healthy, &ch) == 0)
+        if (sl_health_mark(c->lb, a->svc, a->name, healthy, &ch) == 0)
             sl_health_report(NULL, a->svc, a->name, "reported by its agent", &ch);
     }
     if (a->disconnected) {
@@ -496,6 +492,18 @@ void sl_agents_start(struct sl_control *c)
             break;
         a->last_ms = now; /* expiry counts from the start */
         set_disconnected(c, a, true);
+    }
+}
+
+void sl_agents_reapply(struct sl_control *c)
+{
+    for (size_t i = 0; i < c->agents.n; i++) {
+        struct sl_agent *a = &c->agents.a[i];
+
+        if (a->disconnected)
+            (void)sl_lb_set_out(c->lb, a->svc, a->name, SL_OUT_DISCONNECTED, true);
+        if (a->load_set)
+            (void)sluice_lb_set_load(c->lb, a->svc, a->name, a->load);
     }
 }
 

@@ -78,6 +78,9 @@ void sl_agents_tick(struct sl_control *c, uint64_t now_ms);
 /* Lock held. At open: the agent records of the overlay become agents,
  * disconnected until their next heartbeat. */
 void sl_agents_start(struct sl_control *c);
+/* Lock held. After a change or reload went live: a backend the lb built
+ * anew (its target changed...) gets its out bit and load again. */
+void sl_agents_reapply(struct sl_control *c);
 /* Lock held. The agent of backend <svc>/<name>, or NULL. */
 const struct sl_agent *sl_agents_find(const struct sl_control *c, const char *svc,
                                       const char *name);

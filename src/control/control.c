@@ -200,6 +200,7 @@ int sl_control_install(struct sl_control *c, struct sl_config *ncfg, struct sl_y
         sl_config_free(old);
     sl_ytree_free(c->tree);
     c->tree = tree;
+    sl_agents_reapply(c);
     return 0;
 }
 

@@ -25,7 +25,8 @@ class TestAgents(SluiceCase):
         svc = service([backend_entry("static1", self.static.port, {"role": "static"})],
                       panic_threshold=0)
         cfg = config([http_listener(self.port)], {"app": svc},
-                     [endpoint("/", [route("app", selector=selector)])],
+                     [endpoint("/", [route("app", selector=selector)]),
+                      endpoint("agents.local", [route("app", selector="role=agent")])],
                      agents={"lease": LEASE, "expire": expire})
         cfg["admin"] = {"bind": "127.0.0.1:%d" % free_port()}
         self.d = self.sluice(cfg)
@@ -137,10 +138,18 @@ class TestAgents(SluiceCase):
         self.assertTrue(wait_until(lambda: self.state("ag1") == "disconnected", timeout=6),
                         self.row("ag1"))
         self.assertEqual(set(self.served_by()), {"static1"})
+        # Out of the label view too; and a change that rebuilds the table
+        # (another registration) does not bring it back.
+        self.assertEqual(get(self.port, "/", host="agents.local").status, 503)
+        self.assertEqual(self.register(g["token"], name="other")[0], 201)
+        self.assertEqual(self.state("ag1"), "disconnected")
+        self.assertNotIn("ag1", self.served_by())
+        self.assertEqual(self.api.call("DELETE", "/v1/services/app/backends/other")[0], 204)
         # A heartbeat brings it back.
         self.assertEqual(self.beat(g["token"], out["id"])[0], 200)
         self.assertEqual(self.state("ag1"), "up")
         self.assertIn("ag1", self.served_by())
+        self.assertEqual(get(self.port, "/", host="agents.local").header("X-Backend"), "ag1")
         # healthy: false takes it out while heartbeats go on; true: back.
         self.assertEqual(self.beat(g["token"], out["id"], healthy=False)[0], 200)
         self.assertEqual(set(self.served_by()), {"static1"})
