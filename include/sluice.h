@@ -69,9 +69,10 @@ typedef enum sluice_strategy {
     SLUICE_LEAST_CONNECTIONS,
     SLUICE_LEAST_REQUEST, /* power of two choices on active connections */
     SLUICE_RANDOM,
-    SLUICE_MAGLEV,    /* consistent hashing on the key */
-    SLUICE_RING_HASH, /* consistent hashing with bounded load */
-    SLUICE_PEAK_EWMA, /* latency-aware: lowest peak EWMA x (active+1) of two */
+    SLUICE_MAGLEV,     /* consistent hashing on the key */
+    SLUICE_RING_HASH,  /* consistent hashing with bounded load */
+    SLUICE_PEAK_EWMA,  /* latency-aware: lowest peak EWMA x (active+1) of two */
+    SLUICE_LEAST_LOAD, /* power of two choices on reported load (sluice_lb_set_load()) */
     SLUICE_STRATEGY_COUNT
 } sluice_strategy_t;
 
@@ -179,6 +180,10 @@ typedef struct sluice_backend_snapshot {
     uint32_t
         effective_weight; /* weight scaled by slow start (10%..100%), == weight when not ramping */
     uint32_t ramp_permille; /* slow start progress: 100..1000, 1000 when not ramping */
+    /* Added in 0.3 (agents). */
+    uint32_t out;  /* out of rotation for a reason other than health (the daemon's; 0: in) */
+    uint32_t load; /* the load the backend reported (sluice_lb_set_load()); 0 when none */
+    bool load_set; /* a load was reported and not cleared since */
 } sluice_backend_snapshot_t;
 
 typedef struct sluice_group_snapshot {
@@ -284,6 +289,16 @@ SLUICE_API int sluice_lb_set_check(sluice_lb_t *lb, const char *service,
 /* Sets the weight of one backend (0 drains it). */
 SLUICE_API int sluice_lb_set_weight(sluice_lb_t *lb, const char *service, const char *target,
                                     uint32_t weight);
+/* The load backend <target> (its target or name) of <service> reports
+ * about itself, in any unit as long as the service's backends share it
+ * (the daemon's agents send the 1-minute load average x 100): what
+ * SLUICE_LEAST_LOAD compares. An atomic store, no rebuild: call it as
+ * often as reports arrive. clear_load() makes it "not reported" again.
+ * 0, UNKNOWN_SERVICE, UNKNOWN_BACKEND, INVALID_ARG. Lock-free, any
+ * thread. */
+SLUICE_API int sluice_lb_set_load(sluice_lb_t *lb, const char *service, const char *target,
+                                  uint32_t load);
+SLUICE_API int sluice_lb_clear_load(sluice_lb_t *lb, const char *service, const char *target);
 
 /* Writes up to <cap> service names to names[] and returns how many services
  * exist (may exceed cap). Names are borrowed until the service is

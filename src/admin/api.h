@@ -113,5 +113,9 @@ void sl_api_token_create(struct sl_api_call *k);
 void sl_api_token_list(struct sl_api_call *k);
 void sl_api_token_revoke(struct sl_api_call *k);
 void sl_api_metrics(struct sl_api_call *k);
+void sl_api_agent_register(struct sl_api_call *k);
+void sl_api_agent_heartbeat(struct sl_api_call *k);
+void sl_api_agent_delete(struct sl_api_call *k);
+void sl_api_q(struct sl_api_call *k);
 
 #endif /* SL_ADMIN_API_H */

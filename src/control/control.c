@@ -142,6 +142,7 @@ static void control_free(struct sl_control *c)
     sl_overlay_fini(&c->ov);
     sl_store_close(c->store);
     sl_rps_fini(&c->rps);
+    sl_agents_fini(&c->agents);
     pthread_mutex_destroy(&c->mu);
     free(c->path);
     free(c);
@@ -199,6 +200,7 @@ int sl_control_install(struct sl_control *c, struct sl_config *ncfg, struct sl_y
         sl_config_free(old);
     sl_ytree_free(c->tree);
     c->tree = tree;
+    sl_agents_reapply(c);
     return 0;
 }
 
@@ -239,6 +241,7 @@ int sl_control_open(const char *path, struct sl_control **out, struct sl_diag *d
         sl_ytree_free(tree);
         goto fail;
     }
+    sl_agents_start(c);
     sl_config_free(fcfg);
     *out = c;
     return 0;
@@ -430,5 +433,6 @@ void sl_control_tick(struct sl_control *c, uint64_t now_ms)
     if (reap_retired(c))
         prune(c);
     sl_rps_sample(&c->rps, c->lb, c->cfg, now_ms);
+    sl_agents_tick(c, now_ms);
     pthread_mutex_unlock(&c->mu);
 }

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include "control/agents.h"
 #include "control/apply_config.h"
 #include "control/config.h"
 #include "control/control.h"
@@ -28,7 +29,8 @@ struct sl_control {
     struct sl_overlay ov;
     struct sl_store *store;
     struct sl_rps rps;
-    pthread_mutex_t mu; /* reload, tick, changes and queries */
+    struct sl_agents agents; /* lease state of agent backends (agents.h) */
+    pthread_mutex_t mu;      /* reload, tick, changes and queries */
     struct sl_apply_state st;
     struct pending *pending; /* old tables whose quiesce timed out */
     size_t npending;

@@ -134,6 +134,42 @@ static json_t *effective_weight(const sluice_backend_snapshot_t *bs)
     return json_real((double)((uint64_t)bs->weight * bs->ramp_permille) / 1000.0);
 }
 
+static json_t *wall_to_rfc3339(int64_t secs)
+{
+    time_t t = (time_t)secs;
+    struct tm tm;
+    char buf[32];
+
+    if (secs <= 0 || gmtime_r(&t, &tm) == NULL ||
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        return json_null();
+    return json_string(buf);
+}
+
+/* What an agent reports (load, location) and since when it is connected:
+ * null for every other backend. A lapsed lease shows as "disconnected". */
+static void agent_fields(const struct sl_control *c, const char *svc, const char *name, json_t *o)
+{
+    const struct sl_agent *a = sl_agents_find(c, svc, name);
+    const struct sl_ov_rec *r = NULL;
+    char key[512];
+
+    if (a != NULL) {
+        (void)snprintf(key, sizeof(key), "%s/%s", svc, name);
+        r = sl_overlay_find(&c->ov, SL_OV_BACKEND, key);
+        if (a->disconnected)
+            json_object_set_new(o, "state", json_string("disconnected"));
+    }
+    json_object_set_new(o, "load", a != NULL && a->load_set ? json_integer(a->load) : json_null());
+    json_object_set(o, "location",
+                    r != NULL && json_is_object(json_object_get(r->value, "location"))
+                        ? json_object_get(r->value, "location")
+                        : json_null());
+    json_object_set_new(o, "connected_at",
+                        a != NULL && !a->disconnected ? wall_to_rfc3339(a->connected_at)
+                                                      : json_null());
+}
+
 /* <health>: with the health details (last check, ejection, effective
  * weight); a service's GET leaves them out, so that what it returns goes
  * back through PUT once the run-time fields docs/cli.md lists are gone. */
@@ -165,10 +201,7 @@ static json_t *backend_row(struct sl_control *c, const struct sl_cfg_service *s,
     json_object_set_new(o, "active", json_integer(bs != NULL ? bs->active : 0));
     json_object_set_new(o, "requests", json_integer(bs != NULL ? (json_int_t)bs->requests : 0));
     json_object_set_new(o, "rps", json_real(sl_rps_get(&c->rps, s->name, b->name)));
-    /* Agents report these; none do yet. */
-    json_object_set_new(o, "load", json_null());
-    json_object_set_new(o, "location", json_null());
-    json_object_set_new(o, "connected_at", json_null());
+    agent_fields(c, s->name, b->name, o);
     return o;
 }
 

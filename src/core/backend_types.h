@@ -40,6 +40,11 @@ struct sluice_backend {
 
     /* Written by writers (under the lb's writer mutex), read by picks. */
     _Atomic uint32_t weight; /* 0: drained */
+    /* Out of rotation for a reason other than health (SL_OUT_* bits,
+     * health.h): an agent's lapsed lease, a provider instance not ready
+     * yet. Next to <weight>, which every pick reads: same line. Written by
+     * sl_lb_set_out(), which bumps the service's health generation. */
+    _Atomic uint32_t out;
     /* Groups (services and views) listing this backend: +1 when a group
      * taking it is built, -1 when that group is freed, i.e. after the grace
      * period that follows the publish replacing it. Off the hot line:
@@ -61,6 +66,12 @@ struct sluice_backend {
     /* Slow start: coarse monotonic start of the current ramp, 0 when not
      * ramping (every pick loads it: it sits on the hot line). */
     _Atomic uint64_t ramp_start_ns;
+    /* Load the backend reports about itself (sluice_lb_set_load()): bit
+     * SL_LOAD_SET set when reported, the value in the low 32 bits; 0: not
+     * reported. One word, so a pick sees value and flag together. On the
+     * hot line: least_load reads it with <active>; a heartbeat writes it
+     * seldom. */
+    _Atomic uint64_t load;
 
     /* Passive ejection and the last active probe (health.c): cold. */
     _Alignas(64) _Atomic uint64_t ejected_until_ns; /* 0: not ejected */
@@ -76,6 +87,7 @@ struct sluice_backend {
 };
 
 #define SL_BACKEND_REF (UINT64_C(1) << 32) /* one holder reference in ->active */
+#define SL_LOAD_SET    (UINT64_C(1) << 32) /* ->load holds a reported value */
 
 /* The health settings of one service: score options, panic, slow start,
  * ejection and active checks, plus the counters the service's groups
@@ -109,26 +121,33 @@ struct sl_score_cfg {
     _Atomic uint32_t refs;
 };
 
-/* Usable: score >= 0 and weight > 0. Relaxed loads: a stale view costs at
- * most one extra pick of a backend that just went down. */
+/* In the rotation but for health: weight > 0 and no out bit. */
+static inline bool sl_backend_in(const struct sluice_backend *b)
+{
+    return atomic_load_explicit(&b->weight, memory_order_relaxed) > 0 &&
+           atomic_load_explicit(&b->out, memory_order_relaxed) == 0;
+}
+
+/* Usable: score >= 0, weight > 0 and no out bit. Relaxed loads: a stale
+ * view costs at most one extra pick of a backend that just went down. */
 static inline bool sl_backend_usable(const struct sluice_backend *b)
 {
-    return atomic_load_explicit(&b->score, memory_order_relaxed) >= 0 &&
-           atomic_load_explicit(&b->weight, memory_order_relaxed) > 0;
+    return atomic_load_explicit(&b->score, memory_order_relaxed) >= 0 && sl_backend_in(b);
 }
 
 /* The slow branch of sl_backend_pickable(): <b> is unusable by health.
- * Weight > 0 and in panic, or (the library ending ejections itself, no
+ * Weight > 0, no out bit, and in panic, or (the library ending ejections itself, no
  * external ticks) an ejection whose backoff is over, readmitted now
  * (health.c). */
 bool sl_backend_pickable_slow(struct sluice_backend *b, bool panic);
 
-/* Pickable: weight > 0 and, unless the group is in panic, usable by health.
- * The usable case inline, with the loads of sl_backend_usable(). */
+/* Pickable: weight > 0, no out bit (not even in panic) and, unless the
+ * group is in panic, usable by health. The usable case inline, with the
+ * loads of sl_backend_usable(). */
 static inline bool sl_backend_pickable(const struct sluice_backend *b, bool panic)
 {
     if (__builtin_expect(atomic_load_explicit(&b->score, memory_order_relaxed) >= 0, 1))
-        return atomic_load_explicit(&b->weight, memory_order_relaxed) > 0;
+        return sl_backend_in(b);
     return sl_backend_pickable_slow((struct sluice_backend *)b, panic);
 }
 

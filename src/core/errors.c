@@ -35,6 +35,7 @@ static const char *const strategy_names[SLUICE_STRATEGY_COUNT] = {
     [SLUICE_MAGLEV] = "maglev",
     [SLUICE_RING_HASH] = "ring_hash",
     [SLUICE_PEAK_EWMA] = "peak_ewma",
+    [SLUICE_LEAST_LOAD] = "least_load",
 };
 
 const char *sluice_strategy_name(sluice_strategy_t s)

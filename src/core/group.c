@@ -126,8 +126,9 @@ bool sl_group_panic_slow(struct sl_group *g, uint64_t gen)
         for (size_t i = 0; i < g->n; i++) {
             const struct sluice_backend *b = g->backends[i];
 
-            /* Out for another reason (weight 0, drained): not counted. */
-            if (atomic_load_explicit(&b->weight, memory_order_relaxed) == 0)
+            /* Out for another reason (weight 0, drained; an out bit: a
+             * lapsed lease, a starting instance): not counted. */
+            if (!sl_backend_in(b))
                 continue;
             candidates++;
             usable += atomic_load_explicit(&b->score, memory_order_relaxed) >= 0;

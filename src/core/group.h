@@ -91,7 +91,8 @@ bool sl_groups_name_in_use(struct sl_group *const *gs, size_t n, const char *nam
 
 /* ---- the pick side ---- */
 
-/* Eligible for this pick: pickable (usable, or weight > 0 in panic) and
+/* Eligible for this pick: pickable (usable, or weight > 0 and no out bit
+ * in panic) and
  * not in p->skip. The one place every strategy asks. */
 static inline bool sl_pick_eligible(const struct sl_pick *p, const struct sluice_backend *b)
 {
@@ -104,7 +105,7 @@ static inline bool sl_pick_eligible(const struct sl_pick *p, const struct sluice
 }
 
 /* Whether <g> is in panic: fewer than the service's panic percent of its
- * candidates (weight > 0) usable by health. Two relaxed loads while the
+ * candidates (weight > 0, no out bit) usable by health. Two relaxed loads while the
  * service's health generation stands still; an O(n) recount when it moved
  * (group.c). */
 bool sl_group_panic_slow(struct sl_group *g, uint64_t gen);
@@ -126,7 +127,7 @@ const struct sl_strategy_ops *sl_strategy_ops(sluice_strategy_t s);
 
 /* Per-strategy ops (one file each). */
 extern const struct sl_strategy_ops sl_rr_ops, sl_wrr_ops, sl_least_conn_ops, sl_p2c_ops,
-    sl_random_ops, sl_maglev_ops, sl_ring_hash_ops, sl_peak_ewma_ops;
+    sl_random_ops, sl_maglev_ops, sl_ring_hash_ops, sl_peak_ewma_ops, sl_least_load_ops;
 
 /* A fast thread-safe pseudo-random 64-bit value for picks (no lock, no
  * global state: it mixes the group's cursor with a per-thread counter). */

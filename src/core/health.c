@@ -138,7 +138,7 @@ bool sl_backend_pickable_slow(struct sluice_backend *b, bool panic)
     uint64_t until;
     bool moved;
 
-    if (LOAD(b->weight) == 0)
+    if (!sl_backend_in(b))
         return false;
     if (panic)
         return true;

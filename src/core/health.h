@@ -62,6 +62,21 @@ bool sl_health_is_down(const sluice_backend_t *b);
  * turned off, so no transition happens where nobody logs it. */
 void sl_lb_set_external_ticks(sluice_lb_t *lb, bool external);
 
+/* Reasons a backend is out of rotation other than health and weight
+ * (a bitmask; sl_lb_set_out()). A backend with any bit set is never
+ * picked, not even in panic, and is not a panic candidate. */
+#define SL_OUT_DISCONNECTED 1u /* an agent's lease lapsed */
+#define SL_OUT_STARTING     2u /* a provider instance not ready yet */
+
+/* Sets (<on>) or clears the bits <bits> of the backend of <service> whose
+ * name or target is <name>. When the word changes, the service's health
+ * generation moves (groups recompute panic at their next select); when it
+ * becomes 0 and the backend is usable by health, slow start (if the
+ * service has one) ramps it back in like a return to health. 0,
+ * UNKNOWN_SERVICE, UNKNOWN_BACKEND, INVALID_ARG (NULL, or bits 0). Lock-free,
+ * no rebuild. */
+int sl_lb_set_out(sluice_lb_t *lb, const char *service, const char *name, uint32_t bits, bool on);
+
 /* The backends of service <service> (not a view), each with a reference the
  * caller drops with sl_backend_unref(); *out is malloc'd (free() it), NULL
  * when n is 0. 0, UNKNOWN_SERVICE, INVALID_ARG, NOMEM. Takes no writer

@@ -11,6 +11,7 @@
 static void fill(sluice_backend_snapshot_t *s, struct sluice_backend *b)
 {
     uint32_t f = sl_ramp_factor(b); /* 102..1024 */
+    uint64_t load;
 
     s->score = atomic_load_explicit(&b->score, memory_order_relaxed);
     s->health = sl_backend_health_of(b, s->score); /* agrees with the score shown */
@@ -32,6 +33,10 @@ static void fill(sluice_backend_snapshot_t *s, struct sluice_backend *b)
     s->last_check_ns = atomic_load_explicit(&b->last_check_ns, memory_order_relaxed);
     s->ejected_until_ns = atomic_load_explicit(&b->ejected_until_ns, memory_order_relaxed);
     s->ejections = atomic_load_explicit(&b->ejections, memory_order_relaxed);
+    s->out = atomic_load_explicit(&b->out, memory_order_relaxed);
+    load = atomic_load_explicit(&b->load, memory_order_relaxed);
+    s->load = (uint32_t)load;
+    s->load_set = (load & SL_LOAD_SET) != 0;
 }
 
 int sluice_lb_snapshot(const sluice_lb_t *clb, const char *service, sluice_group_snapshot_t *out)

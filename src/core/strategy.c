@@ -17,6 +17,7 @@ static const struct sl_strategy_ops *const registry[SLUICE_STRATEGY_COUNT] = {
     [SLUICE_MAGLEV] = &sl_maglev_ops,
     [SLUICE_RING_HASH] = &sl_ring_hash_ops,
     [SLUICE_PEAK_EWMA] = &sl_peak_ewma_ops,
+    [SLUICE_LEAST_LOAD] = &sl_least_load_ops,
 };
 
 const struct sl_strategy_ops *sl_strategy_ops(sluice_strategy_t s)

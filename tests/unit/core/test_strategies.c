@@ -121,6 +121,7 @@ static void registry_names_every_strategy(void **state)
         "maglev",
         "ring_hash",
         "peak_ewma",
+        "least_load",
     };
 
     (void)state;
