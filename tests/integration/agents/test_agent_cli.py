@@ -16,8 +16,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sluicetest import (BIN, SluiceCase, free_port, stop_process, track_process,  # noqa: E402
-                        wait_until)
+from sluicetest import (BIN, SluiceCase, backend_entry, config, endpoint,  # noqa: E402
+                        free_port, get, http_listener, route, service, stop_process,
+                        track_process, wait_until)
 
 WAIT = 10.0  # generous: the machine is shared
 TOKEN = "agent-token-1"
@@ -312,6 +313,66 @@ class TestAgentCli(AgentCase):
         r = subprocess.run([BIN, "agent", "--help"], capture_output=True, text=True, timeout=20)
         self.assertEqual(r.returncode, 0)
         self.assertIn("--health-path", r.stdout)
+
+
+class TestAgentEndToEnd(AgentCase):
+    """The real daemon (lease 1 s): the agent registers, traffic reaches its
+    target through the proxy, SIGSTOP -> disconnected and out of rotation,
+    SIGCONT -> back, SIGTERM -> deregistered and gone."""
+
+    def served_by(self, port, n=12):
+        names = []
+        for _ in range(n):
+            r = get(port, "/")
+            self.assertEqual(r.status, 200, r)
+            names.append(r.header("X-Backend"))
+        return names
+
+    def state(self, api, name):
+        st, _, q = api.call("GET", "/v1/query")
+        self.assertEqual(st, 200, q)
+        rows = [b for b in q["backends"] if b["name"] == name]
+        return rows[0]["state"] if rows else None
+
+    def test_agent_against_the_daemon(self):
+        static, target = self.backend("static1"), self.backend("ag1")
+        port, admin_port = free_port(), free_port()
+        svc = service([backend_entry("static1", static.port)], panic_threshold=0)
+        cfg = config([http_listener(port)], {"api": svc}, [endpoint("/", [route("api")])],
+                     agents={"lease": "1s", "expire": "60s"})
+        cfg["admin"] = {"bind": "127.0.0.1:%d" % admin_port}
+        d = self.sluice(cfg)
+        api = d.admin()
+        self.addCleanup(api.close)
+        st, _, tok = api.call("POST", "/v1/tokens", {"scope": "agent", "name": "host1"})
+        self.assertEqual(st, 201, tok)
+        p = self.agent(admin_port, "127.0.0.1:%d" % target.port, "--name", "ag1",
+                       "--label", "role=agent", "--location", "city=Lyon,country=FR",
+                       "--load-cmd", "echo 42", "--heartbeat", "200ms", "--token", tok["token"])
+        self.wait_log(p, "registered id=ag_")
+        self.assertTrue(wait_until(lambda: "ag1" in self.served_by(port), WAIT))
+        st, _, q = api.call("GET", "/v1/query")
+        row = [b for b in q["backends"] if b["name"] == "ag1"][0]
+        self.assertEqual((row["origin"], row["state"], row["labels"]),
+                         ("agent", "up", {"role": "agent"}), row)
+        self.assertTrue(wait_until(lambda: [b for b in api.call("GET", "/v1/query")[2]["backends"]
+                                            if b["name"] == "ag1"][0].get("load") == 42, WAIT))
+        self.assertEqual(row["location"]["city"], "Lyon")
+
+        p.send_signal(signal.SIGSTOP)
+        try:
+            self.assertTrue(wait_until(lambda: self.state(api, "ag1") == "disconnected", WAIT))
+            self.assertEqual(set(self.served_by(port)), {"static1"})
+        finally:
+            p.send_signal(signal.SIGCONT)
+        self.assertTrue(wait_until(lambda: self.state(api, "ag1") == "up", WAIT))
+        self.assertTrue(wait_until(lambda: "ag1" in self.served_by(port), WAIT))
+
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(WAIT + 20), 0)
+        self.assertIn("deregistered id=ag_", self.log_of(p))
+        self.assertIsNone(self.state(api, "ag1"))
+        self.assertEqual(set(self.served_by(port)), {"static1"})
 
 
 if __name__ == "__main__":
