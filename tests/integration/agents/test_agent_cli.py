@@ -374,6 +374,24 @@ class TestAgentEndToEnd(AgentCase):
         self.assertIsNone(self.state(api, "ag1"))
         self.assertEqual(set(self.served_by(port)), {"static1"})
 
+    def test_refusals_from_the_daemon_exit_1(self):
+        static, target = self.backend("static1"), self.backend("t")
+        admin_port = free_port()
+        cfg = config([http_listener(free_port())], {"api": service(
+            [backend_entry("static1", static.port)])}, [endpoint("/", [route("api")])])
+        cfg["admin"] = {"bind": "127.0.0.1:%d" % admin_port}
+        d = self.sluice(cfg)
+        api = d.admin()
+        self.addCleanup(api.close)
+        st, _, tok = api.call("POST", "/v1/tokens", {"scope": "agent", "name": "host1"})
+        self.assertEqual(st, 201, tok)
+        cases = [(["--token", "not-a-token"], "401"),
+                 (["--token", tok["token"], "--name", "static1"], "409 name_in_use")]
+        for extra, want in cases:
+            p = self.agent(admin_port, "127.0.0.1:%d" % target.port, *extra)
+            self.assertEqual(p.wait(WAIT), 1, self.log_of(p))
+            self.assertIn("registration refused: " + want, self.log_of(p))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
