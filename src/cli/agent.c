@@ -34,6 +34,7 @@ struct agent {
     uint32_t interval_ms; /* the heartbeat, shortened to a third of a short lease */
     unsigned failures;    /* calls failed in a row, for the backoff */
     int target_up;        /* -1 unknown, 0 down, 1 up: log changes only */
+    uint64_t rng;         /* the backoff's jitter */
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -65,12 +66,14 @@ static void nap(uint32_t ms)
     }
 }
 
+/* xorshift64: jitter needs no quality, only agents that differ (seeded
+ * from the time and the pid in main). */
 static uint32_t backoff(struct agent *a)
 {
-    /* rand() is good enough for jitter; seeded per process in main. */
-    double r = (double)rand() / ((double)RAND_MAX + 1.0); // NOLINT(cert-msc30-c)
-
-    return sl_agent_backoff_ms(a->failures++, r);
+    a->rng ^= a->rng << 13;
+    a->rng ^= a->rng >> 7;
+    a->rng ^= a->rng << 17;
+    return sl_agent_backoff_ms(a->failures++, (double)(a->rng >> 11) / 9007199254740992.0);
 }
 
 /* The server's {"error":{"code","message"}} (or its first line) in msg. */
@@ -334,7 +337,7 @@ int sl_cli_agent(int argc, char **argv)
         return 2;
     }
     a.interval_ms = a.o.heartbeat_ms;
-    srand((unsigned)time(NULL) ^ (unsigned)getpid()); // NOLINT(cert-msc32-c)
+    a.rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
     (void)sigemptyset(&sa.sa_mask);
     (void)sigaction(SIGTERM, &sa, NULL);
     (void)sigaction(SIGINT, &sa, NULL);

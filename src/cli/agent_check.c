@@ -18,6 +18,24 @@
 #include "http_client.h"
 #include "net/log.h"
 
+/* 0 when <fd> connects to <a> within timeout_ms, else an errno value. */
+static int connect_err(int fd, const struct addrinfo *a, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    socklen_t sl = sizeof(int);
+    int err = 0;
+
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS)
+        return errno;
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return ETIMEDOUT;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
+        return errno;
+    return err;
+}
+
 /* A TCP connect to one of <u>'s addresses within timeout_ms. */
 static bool tcp_up(const struct sl_url *u, int timeout_ms, char *why, size_t whylen)
 {
@@ -32,22 +50,13 @@ static bool tcp_up(const struct sl_url *u, int timeout_ms, char *why, size_t why
     }
     for (struct addrinfo *a = ai; a != NULL && !up; a = a->ai_next) {
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        socklen_t sl = sizeof(err);
 
         if (fd < 0) {
             err = errno;
             continue;
         }
-        err = 0;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-            up = true;
-        else if (errno != EINPROGRESS)
-            err = errno;
-        else if (poll(&pfd, 1, timeout_ms) <= 0)
-            err = ETIMEDOUT;
-        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == 0 && err == 0)
-            up = true;
+        err = connect_err(fd, a, timeout_ms);
+        up = err == 0;
         (void)close(fd);
     }
     freeaddrinfo(ai);

@@ -185,6 +185,34 @@ static int config_compound(struct sl_agent_opts *o, const char *file, const char
     return 0;
 }
 
+/* One top-level key of the file: the flag of that name, "labels" or
+ * "location". Errors carry "FILE:LINE: ". */
+static int config_key(struct sl_agent_opts *o, const char *file, const struct sl_ynode *k,
+                      const struct sl_ynode *v, char *err, size_t errlen)
+{
+    char key[64], inner[512];
+    const char *text;
+
+    (void)snprintf(key, sizeof(key), "%s", k->str);
+    for (char *p = key; *p; p++)
+        if (*p == '_')
+            *p = '-'; /* load_cmd or load-cmd */
+    if (strcmp(key, "labels") == 0 || strcmp(key, "location") == 0)
+        return config_compound(o, file, key, v, err, errlen);
+    if (strcmp(key, "label") == 0 || strcmp(key, "config") == 0) {
+        (void)snprintf(err, errlen, "%s:%d: unknown key %s", file, k->line, key);
+        return -1;
+    }
+    text = scalar(file, key, v, err, errlen);
+    if (text == NULL)
+        return -1;
+    if (set_opt(o, key, text, err, errlen) == 0)
+        return 0;
+    (void)snprintf(inner, sizeof(inner), "%s", err);
+    (void)snprintf(err, errlen, "%s:%d: %s", file, k->line, inner);
+    return -1;
+}
+
 static int load_config(const char *file, struct sl_agent_opts *o, char *err, size_t errlen)
 {
     struct sl_ynode *root = NULL;
@@ -200,34 +228,9 @@ static int load_config(const char *file, struct sl_agent_opts *o, char *err, siz
         (void)snprintf(err, errlen, "%s: expected a map of agent options", file);
         goto out;
     }
-    for (size_t i = 0; root != NULL && i < root->n; i += 2) {
-        char key[64];
-        const char *v;
-
-        (void)snprintf(key, sizeof(key), "%s", root->items[i]->str);
-        for (char *p = key; *p; p++)
-            if (*p == '_')
-                *p = '-'; /* load_cmd or load-cmd */
-        if (strcmp(key, "labels") == 0 || strcmp(key, "location") == 0) {
-            if (config_compound(o, file, key, root->items[i + 1], err, errlen) != 0)
-                goto out;
-            continue;
-        }
-        v = scalar(file, key, root->items[i + 1], err, errlen);
-        if (v == NULL || strcmp(key, "label") == 0 || strcmp(key, "config") == 0 ||
-            set_opt(o, key, v, err, errlen) != 0) {
-            if (v != NULL && (strcmp(key, "label") == 0 || strcmp(key, "config") == 0))
-                (void)snprintf(err, errlen, "%s:%d: unknown key %s", file, root->items[i]->line,
-                               key);
-            else if (v != NULL) {
-                char inner[512];
-
-                (void)snprintf(inner, sizeof(inner), "%s", err);
-                (void)snprintf(err, errlen, "%s:%d: %s", file, root->items[i]->line, inner);
-            }
+    for (size_t i = 0; root != NULL && i < root->n; i += 2)
+        if (config_key(o, file, root->items[i], root->items[i + 1], err, errlen) != 0)
             goto out;
-        }
-    }
     rc = 0;
 out:
     sl_ytree_free(root);

@@ -8,7 +8,7 @@
 
 uint32_t sl_agent_backoff_ms(unsigned attempt, double r)
 {
-    uint32_t d = SL_AGENT_BACKOFF_BASE_MS;
+    uint32_t d = SL_AGENT_BACKOFF_BASE_MS, half;
 
     for (unsigned i = 0; i < attempt && d < SL_AGENT_BACKOFF_MAX_MS; i++)
         d *= 2;
@@ -16,7 +16,8 @@ uint32_t sl_agent_backoff_ms(unsigned attempt, double r)
         d = SL_AGENT_BACKOFF_MAX_MS;
     if (!(r >= 0.0) || r >= 1.0)
         r = 0.0;
-    return d / 2 + (uint32_t)((double)(d / 2) * r);
+    half = d / 2;
+    return half + (uint32_t)((double)half * r);
 }
 
 int sl_agent_parse_load(const char *text, uint32_t *out)
