@@ -334,21 +334,26 @@ class TestAgentEndToEnd(AgentCase):
         rows = [b for b in q["backends"] if b["name"] == name]
         return rows[0]["state"] if rows else None
 
-    def test_agent_against_the_daemon(self):
-        static, target = self.backend("static1"), self.backend("ag1")
+    def daemon(self, static):
+        """sluice with one static backend behind "/" (lease 1 s), its proxy
+        port, admin port, admin client and a fresh agent token."""
         port, admin_port = free_port(), free_port()
         svc = service([backend_entry("static1", static.port)], panic_threshold=0)
         cfg = config([http_listener(port)], {"api": svc}, [endpoint("/", [route("api")])],
                      agents={"lease": "1s", "expire": "60s"})
         cfg["admin"] = {"bind": "127.0.0.1:%d" % admin_port}
-        d = self.sluice(cfg)
-        api = d.admin()
+        api = self.sluice(cfg).admin()
         self.addCleanup(api.close)
         st, _, tok = api.call("POST", "/v1/tokens", {"scope": "agent", "name": "host1"})
         self.assertEqual(st, 201, tok)
+        return port, admin_port, api, tok["token"]
+
+    def test_agent_against_the_daemon(self):
+        static, target = self.backend("static1"), self.backend("ag1")
+        port, admin_port, api, token = self.daemon(static)
         p = self.agent(admin_port, "127.0.0.1:%d" % target.port, "--name", "ag1",
                        "--label", "role=agent", "--location", "city=Lyon,country=FR",
-                       "--load-cmd", "echo 42", "--heartbeat", "200ms", "--token", tok["token"])
+                       "--load-cmd", "echo 42", "--heartbeat", "200ms", "--token", token)
         self.wait_log(p, "registered id=ag_")
         self.assertTrue(wait_until(lambda: "ag1" in self.served_by(port), WAIT))
         st, _, q = api.call("GET", "/v1/query")
@@ -376,17 +381,9 @@ class TestAgentEndToEnd(AgentCase):
 
     def test_refusals_from_the_daemon_exit_1(self):
         static, target = self.backend("static1"), self.backend("t")
-        admin_port = free_port()
-        cfg = config([http_listener(free_port())], {"api": service(
-            [backend_entry("static1", static.port)])}, [endpoint("/", [route("api")])])
-        cfg["admin"] = {"bind": "127.0.0.1:%d" % admin_port}
-        d = self.sluice(cfg)
-        api = d.admin()
-        self.addCleanup(api.close)
-        st, _, tok = api.call("POST", "/v1/tokens", {"scope": "agent", "name": "host1"})
-        self.assertEqual(st, 201, tok)
+        _, admin_port, _, token = self.daemon(static)
         cases = [(["--token", "not-a-token"], "401"),
-                 (["--token", tok["token"], "--name", "static1"], "409 name_in_use")]
+                 (["--token", token, "--name", "static1"], "409 name_in_use")]
         for extra, want in cases:
             p = self.agent(admin_port, "127.0.0.1:%d" % target.port, *extra)
             self.assertEqual(p.wait(WAIT), 1, self.log_of(p))
