@@ -35,6 +35,7 @@ struct agent {
     unsigned failures;    /* calls failed in a row, for the backoff */
     int target_up;        /* -1 unknown, 0 down, 1 up: log changes only */
     uint64_t rng;         /* the backoff's jitter */
+    bool load_failing;    /* log the load's failure once, not every heartbeat */
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -223,10 +224,15 @@ static void heartbeat(struct agent *a, bool healthy)
     uint32_t load;
     int status;
 
-    if (sl_agent_load(a->o.load_cmd, CHECK_TIMEOUT_MS, &load, why, sizeof(why)) == 0)
+    if (sl_agent_load(a->o.load_cmd, CHECK_TIMEOUT_MS, &load, why, sizeof(why)) == 0) {
         (void)json_object_set_new(body, "load", json_integer(load));
-    else
-        logf_("load unknown: %s", why);
+        if (a->load_failing)
+            logf_("load known again: %u", load);
+        a->load_failing = false;
+    } else if (!a->load_failing) {
+        logf_("load unknown (heartbeats carry none until it is back): %s", why);
+        a->load_failing = true;
+    }
     (void)snprintf(path, sizeof(path), "/v1/agents/%s/heartbeat", a->id);
     if (call(a, "POST", path, body, &r, err, sizeof(err)) != 0) {
         uint32_t w = backoff(a);

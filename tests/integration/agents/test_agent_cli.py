@@ -187,6 +187,14 @@ class TestAgentCli(AgentCase):
         self.assertIsInstance(hb[3]["load"], int)
         self.assertGreaterEqual(hb[3]["load"], 0)
 
+    def test_failing_load_cmd_sends_no_load_and_logs_once(self):
+        api, target = self.api(), self.backend("t1")
+        p = self.agent(api.port, "127.0.0.1:%d" % target.port, "--heartbeat", "200ms",
+                       "--load-cmd", "echo busy")
+        self.assertTrue(wait_until(lambda: len(api.of("heartbeat")) >= 4, WAIT))
+        self.assertEqual(api.of("heartbeat")[0][3], {"healthy": True})
+        self.assertEqual(self.log_of(p).count("load unknown"), 1, self.log_of(p))
+
     def test_reregisters_when_the_server_forgot_it(self):
         api, target = self.api(), self.backend("t1")
         p = self.agent(api.port, "127.0.0.1:%d" % target.port, "--heartbeat", "200ms")
