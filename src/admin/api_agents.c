@@ -85,7 +85,10 @@ static json_t *raw_labels(const json_t *labels)
     size_t len = 1, at = 0;
     char *s;
 
-    json_object_foreach((json_t *)labels, key, v) len += strlen(key) + 2 + json_string_length(v);
+    json_object_foreach((json_t *)labels, key, v)
+    {
+        len += strlen(key) + 2 + json_string_length(v);
+    }
     if ((s = malloc(len)) == NULL)
         return NULL;
     s[0] = '\0';
@@ -166,9 +169,13 @@ void sl_api_q(struct sl_api_call *k)
         goto out;
     }
     json_array_foreach(json_object_get(q, "endpoints"), i, v)
+    {
         json_array_append_new(eps, q_endpoint(k->ctx->c, cache, v));
+    }
     json_array_foreach(json_object_get(q, "backends"), i, v)
+    {
         json_array_append_new(bes, q_backend(v));
+    }
     sl_api_json(
         k->resp, 200,
         json_pack("{s:s?, s:O, s:O}", "Token", k->who.token_id, "Endpoints", eps, "Backends", bes));

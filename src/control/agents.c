@@ -173,7 +173,9 @@ static void derive_name(const char *target, char *out, size_t cap)
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
 
-        out[i] = ok ? ch : '-';
+        out[i] = '-';
+        if (ok)
+            out[i] = ch;
     }
     out[i] = '\0';
 }
