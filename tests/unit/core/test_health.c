@@ -141,6 +141,7 @@ static void panic_serves_all_candidates(void **state)
         SLUICE_MAGLEV,
         SLUICE_RING_HASH,
         SLUICE_PEAK_EWMA,
+        SLUICE_LEAST_LOAD,
     };
     (void)state;
 
@@ -264,7 +265,8 @@ static void slow_start_ramps_new_and_recovering_backends(void **state)
  * its effective weight: held selections pile up elsewhere. */
 static void slow_start_scales_load_comparisons(void **state)
 {
-    static const sluice_strategy_t all[] = {SLUICE_LEAST_CONNECTIONS, SLUICE_LEAST_REQUEST};
+    static const sluice_strategy_t all[] = {SLUICE_LEAST_CONNECTIONS, SLUICE_LEAST_REQUEST,
+                                            SLUICE_LEAST_LOAD};
     (void)state;
 
     for (size_t s = 0; s < sizeof(all) / sizeof(all[0]); s++) {
@@ -619,7 +621,7 @@ static double ramping_share(sluice_strategy_t st, size_t hold)
 static void slow_start_holds_at_any_concurrency(void **state)
 {
     static const sluice_strategy_t all[] = {SLUICE_LEAST_CONNECTIONS, SLUICE_LEAST_REQUEST,
-                                            SLUICE_PEAK_EWMA};
+                                            SLUICE_PEAK_EWMA, SLUICE_LEAST_LOAD};
     static const size_t holds[] = {1, 16};
     (void)state;
 
