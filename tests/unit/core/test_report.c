@@ -15,6 +15,7 @@
 #include "backend_types.h"
 #include "health.h"
 #include "sluice.h"
+#include "snapshot_of.h"
 
 static const char *const three[] = {"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"};
 
@@ -27,28 +28,11 @@ static sluice_lb_t *lb_three(sluice_strategy_t s)
     return lb;
 }
 
-static sluice_backend_snapshot_t backend_of(sluice_lb_t *lb, const char *target)
-{
-    sluice_group_snapshot_t snap;
-    sluice_backend_snapshot_t out;
-
-    memset(&out, 0, sizeof(out));
-    assert_int_equal(sluice_lb_snapshot(lb, "a", &snap), 0);
-    for (size_t i = 0; i < snap.n; i++)
-        if (strcmp(snap.backends[i].target, target) == 0)
-            out = snap.backends[i];
-    out.target = out.name = NULL;
-    sluice_group_snapshot_free(&snap);
-    return out;
-}
-
 static bool panic_of(sluice_lb_t *lb)
 {
-    sluice_group_snapshot_t snap;
-    bool panic;
+    sluice_group_snapshot_t snap = group_of(lb, "a");
+    bool panic = snap.panic;
 
-    assert_int_equal(sluice_lb_snapshot(lb, "a", &snap), 0);
-    panic = snap.panic;
     sluice_group_snapshot_free(&snap);
     return panic;
 }
@@ -103,7 +87,7 @@ static void out_backend_is_never_picked(void **state)
             fail_msg("%s: out backend picked %zu times, %zu misses",
                      sluice_strategy_name((sluice_strategy_t)s), c[0], c[3]);
         assert_int_equal(sluice_lb_healthy_count(lb, "a"), 2);
-        assert_int_equal(backend_of(lb, three[0]).out, SL_OUT_DISCONNECTED);
+        assert_int_equal(backend_of(lb, "a", three[0]).out, SL_OUT_DISCONNECTED);
         /* The other two down: panic serves them, still not the out one. */
         assert_int_equal(sluice_lb_mark_health(lb, "a", three[1], false), 0);
         assert_int_equal(sluice_lb_mark_health(lb, "a", three[2], false), 0);
@@ -171,7 +155,8 @@ static void out_bits_combine_and_report_errors(void **state)
     assert_int_equal(sluice_backend_builder_finish(bb, lb, "a"), 0);
     assert_int_equal(sl_lb_set_out(lb, "a", "agent-1", SL_OUT_DISCONNECTED, true), 0);
     assert_int_equal(sl_lb_set_out(lb, "a", "agent-1", SL_OUT_STARTING, true), 0);
-    assert_int_equal(backend_of(lb, "127.0.0.1:9010").out, SL_OUT_DISCONNECTED | SL_OUT_STARTING);
+    assert_int_equal(backend_of(lb, "a", "127.0.0.1:9010").out,
+                     SL_OUT_DISCONNECTED | SL_OUT_STARTING);
     /* Setting what is set, or clearing what is clear, moves nothing. */
     gen = health_gen(lb);
     assert_int_equal(sl_lb_set_out(lb, "a", "agent-1", SL_OUT_STARTING, true), 0);
@@ -180,11 +165,11 @@ static void out_bits_combine_and_report_errors(void **state)
     /* One reason left: still out. */
     assert_int_equal(sl_lb_set_out(lb, "a", "agent-1", SL_OUT_DISCONNECTED, false), 0);
     assert_int_equal(health_gen(lb), gen + 1);
-    assert_int_equal(backend_of(lb, "127.0.0.1:9010").out, SL_OUT_STARTING);
+    assert_int_equal(backend_of(lb, "a", "127.0.0.1:9010").out, SL_OUT_STARTING);
     assert_int_equal(sluice_lb_healthy_count(lb, "a"), 3);
     /* Kept by an update that keeps the backend object. */
     assert_int_equal(sluice_lb_set_weight(lb, "a", "agent-1", 2), 0);
-    assert_int_equal(backend_of(lb, "127.0.0.1:9010").out, SL_OUT_STARTING);
+    assert_int_equal(backend_of(lb, "a", "127.0.0.1:9010").out, SL_OUT_STARTING);
     assert_int_equal(sl_lb_set_out(lb, "a", "agent-1", SL_OUT_STARTING, false), 0);
     assert_int_equal(sluice_lb_healthy_count(lb, "a"), 4);
 
@@ -208,16 +193,16 @@ static void back_in_ramps_with_slow_start(void **state)
     (void)state;
 
     assert_int_equal(sluice_lb_set_slow_start(lb, "a", 600000), 0);
-    assert_int_equal(backend_of(lb, three[0]).ramp_permille, 1000);
+    assert_int_equal(backend_of(lb, "a", three[0]).ramp_permille, 1000);
     assert_int_equal(sl_lb_set_out(lb, "a", three[0], SL_OUT_DISCONNECTED, true), 0);
-    assert_int_equal(backend_of(lb, three[0]).ramp_permille, 1000);
+    assert_int_equal(backend_of(lb, "a", three[0]).ramp_permille, 1000);
     assert_int_equal(sl_lb_set_out(lb, "a", three[0], SL_OUT_DISCONNECTED, false), 0);
-    assert_true(backend_of(lb, three[0]).ramp_permille < 200);
+    assert_true(backend_of(lb, "a", three[0]).ramp_permille < 200);
     /* Down when it returns: its return to health will ramp it instead. */
     assert_int_equal(sl_lb_set_out(lb, "a", three[1], SL_OUT_DISCONNECTED, true), 0);
     assert_int_equal(sluice_lb_mark_health(lb, "a", three[1], false), 0);
     assert_int_equal(sl_lb_set_out(lb, "a", three[1], SL_OUT_DISCONNECTED, false), 0);
-    assert_int_equal(backend_of(lb, three[1]).ramp_permille, 1000);
+    assert_int_equal(backend_of(lb, "a", three[1]).ramp_permille, 1000);
     sluice_lb_free(lb);
 }
 
@@ -228,27 +213,27 @@ static void load_is_set_cleared_and_shown(void **state)
     sluice_backend_snapshot_t s;
     (void)state;
 
-    s = backend_of(lb, three[0]);
+    s = backend_of(lb, "a", three[0]);
     assert_false(s.load_set);
     assert_int_equal(s.load, 0);
     assert_int_equal(s.out, 0);
     assert_int_equal(sluice_lb_set_load(lb, "a", three[0], 250), 0);
-    s = backend_of(lb, three[0]);
+    s = backend_of(lb, "a", three[0]);
     assert_true(s.load_set);
     assert_int_equal(s.load, 250);
     /* Any spelling of the target, or the name; 0 is a load like any. */
     assert_int_equal(sluice_lb_set_load(lb, "a", "127.0.0.1:9002", 0), 0);
-    assert_true(backend_of(lb, three[1]).load_set);
+    assert_true(backend_of(lb, "a", three[1]).load_set);
     assert_int_equal(sluice_backend_builder_finish(bb, lb, "a"), 0);
     assert_int_equal(sluice_lb_set_load(lb, "a", "agent-1", UINT32_MAX), 0);
-    s = backend_of(lb, "127.0.0.1:9010");
+    s = backend_of(lb, "a", "127.0.0.1:9010");
     assert_true(s.load_set);
     assert_int_equal(s.load, UINT32_MAX);
     /* Kept across a rebuild that keeps the object. */
     assert_int_equal(sluice_lb_set_weight(lb, "a", three[0], 3), 0);
-    assert_int_equal(backend_of(lb, three[0]).load, 250);
+    assert_int_equal(backend_of(lb, "a", three[0]).load, 250);
     assert_int_equal(sluice_lb_clear_load(lb, "a", three[0]), 0);
-    s = backend_of(lb, three[0]);
+    s = backend_of(lb, "a", three[0]);
     assert_false(s.load_set);
     assert_int_equal(s.load, 0);
 
