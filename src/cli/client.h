@@ -85,6 +85,12 @@ const char *sl_cli_cell(const json_t *v, char *buf, size_t n);
 /* Unix seconds (a JSON integer) as "YYYY-MM-DD HH:MM:SS" UTC, 0 as
  * <zero>; anything else as sl_cli_cell. */
 const char *sl_cli_cell_time(const json_t *v, const char *zero, char *buf, size_t n);
+/* A rate (a JSON number) with one decimal, "12.5"; else as sl_cli_cell. */
+const char *sl_cli_cell_rate(const json_t *v, char *buf, size_t n);
+/* An agent's location object as "CITY, CC": the city and the country code
+ * (or name) when known, either alone, else "LAT,LON", else "-" (null, no
+ * location). */
+const char *sl_cli_cell_location(const json_t *loc, char *buf, size_t n);
 
 /* ---- client_call.c: one API call */
 

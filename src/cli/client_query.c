@@ -60,12 +60,15 @@ static void print_endpoints(const json_t *eps)
     sl_cli_table_free(&t);
 }
 
+/* SCORE and REQUESTS (in --json) make way for what agents add: the
+ * reported load, the measured rate and where the backend is, so that a
+ * row still fits about 100 columns. */
 static void print_backends(const json_t *bes)
 {
-    static const char *const keys[] = {"name",   "service", "target", "weight",  "state",
-                                       "health", "score",   "active", "requests"};
-    static const char *const heads[] = {"NAME",   "SERVICE", "TARGET", "WEIGHT",  "STATE",
-                                        "HEALTH", "SCORE",   "ACTIVE", "REQUESTS"};
+    static const char *const keys[] = {"name",   "service", "target", "weight", "state",
+                                       "health", "active",  "rps",    "load",   "location"};
+    static const char *const heads[] = {"NAME",   "SERVICE", "TARGET", "WEIGHT", "STATE",
+                                        "HEALTH", "ACTIVE",  "RPS",    "LOAD",   "LOCATION"};
     enum { N = sizeof(keys) / sizeof(keys[0]) };
     char c[N][CELL];
     const char *row[N];
@@ -77,8 +80,16 @@ static void print_backends(const json_t *bes)
         return;
     json_array_foreach(bes, i, b)
     {
-        for (size_t k = 0; k < N; k++)
-            row[k] = sl_cli_cell(json_object_get(b, keys[k]), c[k], CELL);
+        for (size_t k = 0; k < N; k++) {
+            const json_t *v = json_object_get(b, keys[k]);
+
+            if (strcmp(keys[k], "rps") == 0)
+                row[k] = sl_cli_cell_rate(v, c[k], CELL);
+            else if (strcmp(keys[k], "location") == 0)
+                row[k] = sl_cli_cell_location(v, c[k], CELL);
+            else
+                row[k] = sl_cli_cell(v, c[k], CELL);
+        }
         (void)sl_cli_table_add(&t, row);
     }
     sl_cli_table_print(&t, stdout);

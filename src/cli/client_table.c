@@ -38,6 +38,18 @@ int sl_cli_table_add(struct sl_cli_table *t, const char *const *row)
     return 0;
 }
 
+/* Columns on a terminal, not bytes: a city such as "São Paulo" must not
+ * push the next column out of line. Counts UTF-8 lead bytes. */
+static size_t width(const char *s)
+{
+    size_t w = 0;
+
+    for (; *s != '\0'; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
 void sl_cli_table_print(const struct sl_cli_table *t, FILE *out)
 {
     size_t *w = calloc(t->ncols ? t->ncols : 1, sizeof(*w));
@@ -46,7 +58,7 @@ void sl_cli_table_print(const struct sl_cli_table *t, FILE *out)
         return;
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t c = 0; c < t->ncols; c++) {
-            size_t n = strlen(t->cells[r * t->ncols + c]);
+            size_t n = width(t->cells[r * t->ncols + c]);
 
             if (n > w[c])
                 w[c] = n;
@@ -58,7 +70,7 @@ void sl_cli_table_print(const struct sl_cli_table *t, FILE *out)
             if (c + 1 == t->ncols)
                 (void)fprintf(out, "%s\n", s);
             else
-                (void)fprintf(out, "%-*s  ", (int)w[c], s);
+                (void)fprintf(out, "%s%*s", s, (int)(w[c] - width(s) + 2), "");
         }
     }
     free(w);
@@ -152,5 +164,40 @@ const char *sl_cli_cell_time(const json_t *v, const char *zero, char *buf, size_
     t = (time_t)json_integer_value(v);
     if (gmtime_r(&t, &tm) == NULL || strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) == 0)
         return sl_cli_cell(v, buf, n);
+    return buf;
+}
+
+const char *sl_cli_cell_rate(const json_t *v, char *buf, size_t n)
+{
+    if (!json_is_number(v))
+        return sl_cli_cell(v, buf, n);
+    (void)snprintf(buf, n, "%.1f", json_number_value(v));
+    return buf;
+}
+
+/* A string member of <loc>, or NULL when absent or empty. */
+static const char *loc_str(const json_t *loc, const char *key)
+{
+    const char *s = json_string_value(json_object_get(loc, key));
+
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+const char *sl_cli_cell_location(const json_t *loc, char *buf, size_t n)
+{
+    const char *city = loc_str(loc, "city");
+    const char *country = loc_str(loc, "country");
+    const json_t *lat = json_object_get(loc, "lat"), *lon = json_object_get(loc, "lon");
+
+    if (country == NULL)
+        country = loc_str(loc, "country_name");
+    if (city != NULL && country != NULL)
+        (void)snprintf(buf, n, "%s, %s", city, country);
+    else if (city != NULL || country != NULL)
+        (void)snprintf(buf, n, "%s", city != NULL ? city : country);
+    else if (json_is_number(lat) && json_is_number(lon))
+        (void)snprintf(buf, n, "%.2f,%.2f", json_number_value(lat), json_number_value(lon));
+    else
+        (void)snprintf(buf, n, "-");
     return buf;
 }

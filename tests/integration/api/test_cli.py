@@ -17,7 +17,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sluicetest import (BIN, SRC, SluiceCase, backend_entry, can_connect, config,  # noqa: E402
-                        endpoint, free_port, http_listener, main, route, service)
+                        endpoint, free_port, get, http_listener, main, route, service,
+                        wait_until)
 
 QUERY = {
     "endpoints": [
@@ -30,10 +31,15 @@ QUERY = {
     "backends": [
         {"name": "api-1", "service": "api", "origin": "static", "target": "127.0.0.1:3001",
          "weight": 1, "state": "up", "health": "healthy", "score": 3, "active": 2,
-         "requests": 1234, "labels": {"version": "v1"}},
+         "requests": 1234, "labels": {"version": "v1"}, "rps": 12.345, "load": None,
+         "location": None},
         {"name": "api-22", "service": "api", "origin": "dynamic", "target": "10.0.0.22:3002",
          "weight": 100, "state": "draining", "health": "unhealthy", "score": -3, "active": 0,
          "requests": 7, "labels": {"version": "v2"}},
+        {"name": "edge-1", "service": "api", "origin": "agent", "target": "10.0.0.5:3000",
+         "weight": 1, "state": "disconnected", "health": "healthy", "score": 0, "active": 0,
+         "requests": 0, "labels": {"role": "agent"}, "rps": 0.0, "load": 42,
+         "location": {"city": "S\u00e3o Paulo", "country": "BR", "lat": -23.55, "lon": -46.63}},
     ],
 }
 TOKENS = [
@@ -130,13 +136,20 @@ class FakeApiTest(SluiceCase):
         self.assertIn("example.com/api  route000  api      version=v1  90      api-1", out)
         head = [l for l in lines if l.startswith("NAME")][0]
         self.assertEqual(head.split(), ["NAME", "SERVICE", "TARGET", "WEIGHT", "STATE", "HEALTH",
-                                        "SCORE", "ACTIVE", "REQUESTS"])
+                                        "ACTIVE", "RPS", "LOAD", "LOCATION"])
         rows = lines[lines.index(head) + 1:]
         self.assertEqual(rows[0].split(), ["api-1", "api", "127.0.0.1:3001", "1", "up", "healthy",
-                                           "3", "2", "1234"])
+                                           "2", "12.3", "-", "-"])
+        # absent fields (an older daemon) are "-" too
+        self.assertEqual(rows[1].split()[-3:], ["-", "-", "-"])
+        self.assertEqual(rows[2].split(), ["edge-1", "api", "10.0.0.5:3000", "1", "disconnected",
+                                           "healthy", "0", "0.0", "42", "S\u00e3o", "Paulo,", "BR"])
         # aligned: every column starts at the same offset in every row
         self.assertEqual(head.index("TARGET"), rows[1].index("10.0.0.22:3002"))
         self.assertEqual(head.index("STATE"), rows[1].index("draining"))
+        self.assertEqual(head.index("LOAD"), rows[2].index("42"))
+        self.assertEqual(head.index("LOCATION"), rows[2].index("S\u00e3o Paulo, BR"))
+        self.assertLessEqual(max(len(l) for l in rows), 100)
         self.assertEqual(self.last()[:3], ("GET", "/v1/query", "Bearer slk_test"))
         self.assertNotIn("inactive", out)
         q = dict(QUERY, conflicts=[{"kind": "backend", "key": "extra/x1",
@@ -519,6 +532,68 @@ class DaemonTest(SluiceCase):
         boot = [t for t in json.loads(self.ok(["token", "list", "--json"]))
                 if t["name"] == "bootstrap"][0]
         self.refused(["token", "revoke", boot["id"]], "409")
+
+    def test_agent_in_query(self):
+        """An agent registered over raw HTTP (token from `sluice token
+        create --scope agent`) shows its load, rps and location in the
+        `sluice query` table while traffic reaches it through the proxy."""
+        static, edge = self.backend("static1"), self.backend("edge-1")
+        admin_port, port = free_port(), free_port()
+        cfg = config([http_listener(port)],
+                     {"app": service([backend_entry("static1", static.port, {"role": "static"})],
+                                     panic_threshold=0)},
+                     [endpoint("/", [route("app", selector="role=agent")])],
+                     admin={"bind": "127.0.0.1:%d" % admin_port},
+                     agents={"lease": "30s", "expire": "60s"})
+        d = self.sluice(cfg)
+        self.c = ["-c", d.config_path]
+        out = self.ok(["token", "create", "--scope", "agent", "--name", "edge"])
+        self.assertIn("(agent scope)", out)
+        secret = out.splitlines()[-1]
+        api = d.admin()
+        self.addCleanup(api.close)
+        body = {"service": "app", "name": "edge-1", "target": "127.0.0.1:%d" % edge.port,
+                "labels": {"role": "agent"},
+                "location": {"city": "Paris", "country": "FR", "lat": 48.85, "lon": 2.35}}
+        st, _, reg = api.call("POST", "/v1/agents", body, token=secret)
+        self.assertEqual(st, 201, reg)
+        st, _, hb = api.call("POST", "/v1/agents/%s/heartbeat" % reg["id"],
+                             {"load": 42, "healthy": True}, token=secret)
+        self.assertEqual(st, 200, hb)
+
+        # Traffic through the proxy, bounded in time, while we read the table.
+        stop, served = threading.Event(), []
+
+        def traffic():
+            deadline = time.monotonic() + 20
+            while not stop.is_set() and time.monotonic() < deadline:
+                served.append(get(port, "/").header("X-Backend"))
+                time.sleep(0.01)
+        t = threading.Thread(target=traffic, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 5)
+        self.addCleanup(stop.set)
+
+        def edge_row():
+            lines = self.ok(["query"]).splitlines()
+            head = [l for l in lines if l.startswith("NAME")][0]
+            rows = {l.split()[0]: l for l in lines[lines.index(head) + 1:] if l.strip()}
+            cols = head.split()
+            row = rows["edge-1"]
+            # cells by heading offset (LOCATION holds blanks)
+            starts = [head.index(c) for c in cols] + [None]
+            return {c: row[starts[i]:starts[i + 1]].strip() for i, c in enumerate(cols)}, rows
+
+        self.assertTrue(wait_until(lambda: float(edge_row()[0]["RPS"]) > 0, timeout=10),
+                        edge_row())
+        stop.set()
+        cells, rows = edge_row()
+        self.assertEqual((cells["STATE"], cells["LOAD"], cells["LOCATION"]),
+                         ("up", "42", "Paris, FR"), cells)
+        self.assertRegex(cells["RPS"], r"^\d+\.\d$")
+        self.assertTrue(served and set(served) == {"edge-1"}, set(served))
+        # A static backend has no load and no location.
+        self.assertRegex(rows["static1"], r" - +-$")
 
 
 if __name__ == "__main__":

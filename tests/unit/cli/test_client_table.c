@@ -106,13 +106,88 @@ static void times(void **state)
     json_decref(s);
 }
 
+static void rates(void **state)
+{
+    json_t *r = json_real(12.345), *z = json_real(0), *i = json_integer(7), *nul = json_null();
+    char buf[64];
+
+    (void)state;
+    assert_string_equal(sl_cli_cell_rate(r, buf, sizeof(buf)), "12.3");
+    assert_string_equal(sl_cli_cell_rate(z, buf, sizeof(buf)), "0.0");
+    assert_string_equal(sl_cli_cell_rate(i, buf, sizeof(buf)), "7.0");
+    assert_string_equal(sl_cli_cell_rate(nul, buf, sizeof(buf)), "-");
+    assert_string_equal(sl_cli_cell_rate(NULL, buf, sizeof(buf)), "-");
+    json_decref(r);
+    json_decref(z);
+    json_decref(i);
+    json_decref(nul);
+}
+
+static void locations(void **state)
+{
+    static const struct {
+        const char *json, *cell;
+    } cases[] = {
+        {"{\"city\":\"Paris\",\"country\":\"FR\",\"lat\":48.85,\"lon\":2.35}", "Paris, FR"},
+        {"{\"city\":\"Paris\",\"country_name\":\"France\"}", "Paris, France"},
+        {"{\"city\":\"Paris\",\"country\":\"\"}", "Paris"},
+        {"{\"country\":\"FR\",\"country_name\":\"France\"}", "FR"},
+        {"{\"lat\":45.764,\"lon\":4.8357}", "45.76,4.84"},
+        {"{\"lat\":45}", "-"},
+        {"{}", "-"},
+        {"null", "-"},
+        {"\"Paris\"", "-"},
+    };
+    char buf[64], small[6];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+
+        assert_non_null(v);
+        assert_string_equal(sl_cli_cell_location(v, buf, sizeof(buf)), cases[i].cell);
+        json_decref(v);
+    }
+    assert_string_equal(sl_cli_cell_location(NULL, buf, sizeof(buf)), "-");
+    {
+        json_t *v = json_pack("{s:s, s:s}", "city", "Paris", "country", "FR");
+
+        assert_string_equal(sl_cli_cell_location(v, small, sizeof(small)), "Paris");
+        json_decref(v);
+    }
+}
+
+/* Multi-byte UTF-8 cells count as their characters, not their bytes. */
+static void utf8_aligned(void **state)
+{
+    static const char *const heads[] = {"LOCATION", "RPS"};
+    static const char *const r1[] = {"S\xc3\xa3o Paulo, BR", "1.0"};
+    static const char *const r2[] = {"Paris, FR", "2.0"};
+    struct sl_cli_table t;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(sl_cli_table_init(&t, 2, heads), 0);
+    assert_int_equal(sl_cli_table_add(&t, r1), 0);
+    assert_int_equal(sl_cli_table_add(&t, r2), 0);
+    sl_cli_table_print(&t, f);
+    sl_cli_table_free(&t);
+    (void)fclose(f);
+    assert_string_equal(out, "LOCATION       RPS\n"
+                             "S\xc3\xa3o Paulo, BR  1.0\n"
+                             "Paris, FR      2.0\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(aligned_columns),
-        cmocka_unit_test(many_rows),
-        cmocka_unit_test(cells),
-        cmocka_unit_test(times),
+        cmocka_unit_test(aligned_columns), cmocka_unit_test(many_rows), cmocka_unit_test(cells),
+        cmocka_unit_test(times),           cmocka_unit_test(rates),     cmocka_unit_test(locations),
+        cmocka_unit_test(utf8_aligned),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
