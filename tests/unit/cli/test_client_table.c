@@ -12,24 +12,33 @@
 
 #include "cli/client.h"
 
-static void aligned_columns(void **state)
+/* A table of a heading row and two rows, printed: malloc'd. */
+static char *print3(size_t ncols, const char *const *heads, const char *const *r1,
+                    const char *const *r2)
 {
-    static const char *const heads[] = {"NAME", "TARGET", "WEIGHT"};
-    static const char *const r1[] = {"api-1", "127.0.0.1:3001", "1"};
-    static const char *const r2[] = {"a", NULL, ""};
     struct sl_cli_table t;
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
 
-    (void)state;
     assert_non_null(f);
-    assert_int_equal(sl_cli_table_init(&t, 3, heads), 0);
+    assert_int_equal(sl_cli_table_init(&t, ncols, heads), 0);
     assert_int_equal(sl_cli_table_add(&t, r1), 0);
     assert_int_equal(sl_cli_table_add(&t, r2), 0);
     sl_cli_table_print(&t, f);
     sl_cli_table_free(&t);
     (void)fclose(f);
+    return out;
+}
+
+static void aligned_columns(void **state)
+{
+    static const char *const heads[] = {"NAME", "TARGET", "WEIGHT"};
+    static const char *const r1[] = {"api-1", "127.0.0.1:3001", "1"};
+    static const char *const r2[] = {"a", NULL, ""};
+    char *out = print3(3, heads, r1, r2);
+
+    (void)state;
     assert_string_equal(out, "NAME   TARGET          WEIGHT\n"
                              "api-1  127.0.0.1:3001  1\n"
                              "a      -               -\n");
@@ -60,11 +69,27 @@ static void many_rows(void **state)
     free(out);
 }
 
+struct cell_case {
+    const char *json, *cell; /* a JSON text and the cell it makes */
+};
+
+static void check_cells(const char *(*fn)(const json_t *, char *, size_t),
+                        const struct cell_case *cases, size_t n)
+{
+    char buf[64];
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+
+        assert_non_null(v);
+        assert_string_equal(fn(v, buf, sizeof(buf)), cases[i].cell);
+        json_decref(v);
+    }
+}
+
 static void cells(void **state)
 {
-    static const struct {
-        const char *json, *cell;
-    } cases[] = {
+    static const struct cell_case cases[] = {
         {"\"up\"", "up"}, {"42", "42"},
         {"-3", "-3"},     {"0.5", "0.5"},
         {"true", "true"}, {"null", "-"},
@@ -74,13 +99,7 @@ static void cells(void **state)
     char buf[64];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
-
-        assert_non_null(v);
-        assert_string_equal(sl_cli_cell(v, buf, sizeof(buf)), cases[i].cell);
-        json_decref(v);
-    }
+    check_cells(sl_cli_cell, cases, sizeof(cases) / sizeof(cases[0]));
     assert_string_equal(sl_cli_cell(NULL, buf, sizeof(buf)), "-");
     {
         json_t *v = json_string("0123456789abcdef");
@@ -125,9 +144,7 @@ static void rates(void **state)
 
 static void locations(void **state)
 {
-    static const struct {
-        const char *json, *cell;
-    } cases[] = {
+    static const struct cell_case cases[] = {
         {"{\"city\":\"Paris\",\"country\":\"FR\",\"lat\":48.85,\"lon\":2.35}", "Paris, FR"},
         {"{\"city\":\"Paris\",\"country_name\":\"France\"}", "Paris, France"},
         {"{\"city\":\"Paris\",\"country\":\"\"}", "Paris"},
@@ -141,13 +158,7 @@ static void locations(void **state)
     char buf[64], small[6];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
-
-        assert_non_null(v);
-        assert_string_equal(sl_cli_cell_location(v, buf, sizeof(buf)), cases[i].cell);
-        json_decref(v);
-    }
+    check_cells(sl_cli_cell_location, cases, sizeof(cases) / sizeof(cases[0]));
     assert_string_equal(sl_cli_cell_location(NULL, buf, sizeof(buf)), "-");
     {
         json_t *v = json_pack("{s:s, s:s}", "city", "Paris", "country", "FR");
@@ -163,19 +174,9 @@ static void utf8_aligned(void **state)
     static const char *const heads[] = {"LOCATION", "RPS"};
     static const char *const r1[] = {"S\xc3\xa3o Paulo, BR", "1.0"};
     static const char *const r2[] = {"Paris, FR", "2.0"};
-    struct sl_cli_table t;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
+    char *out = print3(2, heads, r1, r2);
 
     (void)state;
-    assert_non_null(f);
-    assert_int_equal(sl_cli_table_init(&t, 2, heads), 0);
-    assert_int_equal(sl_cli_table_add(&t, r1), 0);
-    assert_int_equal(sl_cli_table_add(&t, r2), 0);
-    sl_cli_table_print(&t, f);
-    sl_cli_table_free(&t);
-    (void)fclose(f);
     assert_string_equal(out, "LOCATION       RPS\n"
                              "S\xc3\xa3o Paulo, BR  1.0\n"
                              "Paris, FR      2.0\n");
