@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "control/config_ctx.h"
+#include "control/geoip.h"
 #include "core/view.h"
 #include "net/sock.h"
 #include "proxy/defaults.h"
@@ -21,7 +22,7 @@ static const char *const top_keys[] = {"workers",   "drain_timeout", "admin",   
 
 static const char *const admin_keys[] = {"bind", "dynamic_backends", "token_file", "metrics_public",
                                          NULL};
-static const char *const agents_keys[] = {"lease", "expire", NULL};
+static const char *const agents_keys[] = {"lease", "expire", "geoip_db", NULL};
 static const char *const listener_keys[] = {"name",          "bind",          "mode",
                                             "service",       "timeouts",      "max_header_size",
                                             "min_body_rate", "max_body_size", NULL};
@@ -61,6 +62,32 @@ static void parse_bind(struct sl_cfg_ctx *c, const struct sl_ynode *n, const cha
     free(v);
 }
 
+/* agents.geoip_db: relative to the config file, as state is; opened here
+ * so that check and serve refuse a file libmaxminddb cannot read. */
+static void parse_geoip(struct sl_cfg_ctx *c, const struct sl_ynode *n, struct sl_config *cfg)
+{
+    const char *slash = strrchr(c->path, '/');
+    char *name = NULL, *full = NULL, err[256];
+
+    sl_cfg_str(c, n, "agents.geoip_db", &name);
+    if (name == NULL)
+        return;
+    if (name[0] == '/' || slash == NULL)
+        full = name;
+    else if (asprintf(&full, "%.*s/%s", (int)(slash - c->path), c->path, name) < 0)
+        full = NULL;
+    if (full != name)
+        free(name);
+    if (full == NULL) {
+        c->nomem = true;
+        return;
+    }
+    if (sl_geoip_open(full, err, sizeof(err)) != 0)
+        sl_cfg_err(c, n->line, "agents.geoip_db: %s: %s", full, err);
+    free(cfg->agents.geoip_db);
+    cfg->agents.geoip_db = full;
+}
+
 static void parse_admin_agents(struct sl_cfg_ctx *c, const struct sl_ynode *root,
                                struct sl_config *cfg)
 {
@@ -85,6 +112,7 @@ static void parse_admin_agents(struct sl_cfg_ctx *c, const struct sl_ynode *root
         if (cfg->agents.expire_ms < cfg->agents.lease_ms)
             sl_cfg_err(c, m->line, "agents: expire (%ums) is shorter than lease (%ums)",
                        cfg->agents.expire_ms, cfg->agents.lease_ms);
+        parse_geoip(c, sl_ymap_get(m, "geoip_db"), cfg);
     }
 }
 
@@ -355,6 +383,7 @@ void sl_config_free(struct sl_config *cfg)
     free(cfg->endpoints);
     free(cfg->admin.bind);
     free(cfg->admin.token_file);
+    free(cfg->agents.geoip_db);
     free(cfg->state);
     free(cfg->path);
     free(cfg);
