@@ -68,6 +68,7 @@ static void parse_geoip(struct sl_cfg_ctx *c, const struct sl_ynode *n, struct s
 {
     const char *slash = strrchr(c->path, '/');
     char *name = NULL, *full = NULL, err[256];
+    int rc;
 
     sl_cfg_str(c, n, "agents.geoip_db", &name);
     if (name == NULL)
@@ -82,8 +83,12 @@ static void parse_geoip(struct sl_cfg_ctx *c, const struct sl_ynode *n, struct s
         c->nomem = true;
         return;
     }
-    if (sl_geoip_open(full, err, sizeof(err)) != 0)
+    rc = sl_geoip_open(full, err, sizeof(err));
+    if (rc < 0)
         sl_cfg_err(c, n->line, "agents.geoip_db: %s: %s", full, err);
+    else if (rc > 0)
+        sl_cfg_warn(c, n->line, "agents.geoip_db: %s: %s; the DB read before stays in use", full,
+                    err);
     free(cfg->agents.geoip_db);
     cfg->agents.geoip_db = full;
 }

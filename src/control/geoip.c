@@ -89,6 +89,11 @@ int sl_geoip_open(const char *path, char *err, size_t cap)
     pthread_mutex_lock(&g.mu);
     int rc = open_locked(path, err, cap);
 
+    /* A file gone bad under a running daemon must not fail every change
+     * (each rebuilds the config): the DB read before stays. */
+    if (rc != 0 && g.open && strcmp(g.path, path) == 0)
+        rc = 1;
+
     pthread_mutex_unlock(&g.mu);
     return rc;
 }

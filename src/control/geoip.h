@@ -12,7 +12,9 @@
 #include <jansson.h>
 
 /* Opens <path> unless it is the DB already open (same path and file).
- * 0, or -1 with libmaxminddb's reason in err[cap]. */
+ * 0; or -1 with libmaxminddb's (or the system's) reason in err[cap]; or 1
+ * with the reason when the file cannot be read now but the DB read
+ * before from the same path stays in use. */
 int sl_geoip_open(const char *path, char *err, size_t cap);
 
 /* The host part of "ip:port", "[ip]:port" or a bare ip into out[cap].

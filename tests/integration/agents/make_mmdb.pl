@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # Writes a tiny GeoIP2-City-shaped MMDB for test_geoip.py: one record for
 # 127.0.0.77/32 (the address the test binds its client to). Usage:
-# make_mmdb.pl OUT.mmdb. Exits 2 when MaxMind::DB::Writer cannot load, so
+# make_mmdb.pl OUT.mmdb [CITY] (default Lyon). Exits 2 when MaxMind::DB::Writer cannot load, so
 # that the test can skip with a clear message.
 use strict;
 use warnings;
@@ -13,7 +13,8 @@ BEGIN {
     };
 }
 
-my $out = shift or die "usage: $0 OUT.mmdb\n";
+my $out = shift or die "usage: $0 OUT.mmdb [CITY]\n";
+my $city = shift // 'Lyon';
 my %types = (
     city => 'map', continent => 'map', country => 'map', location => 'map',
     subdivisions => ['array', 'map'], names => 'map', en => 'utf8_string',
@@ -30,7 +31,7 @@ my $tree = MaxMind::DB::Writer::Tree->new(
     map_key_type_callback => sub { $types{ $_[0] } },
 );
 $tree->insert_network('127.0.0.77/32', {
-    city => { names => { en => 'Lyon' } },
+    city => { names => { en => $city } },
     continent => { code => 'EU', names => { en => 'Europe' } },
     country => { iso_code => 'FR', names => { en => 'France' } },
     subdivisions => [ { iso_code => 'ARA', names => { en => 'Auvergne-Rhone-Alpes' } } ],

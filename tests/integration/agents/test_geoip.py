@@ -19,9 +19,9 @@ AGENT_IP = "127.0.0.77"  # the DB's one record
 OTHER_IP = "127.0.0.1"   # none
 
 
-def make_mmdb(path):
+def make_mmdb(path, city="Lyon"):
     """None when written; the reason when the perl module cannot load."""
-    p = subprocess.run(["perl", os.path.join(HERE, "make_mmdb.pl"), path],
+    p = subprocess.run(["perl", os.path.join(HERE, "make_mmdb.pl"), path, city],
                        capture_output=True, timeout=60)
     if p.returncode == 2:
         return p.stderr.decode("utf-8", "replace").strip()
@@ -120,6 +120,28 @@ class TestGeoip(SluiceCase):
         self.assertEqual(q["CityName"], "Villeurbanne")
         self.assertEqual(q["Latitude"], 45.77)
         self.assertEqual(q["CountryName"], "France")
+
+    def test_reload_swaps_db(self):
+        self.start()
+        self.register(AGENT_IP, "geo4")
+        # Written aside and renamed in: the daemon never reads half a file.
+        nxt = os.path.join(self.tmp, "next.mmdb")
+        self.assertIsNone(make_mmdb(nxt, city="Grenoble"))
+        os.replace(nxt, self.mmdb)
+        self.d.reload()
+        self.register(AGENT_IP, "geo5")
+        self.assertEqual(self.locations("geo5")[0]["city"], "Grenoble")
+        self.assertEqual(self.locations("geo4")[0]["city"], "Lyon")  # stored at registration
+        # Garbage under a running daemon: the reload keeps the DB read
+        # before (a warning), and registrations go on.
+        with open(nxt, "wb") as f:
+            f.write(b"garbage\n" * 50)
+        os.replace(nxt, self.mmdb)
+        self.d.reload()
+        self.register(AGENT_IP, "geo6")
+        self.assertEqual(self.locations("geo6")[0]["city"], "Grenoble")
+        self.assertTrue(self.d.alive())
+        self.assertIn("the DB read before stays in use", self.d.stderr())
 
     def test_check_refuses_garbage(self):
         bad = os.path.join(self.tmp, "bad.mmdb")
