@@ -62,27 +62,36 @@ static void parse_bind(struct sl_cfg_ctx *c, const struct sl_ynode *n, const cha
     free(v);
 }
 
+/* <name> as is when absolute, else taken from the config file's
+ * directory (malloc'd; NULL with c->nomem). */
+static char *beside_config(struct sl_cfg_ctx *c, const char *name)
+{
+    const char *slash = strrchr(c->path, '/');
+    char *full = NULL;
+
+    if (name[0] == '/' || slash == NULL)
+        return sl_cfg_strdup(c, name);
+    if (asprintf(&full, "%.*s/%s", (int)(slash - c->path), c->path, name) < 0) {
+        c->nomem = true;
+        return NULL;
+    }
+    return full;
+}
+
 /* agents.geoip_db: relative to the config file, as state is; opened here
  * so that check and serve refuse a file libmaxminddb cannot read. */
 static void parse_geoip(struct sl_cfg_ctx *c, const struct sl_ynode *n, struct sl_config *cfg)
 {
-    const char *slash = strrchr(c->path, '/');
-    char *name = NULL, *full = NULL, err[256];
+    char *name = NULL, *full, err[256];
     int rc;
 
     sl_cfg_str(c, n, "agents.geoip_db", &name);
     if (name == NULL)
         return;
-    if (name[0] == '/' || slash == NULL)
-        full = name;
-    else if (asprintf(&full, "%.*s/%s", (int)(slash - c->path), c->path, name) < 0)
-        full = NULL;
-    if (full != name)
-        free(name);
-    if (full == NULL) {
-        c->nomem = true;
+    full = beside_config(c, name);
+    free(name);
+    if (full == NULL)
         return;
-    }
     rc = sl_geoip_open(full, err, sizeof(err));
     if (rc < 0)
         sl_cfg_err(c, n->line, "agents.geoip_db: %s: %s", full, err);
@@ -299,18 +308,10 @@ static void parse_root(struct sl_cfg_ctx *c, const struct sl_ynode *root, struct
 /* Default store: sluice.db beside the config file; a relative state path
  * is taken from the config file's directory too, so the daemon finds the
  * same store whatever its working directory. */
-static void resolve_state(struct sl_cfg_ctx *c, const char *path, struct sl_config *cfg)
+static void resolve_state(struct sl_cfg_ctx *c, struct sl_config *cfg)
 {
-    const char *slash = strrchr(path, '/');
-    const char *name = cfg->state != NULL ? cfg->state : "sluice.db";
-    char *full = NULL;
+    char *full = beside_config(c, cfg->state != NULL ? cfg->state : "sluice.db");
 
-    if (name[0] == '/' || slash == NULL) {
-        full = sl_cfg_strdup(c, name);
-    } else if (asprintf(&full, "%.*s/%s", (int)(slash - path), path, name) < 0) {
-        full = NULL;
-        c->nomem = true;
-    }
     free(cfg->state);
     cfg->state = full;
 }
@@ -338,7 +339,7 @@ int sl_config_from_tree(const struct sl_ynode *root, const char *path, struct sl
             sl_cfg_check_model(&c, cfg, root->line);
     }
     if (!c.nomem && c.errors == 0)
-        resolve_state(&c, path, cfg);
+        resolve_state(&c, cfg);
     if (c.nomem || c.errors != 0) {
         sl_config_free(cfg);
         return c.nomem ? SLUICE_ERR_NOMEM : SLUICE_ERR_CONFIG;
