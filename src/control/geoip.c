@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/log.h"
+
 /* The open DB and the file it came from: a config rebuild that names the
  * same unchanged file keeps it. */
 static struct {
@@ -53,7 +55,7 @@ static int open_locked(const char *path, char *err, size_t cap)
     int rc;
 
     if (stat(path, &st) != 0) {
-        (void)snprintf(err, cap, "%s", strerror(errno));
+        (void)snprintf(err, cap, "%s", sl_errstr(errno));
         return -1;
     }
     if (same_file(path, &st))
@@ -63,7 +65,7 @@ static int open_locked(const char *path, char *err, size_t cap)
         int saved = errno;
 
         if (rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR)
-            (void)snprintf(err, cap, "%s (%s)", MMDB_strerror(rc), strerror(saved));
+            (void)snprintf(err, cap, "%s (%s)", MMDB_strerror(rc), sl_errstr(saved));
         else
             (void)snprintf(err, cap, "%s", MMDB_strerror(rc));
         return -1;
