@@ -11,7 +11,8 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build, the tests and the tools need.
 PKGS := build-essential cmake pkg-config libyaml-dev libcmocka-dev curl wrk \
         python3 clang libclang-rt-14-dev clang-format clang-tidy cppcheck \
-        libjansson-dev libsqlite3-dev libssl-dev prometheus
+        libjansson-dev libsqlite3-dev libssl-dev prometheus \
+        libmaxminddb-dev libmaxmind-db-writer-perl
 
 .PHONY: all build deps run test test-asan test-tsan bench lint fuzz format install clean
 

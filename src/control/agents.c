@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "control/change_impl.h"
+#include "control/geoip.h"
 #include "core/health.h"
 #include "net/log.h"
 #include "proxy/health_log.h"
@@ -181,18 +182,21 @@ static void derive_name(const char *target, char *out, size_t cap)
 }
 
 /* The record: the backend in the config's shape, then who and where. */
-static json_t *agent_record(const json_t *body, const char *name, const char *owner, const char *id)
+static json_t *agent_record(const json_t *body, const char *name, const char *owner, const char *id,
+                            json_t *loc)
 {
     json_t *be = json_pack("{s:s, s:O}", "name", name, "target", json_object_get(body, "target"));
 
-    if (be == NULL)
+    if (be == NULL) {
+        json_decref(loc);
         return NULL;
+    }
     if (json_object_get(body, "labels") != NULL)
         json_object_set(be, "labels", json_object_get(body, "labels"));
     if (json_object_get(body, "weight") != NULL)
         json_object_set(be, "weight", json_object_get(body, "weight"));
-    return json_pack("{s:o, s:s, s:s?, s:s, s:O?}", "backend", be, "origin", "agent", "owner",
-                     owner, "agent_id", id, "location", json_object_get(body, "location"));
+    return json_pack("{s:o, s:s, s:s?, s:s, s:o?}", "backend", be, "origin", "agent", "owner",
+                     owner, "agent_id", id, "location", loc);
 }
 
 static int reg_check(struct sl_control *c, const json_t *body, const struct sl_change_who *who,
@@ -248,7 +252,8 @@ static int reg_owner(struct sl_control *c, const char *svc, const char *name,
 }
 
 static int agent_register(struct sl_control *c, const json_t *body, const struct sl_change_who *who,
-                          char *id, char *name, bool *created, struct sl_change_err *e)
+                          const char *remote, char *id, char *name, bool *created,
+                          struct sl_change_err *e)
 {
     char key[512];
     const char *svc, *old_id;
@@ -268,7 +273,9 @@ static int agent_register(struct sl_control *c, const json_t *body, const struct
         (void)snprintf(id, SL_AGENT_ID_LEN, "%s", old_id);
     else
         new_id(id);
-    rec = agent_record(body, name, who->token_id, id);
+    rec = agent_record(
+        body, name, who->token_id, id,
+        sl_geoip_locate(c->cfg->agents.geoip_db, remote, json_object_get(body, "location")));
     if (rec == NULL)
         return sl_chg_fail(e, 500, "nomem", "out of memory");
     rc = sl_chg_commit(c, &(struct sl_ov_edit){SL_OV_BACKEND, key, rec}, 1, e);
@@ -295,7 +302,7 @@ int sl_agent_register(struct sl_control *c, const json_t *body, const struct sl_
     char nm[256];
 
     pthread_mutex_lock(&c->mu);
-    int rc = agent_register(c, body, who, id, nm, created, e);
+    int rc = agent_register(c, body, who, remote, id, nm, created, e);
     struct sl_agent *a = rc == 0 ? by_id(&c->agents, id) : NULL;
 
     if (a != NULL)

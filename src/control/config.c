@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "control/config_ctx.h"
+#include "control/geoip.h"
 #include "core/view.h"
 #include "net/sock.h"
 #include "proxy/defaults.h"
@@ -21,7 +22,7 @@ static const char *const top_keys[] = {"workers",   "drain_timeout", "admin",   
 
 static const char *const admin_keys[] = {"bind", "dynamic_backends", "token_file", "metrics_public",
                                          NULL};
-static const char *const agents_keys[] = {"lease", "expire", NULL};
+static const char *const agents_keys[] = {"lease", "expire", "geoip_db", NULL};
 static const char *const listener_keys[] = {"name",          "bind",          "mode",
                                             "service",       "timeouts",      "max_header_size",
                                             "min_body_rate", "max_body_size", NULL};
@@ -61,6 +62,46 @@ static void parse_bind(struct sl_cfg_ctx *c, const struct sl_ynode *n, const cha
     free(v);
 }
 
+/* <name> as is when absolute, else taken from the config file's
+ * directory (malloc'd; NULL with c->nomem). */
+static char *beside_config(struct sl_cfg_ctx *c, const char *name)
+{
+    const char *slash = strrchr(c->path, '/');
+    char *full = NULL;
+
+    if (name[0] == '/' || slash == NULL)
+        return sl_cfg_strdup(c, name);
+    if (asprintf(&full, "%.*s/%s", (int)(slash - c->path), c->path, name) < 0) {
+        c->nomem = true;
+        return NULL;
+    }
+    return full;
+}
+
+/* agents.geoip_db: relative to the config file, as state is; opened here
+ * so that check and serve refuse a file libmaxminddb cannot read. */
+static void parse_geoip(struct sl_cfg_ctx *c, const struct sl_ynode *n, struct sl_config *cfg)
+{
+    char *name = NULL, *full, err[256];
+    int rc;
+
+    sl_cfg_str(c, n, "agents.geoip_db", &name);
+    if (name == NULL)
+        return;
+    full = beside_config(c, name);
+    free(name);
+    if (full == NULL)
+        return;
+    rc = sl_geoip_open(full, err, sizeof(err));
+    if (rc < 0)
+        sl_cfg_err(c, n->line, "agents.geoip_db: %s: %s", full, err);
+    else if (rc > 0)
+        sl_cfg_warn(c, n->line, "agents.geoip_db: %s: %s; the DB read before stays in use", full,
+                    err);
+    free(cfg->agents.geoip_db);
+    cfg->agents.geoip_db = full;
+}
+
 static void parse_admin_agents(struct sl_cfg_ctx *c, const struct sl_ynode *root,
                                struct sl_config *cfg)
 {
@@ -85,6 +126,7 @@ static void parse_admin_agents(struct sl_cfg_ctx *c, const struct sl_ynode *root
         if (cfg->agents.expire_ms < cfg->agents.lease_ms)
             sl_cfg_err(c, m->line, "agents: expire (%ums) is shorter than lease (%ums)",
                        cfg->agents.expire_ms, cfg->agents.lease_ms);
+        parse_geoip(c, sl_ymap_get(m, "geoip_db"), cfg);
     }
 }
 
@@ -266,18 +308,10 @@ static void parse_root(struct sl_cfg_ctx *c, const struct sl_ynode *root, struct
 /* Default store: sluice.db beside the config file; a relative state path
  * is taken from the config file's directory too, so the daemon finds the
  * same store whatever its working directory. */
-static void resolve_state(struct sl_cfg_ctx *c, const char *path, struct sl_config *cfg)
+static void resolve_state(struct sl_cfg_ctx *c, struct sl_config *cfg)
 {
-    const char *slash = strrchr(path, '/');
-    const char *name = cfg->state != NULL ? cfg->state : "sluice.db";
-    char *full = NULL;
+    char *full = beside_config(c, cfg->state != NULL ? cfg->state : "sluice.db");
 
-    if (name[0] == '/' || slash == NULL) {
-        full = sl_cfg_strdup(c, name);
-    } else if (asprintf(&full, "%.*s/%s", (int)(slash - path), path, name) < 0) {
-        full = NULL;
-        c->nomem = true;
-    }
     free(cfg->state);
     cfg->state = full;
 }
@@ -305,7 +339,7 @@ int sl_config_from_tree(const struct sl_ynode *root, const char *path, struct sl
             sl_cfg_check_model(&c, cfg, root->line);
     }
     if (!c.nomem && c.errors == 0)
-        resolve_state(&c, path, cfg);
+        resolve_state(&c, cfg);
     if (c.nomem || c.errors != 0) {
         sl_config_free(cfg);
         return c.nomem ? SLUICE_ERR_NOMEM : SLUICE_ERR_CONFIG;
@@ -355,6 +389,7 @@ void sl_config_free(struct sl_config *cfg)
     free(cfg->endpoints);
     free(cfg->admin.bind);
     free(cfg->admin.token_file);
+    free(cfg->agents.geoip_db);
     free(cfg->state);
     free(cfg->path);
     free(cfg);

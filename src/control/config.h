@@ -142,6 +142,7 @@ struct sl_config {
     struct {
         uint32_t lease_ms;  /* default 10000 */
         uint32_t expire_ms; /* default 300000 */
+        char *geoip_db;     /* NULL: no lookup; else resolved like state */
     } agents;
     struct sl_cfg_listener *listeners;
     size_t nlisteners;
