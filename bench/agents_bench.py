@@ -24,7 +24,9 @@ creates an agent token through the admin API, then:
    heartbeats of one agent, and sluice's CPU (utime + stime from
    /proc/PID/stat) over a window of heartbeats alone; the same wrk runs in
    the last part of the window (the ratio against step 1 is the anchor);
-4. GET /v1/query right after the last heartbeats: no agent `disconnected`.
+4. GET /v1/query right after the last heartbeats: no agent `disconnected`;
+5. the wrk anchor again, heartbeats stopped (the two anchors' spread is
+   the machine's noise).
 
 Every process it starts is stopped by PID on exit; every loop is bounded."""
 import argparse
@@ -32,6 +34,7 @@ import collections
 import json
 import os
 import re
+import resource
 import selectors
 import shutil
 import signal
@@ -381,8 +384,11 @@ def main():
                 marks["w0"] = now
 
         n_before = len(lat)
+        me0 = resource.getrusage(resource.RUSAGE_SELF)
         left = drive(admin, a.conns, hb_jobs(), hb_done, start + rounds + 30, hook)
         hb_end = time.monotonic()
+        me1 = resource.getrusage(resource.RUSAGE_SELF)
+        me_cpu = (me1.ru_utime - me0.ru_utime + me1.ru_stime - me0.ru_stime) / (hb_end - start)
         wrk = wrk_box[0]
         st, q = api_call(admin, admin_token, "GET", "/v1/query")
         if st != 200:
@@ -393,6 +399,11 @@ def main():
             states[b.get("state")] = states.get(b.get("state"), 0) + 1
         with_load = sum(1 for b in rows if b.get("load") is not None)
         during = wrk_result(wrk, a.wrk_seconds) if wrk else None
+        # The anchor again, the agents registered but silent (within their
+        # lease for the first seconds): the spread of the two anchors is
+        # the noise of the machine.
+        wrk = start_wrk(proxy, a.wrk_seconds)
+        after = wrk_result(wrk, a.wrk_seconds)
         wrk = None
 
         (cu0, cs0), ct0 = marks["c0"]
@@ -411,12 +422,19 @@ def main():
               f"between two answered heartbeats of one agent {max_gap[0]:.2f} s")
         print(f"sluice CPU, heartbeats alone, {win:.1f} s window: {cpu:.1f}% of a core "
               f"(user {(cu1 - cu0) / win * 100:.1f}, system {(cs1 - cs0) / win * 100:.1f}); "
-              f"idle anchor {idle_cpu:.1f}%")
+              f"idle anchor {idle_cpu:.1f}%; this driver (one Python process) "
+              f"{me_cpu * 100:.1f}% of a core")
         if during:
             print(f"wrk during heartbeats: {during['rps']:.0f} req/s, p99 "
                   f"{during['p99_ms']:.2f} ms, non-2xx {during['non2xx']} {during['errors']}; "
                   f"ratio to the anchor: req/s {during['rps'] / anchor['rps']:.2f}, p99 "
                   f"{during['p99_ms'] / anchor['p99_ms']:.2f}")
+        print(f"anchor again, after the heartbeats: {after['rps']:.0f} req/s, p99 "
+              f"{after['p99_ms']:.2f} ms, non-2xx {after['non2xx']} {after['errors']}")
+        if during:
+            base = (anchor["rps"] + after["rps"]) / 2
+            print(f"wrk during heartbeats against the mean of both anchors: req/s "
+                  f"{during['rps'] / base:.2f}")
         print(f"GET /v1/query after the run: {len(rows)} agent rows, states {states}, "
               f"{with_load} with a load")
         ok = (not bad and not left and "disconnected" not in states
