@@ -45,6 +45,7 @@ struct sl_api_req {
     size_t auth_len;
     const char *body;
     size_t body_len;
+    const char *remote; /* the client's "ip:port"; "" or NULL when unknown */
 };
 
 /* The answer: <body> is malloc'd (the caller frees it), <content_type>

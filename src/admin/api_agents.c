@@ -14,7 +14,8 @@ void sl_api_agent_register(struct sl_api_call *k)
     char *name = NULL;
     bool created = false;
 
-    if (sl_agent_register(k->ctx->c, k->body, &k->who, id, &lease_ms, &name, &created, &e) != 0) {
+    if (sl_agent_register(k->ctx->c, k->body, &k->who, k->req->remote, id, &lease_ms, &name,
+                          &created, &e) != 0) {
         sl_api_change_error(k->resp, &e);
         return;
     }
@@ -32,7 +33,8 @@ void sl_api_agent_heartbeat(struct sl_api_call *k)
     struct sl_change_err e = {0};
     uint32_t lease_ms = 0;
 
-    if (sl_agent_heartbeat(k->ctx->c, k->seg[2], k->body, &k->who, &lease_ms, &e) != 0)
+    if (sl_agent_heartbeat(k->ctx->c, k->seg[2], k->body, &k->who, k->req->remote, &lease_ms, &e) !=
+        0)
         sl_api_change_error(k->resp, &e);
     else
         sl_api_json(k->resp, 200, json_pack("{s:I}", "lease_ms", (json_int_t)lease_ms));
@@ -83,7 +85,10 @@ static json_t *raw_labels(const json_t *labels)
     size_t len = 1, at = 0;
     char *s;
 
-    json_object_foreach((json_t *)labels, key, v) len += strlen(key) + 2 + json_string_length(v);
+    json_object_foreach((json_t *)labels, key, v)
+    {
+        len += strlen(key) + 2 + json_string_length(v);
+    }
     if ((s = malloc(len)) == NULL)
         return NULL;
     s[0] = '\0';
@@ -101,14 +106,15 @@ static json_t *raw_labels(const json_t *labels)
 static json_t *q_backend(const json_t *b)
 {
     const json_t *load = json_object_get(b, "load");
+    const char *remote = json_string_value(json_object_get(b, "remote_addr"));
 
-    return json_pack("{s:O, s:O, s:o, s:I, s:s, s:O, s:o, s:O, s:O}", "ID",
-                     json_object_get(b, "name"), "Owner", json_object_get(b, "owner"), "RawLabels",
-                     raw_labels(json_object_get(b, "labels")), "Load",
-                     json_is_integer(load) ? json_integer_value(load) : (json_int_t)0, "RemoteAddr",
-                     "", "ConnectedAt", json_object_get(b, "connected_at"), "Location",
-                     q_location(json_object_get(b, "location")), "RequestsPerSecond",
-                     json_object_get(b, "rps"), "State", json_object_get(b, "state"));
+    return json_pack(
+        "{s:O, s:O, s:o, s:I, s:s, s:O, s:o, s:O, s:O}", "ID", json_object_get(b, "name"), "Owner",
+        json_object_get(b, "owner"), "RawLabels", raw_labels(json_object_get(b, "labels")), "Load",
+        json_is_integer(load) ? json_integer_value(load) : (json_int_t)0, "RemoteAddr",
+        remote != NULL ? remote : "", "ConnectedAt", json_object_get(b, "connected_at"), "Location",
+        q_location(json_object_get(b, "location")), "RequestsPerSecond", json_object_get(b, "rps"),
+        "State", json_object_get(b, "state"));
 }
 
 /* The strategy of <svc>, looked up once per service per call. */
@@ -163,9 +169,13 @@ void sl_api_q(struct sl_api_call *k)
         goto out;
     }
     json_array_foreach(json_object_get(q, "endpoints"), i, v)
+    {
         json_array_append_new(eps, q_endpoint(k->ctx->c, cache, v));
+    }
     json_array_foreach(json_object_get(q, "backends"), i, v)
+    {
         json_array_append_new(bes, q_backend(v));
+    }
     sl_api_json(
         k->resp, 200,
         json_pack("{s:s?, s:O, s:O}", "Token", k->who.token_id, "Endpoints", eps, "Backends", bes));

@@ -49,6 +49,7 @@ struct admin_conn {
     bool started;     /* a request's first bytes came: its header timer runs */
     bool ready;       /* on a->ready: input to answer at the next turn */
     bool wrote;       /* the last answer is a 2xx to a change */
+    char peer[64];    /* "ip:port" ("[ip]:port"): an agent's remote address */
     struct admin_conn *ready_next;
 };
 
@@ -236,6 +237,7 @@ static enum take take_request(struct admin_conn *k)
         .query_len = q.query_len > 0 ? q.query_len - 1 : 0,
         .body = k->in + head,
         .body_len = blen,
+        .remote = k->peer,
     };
     struct sl_api_resp resp;
 
@@ -391,19 +393,37 @@ static bool gate(struct sl_listener *ln, bool waiting)
     return a->nconns < a->max_conns;
 }
 
+static void peer_name(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "";
+
+    out[0] = '\0';
+    if (sa != NULL && sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+        if (inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip)) != NULL)
+            (void)snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(s4->sin_port));
+    } else if (sa != NULL && sa->sa_family == AF_INET6 &&
+               len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+        if (inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip)) != NULL)
+            (void)snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(s6->sin6_port));
+    }
+}
+
 static void on_accept(struct sl_listener *ln, int fd, const struct sockaddr *peer,
                       socklen_t peerlen)
 {
     struct sl_admin *a = ln->data;
     struct admin_conn *k = calloc(1, sizeof(*k));
 
-    (void)peer;
-    (void)peerlen;
     if (k == NULL || (k->in = malloc(IN_CHUNK)) == NULL) {
         free(k);
         close(fd);
         return;
     }
+    peer_name(peer, peerlen, k->peer, sizeof(k->peer));
     k->in_cap = IN_CHUNK;
     k->a = a;
     k->w.cb = on_io;

@@ -173,7 +173,9 @@ static void derive_name(const char *target, char *out, size_t cap)
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
 
-        out[i] = ok ? ch : '-';
+        out[i] = '-';
+        if (ok)
+            out[i] = ch;
     }
     out[i] = '\0';
 }
@@ -287,13 +289,17 @@ static int agent_register(struct sl_control *c, const json_t *body, const struct
 }
 
 int sl_agent_register(struct sl_control *c, const json_t *body, const struct sl_change_who *who,
-                      char *id, uint32_t *lease_ms, char **name, bool *created,
+                      const char *remote, char *id, uint32_t *lease_ms, char **name, bool *created,
                       struct sl_change_err *e)
 {
     char nm[256];
 
     pthread_mutex_lock(&c->mu);
     int rc = agent_register(c, body, who, id, nm, created, e);
+    struct sl_agent *a = rc == 0 ? by_id(&c->agents, id) : NULL;
+
+    if (a != NULL)
+        (void)snprintf(a->remote, sizeof(a->remote), "%s", remote != NULL ? remote : "");
 
     *lease_ms = c->cfg->agents.lease_ms;
     pthread_mutex_unlock(&c->mu);
@@ -376,10 +382,15 @@ static int heartbeat(struct sl_control *c, const char *id, const json_t *body,
 }
 
 int sl_agent_heartbeat(struct sl_control *c, const char *id, const json_t *body,
-                       const struct sl_change_who *who, uint32_t *lease_ms, struct sl_change_err *e)
+                       const struct sl_change_who *who, const char *remote, uint32_t *lease_ms,
+                       struct sl_change_err *e)
 {
     pthread_mutex_lock(&c->mu);
     int rc = heartbeat(c, id, body, who, e);
+    struct sl_agent *a = rc == 0 ? by_id(&c->agents, id) : NULL;
+
+    if (a != NULL && remote != NULL && strcmp(a->remote, remote) != 0)
+        (void)snprintf(a->remote, sizeof(a->remote), "%s", remote);
 
     *lease_ms = c->cfg->agents.lease_ms;
     pthread_mutex_unlock(&c->mu);

@@ -42,6 +42,7 @@ struct sl_agent {
     bool load_set;        /* a heartbeat reported one */
     bool disconnected;    /* the lease ran out (or loaded at start) */
     bool marked_down;     /* the agent said healthy: false */
+    char remote[64];      /* where its last call came from ("ip:port") */
 };
 
 struct sl_agents {
@@ -58,14 +59,16 @@ struct sl_agents {
  * -1 with e (409 name_in_use when another owner or the file has the
  * name). */
 int sl_agent_register(struct sl_control *c, const json_t *body, const struct sl_change_who *who,
-                      char *id, uint32_t *lease_ms, char **name, bool *created,
+                      const char *remote, char *id, uint32_t *lease_ms, char **name, bool *created,
                       struct sl_change_err *e);
 
+/* <remote> (both calls): the caller's "ip:port", kept in memory for the
+ * query (NULL: unknown). */
 /* POST /v1/agents/{id}/heartbeat: <body> {load (integer >= 0), healthy
  * (bool)}. 0 with *<lease_ms>; -1 with e (404 not_found: unknown id, the
  * agent registers again; 403 another token's agent). */
 int sl_agent_heartbeat(struct sl_control *c, const char *id, const json_t *body,
-                       const struct sl_change_who *who, uint32_t *lease_ms,
+                       const struct sl_change_who *who, const char *remote, uint32_t *lease_ms,
                        struct sl_change_err *e);
 
 /* DELETE /v1/agents/{id}: drains the backend, then removes it (requests

@@ -101,7 +101,7 @@ int sl_change_shape(struct sl_control *c, const char *pattern, const json_t *bod
 /* GET /v1/query: {"endpoints": [{pattern, routes: [{id, service, selector,
  * weight, backends: [names selected now]}]}], "backends": [{name, service,
  * origin, owner, labels, target, weight, state, health, score, failures,
- * active, requests, rps, load, location, connected_at}], "conflicts":
+ * active, requests, rps, load, location, remote_addr, connected_at}], "conflicts":
  * [...]}. Filters (NULL: none) narrow it: a service name, an endpoint
  * pattern, a label selector. New reference, or NULL with e set (400 for a
  * bad selector). */

@@ -148,7 +148,8 @@ static json_t *wall_to_rfc3339(int64_t secs)
 
 /* What an agent reports (load, location) and since when it is connected:
  * null for every other backend. A lapsed lease shows as "disconnected". */
-static void agent_fields(const struct sl_control *c, const char *svc, const char *name, json_t *o)
+static void agent_fields(const struct sl_control *c, const char *svc, const char *name, json_t *o,
+                         bool query)
 {
     const struct sl_agent *a = sl_agents_find(c, svc, name);
     const struct sl_ov_rec *r = NULL;
@@ -165,6 +166,10 @@ static void agent_fields(const struct sl_control *c, const char *svc, const char
                     r != NULL && json_is_object(json_object_get(r->value, "location"))
                         ? json_object_get(r->value, "location")
                         : json_null());
+    if (query) /* not in a service's GET: that goes back through PUT */
+        json_object_set_new(o, "remote_addr",
+                            a != NULL && a->remote[0] != '\0' ? json_string(a->remote)
+                                                              : json_null());
     json_object_set_new(o, "connected_at",
                         a != NULL && !a->disconnected ? wall_to_rfc3339(a->connected_at)
                                                       : json_null());
@@ -201,7 +206,7 @@ static json_t *backend_row(struct sl_control *c, const struct sl_cfg_service *s,
     json_object_set_new(o, "active", json_integer(bs != NULL ? bs->active : 0));
     json_object_set_new(o, "requests", json_integer(bs != NULL ? (json_int_t)bs->requests : 0));
     json_object_set_new(o, "rps", json_real(sl_rps_get(&c->rps, s->name, b->name)));
-    agent_fields(c, s->name, b->name, o);
+    agent_fields(c, s->name, b->name, o, health);
     return o;
 }
 

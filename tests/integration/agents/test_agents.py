@@ -119,6 +119,9 @@ class TestAgents(SluiceCase):
         self.assertEqual(qb["Location"]["CityName"], "Lyon")
         self.assertEqual(qb["Location"]["CountryCode"], "FR")
         self.assertEqual(qb["Location"]["Latitude"], 45.76)
+        self.assertTrue(qb["RemoteAddr"].startswith("127.0.0.1:"), qb)
+        self.assertRegex(qb["ConnectedAt"], r"^\d{4}-")
+        self.assertEqual(qb["State"], "up")
         # A read token may not register.
         st, err, _ = self.register(r["token"], name="x", backend=b)
         self.assertEqual(st, 403, err)

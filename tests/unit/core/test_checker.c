@@ -21,6 +21,7 @@
 #include "group.h"
 #include "lb.h"
 #include "sluice.h"
+#include "snapshot_of.h"
 #include "view.h"
 
 /* A socket bound to 127.0.0.1:0; listening when <listen_too>. */
@@ -54,21 +55,6 @@ static void ports_open(struct ports *p)
     p->lfd = bound(1, &port);
     snprintf(p->up, sizeof(p->up), "127.0.0.1:%u", port);
     close(cfd);
-}
-
-static sluice_backend_snapshot_t state_of(sluice_lb_t *lb, const char *target)
-{
-    sluice_group_snapshot_t snap;
-    sluice_backend_snapshot_t out;
-
-    memset(&out, 0, sizeof(out));
-    assert_int_equal(sluice_lb_snapshot(lb, "svc", &snap), 0);
-    for (size_t i = 0; i < snap.n; i++)
-        if (strcmp(snap.backends[i].target, target) == 0)
-            out = snap.backends[i];
-    out.target = out.name = NULL;
-    sluice_group_snapshot_free(&snap);
-    return out;
 }
 
 static void probe_marks_closed_down_and_listening_up(void **state)
@@ -131,7 +117,8 @@ static void thread_probes_until_stopped(void **state)
     sluice_lb_stop_health_checker(lb);
     sluice_lb_stop_health_checker(lb); /* no-op */
     {
-        sluice_backend_snapshot_t up = state_of(lb, p.up), down = state_of(lb, p.closed);
+        sluice_backend_snapshot_t up = backend_of(lb, "svc", p.up),
+                                  down = backend_of(lb, "svc", p.closed);
 
         assert_true(up.score >= 2);
         assert_int_equal(up.health, SLUICE_HEALTH_HEALTHY);

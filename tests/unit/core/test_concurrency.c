@@ -1,5 +1,5 @@
 /* Readers select and release while a writer replaces, adds, removes,
- * reweights and marks backends, through the public API only. Run under
+ * reweights, marks and reports the load of backends, through the public API only. Run under
  * ThreadSanitizer (make test-tsan) and ASan: the assertions here are weak
  * on purpose (every selection is a backend of the service, the lb frees
  * cleanly); the sanitizers judge the races and the reclamation. */
@@ -75,6 +75,10 @@ static void writer_round(struct shared *sh, int r)
     for (int i = 0; i < NTARGETS; i++)
         list[i] = sh->targets[(r + i) % (2 * NTARGETS)];
     assert_int_equal(sluice_lb_update_backends(sh->lb, "svc", list, NTARGETS), 0);
+    /* Reports race the picks that read them (least_load). */
+    assert_int_equal(sluice_lb_set_load(sh->lb, "svc", list[r % NTARGETS], (uint32_t)r * 37), 0);
+    if (r % 7 == 0)
+        assert_int_equal(sluice_lb_clear_load(sh->lb, "svc", list[(r + 5) % NTARGETS]), 0);
     switch (r % 5) {
     case 0:
         assert_int_equal(sluice_lb_add_backend(sh->lb, "svc", "127.0.0.1:9999"), 0);

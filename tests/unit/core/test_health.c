@@ -17,6 +17,7 @@
 #include "health.h"
 #include "score.h"
 #include "sluice.h"
+#include "snapshot_of.h"
 #include "view.h"
 
 static const char *const three[] = {"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"};
@@ -28,30 +29,6 @@ static sluice_lb_t *lb_three(const char *service, sluice_strategy_t s)
     assert_non_null(lb);
     assert_int_equal(sluice_lb_register(lb, service, three, 3, s), 0);
     return lb;
-}
-
-static sluice_backend_snapshot_t backend_of(sluice_lb_t *lb, const char *service,
-                                            const char *target)
-{
-    sluice_group_snapshot_t snap;
-    sluice_backend_snapshot_t out;
-
-    memset(&out, 0, sizeof(out));
-    assert_int_equal(sluice_lb_snapshot(lb, service, &snap), 0);
-    for (size_t i = 0; i < snap.n; i++)
-        if (strcmp(snap.backends[i].target, target) == 0)
-            out = snap.backends[i];
-    out.target = out.name = NULL;
-    sluice_group_snapshot_free(&snap);
-    return out;
-}
-
-static sluice_group_snapshot_t group_of(sluice_lb_t *lb, const char *service)
-{
-    sluice_group_snapshot_t snap;
-
-    assert_int_equal(sluice_lb_snapshot(lb, service, &snap), 0);
-    return snap;
 }
 
 static sluice_backend_t *backend_ptr(sluice_lb_t *lb, const char *service, const char *target)
@@ -141,6 +118,7 @@ static void panic_serves_all_candidates(void **state)
         SLUICE_MAGLEV,
         SLUICE_RING_HASH,
         SLUICE_PEAK_EWMA,
+        SLUICE_LEAST_LOAD,
     };
     (void)state;
 
@@ -264,7 +242,8 @@ static void slow_start_ramps_new_and_recovering_backends(void **state)
  * its effective weight: held selections pile up elsewhere. */
 static void slow_start_scales_load_comparisons(void **state)
 {
-    static const sluice_strategy_t all[] = {SLUICE_LEAST_CONNECTIONS, SLUICE_LEAST_REQUEST};
+    static const sluice_strategy_t all[] = {SLUICE_LEAST_CONNECTIONS, SLUICE_LEAST_REQUEST,
+                                            SLUICE_LEAST_LOAD};
     (void)state;
 
     for (size_t s = 0; s < sizeof(all) / sizeof(all[0]); s++) {
@@ -619,7 +598,7 @@ static double ramping_share(sluice_strategy_t st, size_t hold)
 static void slow_start_holds_at_any_concurrency(void **state)
 {
     static const sluice_strategy_t all[] = {SLUICE_LEAST_CONNECTIONS, SLUICE_LEAST_REQUEST,
-                                            SLUICE_PEAK_EWMA};
+                                            SLUICE_PEAK_EWMA, SLUICE_LEAST_LOAD};
     static const size_t holds[] = {1, 16};
     (void)state;
 
