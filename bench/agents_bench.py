@@ -305,8 +305,10 @@ def main():
         time.sleep(5)
         u1, s1 = cpu_seconds(sluice.pid)
         idle_cpu = (u1 - u0 + s1 - s0) / (time.monotonic() - t0) * 100
+        c0 = sum(cpu_seconds(sluice.pid))
         wrk = start_wrk(proxy, a.wrk_seconds)
         anchor = wrk_result(wrk, a.wrk_seconds)
+        anchor["us_req"] = (sum(cpu_seconds(sluice.pid)) - c0) / (anchor["rps"] * a.wrk_seconds) * 1e6
         wrk = None
         print(f"anchor: sluice CPU idle {idle_cpu:.1f}% of a core; wrk, no agents: "
               f"{anchor['rps']:.0f} req/s, p99 {anchor['p99_ms']:.2f} ms, "
@@ -380,13 +382,14 @@ def main():
                 marks["c1"] = (cpu_seconds(sluice.pid), now)
                 marks["n1"] = len(lat)
             if wrk_box[0] is None and now >= wrk_at:
+                marks["w0"] = (sum(cpu_seconds(sluice.pid)), now)
                 wrk_box[0] = start_wrk(proxy, a.wrk_seconds)
-                marks["w0"] = now
 
         n_before = len(lat)
         me0 = resource.getrusage(resource.RUSAGE_SELF)
         left = drive(admin, a.conns, hb_jobs(), hb_done, start + rounds + 30, hook)
         hb_end = time.monotonic()
+        w_cpu1 = sum(cpu_seconds(sluice.pid))
         me1 = resource.getrusage(resource.RUSAGE_SELF)
         me_cpu = (me1.ru_utime - me0.ru_utime + me1.ru_stime - me0.ru_stime) / (hb_end - start)
         wrk = wrk_box[0]
@@ -402,8 +405,10 @@ def main():
         # The anchor again, the agents registered but silent (within their
         # lease for the first seconds): the spread of the two anchors is
         # the noise of the machine.
+        c0 = sum(cpu_seconds(sluice.pid))
         wrk = start_wrk(proxy, a.wrk_seconds)
         after = wrk_result(wrk, a.wrk_seconds)
+        after["us_req"] = (sum(cpu_seconds(sluice.pid)) - c0) / (after["rps"] * a.wrk_seconds) * 1e6
         wrk = None
 
         (cu0, cs0), ct0 = marks["c0"]
@@ -425,6 +430,15 @@ def main():
               f"idle anchor {idle_cpu:.1f}%; this driver (one Python process) "
               f"{me_cpu * 100:.1f}% of a core")
         if during:
+            # sluice's CPU per proxied request, the heartbeats' own share
+            # (the rate of the window above) taken out.
+            w_cpu0, w_t0 = marks["w0"]
+            hb_rate = (cu1 - cu0 + cs1 - cs0) / win
+            during["us_req"] = ((w_cpu1 - w_cpu0 - hb_rate * (hb_end - w_t0))
+                                / (during["rps"] * a.wrk_seconds) * 1e6)
+            print(f"sluice CPU per proxied request (us): anchor {anchor['us_req']:.2f}, during "
+                  f"heartbeats {during['us_req']:.2f} (heartbeats' share taken out), after "
+                  f"{after['us_req']:.2f}")
             print(f"wrk during heartbeats: {during['rps']:.0f} req/s, p99 "
                   f"{during['p99_ms']:.2f} ms, non-2xx {during['non2xx']} {during['errors']}; "
                   f"ratio to the anchor: req/s {during['rps'] / anchor['rps']:.2f}, p99 "
