@@ -19,7 +19,8 @@ void sl_api_agent_register(struct sl_api_call *k)
         sl_api_change_error(k->resp, &e);
         return;
     }
-    struct sl_query_filter f = {.service = json_string_value(json_object_get(k->body, "service"))};
+    struct sl_query_filter f = {.service = json_string_value(json_object_get(k->body, "service")),
+                                .backend = name};
     json_t *b = sl_api_query_find(k->ctx->c, &f, "backends", "name", name);
 
     sl_api_json(k->resp, created ? 201 : 200,

@@ -60,7 +60,7 @@ void sl_api_backend_patch(struct sl_api_call *k)
         sl_api_change_error(k->resp, &e);
         return;
     }
-    struct sl_query_filter f = {.service = k->seg[2]};
+    struct sl_query_filter f = {.service = k->seg[2], .backend = k->seg[4]};
 
     b = sl_api_query_find(k->ctx->c, &f, "backends", "name", k->seg[4]);
     sl_api_json(k->resp, 200,

@@ -109,6 +109,9 @@ struct sl_query_filter {
     const char *service;
     const char *endpoint;
     const char *selector;
+    /* One backend by name: only its row (no endpoints), so an answer about
+     * one backend costs one row, not the whole table. Not an API filter. */
+    const char *backend;
 };
 json_t *sl_query(struct sl_control *c, const struct sl_query_filter *f, struct sl_change_err *e);
 

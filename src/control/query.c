@@ -229,7 +229,7 @@ static bool labels_match(const struct sl_selector *sel, const struct sl_cfg_back
 }
 
 static int add_backends(struct sl_control *c, const struct sl_cfg_service *s,
-                        const struct sl_selector *sel, json_t *out, bool health)
+                        const struct sl_selector *sel, const char *only, json_t *out, bool health)
 {
     sluice_group_snapshot_t snap;
     bool have = sluice_lb_snapshot(c->lb, s->name, &snap) == 0;
@@ -239,7 +239,8 @@ static int add_backends(struct sl_control *c, const struct sl_cfg_service *s,
         snap_sort(&snap);
 
     for (size_t j = 0; j < s->nbackends && rc == 0; j++) {
-        if (sel != NULL && !labels_match(sel, &s->backends[j]))
+        if ((sel != NULL && !labels_match(sel, &s->backends[j])) ||
+            (only != NULL && strcmp(only, s->backends[j].name) != 0))
             continue;
         json_t *row = backend_row(c, s, &s->backends[j],
                                   have ? snap_find(&snap, s->backends[j].name) : NULL, health);
@@ -339,12 +340,12 @@ static int add_endpoints(struct sl_control *c, const struct sl_query_filter *f, 
 
 /* Service <s>'s health row into <svcs> and its backends into <bes>. */
 static int add_service(struct sl_control *c, const struct sl_cfg_service *s,
-                       const struct sl_selector *psel, json_t *svcs, json_t *bes)
+                       const struct sl_selector *psel, const char *only, json_t *svcs, json_t *bes)
 {
     json_t *sh = service_health(c, s);
     int rc = sh != NULL ? json_array_append_new(svcs, sh) : -1;
 
-    return rc == 0 ? add_backends(c, s, psel, bes, true) : rc;
+    return rc == 0 ? add_backends(c, s, psel, only, bes, true) : rc;
 }
 
 static json_t *query(struct sl_control *c, const struct sl_query_filter *f, struct sl_change_err *e)
@@ -366,11 +367,11 @@ static json_t *query(struct sl_control *c, const struct sl_query_filter *f, stru
         }
         psel = &sel;
     }
-    if (rc == 0)
+    if (rc == 0 && (f == NULL || f->backend == NULL))
         rc = add_endpoints(c, f, eps);
     for (size_t i = 0; rc == 0 && i < cfg->nservices; i++)
         if (f == NULL || f->service == NULL || strcmp(f->service, cfg->services[i].name) == 0)
-            rc = add_service(c, &cfg->services[i], psel, svcs, bes);
+            rc = add_service(c, &cfg->services[i], psel, f != NULL ? f->backend : NULL, svcs, bes);
     sl_selector_fini(&sel);
     json_t *out = rc == 0 ? json_pack("{s:o, s:o, s:o, s:o}", "endpoints", eps, "services", svcs,
                                       "backends", bes, "conflicts", conflicts(c))
@@ -421,7 +422,7 @@ static json_t *service(struct sl_control *c, const char *svc, struct sl_change_e
         return NULL;
     }
     o = n != NULL && n->type == SL_Y_MAP ? sl_ytree_to_json(n) : json_object();
-    if (o == NULL || bes == NULL || add_backends(c, s, NULL, bes, false) != 0) {
+    if (o == NULL || bes == NULL || add_backends(c, s, NULL, NULL, bes, false) != 0) {
         json_decref(o);
         json_decref(bes);
         sl_chg_fail(e, 500, "nomem", "out of memory");
