@@ -54,7 +54,7 @@ static int fake_metrics(void *arg, char **out, size_t *len)
 }
 
 static const char config_text[] = "admin:\n"
-                                  "  bind: 127.0.0.1:1\n"
+                                  "  bind: 127.0.0.1:2\n"
                                   "state: fuzz.db\n"
                                   "listeners:\n"
                                   "  - {name: web, bind: 127.0.0.1:1, mode: http}\n"
