@@ -21,7 +21,7 @@ lib="src/http/parse.c src/http/parse_fields.c src/http/chunked.c"
 health_lib="$lib src/http/health_http.c"
 # The admin API's target links the whole control plane below the CLI.
 admin_lib="$(ls src/core/*.c src/net/*.c src/proxy/*.c src/http/*.c src/control/*.c src/admin/*.c)"
-admin_flags="-Isrc/core -I$out/generated $(pkg-config --cflags --libs jansson sqlite3 yaml-0.1 libcrypto) -lpthread -lm"
+admin_flags="-Isrc/core -I$out/generated $(pkg-config --cflags --libs jansson sqlite3 yaml-0.1 libcrypto libmaxminddb) -lpthread -lm"
 mkdir -p "$out/generated"
 version=$(sed -n 's/^project(sluice VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 printf '#define SLUICE_VERSION_STRING "%s"\n' "$version" >"$out/generated/sluice_version.h"
