@@ -43,8 +43,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import admin_call, cpu_times  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BACKEND_C = os.path.join(HERE, "..", "..", "shared", "bench", "backend.c")
@@ -83,22 +84,10 @@ endpoints:
 
 
 def api_call(admin, token, method, path, body=None, timeout=60):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{admin}{path}", data=data, method=method)
-    req.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    return admin_call(f"http://127.0.0.1:{admin}", token, method, path, body, timeout)
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
+cpu_seconds = cpu_times
 
 
 def start_wrk(proxy, seconds):

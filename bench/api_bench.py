@@ -25,7 +25,6 @@ admin API on 127.0.0.1:19090, reads the bootstrap admin token, then:
 
 Every process it starts is stopped on exit; every loop is bounded."""
 import argparse
-import json
 import os
 import re
 import signal
@@ -35,8 +34,9 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import admin_call, cpu_times  # noqa: E402
 
 ADMIN = "127.0.0.1:19090"
 PROXY = "127.0.0.1:18000"
@@ -66,22 +66,11 @@ class Api:
         self.token = token
 
     def call(self, method, path, body=None, timeout=60):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request("http://" + ADMIN + path, data=data, method=method)
-        req.add_header("Authorization", "Bearer " + self.token)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        return admin_call("http://" + ADMIN, self.token, method, path, body, timeout)
 
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_times(pid))
 
 
 def wrk(seconds):
